@@ -1,0 +1,1 @@
+"""Agencies: the tenant model, path routing, memberships and roles, onboarding, access control."""

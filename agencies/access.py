@@ -1,0 +1,160 @@
+"""Access control: the one place that decides who may open a view.
+
+Every view is wrapped by exactly one of these decorators. Each records its rule on the view
+(`view.access_rule`), and tests/test_url_access_matrix.py walks every URL pattern and fails on
+a view without a rule or on any identity the rule does not admit getting through.
+
+Anything a user may not see answers 404, never 403: the response must not confirm that a
+record or an agency page exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from guardian.core import ObjectPermissionChecker
+
+from agencies.models import Membership, Role
+from network.audit import AuditAction, audit_record
+from network.models import AuditEvent, NetworkRole
+
+View = Callable[..., HttpResponse]
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """Who a view admits. `scope` is public, authenticated, agency or network."""
+
+    scope: str
+    agency_roles: frozenset[str] = field(default_factory=frozenset)
+    network_roles: frozenset[str] = field(default_factory=frozenset)
+
+
+def _deny(request: HttpRequest, *, agency=None) -> None:
+    audit_record(
+        action=AuditAction.ACCESS_DENIED,
+        actor=request.user,
+        agency=agency,
+        object_type="url",
+        object_id=(request.resolver_match.view_name if request.resolver_match else "")[:64],
+        outcome=AuditEvent.Outcome.DENIED,
+        request=request,
+    )
+    raise Http404("Not found.")
+
+
+def membership_for(user, agency, roles: Iterable[str] | None = None) -> Membership | None:
+    """The user's active membership in `agency`, if it holds one of `roles` (any role when None)."""
+    if not getattr(user, "is_authenticated", False) or agency is None or not user.is_active:
+        return None
+    membership = Membership.objects.filter(user=user, agency=agency, is_active=True).first()
+    if membership is None or (roles is not None and membership.role not in set(roles)):
+        return None
+    return membership
+
+
+def network_roles_for(user, roles: Iterable[str] | None = None) -> list[NetworkRole]:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    qs = NetworkRole.objects.filter(user=user).select_related("region", "network")
+    if roles is not None:
+        qs = qs.filter(role__in=list(roles))
+    return list(qs)
+
+
+def public_view(view: View) -> View:
+    """Open to everyone, signed in or not (sign-in page, health check, invitation links)."""
+    view.access_rule = AccessRule(scope="public")
+    return view
+
+
+def login_view(view: View) -> View:
+    """Any signed-in user; the view must only show the user's own things."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    wrapper.access_rule = AccessRule(scope="authenticated")
+    return wrapper
+
+
+def agency_view(*roles: Role | str) -> Callable[[View], View]:
+    """A page under /a/<slug>/: the user must be an active member of that agency with one of `roles`.
+
+    The wrapped view receives `request.tenant` (the agency) and `request.membership`; it does not
+    receive the `agency_slug` URL argument.
+    """
+    if not roles:
+        raise ValueError("agency_view needs at least one role; list every role explicitly.")
+    allowed = frozenset(str(role) for role in roles)
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, agency_slug: str, **kwargs) -> HttpResponse:
+            agency = request.tenant
+            if agency is None or agency.slug != agency_slug:
+                raise Http404("Not found.")
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = membership_for(request.user, agency, allowed)
+            if membership is None:
+                _deny(request, agency=agency)
+            request.membership = membership
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = AccessRule(scope="agency", agency_roles=allowed)
+        return wrapper
+
+    return decorator
+
+
+def network_view(*roles: NetworkRole.Role | str) -> Callable[[View], View]:
+    """A network page (public schema): the user must hold one of the network `roles`.
+
+    The wrapped view receives `request.network_roles`; a regional coordinator's view must
+    narrow what it shows to `region_ids_for(request)`.
+    """
+    if not roles:
+        raise ValueError("network_view needs at least one role.")
+    allowed = frozenset(str(role) for role in roles)
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.tenant is not None:
+                raise Http404("Not found.")
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            held = network_roles_for(request.user, allowed)
+            if not held:
+                _deny(request)
+            request.network_roles = held
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = AccessRule(scope="network", network_roles=allowed)
+        return wrapper
+
+    return decorator
+
+
+def is_state_admin(request: HttpRequest) -> bool:
+    return any(role.role == NetworkRole.Role.STATE_ADMIN for role in getattr(request, "network_roles", []))
+
+
+def region_ids_for(request: HttpRequest) -> set[int] | None:
+    """Regions a network user may see: None means every region (state admin)."""
+    if is_state_admin(request):
+        return None
+    return {role.region_id for role in request.network_roles if role.region_id}
+
+
+def object_permission_checker(user) -> ObjectPermissionChecker:
+    """A fresh guardian checker. Never share one across agencies: its cache is not schema-aware."""
+    return ObjectPermissionChecker(user)

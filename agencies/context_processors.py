@@ -1,0 +1,18 @@
+"""Navigation shared by every page: the user's agencies, network role and demo flag."""
+
+from django.conf import settings
+
+from agencies.access import network_roles_for
+from network.selectors import memberships_for_user
+
+
+def navigation(request):
+    context = {"demo_mode": settings.MUSTER_DEMO, "current_agency": getattr(request, "tenant", None)}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        memberships = list(memberships_for_user(user))
+        context["nav_memberships"] = memberships
+        context["nav_network_roles"] = network_roles_for(user)
+        tenant = getattr(request, "tenant", None)
+        context["current_membership"] = next((m for m in memberships if tenant and m.agency_id == tenant.pk), None)
+    return context

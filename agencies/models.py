@@ -1,0 +1,150 @@
+"""Agencies (each one a PostgreSQL schema), their members' roles, and invitations."""
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_tenants.models import TenantMixin
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+RESERVED_SLUGS = frozenset({"public", "template", "admin", "static", "network", "api", "www", "new"})
+
+
+def validate_agency_slug(value: str) -> None:
+    if not 3 <= len(value) <= 40:
+        raise ValidationError("Use 3 to 40 characters.", code="slug_length")
+    if not SLUG_PATTERN.match(value):
+        raise ValidationError(
+            "Use lowercase letters, digits and single hyphens, starting with a letter (e.g. riverton-fire).",
+            code="slug_format",
+        )
+    if value in RESERVED_SLUGS:
+        raise ValidationError("This address is reserved; choose another.", code="slug_reserved")
+
+
+def schema_name_for_slug(slug: str) -> str:
+    return "agency_" + slug.replace("-", "_")
+
+
+class Discipline(models.TextChoices):
+    FIRE = "fire", "Fire"
+    EMS = "ems", "EMS"
+    DISPATCH = "911", "911 / dispatch"
+    LAW_ENFORCEMENT = "law", "Law enforcement"
+    CORRECTIONS = "corrections", "Corrections"
+
+
+class Agency(TenantMixin):
+    """A member agency of the network. Its confidential records live in its own schema."""
+
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", "Being set up"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Set-up failed"
+        SUSPENDED = "suspended", "Suspended"
+
+    network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="agencies")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True, validators=[validate_agency_slug])
+    discipline = models.CharField(max_length=16, choices=Discipline.choices)
+    region = models.ForeignKey("network.Region", on_delete=models.PROTECT, related_name="agencies")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING)
+    # Onboarding progress shown to the state admin while the schema is built (0-100).
+    provision_progress = models.PositiveSmallIntegerField(default=0)
+    provision_step = models.CharField(max_length=100, blank=True)
+    provision_error = models.CharField(max_length=200, blank=True)
+    provision_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    # Schemas are built by a Celery task and never dropped by a row delete.
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class AgencyUserObjectPermission(UserObjectPermissionBase):
+    """Direct foreign-key grants on agencies (guardian's fast path, no generic relation)."""
+
+    content_object = models.ForeignKey(Agency, on_delete=models.CASCADE)
+
+
+class AgencyGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Agency, on_delete=models.CASCADE)
+
+
+class Role(models.TextChoices):
+    """Roles a user can hold inside one agency."""
+
+    PEER_SUPPORTER = "peer_supporter", "Peer supporter"
+    COORDINATOR = "coordinator", "Team coordinator"
+    CLINICIAN = "clinician", "Team clinician"
+    CHIEF = "chief", "Chief / leadership"
+    AGENCY_ADMIN = "agency_admin", "Agency admin"
+
+
+class Membership(models.Model):
+    """A user's place in one agency: exactly one role per agency."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agency__name", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "agency"], name="membership_one_per_user_and_agency"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_role_display()} @ {self.agency}"
+
+
+class Invitation(models.Model):
+    """An e-mailed, single-use link that lets someone set a password and join an agency in a role.
+
+    Only a SHA-256 digest of the token is stored, so a database reader cannot use pending links.
+    """
+
+    email = models.EmailField()
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="invitations")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_pending_per_email_and_agency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} ({self.get_role_display()})"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

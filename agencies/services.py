@@ -1,0 +1,298 @@
+"""Every write to agencies, memberships and invitations goes through these functions."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django_tenants.utils import schema_exists
+
+from agencies import schemas
+from agencies.models import Agency, Invitation, Membership, Role, schema_name_for_slug
+from network.audit import AuditAction, audit_record
+from network.models import AuditEvent, Network, Region
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+# --- Agencies --------------------------------------------------------------------------------
+
+
+def agency_create(
+    *,
+    actor,
+    network: Network,
+    name: str,
+    slug: str,
+    discipline: str,
+    region: Region,
+    request=None,
+    provision_async: bool = True,
+) -> Agency:
+    """Record a new agency and queue the creation of its schema (after the transaction commits)."""
+    agency = Agency(
+        network=network,
+        name=name.strip(),
+        slug=slug,
+        schema_name=schema_name_for_slug(slug),
+        discipline=discipline,
+        region=region,
+        status=Agency.Status.PROVISIONING,
+        provision_step="Waiting for a background worker",
+    )
+    agency.full_clean()
+    if region.network_id != network.pk:
+        raise ValidationError({"region": "This region belongs to another network."})
+    with transaction.atomic():
+        agency.save()
+        audit_record(action=AuditAction.AGENCY_CREATED, actor=actor, agency=agency, obj=agency, request=request)
+        if provision_async:
+            agency_provision_enqueue(agency=agency)
+    if not provision_async:
+        agency = agency_provision(agency_id=agency.pk)
+    return agency
+
+
+def agency_provision_enqueue(*, agency: Agency) -> None:
+    from agencies.tasks import agency_provision_task
+
+    agency_id = agency.pk
+    transaction.on_commit(lambda: agency_provision_task.delay(agency_id))
+
+
+def agency_retry_provisioning(*, actor, agency: Agency, request=None) -> Agency:
+    if agency.status != Agency.Status.FAILED:
+        raise ValidationError("Only an agency whose set-up failed can be retried.")
+    with transaction.atomic():
+        Agency.objects.filter(pk=agency.pk).update(
+            status=Agency.Status.PROVISIONING,
+            provision_progress=0,
+            provision_step="Waiting for a background worker",
+            provision_error="",
+        )
+        agency_provision_enqueue(agency=agency)
+    agency.refresh_from_db()
+    return agency
+
+
+def _provision_progress(agency: Agency, progress: int, step: str) -> None:
+    # Written outside any transaction so the onboarding page sees each step as it happens.
+    Agency.objects.filter(pk=agency.pk).update(provision_progress=progress, provision_step=step)
+
+
+def agency_provision(*, agency_id: int) -> Agency:
+    """Build the agency's schema from the template. Idempotent: safe to run twice or after a crash."""
+    agency = Agency.objects.get(pk=agency_id)
+    if agency.status == Agency.Status.ACTIVE:
+        return agency
+    started = time.perf_counter()
+    try:
+        _provision_progress(agency, 20, "Creating the agency's private schema")
+        if not schema_exists(agency.schema_name):
+            with transaction.atomic():
+                schemas.schema_clone_from_template(agency.schema_name)
+        _provision_progress(agency, 70, "Checking the schema is up to date")
+        schemas.schema_migrate(agency.schema_name)
+    except Exception as exc:
+        logger.exception("agency %s provisioning failed", agency.pk)
+        Agency.objects.filter(pk=agency.pk).update(
+            status=Agency.Status.FAILED,
+            provision_step="Set-up failed",
+            provision_error=f"The schema could not be created ({type(exc).__name__}). Retry, or ask support to check the logs.",
+        )
+        audit_record(
+            action=AuditAction.AGENCY_PROVISION_FAILED, agency=agency, obj=agency, outcome=AuditEvent.Outcome.FAILURE
+        )
+        raise
+    elapsed = time.perf_counter() - started
+    with transaction.atomic():
+        Agency.objects.filter(pk=agency.pk).update(
+            status=Agency.Status.ACTIVE,
+            provision_progress=100,
+            provision_step="Ready",
+            provision_error="",
+            provision_seconds=elapsed,
+            activated_at=timezone.now(),
+        )
+        audit_record(action=AuditAction.AGENCY_PROVISIONED, agency=agency, obj=agency)
+    logger.info("agency %s provisioned in %.3fs", agency.pk, elapsed)
+    agency.refresh_from_db()
+    return agency
+
+
+# --- Invitations ---------------------------------------------------------------------------------
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_url(token: str, *, request=None) -> str:
+    path = reverse("invitation_accept", kwargs={"token": token})
+    return request.build_absolute_uri(path) if request is not None else settings.MUSTER_BASE_URL + path
+
+
+def invitation_create(*, actor, agency: Agency, email: str, role: str, request=None) -> tuple[Invitation, str]:
+    """Invite `email` to join `agency` as `role`. Returns the invitation and its one-time token.
+
+    A pending invitation for the same address is replaced, so "resend" is just inviting again.
+    """
+    email = User.objects.normalize_email(email).strip().lower()
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role from the list."})
+    if not agency.is_active:
+        raise ValidationError("The agency is not ready yet; wait until its set-up has finished.")
+    if Membership.objects.filter(agency=agency, user__email__iexact=email, is_active=True).exists():
+        raise ValidationError({"email": "This person is already a member of the agency; change their role instead."})
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        Invitation.objects.filter(
+            agency=agency, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        invitation = Invitation(
+            email=email,
+            agency=agency,
+            role=role,
+            token_digest=_token_digest(token),
+            invited_by=actor,
+            expires_at=now + timedelta(days=settings.MUSTER_INVITATION_DAYS),
+        )
+        invitation.full_clean()
+        invitation.save()
+        audit_record(action=AuditAction.INVITATION_SENT, actor=actor, agency=agency, obj=invitation, request=request)
+        link = invitation_url(token, request=request)
+        transaction.on_commit(lambda: _invitation_send(invitation=invitation, link=link))
+    return invitation, token
+
+
+def _invitation_send(*, invitation: Invitation, link: str) -> None:
+    context = {"invitation": invitation, "link": link, "days": settings.MUSTER_INVITATION_DAYS}
+    send_mail(
+        subject=f"You are invited to {invitation.agency.name}'s peer support team on Muster",
+        message=render_to_string("emails/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The usable invitation for a token, or None (unknown, expired, used or revoked)."""
+    invitation = (
+        Invitation.objects.select_related("agency").filter(token_digest=_token_digest(token)).first()
+    )
+    if invitation is None or not invitation.is_usable or not invitation.agency.is_active:
+        return None
+    return invitation
+
+
+def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "", password: str = "", request=None):
+    """Turn an invitation into a membership. A new user sets their name and password here.
+
+    Returns the user who now holds the membership.
+    """
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if not invitation.is_usable:
+            raise ValidationError("This invitation has already been used or has expired.")
+        if user is None:
+            user = User.objects.filter(email__iexact=invitation.email).first()
+            if user is not None and user.has_usable_password():
+                raise ValidationError("An account with this e-mail exists: sign in to accept the invitation.")
+            if user is None:
+                user = User.objects.create_user(email=invitation.email, password=None)
+            if full_name:
+                user.full_name = full_name.strip()
+            user.set_password(password)
+            user.is_active = True
+            user.save()
+            audit_record(action=AuditAction.PASSWORD_SET, actor=user, obj=user, request=request)
+        elif user.email.lower() != invitation.email.lower():
+            raise ValidationError("This invitation was sent to a different e-mail address.")
+        membership, created = Membership.objects.get_or_create(
+            user=user, agency=invitation.agency, defaults={"role": invitation.role}
+        )
+        if not created:
+            membership.role = invitation.role
+            membership.is_active = True
+            membership.save(update_fields=["role", "is_active"])
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        audit_record(
+            action=AuditAction.INVITATION_ACCEPTED, actor=user, agency=invitation.agency, obj=invitation, request=request
+        )
+        audit_record(
+            action=AuditAction.MEMBERSHIP_CREATED, actor=user, agency=invitation.agency, obj=membership, request=request
+        )
+    return user
+
+
+# --- Memberships ---------------------------------------------------------------------------------
+
+
+def _ensure_another_admin_remains(membership: Membership) -> None:
+    if membership.role != Role.AGENCY_ADMIN:
+        return
+    others = Membership.objects.filter(agency=membership.agency, role=Role.AGENCY_ADMIN, is_active=True).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise ValidationError("An agency must keep at least one active agency admin.")
+
+
+def membership_set_role(*, actor, membership: Membership, role: str, request=None) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role from the list."})
+    if role == membership.role:
+        return membership
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if role != Role.AGENCY_ADMIN:
+            _ensure_another_admin_remains(membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            action=AuditAction.MEMBERSHIP_ROLE_CHANGED,
+            actor=actor,
+            agency=membership.agency,
+            obj=membership,
+            request=request,
+        )
+    return membership
+
+
+def membership_deactivate(*, actor, membership: Membership, request=None) -> Membership:
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        _ensure_another_admin_remains(membership)
+        membership.is_active = False
+        membership.save(update_fields=["is_active"])
+        audit_record(
+            action=AuditAction.MEMBERSHIP_DEACTIVATED,
+            actor=actor,
+            agency=membership.agency,
+            obj=membership,
+            request=request,
+        )
+    return membership
+
+
+def membership_add(*, actor, user, agency: Agency, role: str) -> Membership:
+    """Add an existing user to an agency directly (demo data and tests; people join by invitation)."""
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(user=user, agency=agency, defaults={"role": role})
+        if created:
+            audit_record(action=AuditAction.MEMBERSHIP_CREATED, actor=actor, agency=agency, obj=membership)
+    return membership

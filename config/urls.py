@@ -1,0 +1,56 @@
+"""URL routing: public pages at /, agency pages under /a/<agency_slug>/ (see agencies.middleware)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from agencies.access import public_view
+from config.health import healthz
+from network import views as network_views
+from network.forms import EmailAuthenticationForm
+
+auth_patterns = [
+    path(
+        "login/",
+        public_view(
+            auth_views.LoginView.as_view(
+                authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+            )
+        ),
+        name="login",
+    ),
+    path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
+    path(
+        "password-reset/",
+        public_view(auth_views.PasswordResetView.as_view(html_email_template_name=None)),
+        name="password_reset",
+    ),
+    path("password-reset/sent/", public_view(auth_views.PasswordResetDoneView.as_view()), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        public_view(auth_views.PasswordResetConfirmView.as_view()),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        public_view(auth_views.PasswordResetCompleteView.as_view()),
+        name="password_reset_complete",
+    ),
+]
+
+network_patterns = [
+    path("", network_views.network_home, name="network_home"),
+    path("agencies/new/", network_views.agency_create, name="network_agency_create"),
+    path("agencies/<int:agency_id>/", network_views.agency_detail, name="network_agency_detail"),
+    path("agencies/<int:agency_id>/progress/", network_views.agency_progress, name="network_agency_progress"),
+    path("agencies/<int:agency_id>/retry/", network_views.agency_retry, name="network_agency_retry"),
+]
+
+urlpatterns = [
+    path("", network_views.landing, name="landing"),
+    path("healthz", healthz, name="healthz"),
+    path("home/", network_views.home, name="home"),
+    path("invite/<str:token>/", network_views.invitation_accept, name="invitation_accept"),
+    path("network/", include(network_patterns)),
+    path("a/<slug:agency_slug>/", include("agencies.urls")),
+    *auth_patterns,
+]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class NetworkConfig(AppConfig):
+    name = "network"
+    verbose_name = "Network"
+
+    def ready(self) -> None:
+        from network import signals  # noqa: F401  (sign-in auditing)

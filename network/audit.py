@@ -1,0 +1,64 @@
+"""The one audit function: every service writes its event here, in the same transaction as the change."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from network.models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+class AuditAction(models.TextChoices):
+    SIGN_IN = "auth.sign_in", "Signed in"
+    SIGN_IN_FAILED = "auth.sign_in_failed", "Sign-in failed"
+    SIGN_OUT = "auth.sign_out", "Signed out"
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
+    PASSWORD_SET = "auth.password_set", "Password set"
+    ACCESS_DENIED = "access.denied", "Access denied"
+    AGENCY_CREATED = "agency.created", "Agency created"
+    AGENCY_PROVISIONED = "agency.provisioned", "Agency schema ready"
+    AGENCY_PROVISION_FAILED = "agency.provision_failed", "Agency schema failed"
+    INVITATION_SENT = "invitation.sent", "Invitation sent"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    MEMBERSHIP_CREATED = "membership.created", "Membership created"
+    MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", "Membership role changed"
+    MEMBERSHIP_DEACTIVATED = "membership.deactivated", "Membership deactivated"
+    NETWORK_ROLE_GRANTED = "network_role.granted", "Network role granted"
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The caller's address. Behind a proxy, gunicorn's --forwarded-allow-ips sets REMOTE_ADDR."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    actor: Any = None,
+    agency: Any = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        agency=agency,
+        object_type=object_type,
+        object_id=str(object_id) if object_id != "" else "",
+        outcome=outcome,
+        source_ip=client_ip(request),
+    )

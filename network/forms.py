@@ -1,0 +1,93 @@
+"""Forms for sign-in, invitations and onboarding."""
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+
+from agencies.models import Agency, Discipline, Role, validate_agency_slug
+from network.models import Region
+
+
+def add_service_errors(form: forms.Form, error: forms.ValidationError) -> None:
+    """Show a service's ValidationError on the form, beside the field it names when there is one."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    error_messages = {
+        "invalid_login": "That e-mail and password do not match an active account. Check both and try again.",
+        "inactive": "That e-mail and password do not match an active account. Check both and try again.",
+    }
+
+
+class AgencyCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="As the agency writes it, e.g. Riverton Fire Department.")
+    discipline = forms.ChoiceField(choices=[("", "- Select -")] + list(Discipline.choices))
+    region = forms.ModelChoiceField(queryset=Region.objects.none(), empty_label="- Select -")
+    slug = forms.CharField(
+        label="Web address",
+        max_length=40,
+        help_text="Lowercase letters, digits and hyphens; the agency's pages will live at /a/<address>/.",
+        validators=[validate_agency_slug],
+    )
+
+    def __init__(self, *args, network=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = Region.objects.filter(network=network) if network else Region.objects.none()
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"].strip().lower()
+        if Agency.objects.filter(slug=slug).exists():
+            raise forms.ValidationError("Another agency already uses this address; choose another.")
+        return slug
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class FirstAdminInvitationForm(forms.Form):
+    email = forms.EmailField(label="E-mail of the agency's first admin")
+
+
+class InvitationAcceptForm(forms.Form):
+    full_name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    password1 = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters; not a common password.",
+    )
+    password2 = forms.CharField(
+        label="Type the password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def __init__(self, *args, email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        if p1:
+            from network.models import User
+
+            try:
+                password_validation.validate_password(p1, User(email=self.email, full_name=cleaned.get("full_name", "")))
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class MembershipRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

@@ -1,0 +1,139 @@
+"""Load the demo network: fictional agencies, people and roles. Idempotent; demo mode only."""
+
+import random
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandError
+
+from agencies import services as agency_services
+from agencies.models import Agency, Discipline, Role
+from network import services as network_services
+from network.models import NetworkRole
+
+DEMO_PASSWORD = "muster-demo-2026"
+
+REGIONS = [("north", "North Region"), ("central", "Central Region"), ("south", "South Region")]
+
+AGENCIES = [
+    # slug, name, discipline, region
+    ("riverton-fire", "Riverton Fire Department", Discipline.FIRE, "north"),
+    ("riverton-police", "Riverton Police Department", Discipline.LAW_ENFORCEMENT, "north"),
+    ("north-county-ems", "North County EMS", Discipline.EMS, "north"),
+    ("capital-city-911", "Capital City Emergency Communications (911)", Discipline.DISPATCH, "central"),
+    ("capital-city-fire", "Capital City Fire Rescue", Discipline.FIRE, "central"),
+    ("central-state-prison", "Central State Correctional Facility", Discipline.CORRECTIONS, "central"),
+    ("southport-police", "Southport Police Department", Discipline.LAW_ENFORCEMENT, "south"),
+    ("south-county-ems", "South County EMS", Discipline.EMS, "south"),
+    ("harbor-county-jail", "Harbor County Detention Center", Discipline.CORRECTIONS, "south"),
+    ("south-county-911", "South County 911", Discipline.DISPATCH, "south"),
+]
+
+# One easy login per role; listed in the README and on the sign-in page in demo mode.
+DEMO_LOGINS = [
+    ("state.admin@example.org", "Dana Whitfield", "network", NetworkRole.Role.STATE_ADMIN, None),
+    ("regional@example.org", "Marcus Oyelaran", "network", NetworkRole.Role.REGIONAL_COORDINATOR, "north"),
+    ("agency.admin@example.org", "Priya Raman", "riverton-fire", Role.AGENCY_ADMIN, None),
+    ("coordinator@example.org", "Tom Kowalski", "riverton-fire", Role.COORDINATOR, None),
+    ("supporter@example.org", "Alex Moreno", "riverton-fire", Role.PEER_SUPPORTER, None),
+    ("clinician@example.org", "Dr. Helen Park", "riverton-fire", Role.CLINICIAN, None),
+    ("chief@example.org", "Chief Ray Delgado", "riverton-fire", Role.CHIEF, None),
+]
+# People who work in two agencies: (email, second agency, role there).
+SECOND_MEMBERSHIPS = [
+    ("supporter@example.org", "riverton-police", Role.PEER_SUPPORTER),
+    ("clinician@example.org", "riverton-police", Role.CLINICIAN),
+    ("clinician@example.org", "north-county-ems", Role.CLINICIAN),
+]
+
+FIRST_NAMES = [
+    "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie", "Avery", "Quinn", "Rowan", "Skyler",
+    "Devon", "Hayden", "Emerson", "Reese", "Parker", "Sage", "Kendall", "Logan", "Drew", "Cameron",
+    "Maria", "Luis", "Aisha", "Kenji", "Fatima", "Nikolai", "Grace", "Omar", "Lena", "Darius",
+]
+LAST_NAMES = [
+    "Alvarez", "Brooks", "Chen", "Dawson", "Ellis", "Fischer", "Garcia", "Hughes", "Ibrahim", "Jensen",
+    "Kim", "Lopez", "Mitchell", "Nguyen", "Okafor", "Patel", "Quintero", "Reyes", "Sullivan", "Thompson",
+    "Usman", "Vasquez", "Walsh", "Yamamoto", "Zimmerman",
+]
+# Generated staff per agency, beyond the demo logins.
+ROLE_MIX = [Role.AGENCY_ADMIN, Role.CHIEF, Role.COORDINATOR, Role.PEER_SUPPORTER, Role.PEER_SUPPORTER,
+            Role.PEER_SUPPORTER]
+
+
+class Command(BaseCommand):
+    help = "Create the demo network (safe to run again: existing records are kept)."
+
+    def handle(self, *args, **options):
+        if not settings.MUSTER_DEMO:
+            raise CommandError("seed_demo only runs in demo mode (MUSTER_DEMO=1); it must never touch real data.")
+        User = get_user_model()
+        rng = random.Random(2026)
+        network = network_services.network_get_or_create(name="Example State Peer Support Network", slug="example-state")
+        regions = {
+            slug: network_services.region_get_or_create(network=network, name=name, slug=slug) for slug, name in REGIONS
+        }
+
+        demo_hash = make_password(DEMO_PASSWORD)  # hash once: 60 separate hashes take half a minute
+
+        def person(email: str, full_name: str):
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = network_services.user_create(email=email, full_name=full_name)
+                user.password = demo_hash
+                user.save(update_fields=["password"])
+            return user
+
+        state_admin = person(*DEMO_LOGINS[0][:2])
+        agencies: dict[str, Agency] = {}
+        for slug, name, discipline, region_slug in AGENCIES:
+            agency = Agency.objects.filter(slug=slug).first()
+            if agency is None:
+                agency = agency_services.agency_create(
+                    actor=state_admin, network=network, name=name, slug=slug, discipline=discipline,
+                    region=regions[region_slug], provision_async=False,
+                )
+                self.stdout.write(f"  agency {slug}: schema ready in {agency.provision_seconds:.2f}s")
+            elif agency.status != Agency.Status.ACTIVE:
+                agency = agency_services.agency_provision(agency_id=agency.pk)
+            agencies[slug] = agency
+
+        for email, full_name, where, role, region_slug in DEMO_LOGINS:
+            user = person(email, full_name)
+            if where == "network":
+                network_services.network_role_grant(
+                    actor=state_admin, user=user, network=network, role=role,
+                    region=regions[region_slug] if region_slug else None,
+                )
+            else:
+                agency_services.membership_add(actor=state_admin, user=user, agency=agencies[where], role=role)
+        for email, slug, role in SECOND_MEMBERSHIPS:
+            agency_services.membership_add(
+                actor=state_admin, user=User.objects.get(email=email), agency=agencies[slug], role=role
+            )
+
+        used = set()
+        for slug, agency in agencies.items():
+            for index, role in enumerate(ROLE_MIX):
+                if slug == "riverton-fire" and role in (Role.AGENCY_ADMIN, Role.CHIEF, Role.COORDINATOR):
+                    continue  # the demo logins hold these roles there
+                while True:
+                    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                    if (first, last) not in used:
+                        used.add((first, last))
+                        break
+                email = f"{first.lower()}.{last.lower()}@{slug}.example.org"
+                user = person(email, f"{first} {last}")
+                agency_services.membership_add(actor=state_admin, user=user, agency=agency, role=role)
+        # Mutual-aid style double memberships among generated supporters.
+        for left, right in (("capital-city-fire", "capital-city-911"), ("southport-police", "harbor-county-jail")):
+            supporter = agencies[left].memberships.filter(role=Role.PEER_SUPPORTER).order_by("pk").first()
+            agency_services.membership_add(
+                actor=state_admin, user=supporter.user, agency=agencies[right], role=Role.PEER_SUPPORTER
+            )
+
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo network ready: {Agency.objects.count()} agencies, {User.objects.count()} users. "
+            f"Password for every demo login: {DEMO_PASSWORD}"
+        ))

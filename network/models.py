@@ -1,0 +1,141 @@
+"""Public-schema models: users, the statewide network, regions, network roles, audit events."""
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> "User":
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)  # None gives an unusable password until an invitation is accepted
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> "User":
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """One login for the whole network; what a user may do comes from memberships and network roles."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name.split(" ")[0] if self.full_name else self.email)
+
+
+class Network(models.Model):
+    """The statewide peer support network. One per deployment."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Region(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="regions")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "slug"], name="region_slug_unique_in_network"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NetworkRole(models.Model):
+    """A network-level role: state admin (whole network) or regional coordinator (one region)."""
+
+    class Role(models.TextChoices):
+        STATE_ADMIN = "state_admin", "State admin"
+        REGIONAL_COORDINATOR = "regional_coordinator", "Regional coordinator"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="network_roles")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="roles")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, null=True, blank=True, related_name="coordinators")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(role="state_admin", region__isnull=True) | Q(role="regional_coordinator", region__isnull=False)),
+                name="network_role_region_matches_role",
+            ),
+            models.UniqueConstraint(fields=["user", "network", "role", "region"], name="network_role_unique",
+                                    nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}{f' ({self.region})' if self.region_id else ''}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what, when, from where, and whether it worked.
+
+    Codes and ids only: never names, notes or other narrative text.
+    """
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        DENIED = "denied", "Denied"
+
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%dT%H:%M:%SZ} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise RuntimeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("Audit events are append-only.")
