@@ -102,6 +102,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("MUSTER_TEST_DB_NAME", "test_muster")}
+# The test suite's own web server and Celery worker processes point at the test database by name.
+if env_str("MUSTER_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = env_str("MUSTER_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", required=PRODUCTION) or "redis://127.0.0.1:6379/0"
@@ -148,6 +151,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+if MUSTER_ENV == "test":
+    # Fast hashing for the suite (and for the suite's own server processes, which read its rows).
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 12  # re-authenticate at least every 12 hours

@@ -1,0 +1,1 @@
+"""Developer tooling behind ./dev: local services, the stack, the test runner."""

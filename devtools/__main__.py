@@ -1,0 +1,190 @@
+"""`./dev up`, `./dev test`, `./dev manage ...`: the developer entry points (run through ./dev)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from devtools.services import DATA, ROOT, Services, ensure_services, log
+
+DEMO_LOGINS = [
+    ("State admin", "state.admin@example.org"),
+    ("Regional coordinator", "regional@example.org"),
+    ("Agency admin", "agency.admin@example.org"),
+    ("Coordinator", "coordinator@example.org"),
+    ("Peer supporter", "supporter@example.org"),
+    ("Clinician", "clinician@example.org"),
+    ("Chief", "chief@example.org"),
+]
+DEMO_PASSWORD = "muster-demo-2026"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _env(services: Services, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=services.database_url,
+        REDIS_URL=services.redis_url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _ensure_database(url: str) -> None:
+    """Create the named database on an external server if it is missing (a fresh machine's PostgreSQL)."""
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    params = {"host": cfg["HOST"] or None, "port": cfg["PORT"] or None, "user": cfg["USER"] or None,
+              "password": cfg["PASSWORD"] or None}
+    params = {k: v for k, v in params.items() if v}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+            log(f"created database {cfg['NAME']}")
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    services = ensure_services()
+    children: list[tuple[str, subprocess.Popen]] = []
+    stopping = False
+
+    def shutdown(*_):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log("stopping ...")
+        for name, proc in reversed(children):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, proc in children:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        services.stop()
+        log("everything this run started has stopped")
+
+    signal.signal(signal.SIGTERM, lambda *_: (shutdown(), sys.exit(0)))
+    try:
+        _ensure_database(services.database_url)
+        env = _env(services, MUSTER_ENV="development", MUSTER_DEMO="1",
+                   EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend")
+        _manage(env, "migrate_network", "-v", "0")
+        _manage(env, "seed_demo")
+        DATA.mkdir(exist_ok=True)
+        port = os.environ.get("MUSTER_PORT", "8000")
+        commands = {
+            "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"],
+            "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
+                     "-s", str(DATA / "celerybeat-schedule")],
+            "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+        }
+        for name, command in commands.items():
+            children.append((name, subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)))
+        time.sleep(2)
+        print("\n" + "=" * 72)
+        print(f"  Muster is running: http://127.0.0.1:{port}/")
+        print(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
+        for role, email in DEMO_LOGINS:
+            print(f"    {role:<22} {email}")
+        print("  E-mails (invitations, password resets) print in this terminal.")
+        print("  Press Ctrl-C to stop everything.")
+        print("=" * 72 + "\n", flush=True)
+        while True:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    log(f"{name} exited with code {proc.returncode}; stopping the rest")
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutdown()
+
+
+def _redis_db(url: str, db: int) -> str:
+    base, _, last = url.rstrip("/").rpartition("/")
+    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
+
+
+def _ensure_chromium() -> str | None:
+    """Debian's Chromium drives the browser tests; install it when we can. Returns why not, or None."""
+    if os.path.exists(CHROMIUM):
+        return None
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing Debian's chromium for the browser tests (once per machine) ...")
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
+        result = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, **quiet)
+        if result.returncode == 0 and os.path.exists(CHROMIUM):
+            return None
+        return "apt-get install chromium failed"
+    return f"{CHROMIUM} is missing and this user cannot install it (run: sudo apt-get install chromium)"
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    services = ensure_services()
+    try:
+        extra = {
+            "MUSTER_ENV": "test",
+            "MUSTER_DEMO": "0",
+            # Tests keep to their own Redis database and queue, away from a running ./dev up.
+            "REDIS_URL": _redis_db(services.redis_url, 9),
+            "MUSTER_CELERY_QUEUE": f"muster-test-{os.getpid()}",
+            "MUSTER_CACHE_PREFIX": f"muster-test-{os.getpid()}",
+        }
+        why_no_browser = _ensure_chromium()
+        if why_no_browser:
+            log(f"browser tests will be skipped: {why_no_browser}")
+            extra["MUSTER_BROWSER_SKIP"] = why_no_browser
+        env = _env(services, **extra)
+        if not args.pytest_args or args.lint:
+            log("ruff check")
+            lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, env=env)
+            if lint.returncode != 0:
+                return lint.returncode
+        return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env).returncode
+    finally:
+        services.stop()
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    services = ensure_services()
+    try:
+        env = _env(services, MUSTER_DEMO=os.environ.get("MUSTER_DEMO", "1"))
+        return subprocess.run([sys.executable, "manage.py", *args.manage_args], cwd=ROOT, env=env).returncode
+    finally:
+        services.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="./dev", description="Run Muster for development and testing.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start PostgreSQL, Redis, Celery worker and beat, and the web server with demo data")
+    test = sub.add_parser("test", help="run the whole suite (extra arguments go to pytest)")
+    test.add_argument("--lint", action="store_true", help="also run ruff when pytest arguments are given")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    manage = sub.add_parser("manage", help="run a manage.py command against the development services")
+    manage.add_argument("manage_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    handler = {"up": cmd_up, "test": cmd_test, "manage": cmd_manage}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

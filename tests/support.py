@@ -1,0 +1,85 @@
+"""Test helpers: the world every test can use, built through the same services the app uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+
+from agencies import services as agency_services
+from agencies.models import Agency, Discipline, Membership, Role
+from network import services as network_services
+from network.models import NetworkRole
+
+PASSWORD = "correct-horse-battery-staple"
+User = get_user_model()
+
+
+@dataclass
+class World:
+    """Two agencies in two regions, a user for every role in each, and the network roles."""
+
+    network_id: int
+    agency_a: Agency
+    agency_b: Agency
+    # role -> user, per agency
+    a: dict[str, object] = field(default_factory=dict)
+    b: dict[str, object] = field(default_factory=dict)
+    state_admin: object = None
+    regional_a: object = None  # regional coordinator of agency A's region
+    outsider: object = None  # signed-in user with no role anywhere
+    two_agency_user: object = None  # peer supporter in A and coordinator in B
+
+    def membership(self, agency: Agency, role: str) -> Membership:
+        users = self.a if agency.pk == self.agency_a.pk else self.b
+        return Membership.objects.get(agency=agency, user=users[role])
+
+
+def make_user(email: str, full_name: str = "Test Person"):
+    user = network_services.user_create(email=email, full_name=full_name, password=PASSWORD)
+    return user
+
+
+def make_agency(*, actor, network, region, slug: str, name: str | None = None, discipline=Discipline.FIRE) -> Agency:
+    """An agency whose schema is built synchronously (the Celery path has its own tests)."""
+    return agency_services.agency_create(
+        actor=actor,
+        network=network,
+        name=name or slug.replace("-", " ").title(),
+        slug=slug,
+        discipline=discipline,
+        region=region,
+        provision_async=False,
+    )
+
+
+def build_world() -> World:
+    network = network_services.network_get_or_create(name="Test Network", slug="test-network")
+    north = network_services.region_get_or_create(network=network, name="North", slug="north")
+    south = network_services.region_get_or_create(network=network, name="South", slug="south")
+    state_admin = make_user("state@test.example", "State Admin")
+    network_services.network_role_grant(
+        actor=None, user=state_admin, network=network, role=NetworkRole.Role.STATE_ADMIN
+    )
+    regional = make_user("regional@test.example", "Regional North")
+    network_services.network_role_grant(
+        actor=state_admin, user=regional, network=network, role=NetworkRole.Role.REGIONAL_COORDINATOR, region=north
+    )
+    agency_a = make_agency(actor=state_admin, network=network, region=north, slug="alpha-fire")
+    agency_b = make_agency(
+        actor=state_admin, network=network, region=south, slug="bravo-police", discipline=Discipline.LAW_ENFORCEMENT
+    )
+    world = World(network_id=network.pk, agency_a=agency_a, agency_b=agency_b, state_admin=state_admin,
+                  regional_a=regional)
+    for agency, users, tag in ((agency_a, world.a, "a"), (agency_b, world.b, "b")):
+        for role in Role:
+            user = make_user(f"{role.value}.{tag}@test.example", f"{role.label} {tag.upper()}")
+            agency_services.membership_add(actor=state_admin, user=user, agency=agency, role=role)
+            users[role.value] = user
+    world.outsider = make_user("outsider@test.example", "No Role")
+    world.two_agency_user = make_user("two@test.example", "Two Agencies")
+    agency_services.membership_add(
+        actor=state_admin, user=world.two_agency_user, agency=agency_a, role=Role.PEER_SUPPORTER
+    )
+    agency_services.membership_add(actor=state_admin, user=world.two_agency_user, agency=agency_b, role=Role.COORDINATOR)
+    return world

@@ -1,0 +1,208 @@
+"""Every URL pattern x every identity: nobody gets through where the view's access rule says no.
+
+New views are covered automatically: the walk finds them, and a view without an access rule
+(one of the decorators in agencies.access) fails the first test.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from agencies.models import Role
+from network.models import NetworkRole
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str  # e.g. "a/<slug:agency_slug>/members/<int:membership_id>/role/"
+    name: str
+    callback: object
+
+    @property
+    def kwargs(self) -> list[str]:
+        return re.findall(r"<(?:\w+:)?(\w+)>", self.template)
+
+
+def all_routes() -> list[Route]:
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield Route(prefix + str(pattern.pattern), pattern.name or "", pattern.callback)
+
+    return list(walk(get_resolver().url_patterns))
+
+
+@dataclass(frozen=True)
+class Identity:
+    label: str
+    user: object | None
+    agency_roles: dict  # agency pk -> role
+    network_roles: frozenset
+
+
+def identities(world) -> list[Identity]:
+    people = [Identity("anonymous", None, {}, frozenset())]
+    for role in Role:
+        people.append(Identity(f"A:{role.value}", world.a[role.value], {world.agency_a.pk: role.value}, frozenset()))
+        people.append(Identity(f"B:{role.value}", world.b[role.value], {world.agency_b.pk: role.value}, frozenset()))
+    people.append(Identity("state_admin", world.state_admin, {}, frozenset({NetworkRole.Role.STATE_ADMIN})))
+    people.append(
+        Identity("regional_a", world.regional_a, {}, frozenset({NetworkRole.Role.REGIONAL_COORDINATOR}))
+    )
+    people.append(Identity("outsider", world.outsider, {}, frozenset()))
+    return people
+
+
+def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
+    """Values for a route's URL arguments. Objects always belong to agency A."""
+    samples = {
+        "agency_slug": agency.slug,
+        "agency_id": str(world.agency_a.pk),
+        "membership_id": str(world.membership(world.agency_a, Role.PEER_SUPPORTER).pk),
+        "token": "not-a-real-token",
+        "uidb64": "MQ",
+    }
+    missing = [name for name in route.kwargs if name not in samples]
+    assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
+    return {name: samples[name] for name in route.kwargs}
+
+
+def build_path(route: Route, kwargs: dict[str, str]) -> str:
+    path = route.template
+    for name, value in kwargs.items():
+        path = re.sub(rf"<(?:\w+:)?{name}>", value, path)
+    return "/" + path.lstrip("^").rstrip("$")
+
+
+def admitted(rule, identity: Identity, agency) -> bool:
+    if rule.scope == "public":
+        return True
+    if identity.user is None:
+        return False
+    if rule.scope == "authenticated":
+        return True
+    if rule.scope == "agency":
+        return identity.agency_roles.get(agency.pk) in rule.agency_roles
+    if rule.scope == "network":
+        return bool(identity.network_roles & rule.network_roles)
+    raise AssertionError(f"unknown scope {rule.scope}")
+
+
+def request_as(client, identity: Identity, method: str, path: str):
+    client.logout()
+    if identity.user is not None:
+        client.force_login(identity.user)
+    return client.get(path) if method == "GET" else client.post(path, {})
+
+
+def refused(response, identity: Identity) -> bool:
+    if response.status_code == 405:
+        return True  # the method is not served at all
+    if identity.user is None:
+        return response.status_code == 302 and "/login/" in response["Location"]
+    return response.status_code == 404
+
+
+# The reviewed policy: who each page is for. A new view must be added here, which makes its
+# audience a deliberate, reviewed decision rather than whatever the decorator happened to say.
+ANY_AGENCY_ROLE = frozenset(Role.values)
+STATE = frozenset({NetworkRole.Role.STATE_ADMIN})
+NETWORK = frozenset({NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR})
+POLICY = {
+    "landing": ("public",),
+    "healthz": ("public",),
+    "login": ("public",),
+    "logout": ("public",),
+    "password_reset": ("public",),
+    "password_reset_done": ("public",),
+    "password_reset_confirm": ("public",),
+    "password_reset_complete": ("public",),
+    "invitation_accept": ("public",),
+    "home": ("authenticated",),
+    "network_home": ("network", NETWORK),
+    "network_agency_create": ("network", STATE),
+    "network_agency_detail": ("network", STATE),
+    "network_agency_progress": ("network", STATE),
+    "network_agency_retry": ("network", STATE),
+    "agency_home": ("agency", ANY_AGENCY_ROLE),
+    "agency_members": ("agency", frozenset({Role.AGENCY_ADMIN})),
+    "agency_member_set_role": ("agency", frozenset({Role.AGENCY_ADMIN})),
+    "agency_member_deactivate": ("agency", frozenset({Role.AGENCY_ADMIN})),
+}
+
+
+def test_every_route_matches_the_reviewed_policy():
+    problems = []
+    for route in all_routes():
+        rule = getattr(route.callback, "access_rule", None)
+        expected = POLICY.get(route.name)
+        if expected is None:
+            problems.append(f"{route.name or route.template}: not in POLICY; add who it is for")
+            continue
+        roles = rule.agency_roles if rule and rule.scope == "agency" else rule.network_roles if rule else None
+        actual = (rule.scope,) if rule and rule.scope in ("public", "authenticated") else (rule and rule.scope, roles)
+        if actual != expected:
+            problems.append(f"{route.name}: declared {actual}, policy says {expected}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_view_declares_an_access_rule():
+    missing = [r.template for r in all_routes() if not hasattr(r.callback, "access_rule")]
+    assert not missing, f"views without an agencies.access decorator: {missing}"
+
+
+def test_the_walk_finds_agency_network_and_public_routes():
+    scopes = {r.callback.access_rule.scope for r in all_routes()}
+    assert {"public", "authenticated", "agency", "network"} <= scopes
+
+
+def test_nobody_gets_past_a_view_their_role_does_not_admit(client, world):
+    failures = []
+    for route in all_routes():
+        rule = route.callback.access_rule
+        path = build_path(route, sample_kwargs(world, route, world.agency_a))
+        for identity in identities(world):
+            if admitted(rule, identity, world.agency_a):
+                response = request_as(client, identity, "GET", path)
+                # Public pages may 404 on a made-up token; pages behind a rule must open.
+                shut = (403, 500) if rule.scope == "public" else (403, 404, 500)
+                if response.status_code in shut:
+                    failures.append(f"{identity.label} GET {path} -> {response.status_code} (should be admitted)")
+                continue
+            for method in ("GET", "POST"):
+                response = request_as(client, identity, method, path)
+                if not refused(response, identity):
+                    failures.append(f"{identity.label} {method} {path} -> {response.status_code} (should be refused)")
+    assert not failures, "\n".join(failures)
+
+
+def test_another_agencys_object_answers_404_under_your_own_agency(client, world):
+    """Agency B's staff, on B's own pages, asking for agency A's objects by id, get 404."""
+    failures = []
+    object_routes = [
+        r for r in all_routes() if r.callback.access_rule.scope == "agency" and set(r.kwargs) - {"agency_slug"}
+    ]
+    assert object_routes, "expected agency routes that take object ids"
+    for route in object_routes:
+        path = build_path(route, sample_kwargs(world, route, world.agency_b))
+        for identity in identities(world):
+            if not admitted(route.callback.access_rule, identity, world.agency_b):
+                continue
+            for method in ("GET", "POST"):
+                response = request_as(client, identity, method, path)
+                if response.status_code not in (404, 405):
+                    failures.append(f"{identity.label} {method} {path} -> {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+def test_unknown_or_unready_agency_path_answers_404(client, world):
+    client.force_login(world.a[Role.AGENCY_ADMIN])
+    assert client.get("/a/no-such-agency/").status_code == 404
