@@ -1,7 +1,7 @@
 """Public-schema pages: sign-in, the home router, network administration, invitations."""
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -144,7 +144,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = agency_services.invitation_for_token(token)
     if invitation is None:
         return render(request, "network/invitation_invalid.html", status=404)
-    existing = type(request.user).objects.filter(email__iexact=invitation.email).first()
+    existing = get_user_model().objects.filter(email__iexact=invitation.email).first()
     has_account = existing is not None and existing.has_usable_password()
     context = {"invitation": invitation, "has_account": has_account}
 
