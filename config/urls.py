@@ -21,13 +21,13 @@ auth_patterns = [
     path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
     path(
         "password-reset/",
-        public_view(auth_views.PasswordResetView.as_view(html_email_template_name=None)),
+        public_view(network_views.AuditedPasswordResetView.as_view()),
         name="password_reset",
     ),
     path("password-reset/sent/", public_view(auth_views.PasswordResetDoneView.as_view()), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",
-        public_view(auth_views.PasswordResetConfirmView.as_view()),
+        public_view(network_views.AuditedPasswordResetConfirmView.as_view()),
         name="password_reset_confirm",
     ),
     path(

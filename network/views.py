@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +20,8 @@ from agencies.access import (
 )
 from agencies.models import Agency, Invitation, Role
 from network.forms import AgencyCreateForm, FirstAdminInvitationForm, InvitationAcceptForm, add_service_errors
-from network.models import NetworkRole
+from network.audit import AuditAction, audit_record
+from network.models import AuditEvent, NetworkRole
 from network.selectors import agencies_for_network_user, memberships_for_user
 from network.services import network_current
 
@@ -175,3 +177,26 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("home")
     context["form"] = form
     return render(request, "network/invitation_accept.html", context)
+
+
+class AuditedPasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request, plus an audit event (which account, when it exists; never the address typed)."""
+
+    def form_valid(self, form):
+        user = get_user_model().objects.filter(email__iexact=form.cleaned_data["email"], is_active=True).first()
+        audit_record(
+            action=AuditAction.PASSWORD_RESET_REQUESTED,
+            actor=None,
+            object_type="network.user",
+            object_id=user.pk if user else "",
+            outcome=AuditEvent.Outcome.SUCCESS if user else AuditEvent.Outcome.FAILURE,
+            request=self.request,
+        )
+        return super().form_valid(form)
+
+
+class AuditedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit_record(action=AuditAction.PASSWORD_SET, actor=form.user, obj=form.user, request=self.request)
+        return response

@@ -1,0 +1,130 @@
+"""Signing in with an e-mail, landing on the role's own home page, switching agencies, signing out,
+resetting a password, and the audit events each of these leaves."""
+
+import re
+
+import pytest
+from django.core import mail
+
+from agencies.models import Role
+from network.audit import AuditAction
+from network.models import AuditEvent
+from tests.support import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+ROLE_HEADINGS = {
+    Role.PEER_SUPPORTER: "Your peer support work",
+    Role.COORDINATOR: "Peer team",
+    Role.CLINICIAN: "Team clinician",
+    Role.CHIEF: "Peer support program",
+    Role.AGENCY_ADMIN: "Manage members",
+}
+
+
+def sign_in(client, email, password=PASSWORD):
+    return client.post("/login/", {"username": email, "password": password}, follow=True)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_agency_role_lands_on_its_own_home_page(client, world, role):
+    response = sign_in(client, world.a[role].email)
+    assert response.redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+    assert ROLE_HEADINGS[role] in response.content.decode()
+
+
+def test_state_admin_lands_on_the_network_page_with_onboarding(client, world):
+    response = sign_in(client, world.state_admin.email)
+    assert response.redirect_chain[-1][0] == "/network/"
+    assert "Onboard an agency" in response.content.decode()
+
+
+def test_regional_coordinator_sees_only_their_regions_agencies(client, world):
+    response = sign_in(client, world.regional_a.email)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/network/"
+    assert world.agency_a.name in page
+    assert world.agency_b.name not in page
+    assert "Onboard an agency" not in page
+
+
+def test_sign_in_is_case_insensitive_on_email(client, world):
+    response = sign_in(client, world.a[Role.COORDINATOR].email.upper())
+    assert response.redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+
+
+def test_wrong_password_shows_a_message_that_does_not_reveal_the_account_and_is_audited(client, world):
+    before = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).count()
+    known = sign_in(client, world.a[Role.CHIEF].email, "wrong-password").content.decode()
+    unknown = sign_in(client, "nobody@test.example", "wrong-password").content.decode()
+    message = "do not match an active account"
+    assert message in known and message in unknown
+    events = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).order_by("id")
+    assert events.count() == before + 2
+    assert events.last().outcome == AuditEvent.Outcome.FAILURE
+    assert "wrong-password" not in str(list(events.values()))
+
+
+def test_successful_sign_in_is_audited_with_actor_and_source(client, world):
+    user = world.a[Role.PEER_SUPPORTER]
+    sign_in(client, user.email)
+    event = AuditEvent.objects.filter(action=AuditAction.SIGN_IN, actor=user).latest("id")
+    assert event.outcome == AuditEvent.Outcome.SUCCESS
+    assert event.source_ip == "127.0.0.1"
+    assert event.occurred_at.utcoffset().total_seconds() == 0
+
+
+def test_member_of_two_agencies_can_switch_between_them(client, world):
+    user = world.two_agency_user
+    response = sign_in(client, user.email)
+    page = response.content.decode()
+    assert world.agency_a.name in page and world.agency_b.name in page  # the switcher lists both
+    in_a = client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    in_b = client.get(f"/a/{world.agency_b.slug}/").content.decode()
+    assert ROLE_HEADINGS[Role.PEER_SUPPORTER] in in_a
+    assert ROLE_HEADINGS[Role.COORDINATOR] in in_b
+    # Home remembers the agency used last.
+    assert client.get("/home/")["Location"] == f"/a/{world.agency_b.slug}/"
+
+
+def test_user_without_any_role_is_told_how_to_get_one(client, world):
+    response = sign_in(client, world.outsider.email)
+    assert "not part of an agency yet" in response.content.decode()
+
+
+def test_sign_out_requires_post_and_ends_the_session(client, world):
+    sign_in(client, world.a[Role.CHIEF].email)
+    assert client.get("/logout/").status_code == 405
+    client.post("/logout/")
+    assert client.get(f"/a/{world.agency_a.slug}/")["Location"].startswith("/login/")
+
+
+def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(client, world):
+    user = world.a[Role.CLINICIAN]
+    client.post("/password-reset/", {"email": user.email})
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [user.email]
+    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    new_password = "a-brand-new-passphrase"
+    done = client.post(set_url, {"new_password1": new_password, "new_password2": new_password}, follow=True)
+    assert "new password is saved" in done.content.decode()
+    assert sign_in(client, user.email, new_password).redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+    actions = set(AuditEvent.objects.filter(object_id=str(user.pk)).values_list("action", flat=True))
+    assert {AuditAction.PASSWORD_RESET_REQUESTED, AuditAction.PASSWORD_SET} <= actions
+
+
+def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(client, world):
+    response = client.post("/password-reset/", {"email": "nobody@test.example"}, follow=True)
+    assert "Check your e-mail" in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_chief_home_shows_counts_and_no_names(client, world):
+    client.force_login(world.a[Role.CHIEF])
+    page = client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    assert "Peer supporter" in page
+    for role in Role:
+        if role != Role.CHIEF:
+            assert world.a[role].full_name not in page
+            assert world.a[role].email not in page
