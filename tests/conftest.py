@@ -11,13 +11,25 @@ from tests.support import World, build_world
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """After pytest-django creates the test database: migrate the agency template, build the world."""
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """Create the test database, migrate the agency template, build the world.
+
+    Replaces pytest-django's fixture, which sets up only the databases that collected tests
+    mark with django_db: a run of only browser or worker tests would otherwise build the
+    world in the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
+        name = connection.settings_dict["NAME"]
+        assert name.startswith("test_"), f"refusing to build test data in {name!r}"
         schemas.template_schema_migrate()
         world = build_world()
         connection.set_schema_to_public()
     yield world
+    with django_db_blocker.unblock():
+        teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture(scope="session")
