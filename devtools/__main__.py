@@ -181,7 +181,14 @@ def main() -> int:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     manage = sub.add_parser("manage", help="run a manage.py command against the development services")
     manage.add_argument("manage_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    # Everything after `test` / `manage` belongs to pytest / manage.py, options included.
+    args, rest = parser.parse_known_args()
+    if rest and args.command == "test":
+        args.pytest_args = rest + args.pytest_args
+    elif rest and args.command == "manage":
+        args.manage_args = rest + args.manage_args
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handler = {"up": cmd_up, "test": cmd_test, "manage": cmd_manage}[args.command]
     return handler(args)
 

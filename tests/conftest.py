@@ -29,6 +29,12 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         connection.set_schema_to_public()
     yield world
     with django_db_blocker.unblock():
+        # Server processes started by tests may still hold connections for a moment.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
         teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
