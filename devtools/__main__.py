@@ -172,6 +172,19 @@ def cmd_manage(args: argparse.Namespace) -> int:
         services.stop()
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    services = ensure_services()
+    try:
+        env = _env(services, MUSTER_ENV="development", MUSTER_LOG_LEVEL="WARNING")
+        failures = 0
+        for script in sorted((ROOT / "benchmarks").glob("*.py")):
+            log(f"benchmark {script.name}")
+            failures += subprocess.run([sys.executable, str(script), *args.bench_args], cwd=ROOT, env=env).returncode != 0
+        return 1 if failures else 0
+    finally:
+        services.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./dev", description="Run Muster for development and testing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,17 +192,21 @@ def main() -> int:
     test = sub.add_parser("test", help="run the whole suite (extra arguments go to pytest)")
     test.add_argument("--lint", action="store_true", help="also run ruff when pytest arguments are given")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    bench = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (extra arguments go to each script)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     manage = sub.add_parser("manage", help="run a manage.py command against the development services")
     manage.add_argument("manage_args", nargs=argparse.REMAINDER)
     # Everything after `test` / `manage` belongs to pytest / manage.py, options included.
     args, rest = parser.parse_known_args()
     if rest and args.command == "test":
         args.pytest_args = rest + args.pytest_args
+    elif rest and args.command == "bench":
+        args.bench_args = rest + args.bench_args
     elif rest and args.command == "manage":
         args.manage_args = rest + args.manage_args
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handler = {"up": cmd_up, "test": cmd_test, "manage": cmd_manage}[args.command]
+    handler = {"up": cmd_up, "test": cmd_test, "bench": cmd_bench, "manage": cmd_manage}[args.command]
     return handler(args)
 
 
