@@ -80,6 +80,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         log("everything this run started has stopped")
 
     signal.signal(signal.SIGTERM, lambda *_: (shutdown(), sys.exit(0)))
+    # Ctrl-C must reach us even when a parent shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _ensure_database(services.database_url)
         env = _env(services, MUSTER_ENV="development", MUSTER_DEMO="1",
