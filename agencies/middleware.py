@@ -20,7 +20,7 @@ class AgencyRoutingMiddleware:
         connection.set_schema_to_public()
         request.tenant = None
         if request.path_info.startswith(AGENCY_PREFIX):
-            slug = request.path_info[len(AGENCY_PREFIX):].split("/", 1)[0]
+            slug = request.path_info[len(AGENCY_PREFIX) :].split("/", 1)[0]
             agency = Agency.objects.filter(slug=slug, status=Agency.Status.ACTIVE).select_related("region").first()
             if agency is None:
                 raise Http404("No such agency.")

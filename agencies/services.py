@@ -110,7 +110,9 @@ def agency_provision(*, agency_id: int) -> Agency:
         Agency.objects.filter(pk=agency.pk).update(
             status=Agency.Status.FAILED,
             provision_step="Set-up failed",
-            provision_error=f"The schema could not be created ({type(exc).__name__}). Retry, or ask support to check the logs.",
+            provision_error=(
+                f"The schema could not be created ({type(exc).__name__}). Retry, or ask support to check the logs."
+            ),
         )
         audit_record(
             action=AuditAction.AGENCY_PROVISION_FAILED, agency=agency, obj=agency, outcome=AuditEvent.Outcome.FAILURE
@@ -159,9 +161,9 @@ def invitation_create(*, actor, agency: Agency, email: str, role: str, request=N
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
-        Invitation.objects.filter(
-            agency=agency, email=email, accepted_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=now)
+        Invitation.objects.filter(agency=agency, email=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
         invitation = Invitation(
             email=email,
             agency=agency,
@@ -190,9 +192,7 @@ def _invitation_send(*, invitation: Invitation, link: str) -> None:
 
 def invitation_for_token(token: str) -> Invitation | None:
     """The usable invitation for a token, or None (unknown, expired, used or revoked)."""
-    invitation = (
-        Invitation.objects.select_related("agency").filter(token_digest=_token_digest(token)).first()
-    )
+    invitation = Invitation.objects.select_related("agency").filter(token_digest=_token_digest(token)).first()
     if invitation is None or not invitation.is_usable or not invitation.agency.is_active:
         return None
     return invitation
@@ -231,7 +231,11 @@ def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "",
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         audit_record(
-            action=AuditAction.INVITATION_ACCEPTED, actor=user, agency=invitation.agency, obj=invitation, request=request
+            action=AuditAction.INVITATION_ACCEPTED,
+            actor=user,
+            agency=invitation.agency,
+            obj=invitation,
+            request=request,
         )
         audit_record(
             action=AuditAction.MEMBERSHIP_CREATED, actor=user, agency=invitation.agency, obj=membership, request=request

@@ -79,7 +79,9 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 def _membership_in_current_agency(request: HttpRequest, membership_id: int) -> Membership:
     # Scoped to request.tenant: another agency's membership id answers 404.
-    return get_object_or_404(Membership.objects.select_related("user", "agency"), pk=membership_id, agency=request.tenant)
+    return get_object_or_404(
+        Membership.objects.select_related("user", "agency"), pk=membership_id, agency=request.tenant
+    )
 
 
 @require_POST

@@ -25,8 +25,11 @@ def scratch_database(create: bool) -> None:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    params = {k: v for k, v in {"host": db["HOST"], "port": db["PORT"], "user": db["USER"],
-                                "password": db["PASSWORD"]}.items() if v}
+    params = {
+        k: v
+        for k, v in {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"]}.items()
+        if v
+    }
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
         conn.execute('DROP DATABASE IF EXISTS "muster_bench" WITH (FORCE)')
         if create:
@@ -63,8 +66,15 @@ def main() -> None:
             clone_times.append(time.perf_counter() - started)
         for i in range(args.agencies):
             started = time.perf_counter()
-            agency_create(actor=None, network=network, name=f"Bench {i}", slug=f"bench-{i}", discipline="fire",
-                          region=region, provision_async=False)
+            agency_create(
+                actor=None,
+                network=network,
+                name=f"Bench {i}",
+                slug=f"bench-{i}",
+                discipline="fire",
+                region=region,
+                provision_async=False,
+            )
             full_times.append(time.perf_counter() - started)
         for i in range(args.agencies):
             started = time.perf_counter()
@@ -77,18 +87,21 @@ def main() -> None:
         scratch_database(create=False)
 
     def line(label: str, values: list[float]) -> str:
-        return (f"{label:<44} median {statistics.median(values) * 1000:7.1f} ms   "
-                f"p90 {sorted(values)[int(len(values) * 0.9) - 1] * 1000:7.1f} ms   n={len(values)}")
+        return (
+            f"{label:<44} median {statistics.median(values) * 1000:7.1f} ms   "
+            f"p90 {sorted(values)[int(len(values) * 0.9) - 1] * 1000:7.1f} ms   n={len(values)}"
+        )
 
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"tenant migrations recorded per schema: {tenant_migrations}")
     print(line("clone template + migrate check", clone_times))
     print(line("agency_create (row, clone, check, audit)", full_times))
     print(line("replay every migration (django-tenants)", replay_times))
-    ratio = statistics.median(replay_times) / statistics.median(clone_times)
-    print(f"SUMMARY onboarding: {statistics.median(full_times) * 1000:.0f} ms per agency "
-          f"(clone {statistics.median(clone_times) * 1000:.0f} ms vs replay {statistics.median(replay_times) * 1000:.0f} ms,"
-          f" replay/clone = {ratio:.2f}x)")
+    full, clone, replay = (statistics.median(v) * 1000 for v in (full_times, clone_times, replay_times))
+    print(
+        f"SUMMARY onboarding: {full:.0f} ms per agency "
+        f"(clone {clone:.0f} ms vs replay {replay:.0f} ms, replay/clone = {replay / clone:.2f}x)"
+    )
 
 
 def _tenant_migrations():

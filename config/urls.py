@@ -12,9 +12,7 @@ auth_patterns = [
     path(
         "login/",
         public_view(
-            auth_views.LoginView.as_view(
-                authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
-            )
+            auth_views.LoginView.as_view(authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True)
         ),
         name="login",
     ),

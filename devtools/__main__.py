@@ -43,8 +43,12 @@ def _ensure_database(url: str) -> None:
     import psycopg
 
     cfg = dj_database_url.parse(url)
-    params = {"host": cfg["HOST"] or None, "port": cfg["PORT"] or None, "user": cfg["USER"] or None,
-              "password": cfg["PASSWORD"] or None}
+    params = {
+        "host": cfg["HOST"] or None,
+        "port": cfg["PORT"] or None,
+        "user": cfg["USER"] or None,
+        "password": cfg["PASSWORD"] or None,
+    }
     params = {k: v for k, v in params.items() if v}
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
@@ -67,11 +71,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             return
         stopping = True
         log("stopping ...")
-        for name, proc in reversed(children):
+        for _name, proc in reversed(children):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for name, proc in children:
+        for _name, proc in children:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -84,16 +88,30 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _ensure_database(services.database_url)
-        env = _env(services, MUSTER_ENV="development", MUSTER_DEMO="1",
-                   EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend")
+        env = _env(
+            services,
+            MUSTER_ENV="development",
+            MUSTER_DEMO="1",
+            EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+        )
         _manage(env, "migrate_network", "-v", "0")
         _manage(env, "seed_demo")
         DATA.mkdir(exist_ok=True)
         port = os.environ.get("MUSTER_PORT", "8000")
         commands = {
             "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"],
-            "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
-                     "-s", str(DATA / "celerybeat-schedule")],
+            "beat": [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "INFO",
+                "-s",
+                str(DATA / "celerybeat-schedule"),
+            ],
             "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
         }
         for name, command in commands.items():
@@ -156,10 +174,11 @@ def cmd_test(args: argparse.Namespace) -> int:
             extra["MUSTER_BROWSER_SKIP"] = why_no_browser
         env = _env(services, **extra)
         if not args.pytest_args or args.lint:
-            log("ruff check")
-            lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, env=env)
-            if lint.returncode != 0:
-                return lint.returncode
+            log("ruff check and format --check")
+            for lint_args in (["check", "."], ["format", "--check", "."]):
+                lint = subprocess.run([sys.executable, "-m", "ruff", *lint_args], cwd=ROOT, env=env)
+                if lint.returncode != 0:
+                    return lint.returncode
         return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env).returncode
     finally:
         services.stop()
@@ -181,7 +200,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         failures = 0
         for script in sorted((ROOT / "benchmarks").glob("*.py")):
             log(f"benchmark {script.name}")
-            failures += subprocess.run([sys.executable, str(script), *args.bench_args], cwd=ROOT, env=env).returncode != 0
+            failures += (
+                subprocess.run([sys.executable, str(script), *args.bench_args], cwd=ROOT, env=env).returncode != 0
+            )
         return 1 if failures else 0
     finally:
         services.stop()

@@ -88,9 +88,25 @@ def _start_embedded_redis(services: Services) -> str:
     while not _port_is_free(port):
         port += 1
     process = subprocess.Popen(
-        [str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(redis_dir),
-         "--save", "60", "1", "--appendonly", "no", "--logfile", str(redis_dir / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(redis_dir),
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(redis_dir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 15
     while _port_is_free(port):

@@ -59,7 +59,9 @@ class FirstAdminInvitationForm(forms.Form):
 
 
 class InvitationAcceptForm(forms.Form):
-    full_name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    full_name = forms.CharField(
+        label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
     password1 = forms.CharField(
         label="Choose a password",
         strip=False,
@@ -83,7 +85,9 @@ class InvitationAcceptForm(forms.Form):
             from network.models import User
 
             try:
-                password_validation.validate_password(p1, User(email=self.email, full_name=cleaned.get("full_name", "")))
+                password_validation.validate_password(
+                    p1, User(email=self.email, full_name=cleaned.get("full_name", ""))
+                )
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return cleaned

@@ -50,7 +50,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or self.email
 
     def get_short_name(self) -> str:
-        return (self.full_name.split(" ")[0] if self.full_name else self.email)
+        return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
 class Network(models.Model):
@@ -95,11 +95,14 @@ class NetworkRole(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(role="state_admin", region__isnull=True) | Q(role="regional_coordinator", region__isnull=False)),
+                condition=(
+                    Q(role="state_admin", region__isnull=True) | Q(role="regional_coordinator", region__isnull=False)
+                ),
                 name="network_role_region_matches_role",
             ),
-            models.UniqueConstraint(fields=["user", "network", "role", "region"], name="network_role_unique",
-                                    nulls_distinct=False),
+            models.UniqueConstraint(
+                fields=["user", "network", "role", "region"], name="network_role_unique", nulls_distinct=False
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,9 +28,7 @@ def user_create(*, email: str, full_name: str = "", password: str | None = None)
 
 def network_role_grant(*, actor, user, network: Network, role: str, region: Region | None = None) -> NetworkRole:
     with transaction.atomic():
-        network_role, created = NetworkRole.objects.get_or_create(
-            user=user, network=network, role=role, region=region
-        )
+        network_role, created = NetworkRole.objects.get_or_create(user=user, network=network, role=role, region=region)
         if created:
             audit_record(action=AuditAction.NETWORK_ROLE_GRANTED, actor=actor, obj=network_role)
     return network_role

@@ -19,8 +19,8 @@ from agencies.access import (
     region_ids_for,
 )
 from agencies.models import Agency, Invitation, Role
-from network.forms import AgencyCreateForm, FirstAdminInvitationForm, InvitationAcceptForm, add_service_errors
 from network.audit import AuditAction, audit_record
+from network.forms import AgencyCreateForm, FirstAdminInvitationForm, InvitationAcceptForm, add_service_errors
 from network.models import AuditEvent, NetworkRole
 from network.selectors import agencies_for_network_user, memberships_for_user
 from network.services import network_current
@@ -64,9 +64,7 @@ def network_home(request: HttpRequest) -> HttpResponse:
             "agencies": agencies,
             "regions": regions,
             "network": network_current(),
-            "status_counts": {
-                status.label: sum(1 for a in agencies if a.status == status) for status in Agency.Status
-            },
+            "status_counts": {status.label: sum(1 for a in agencies if a.status == status) for status in Agency.Status},
         },
     )
 
@@ -173,7 +171,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             add_service_errors(form, error)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome. You joined {invitation.agency.name} as {invitation.get_role_display()}.")
+            messages.success(
+                request, f"Welcome. You joined {invitation.agency.name} as {invitation.get_role_display()}."
+            )
             return redirect("home")
     context["form"] = form
     return render(request, "network/invitation_accept.html", context)

@@ -58,15 +58,41 @@ class Stack:
     def start_worker(self) -> None:
         self._spawn(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "1",
-             "-n", f"test-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-l",
+                "INFO",
+                "--concurrency",
+                "1",
+                "-n",
+                f"test-{os.getpid()}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
         )
 
     def start_web(self) -> None:
         self._spawn(
             "web",
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "2", "--threads", "4", "--timeout", "60"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+            ],
         )
 
     def start(self) -> None:
@@ -111,7 +137,9 @@ class Stack:
             except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
                 last = error
             time.sleep(0.5)
-        raise RuntimeError(f"stack not healthy after {timeout}s: {last}\n{self.log_tail('worker')}\n{self.log_tail('web')}")
+        raise RuntimeError(
+            f"stack not healthy after {timeout}s: {last}\n{self.log_tail('worker')}\n{self.log_tail('web')}"
+        )
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.log_dir / f"{name}.log"

@@ -69,8 +69,9 @@ def build_world() -> World:
     agency_b = make_agency(
         actor=state_admin, network=network, region=south, slug="bravo-police", discipline=Discipline.LAW_ENFORCEMENT
     )
-    world = World(network_id=network.pk, agency_a=agency_a, agency_b=agency_b, state_admin=state_admin,
-                  regional_a=regional)
+    world = World(
+        network_id=network.pk, agency_a=agency_a, agency_b=agency_b, state_admin=state_admin, regional_a=regional
+    )
     for agency, users, tag in ((agency_a, world.a, "a"), (agency_b, world.b, "b")):
         for role in Role:
             user = make_user(f"{role.value}.{tag}@test.example", f"{role.label} {tag.upper()}")
@@ -81,5 +82,7 @@ def build_world() -> World:
     agency_services.membership_add(
         actor=state_admin, user=world.two_agency_user, agency=agency_a, role=Role.PEER_SUPPORTER
     )
-    agency_services.membership_add(actor=state_admin, user=world.two_agency_user, agency=agency_b, role=Role.COORDINATOR)
+    agency_services.membership_add(
+        actor=state_admin, user=world.two_agency_user, agency=agency_b, role=Role.COORDINATOR
+    )
     return world

@@ -84,10 +84,16 @@ def test_provisioning_clones_the_template_and_is_idempotent(world):
     assert AuditEvent.objects.filter(action=AuditAction.AGENCY_PROVISIONED, agency=agency).count() == 1
 
 
-def test_failed_provisioning_is_shown_and_can_be_retried(world, monkeypatch, client, django_capture_on_commit_callbacks):
+def test_failed_provisioning_is_shown_and_can_be_retried(
+    world, monkeypatch, client, django_capture_on_commit_callbacks
+):
     network = Network.objects.get(pk=world.network_id)
     agency = Agency.objects.create(
-        network=network, name="Broken", slug="broken-one", schema_name="agency_broken_one", discipline="ems",
+        network=network,
+        name="Broken",
+        slug="broken-one",
+        schema_name="agency_broken_one",
+        discipline="ems",
         region=world.agency_a.region,
     )
 
@@ -112,8 +118,14 @@ def test_failed_provisioning_is_shown_and_can_be_retried(world, monkeypatch, cli
 def test_progress_fragment_polls_while_provisioning_and_shows_the_step(client, world):
     network = Network.objects.get(pk=world.network_id)
     agency = Agency.objects.create(
-        network=network, name="Slow", slug="slow-one", schema_name="agency_slow_one", discipline="ems",
-        region=world.agency_a.region, provision_progress=20, provision_step="Creating the agency's private schema",
+        network=network,
+        name="Slow",
+        slug="slow-one",
+        schema_name="agency_slow_one",
+        discipline="ems",
+        region=world.agency_a.region,
+        provision_progress=20,
+        provision_step="Creating the agency's private schema",
     )
     client.force_login(world.state_admin)
     response = client.get(f"/network/agencies/{agency.pk}/progress/", HTTP_HX_REQUEST="true")
@@ -127,7 +139,11 @@ def test_progress_fragment_polls_while_provisioning_and_shows_the_step(client, w
 def test_agency_pages_answer_404_until_the_schema_is_ready(client, world):
     network = Network.objects.get(pk=world.network_id)
     agency = Agency.objects.create(
-        network=network, name="Pending", slug="pending-one", schema_name="agency_pending_one", discipline="ems",
+        network=network,
+        name="Pending",
+        slug="pending-one",
+        schema_name="agency_pending_one",
+        discipline="ems",
         region=world.agency_a.region,
     )
     user = make_user("pending.admin@test.example")
@@ -140,9 +156,7 @@ def test_agency_pages_answer_404_until_the_schema_is_ready(client, world):
 
 
 def _invite(world, email="newcomer@test.example", role=Role.PEER_SUPPORTER):
-    return services.invitation_create(
-        actor=world.a[Role.AGENCY_ADMIN], agency=world.agency_a, email=email, role=role
-    )
+    return services.invitation_create(actor=world.a[Role.AGENCY_ADMIN], agency=world.agency_a, email=email, role=role)
 
 
 def test_invitation_stores_only_a_digest_of_its_token(world):
@@ -231,7 +245,9 @@ def test_agency_admin_changes_a_role_and_it_is_audited(client, world):
     assert membership.role == Role.COORDINATOR
     event = AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_ROLE_CHANGED).latest("id")
     assert (event.actor, event.agency, event.object_id) == (
-        world.a[Role.AGENCY_ADMIN], world.agency_a, str(membership.pk)
+        world.a[Role.AGENCY_ADMIN],
+        world.agency_a,
+        str(membership.pk),
     )
 
 

@@ -70,7 +70,11 @@ def test_state_admin_onboards_an_agency_through_the_worker_and_invites_its_peopl
         path = link.split("://", 1)[1].split("/", 1)[1]
         response = newcomer.post(
             "/" + path,
-            {"full_name": "First Admin", "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase"},
+            {
+                "full_name": "First Admin",
+                "password1": "a-long-enough-passphrase",
+                "password2": "a-long-enough-passphrase",
+            },
         )
         assert response.status_code == 302
         assert Membership.objects.get(agency=agency, user__email=admin_email).role == Role.AGENCY_ADMIN

@@ -41,7 +41,8 @@ def test_check_deploy_is_clean_under_production_settings():
 
 
 @pytest.mark.parametrize(
-    "missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "MUSTER_BASE_URL", "EMAIL_HOST"]
+    "missing",
+    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "MUSTER_BASE_URL", "EMAIL_HOST"],
 )
 def test_production_refuses_to_start_without_each_secret(missing):
     result = run_manage("check", env_overrides={**PRODUCTION_ENV, missing: None})

@@ -54,9 +54,7 @@ def identities(world) -> list[Identity]:
         people.append(Identity(f"A:{role.value}", world.a[role.value], {world.agency_a.pk: role.value}, frozenset()))
         people.append(Identity(f"B:{role.value}", world.b[role.value], {world.agency_b.pk: role.value}, frozenset()))
     people.append(Identity("state_admin", world.state_admin, {}, frozenset({NetworkRole.Role.STATE_ADMIN})))
-    people.append(
-        Identity("regional_a", world.regional_a, {}, frozenset({NetworkRole.Role.REGIONAL_COORDINATOR}))
-    )
+    people.append(Identity("regional_a", world.regional_a, {}, frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})))
     people.append(Identity("outsider", world.outsider, {}, frozenset()))
     return people
 

@@ -48,18 +48,73 @@ SECOND_MEMBERSHIPS = [
 ]
 
 FIRST_NAMES = [
-    "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie", "Avery", "Quinn", "Rowan", "Skyler",
-    "Devon", "Hayden", "Emerson", "Reese", "Parker", "Sage", "Kendall", "Logan", "Drew", "Cameron",
-    "Maria", "Luis", "Aisha", "Kenji", "Fatima", "Nikolai", "Grace", "Omar", "Lena", "Darius",
+    "Jordan",
+    "Casey",
+    "Riley",
+    "Morgan",
+    "Taylor",
+    "Jamie",
+    "Avery",
+    "Quinn",
+    "Rowan",
+    "Skyler",
+    "Devon",
+    "Hayden",
+    "Emerson",
+    "Reese",
+    "Parker",
+    "Sage",
+    "Kendall",
+    "Logan",
+    "Drew",
+    "Cameron",
+    "Maria",
+    "Luis",
+    "Aisha",
+    "Kenji",
+    "Fatima",
+    "Nikolai",
+    "Grace",
+    "Omar",
+    "Lena",
+    "Darius",
 ]
 LAST_NAMES = [
-    "Alvarez", "Brooks", "Chen", "Dawson", "Ellis", "Fischer", "Garcia", "Hughes", "Ibrahim", "Jensen",
-    "Kim", "Lopez", "Mitchell", "Nguyen", "Okafor", "Patel", "Quintero", "Reyes", "Sullivan", "Thompson",
-    "Usman", "Vasquez", "Walsh", "Yamamoto", "Zimmerman",
+    "Alvarez",
+    "Brooks",
+    "Chen",
+    "Dawson",
+    "Ellis",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ibrahim",
+    "Jensen",
+    "Kim",
+    "Lopez",
+    "Mitchell",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quintero",
+    "Reyes",
+    "Sullivan",
+    "Thompson",
+    "Usman",
+    "Vasquez",
+    "Walsh",
+    "Yamamoto",
+    "Zimmerman",
 ]
 # Generated staff per agency, beyond the demo logins.
-ROLE_MIX = [Role.AGENCY_ADMIN, Role.CHIEF, Role.COORDINATOR, Role.PEER_SUPPORTER, Role.PEER_SUPPORTER,
-            Role.PEER_SUPPORTER]
+ROLE_MIX = [
+    Role.AGENCY_ADMIN,
+    Role.CHIEF,
+    Role.COORDINATOR,
+    Role.PEER_SUPPORTER,
+    Role.PEER_SUPPORTER,
+    Role.PEER_SUPPORTER,
+]
 
 
 class Command(BaseCommand):
@@ -70,7 +125,9 @@ class Command(BaseCommand):
             raise CommandError("seed_demo only runs in demo mode (MUSTER_DEMO=1); it must never touch real data.")
         User = get_user_model()
         rng = random.Random(2026)
-        network = network_services.network_get_or_create(name="Example State Peer Support Network", slug="example-state")
+        network = network_services.network_get_or_create(
+            name="Example State Peer Support Network", slug="example-state"
+        )
         regions = {
             slug: network_services.region_get_or_create(network=network, name=name, slug=slug) for slug, name in REGIONS
         }
@@ -91,8 +148,13 @@ class Command(BaseCommand):
             agency = Agency.objects.filter(slug=slug).first()
             if agency is None:
                 agency = agency_services.agency_create(
-                    actor=state_admin, network=network, name=name, slug=slug, discipline=discipline,
-                    region=regions[region_slug], provision_async=False,
+                    actor=state_admin,
+                    network=network,
+                    name=name,
+                    slug=slug,
+                    discipline=discipline,
+                    region=regions[region_slug],
+                    provision_async=False,
                 )
                 self.stdout.write(f"  agency {slug}: schema ready in {agency.provision_seconds:.2f}s")
             elif agency.status != Agency.Status.ACTIVE:
@@ -103,7 +165,10 @@ class Command(BaseCommand):
             user = person(email, full_name)
             if where == "network":
                 network_services.network_role_grant(
-                    actor=state_admin, user=user, network=network, role=role,
+                    actor=state_admin,
+                    user=user,
+                    network=network,
+                    role=role,
                     region=regions[region_slug] if region_slug else None,
                 )
             else:
@@ -115,7 +180,7 @@ class Command(BaseCommand):
 
         used = set()
         for slug, agency in agencies.items():
-            for index, role in enumerate(ROLE_MIX):
+            for role in ROLE_MIX:
                 if slug == "riverton-fire" and role in (Role.AGENCY_ADMIN, Role.CHIEF, Role.COORDINATOR):
                     continue  # the demo logins hold these roles there
                 while True:
@@ -133,7 +198,9 @@ class Command(BaseCommand):
                 actor=state_admin, user=supporter.user, agency=agencies[right], role=Role.PEER_SUPPORTER
             )
 
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo network ready: {Agency.objects.count()} agencies, {User.objects.count()} users. "
-            f"Password for every demo login: {DEMO_PASSWORD}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo network ready: {Agency.objects.count()} agencies, {User.objects.count()} users. "
+                f"Password for every demo login: {DEMO_PASSWORD}"
+            )
+        )

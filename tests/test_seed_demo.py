@@ -1,0 +1,43 @@
+"""The demo network: every discipline and role, people in two agencies, and safe to load twice."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from agencies.models import Agency, Discipline, Membership, Role
+from network.models import NetworkRole, Region, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
+    settings.MUSTER_DEMO = True
+    call_command("seed_demo", stdout=io.StringIO())
+    demo_agencies = Agency.objects.filter(network__slug="example-state")
+    counts = (demo_agencies.count(), Membership.objects.count(), User.objects.count())
+
+    assert demo_agencies.count() >= 8
+    assert set(demo_agencies.values_list("discipline", flat=True)) == set(Discipline.values)
+    assert all(a.status == Agency.Status.ACTIVE for a in demo_agencies)
+    assert Region.objects.filter(network__slug="example-state").count() == 3
+    demo_users = User.objects.filter(memberships__agency__in=demo_agencies).distinct()
+    assert 55 <= demo_users.count() <= 80
+    assert set(Membership.objects.filter(agency__in=demo_agencies).values_list("role", flat=True)) == set(Role.values)
+    two_agency_people = (
+        Membership.objects.filter(agency__in=demo_agencies).values("user").annotate(n=Count("agency")).filter(n__gt=1)
+    )
+    assert two_agency_people.count() >= 3
+    roles = set(NetworkRole.objects.filter(network__slug="example-state").values_list("role", flat=True))
+    assert roles == {NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR}
+    assert User.objects.get(email="chief@example.org").check_password("muster-demo-2026")
+
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (demo_agencies.count(), Membership.objects.count(), User.objects.count()) == counts
+
+
+def test_seed_demo_refuses_to_run_outside_demo_mode(settings):
+    settings.MUSTER_DEMO = False
+    with pytest.raises(CommandError, match="demo mode"):
+        call_command("seed_demo")
