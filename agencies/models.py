@@ -148,3 +148,25 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class DataKey(models.Model):
+    """An AES-256 data key, stored only wrapped by a master key (see agencies/crypto.py).
+
+    One current key per agency; `agency` empty is the network's key for activation data.
+    Destroying every key of an agency (wrapped_key emptied) shreds its encrypted data.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys")
+    key_id = models.CharField(max_length=32, unique=True)
+    wrapped_key = models.BinaryField()
+    master_key_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"DataKey {self.key_id}"

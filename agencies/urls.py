@@ -1,6 +1,6 @@
 """Agency pages, mounted under /a/<agency_slug>/. Every view here uses agencies.access.agency_view."""
 
-from django.urls import path
+from django.urls import include, path
 
 from agencies import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("members/", views.member_list, name="agency_members"),
     path("members/<int:membership_id>/role/", views.member_set_role, name="agency_member_set_role"),
     path("members/<int:membership_id>/deactivate/", views.member_deactivate, name="agency_member_deactivate"),
+    path("", include("encounters.urls")),
 ]

@@ -5,11 +5,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agencies import services
 from agencies.access import agency_view
 from agencies.models import Invitation, Membership, Role
+from encounters import selectors as encounter_selectors
+from encounters.models import FollowUp
 from network.forms import InvitationForm, MembershipRoleForm, add_service_errors
 
 ALL_ROLES = tuple(Role)
@@ -49,6 +52,14 @@ def agency_home(request: HttpRequest) -> HttpResponse:
             .values_list("role", "n")
         )
         context["role_counts"] = [(role.label, counts.get(role.value, 0)) for role in Role]
+    if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR):
+        mine = FollowUp.objects.filter(owner=request.user, status=FollowUp.Status.OPEN)
+        context["my_open"] = mine.count()
+        context["my_overdue"] = mine.filter(due_on__lt=timezone.localdate()).count()
+    if membership.role == Role.COORDINATOR:
+        context["team_overdue"] = encounter_selectors.overdue_count()
+    if membership.role == Role.CLINICIAN:
+        context["referral_count"] = encounter_selectors.encounters_visible_to(membership).count()
     if membership.role == Role.AGENCY_ADMIN:
         context["pending_invitations"] = Invitation.objects.filter(
             agency=agency, accepted_at__isnull=True, revoked_at__isnull=True

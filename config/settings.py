@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -49,6 +50,7 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "guardian",
     "django_htmx",
 ]
@@ -116,6 +118,16 @@ CACHES = {
     }
 }
 
+# --- Encryption (docs/encryption.md) ---------------------------------------------------------
+# Master keys wrap every data key: "id:base64(32 bytes)", comma-separated, newest first.
+# Outside production a fixed development key applies; it protects nothing.
+_DEV_MASTER_KEY = "dev1:bXVzdGVyLWRldmVsb3BtZW50LW1hc3Rlci1rZXktMDE="
+MUSTER_MASTER_KEYS = env_list("MUSTER_MASTER_KEYS", [] if PRODUCTION else [_DEV_MASTER_KEY])
+if PRODUCTION and not MUSTER_MASTER_KEYS:
+    raise ImproperlyConfigured("MUSTER_MASTER_KEYS must be set (generate one with `manage.py generate_master_key`).")
+if PRODUCTION and _DEV_MASTER_KEY in MUSTER_MASTER_KEYS:
+    raise ImproperlyConfigured("MUSTER_MASTER_KEYS holds the development key; generate a real one.")
+
 # --- Background work -----------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None  # progress lives in the database, where it survives restarts
@@ -129,7 +141,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "network.tasks.beat_heartbeat", "schedule": 30.0},
+    "follow-up-reminders": {
+        "task": "encounters.tasks.follow_up_reminders_task",
+        "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=0),
+    },
+    "notes-purge": {"task": "encounters.tasks.notes_purge_task", "schedule": crontab(hour=3, minute=15)},
 }
+CELERY_TIMEZONE = env_str("MUSTER_TIME_ZONE", "America/Chicago")  # schedules run in local time
 
 # --- Identity and access -------------------------------------------------------------------
 AUTH_USER_MODEL = "network.User"

@@ -6,6 +6,7 @@ from django.urls import include, path
 from agencies.access import public_view
 from config.health import healthz
 from network import views as network_views
+from network import views_standard
 from network.forms import EmailAuthenticationForm
 
 auth_patterns = [
@@ -41,6 +42,9 @@ network_patterns = [
     path("agencies/<int:agency_id>/", network_views.agency_detail, name="network_agency_detail"),
     path("agencies/<int:agency_id>/progress/", network_views.agency_progress, name="network_agency_progress"),
     path("agencies/<int:agency_id>/retry/", network_views.agency_retry, name="network_agency_retry"),
+    path("standard/", views_standard.standard_detail, name="network_standard"),
+    path("standard/new/", views_standard.standard_publish_view, name="network_standard_publish"),
+    path("policy/", views_standard.policy_edit, name="network_policy"),
 ]
 
 urlpatterns = [

@@ -167,6 +167,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             "REDIS_URL": _redis_db(services.redis_url, 9),
             "MUSTER_CELERY_QUEUE": f"muster-test-{os.getpid()}",
             "MUSTER_CACHE_PREFIX": f"muster-test-{os.getpid()}",
+            # Own test database per run, so two runs (or a run beside a helper's) never collide.
+            "MUSTER_TEST_DB_NAME": f"test_muster_{os.getpid()}",
         }
         why_no_browser = _ensure_chromium()
         if why_no_browser:

@@ -28,6 +28,20 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", "Membership role changed"
     MEMBERSHIP_DEACTIVATED = "membership.deactivated", "Membership deactivated"
     NETWORK_ROLE_GRANTED = "network_role.granted", "Network role granted"
+    STANDARD_PUBLISHED = "standard.published", "Documentation standard published"
+    POLICY_CHANGED = "policy.changed", "Network policy changed"
+    ENCOUNTER_LOGGED = "encounter.logged", "Encounter logged"
+    ENCOUNTER_VIEWED = "encounter.viewed", "Encounter viewed"
+    FOLLOWUP_COMPLETED = "followup.completed", "Follow-up completed"
+    FOLLOWUP_REASSIGNED = "followup.reassigned", "Follow-up reassigned"
+    FOLLOWUP_REMINDED = "followup.reminded", "Follow-up reminder sent"
+    FOLLOWUP_ESCALATED = "followup.escalated", "Overdue follow-up escalated"
+    DISCLOSURE_RECORDED = "disclosure.recorded", "Disclosure recorded"
+    DISCLOSURE_VIEWED = "disclosure.viewed", "Disclosure viewed"
+    NOTES_PURGED = "encounter.notes_purged", "Encounter notes purged"
+    LEGAL_HOLD_CHANGED = "encounter.legal_hold", "Legal hold changed"
+    MASTER_KEY_ROTATED = "keys.master_rotated", "Data keys re-wrapped under a new master key"
+    DATA_KEY_ROTATED = "keys.data_key_rotated", "Agency data re-encrypted under a new data key"
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

@@ -142,3 +142,75 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("Audit events are append-only.")
+
+
+class Vocabulary(models.TextChoices):
+    """The coded lists of the network's documentation standard."""
+
+    CONTACT_MODE = "contact_mode", "Contact mode"
+    INITIATOR = "initiator", "Who initiated"
+    RECIPIENT_RELATION = "recipient_relation", "Recipient relation"
+    RECIPIENT_DISCIPLINE = "recipient_discipline", "Recipient discipline"
+    ROLE_CLASS = "role_class", "Recipient role class"
+    TOPIC = "topic", "Topic"
+    INTERVENTION = "intervention", "CISM intervention"
+    REFERRAL = "referral", "Referral"
+    DURATION_BAND = "duration_band", "Duration"
+
+
+class DocumentationStandard(models.Model):
+    """One published version of the network's documentation standard. Versions are never edited:
+    a change is a new version, and each encounter keeps the version it was logged under."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="standards")
+    version = models.PositiveIntegerField()
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["network", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "version"], name="standard_version_unique_in_network"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Documentation standard v{self.version}"
+
+
+class VocabularyTerm(models.Model):
+    """A term of one vocabulary in one version. `concept` stays the same across versions when a
+    term is renamed or merged, so reports can count one concept over every version."""
+
+    standard = models.ForeignKey(DocumentationStandard, on_delete=models.PROTECT, related_name="terms")
+    vocabulary = models.CharField(max_length=32, choices=Vocabulary.choices)
+    code = models.SlugField(max_length=40)
+    label = models.CharField(max_length=100)
+    concept = models.SlugField(max_length=40)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["vocabulary", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["standard", "vocabulary", "code"], name="term_code_unique_in_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class NetworkPolicy(models.Model):
+    """The network's confidentiality settings that encounters obey. One row per network."""
+
+    network = models.OneToOneField(Network, on_delete=models.PROTECT, related_name="policy")
+    notes_enabled = models.BooleanField(
+        default=False, help_text="Free-text notes are privileged records in several states: off unless decided."
+    )
+    notes_retention_days = models.PositiveIntegerField(
+        default=30, help_text="Days after an encounter's follow-ups close before its notes are purged."
+    )
+    followup_reminder_days = models.PositiveSmallIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"Policy of {self.network}"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Membership, Role
+from encounters import services as encounter_services
 from network import services as network_services
+from network import standards
 from network.models import NetworkRole
 
 PASSWORD = "correct-horse-battery-staple"
@@ -29,6 +34,11 @@ class World:
     regional_a: object = None  # regional coordinator of agency A's region
     outsider: object = None  # signed-in user with no role anywhere
     two_agency_user: object = None  # peer supporter in A and coordinator in B
+    # In agency A's schema: an encounter by A's peer supporter (with notes, a clinician referral to
+    # A's clinician and an escalation), its follow-up, and its disclosure record.
+    encounter: object = None
+    follow_up: object = None
+    disclosure: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -85,4 +95,49 @@ def build_world() -> World:
     agency_services.membership_add(
         actor=state_admin, user=world.two_agency_user, agency=agency_b, role=Role.COORDINATOR
     )
+    standards.policy_update(actor=state_admin, network=network, notes_enabled=True)
+    with tenant_context(agency_a):
+        world.encounter = log_encounter(
+            agency_a,
+            author=world.a[Role.PEER_SUPPORTER],
+            notes=WORLD_NOTE,
+            referral="clinician",
+            referred_to=world.a[Role.CLINICIAN],
+            follow_up_due_on=timezone.localdate(),
+            escalation=True,
+        )
+        world.follow_up = world.encounter.follow_ups.get()
+        world.disclosure = encounter_services.disclosure_record(
+            actor=world.a[Role.PEER_SUPPORTER],
+            agency=agency_a,
+            encounter=world.encounter,
+            exception="suicide-risk",
+            disclosed_at=timezone.now(),
+            notified=["clinician"],
+        )
     return world
+
+
+WORLD_NOTE = "Talked through the night shift; wants a check-in Friday."
+
+
+def log_encounter(agency, *, author, **overrides):
+    """An encounter through the real service, with typical codes; the caller is in the agency's schema."""
+    arguments = dict(
+        submission_key=uuid.uuid4(),
+        occurred_on=timezone.localdate(),
+        duration_band="15-29",
+        contact_mode="phone",
+        initiator="self",
+        recipient_relation="own-agency",
+        recipient_discipline="fire",
+        role_class="firefighter-ems",
+        topics=["work-stress"],
+        interventions=["one-on-one"],
+        referral="none",
+        confidentiality_notice_given=True,
+    )
+    arguments.update(overrides)
+    standard = standards.standard_ensure_default(network=agency.network)
+    encounter, _created = encounter_services.encounter_log(author=author, agency=agency, standard=standard, **arguments)
+    return encounter

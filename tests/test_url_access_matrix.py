@@ -67,6 +67,9 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "membership_id": str(world.membership(world.agency_a, Role.PEER_SUPPORTER).pk),
         "token": "not-a-real-token",
         "uidb64": "MQ",
+        "encounter_uuid": str(world.encounter.uuid),
+        "follow_up_uuid": str(world.follow_up.uuid),
+        "disclosure_uuid": str(world.disclosure.uuid),
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -114,6 +117,7 @@ def refused(response, identity: Identity) -> bool:
 ANY_AGENCY_ROLE = frozenset(Role.values)
 STATE = frozenset({NetworkRole.Role.STATE_ADMIN})
 NETWORK = frozenset({NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR})
+SUPPORTERS = frozenset({Role.PEER_SUPPORTER, Role.COORDINATOR})
 POLICY = {
     "landing": ("public",),
     "healthz": ("public",),
@@ -130,10 +134,23 @@ POLICY = {
     "network_agency_detail": ("network", STATE),
     "network_agency_progress": ("network", STATE),
     "network_agency_retry": ("network", STATE),
+    "network_standard": ("network", STATE),
+    "network_standard_publish": ("network", STATE),
+    "network_policy": ("network", STATE),
     "agency_home": ("agency", ANY_AGENCY_ROLE),
     "agency_members": ("agency", frozenset({Role.AGENCY_ADMIN})),
     "agency_member_set_role": ("agency", frozenset({Role.AGENCY_ADMIN})),
     "agency_member_deactivate": ("agency", frozenset({Role.AGENCY_ADMIN})),
+    "encounter_new": ("agency", SUPPORTERS),
+    "encounter_list": ("agency", SUPPORTERS | {Role.CLINICIAN}),
+    "encounter_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
+    "encounter_legal_hold": ("agency", frozenset({Role.COORDINATOR})),
+    "encounter_disclosure_new": ("agency", SUPPORTERS),
+    "followup_list": ("agency", SUPPORTERS),
+    "followup_complete": ("agency", SUPPORTERS),
+    "followup_reassign": ("agency", frozenset({Role.COORDINATOR})),
+    "disclosure_list": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
+    "disclosure_detail": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
 }
 
 

@@ -1,0 +1,159 @@
+"""Envelope encryption: AES-256-GCM data keys per agency, wrapped by master keys from the environment.
+
+    MUSTER_MASTER_KEYS (newest first) --wraps--> DataKey (one current per agency) --encrypts--> fields
+
+A ciphertext names its data key and is bound, through GCM's associated data, to the schema,
+table, column and row it was written for: moved anywhere else it fails to decrypt, and a
+failure raises DecryptionError; it never hands back ciphertext as if it were text.
+Rotating a master key re-wraps data keys only; destroying an agency's data keys shreds its data.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from agencies.models import DataKey
+
+PREFIX = "m1"  # format version of stored ciphertexts: m1.<data key id>.<base64(nonce | ciphertext+tag)>
+_WRAP_AAD = b"muster:data-key"
+_CACHE_SECONDS = 300
+
+
+class DecryptionError(Exception):
+    """A ciphertext could not be decrypted: wrong place, wrong key, destroyed key or tampering."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key_id: str
+    key: bytes
+
+
+def master_keys() -> list[MasterKey]:
+    """The configured master keys, newest first, from settings.MUSTER_MASTER_KEYS ("id:base64,...")."""
+    keys = []
+    for item in settings.MUSTER_MASTER_KEYS:
+        key_id, _, encoded = item.partition(":")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise ImproperlyConfigured(f"MUSTER_MASTER_KEYS: key {key_id!r} is not base64.") from None
+        if not key_id or len(raw) != 32:
+            raise ImproperlyConfigured(f"MUSTER_MASTER_KEYS: key {key_id!r} must be 32 bytes (AES-256), base64.")
+        keys.append(MasterKey(key_id, raw))
+    if not keys:
+        raise ImproperlyConfigured("MUSTER_MASTER_KEYS is empty.")
+    return keys
+
+
+def generate_master_key(key_id: str) -> str:
+    """A new master key entry for MUSTER_MASTER_KEYS."""
+    return f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}"
+
+
+def _master(key_id: str) -> MasterKey:
+    for key in master_keys():
+        if key.key_id == key_id:
+            return key
+    raise DecryptionError(f"master key {key_id!r} is not configured")
+
+
+def wrap(raw: bytes) -> tuple[str, bytes]:
+    newest = master_keys()[0]
+    nonce = os.urandom(12)
+    return newest.key_id, nonce + AESGCM(newest.key).encrypt(nonce, raw, _WRAP_AAD)
+
+
+def unwrap(master_key_id: str, wrapped: bytes) -> bytes:
+    wrapped = bytes(wrapped)
+    try:
+        return AESGCM(_master(master_key_id).key).decrypt(wrapped[:12], wrapped[12:], _WRAP_AAD)
+    except InvalidTag:
+        raise DecryptionError("data key does not unwrap under its master key") from None
+
+
+# --- Data keys -------------------------------------------------------------------------------
+
+_unwrapped: dict[str, tuple[float, bytes]] = {}
+
+
+def forget_cached_keys() -> None:
+    _unwrapped.clear()
+
+
+def _raw_data_key(key_id: str) -> bytes:
+    from agencies.models import DataKey
+
+    cached = _unwrapped.get(key_id)
+    if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    data_key = DataKey.objects.filter(key_id=key_id).first()
+    if data_key is None or data_key.destroyed_at is not None or not data_key.wrapped_key:
+        raise DecryptionError(f"data key {key_id} does not exist or was destroyed")
+    raw = unwrap(data_key.master_key_id, data_key.wrapped_key)
+    _unwrapped[key_id] = (time.monotonic(), raw)
+    return raw
+
+
+def data_key_create(*, agency) -> DataKey:
+    """A new current data key for `agency` (None: the network's key for activation data)."""
+    from agencies.models import DataKey
+
+    raw = AESGCM.generate_key(bit_length=256)
+    master_key_id, wrapped = wrap(raw)
+    with transaction.atomic():
+        DataKey.objects.filter(agency=agency, retired_at__isnull=True).update(retired_at=timezone.now())
+        data_key = DataKey.objects.create(
+            agency=agency, key_id=secrets.token_hex(8), wrapped_key=wrapped, master_key_id=master_key_id
+        )
+    return data_key
+
+
+def data_key_current(*, agency) -> DataKey:
+    from agencies.models import DataKey
+
+    data_key = (
+        DataKey.objects.filter(agency=agency, retired_at__isnull=True, destroyed_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+    return data_key or data_key_create(agency=agency)
+
+
+# --- Field-level encryption ----------------------------------------------------------------------
+
+
+def encrypt(plaintext: str, *, agency, aad: bytes) -> str:
+    data_key = data_key_current(agency=agency)
+    nonce = os.urandom(12)
+    sealed = AESGCM(_raw_data_key(data_key.key_id)).encrypt(nonce, plaintext.encode(), aad)
+    return f"{PREFIX}.{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def key_id_of(token: str) -> str:
+    parts = token.split(".", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise DecryptionError("not a Muster ciphertext")
+    return parts[1]
+
+
+def decrypt(token: str, *, aad: bytes) -> str:
+    key_id = key_id_of(token)
+    try:
+        blob = base64.urlsafe_b64decode(token.split(".", 2)[2])
+        return AESGCM(_raw_data_key(key_id)).decrypt(blob[:12], blob[12:], aad).decode()
+    except (InvalidTag, ValueError):
+        raise DecryptionError("ciphertext does not belong here or was altered") from None

@@ -1,0 +1,77 @@
+"""EncryptedTextField: the one field type for confidential text (notes, names). See agencies/crypto.py.
+
+The model must have a `uuid` field: it binds each ciphertext to its row before the row has a
+primary key. Values decrypt when the attribute is read, so listing rows never decrypts what a
+page does not show, and a failure raises DecryptionError at the point of use.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, models
+
+from agencies import crypto
+
+
+class Ciphertext(str):
+    """A value loaded from the database and not yet decrypted."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<Ciphertext>"
+
+
+class _EncryptedAttribute:
+    def __init__(self, field: EncryptedTextField) -> None:
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname)
+        if isinstance(value, Ciphertext):
+            plaintext = crypto.decrypt(str(value), aad=self.field.associated_data(instance))
+            instance.__dict__[self.field.attname] = plaintext
+            instance.__dict__[f"_{self.field.attname}_stored"] = value
+            return plaintext
+        return value
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self.field.attname] = value
+        instance.__dict__.pop(f"_{self.field.attname}_stored", None)
+
+
+class EncryptedTextField(models.TextField):
+    """Text encrypted with AES-256-GCM under the current agency's data key (the network's outside agencies)."""
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        setattr(cls, self.attname, _EncryptedAttribute(self))
+
+    def associated_data(self, instance) -> bytes:
+        row = getattr(instance, "uuid", None)
+        if row is None:
+            raise TypeError(f"{type(instance).__name__} needs a uuid field to hold encrypted fields")
+        return f"{connection.schema_name}|{instance._meta.db_table}|{self.column}|{row}".encode()
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else Ciphertext(value)
+
+    def pre_save(self, model_instance, add):
+        value = model_instance.__dict__.get(self.attname)
+        if value is None or value == "":
+            return None
+        if isinstance(value, Ciphertext):
+            return value  # loaded and never read: stored as it was
+        stored = model_instance.__dict__.get(f"_{self.attname}_stored")
+        if stored is not None:
+            return stored  # read but unchanged: no need to encrypt again
+        agency = getattr(connection, "tenant", None)
+        agency = agency if getattr(agency, "pk", None) else None
+        return Ciphertext(crypto.encrypt(str(value), agency=agency, aad=self.associated_data(model_instance)))
+
+    def get_prep_value(self, value):
+        if value is None or isinstance(value, Ciphertext):
+            return value
+        # Plain text may only arrive through pre_save; queryset.update(notes="...") would store it in clear.
+        raise TypeError("Encrypted fields are written through model.save(), never queryset.update() with text.")

@@ -1,0 +1,197 @@
+"""The encounter form (built from the current documentation standard), follow-up and disclosure forms."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from agencies.models import Agency, Discipline, Membership, Role
+from encounters.models import DisclosureRecord, FollowUp
+from encounters.services import SUPPORTING_ROLES
+from network.models import DocumentationStandard, Vocabulary
+from network.standards import terms_by_vocabulary
+
+User = get_user_model()
+
+# Defaults that make the common case a handful of taps.
+DISCIPLINE_DEFAULTS = {
+    Discipline.FIRE: ("fire", "firefighter-ems"),
+    Discipline.EMS: ("ems", "firefighter-ems"),
+    Discipline.DISPATCH: ("dispatch", "dispatcher"),
+    Discipline.LAW_ENFORCEMENT: ("law-enforcement", "sworn"),
+    Discipline.CORRECTIONS: ("corrections", "corrections-officer"),
+}
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class TileChoices:
+    """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
+
+    def style_choice_widgets(self) -> None:
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.RadioSelect):
+                field.widget.attrs["class"] = "usa-radio__input usa-radio__input--tile"
+            elif isinstance(field.widget, forms.CheckboxSelectMultiple):
+                field.widget.attrs["class"] = "usa-checkbox__input usa-checkbox__input--tile"
+
+
+class MemberChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name()
+
+
+class MemberField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name()
+
+
+def _members(agency: Agency, roles, exclude=None):
+    ids = Membership.objects.filter(agency=agency, is_active=True, role__in=roles).values_list("user_id", flat=True)
+    qs = User.objects.filter(pk__in=ids).order_by("full_name")
+    return qs.exclude(pk=exclude.pk) if exclude is not None else qs
+
+
+class EncounterForm(TileChoices, forms.Form):
+    submission_key = forms.UUIDField(widget=forms.HiddenInput)
+    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    duration_band = forms.ChoiceField(label="How long", widget=forms.RadioSelect)
+    contact_mode = forms.ChoiceField(label="How", widget=forms.RadioSelect)
+    initiator = forms.ChoiceField(label="Who reached out", widget=forms.RadioSelect)
+    topics = forms.MultipleChoiceField(label="Topics", widget=forms.CheckboxSelectMultiple)
+    interventions = forms.MultipleChoiceField(label="Intervention", widget=forms.CheckboxSelectMultiple)
+    confidentiality_notice = forms.ChoiceField(
+        label="Confidentiality limits explained (in writing before a first session)?",
+        choices=YES_NO,
+        widget=forms.RadioSelect,
+    )
+    recipient_relation = forms.ChoiceField(label="Member is from", widget=forms.RadioSelect)
+    recipient_discipline = forms.ChoiceField(label="Member's discipline", widget=forms.RadioSelect)
+    role_class = forms.ChoiceField(label="Member's role", widget=forms.RadioSelect)
+    visit_number = forms.TypedChoiceField(
+        label="Visit",
+        coerce=int,
+        choices=[(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th or later")],
+        widget=forms.RadioSelect,
+    )
+    referral = forms.ChoiceField(label="Referral made", widget=forms.RadioSelect)
+    referred_to = MemberField(label="Clinician referred to", queryset=User.objects.none(), required=False)
+    follow_up_due_on = forms.DateField(
+        label="Follow-up due (leave empty if none)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    co_supporters = MemberChoiceField(
+        label="Co-supporters", queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    escalation = forms.BooleanField(
+        label="A confidentiality exception applies (opens a disclosure record; no details here)", required=False
+    )
+    notes = forms.CharField(
+        label="Notes (encrypted; purged after follow-up closes)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Only what the next supporter needs. No diagnoses, no judgments, no names.",
+    )
+
+    # Groups shown in the template: the quick ones first, the rest behind "More details".
+    QUICK = ["duration_band", "contact_mode", "initiator", "topics", "confidentiality_notice"]
+    MORE = [
+        "interventions",
+        "visit_number",
+        "recipient_relation",
+        "recipient_discipline",
+        "role_class",
+        "referral",
+        "referred_to",
+        "co_supporters",
+        "escalation",
+    ]
+
+    def __init__(self, *args, agency: Agency, user, standard: DocumentationStandard, notes_enabled: bool, **kwargs):
+        initial = kwargs.setdefault("initial", {})
+        discipline, role_class = DISCIPLINE_DEFAULTS.get(agency.discipline, ("other", "other"))
+        initial.setdefault("submission_key", uuid.uuid4())
+        initial.setdefault("occurred_on", timezone.localdate())
+        initial.setdefault("recipient_relation", "own-agency")
+        initial.setdefault("recipient_discipline", discipline)
+        initial.setdefault("role_class", role_class)
+        initial.setdefault("visit_number", 1)
+        initial.setdefault("referral", "none")
+        initial.setdefault("interventions", ["one-on-one"])
+        super().__init__(*args, **kwargs)
+        terms = terms_by_vocabulary(standard)
+        for name, vocabulary in (
+            ("duration_band", Vocabulary.DURATION_BAND),
+            ("contact_mode", Vocabulary.CONTACT_MODE),
+            ("initiator", Vocabulary.INITIATOR),
+            ("topics", Vocabulary.TOPIC),
+            ("interventions", Vocabulary.INTERVENTION),
+            ("recipient_relation", Vocabulary.RECIPIENT_RELATION),
+            ("recipient_discipline", Vocabulary.RECIPIENT_DISCIPLINE),
+            ("role_class", Vocabulary.ROLE_CLASS),
+            ("referral", Vocabulary.REFERRAL),
+        ):
+            self.fields[name].choices = [(t.code, t.label) for t in terms[vocabulary]]
+        self.fields["co_supporters"].queryset = _members(agency, SUPPORTING_ROLES, exclude=user)
+        self.fields["referred_to"].queryset = _members(agency, [Role.CLINICIAN])
+        if not notes_enabled:
+            del self.fields["notes"]
+        self.style_choice_widgets()
+
+    def clean_occurred_on(self):
+        value = self.cleaned_data["occurred_on"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("The date cannot be in the future.")
+        return value
+
+    def service_arguments(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["confidentiality_notice_given"] = data.pop("confidentiality_notice") == "yes"
+        data["co_supporters"] = list(data["co_supporters"])
+        data["notes"] = data.get("notes", "")
+        return data
+
+
+class FollowUpCompleteForm(TileChoices, forms.Form):
+    outcome = forms.ChoiceField(label="Outcome", choices=FollowUp.Outcome.choices, widget=forms.RadioSelect)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.style_choice_widgets()
+
+
+class FollowUpReassignForm(forms.Form):
+    owner = MemberField(label="New owner", queryset=User.objects.none())
+
+    def __init__(self, *args, agency: Agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = _members(agency, SUPPORTING_ROLES)
+
+
+class DisclosureForm(TileChoices, forms.Form):
+    exception = forms.ChoiceField(
+        label="Which exception applied", choices=DisclosureRecord.Exception_.choices, widget=forms.RadioSelect
+    )
+    disclosed_at = forms.DateTimeField(
+        label="When the disclosure was made", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    notified = forms.MultipleChoiceField(
+        label="Who was notified", choices=DisclosureRecord.Notified.choices, widget=forms.CheckboxSelectMultiple
+    )
+    written_notice_sent_on = forms.DateField(
+        label="Date written notice went to the member (leave empty until sent)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.style_choice_widgets()
+
+
+class NoticeSentForm(forms.Form):
+    written_notice_sent_on = forms.DateField(
+        label="Date written notice went to the member", widget=forms.DateInput(attrs={"type": "date"})
+    )

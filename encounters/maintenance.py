@@ -1,0 +1,101 @@
+"""Per-agency maintenance that beat runs daily (see encounters/tasks.py); callable by hand too."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+
+from agencies.models import Agency, Membership, Role
+from encounters.models import Encounter, FollowUp
+from network.audit import AuditAction, audit_record
+from network.standards import policy_for
+
+
+def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = None) -> dict[str, int]:
+    """E-mail owners of follow-ups due soon (once), and the agency's coordinators about overdue ones (once).
+
+    E-mails carry dates and a link only: never who the member is or what the contact was about.
+    """
+    today = today or timezone.localdate()
+    policy = policy_for(agency.network)
+    horizon = today + datetime.timedelta(days=policy.followup_reminder_days)
+    link = settings.MUSTER_BASE_URL + reverse("followup_list", kwargs={"agency_slug": agency.slug})
+    reminded = 0
+    due_soon = FollowUp.objects.filter(
+        status=FollowUp.Status.OPEN, reminded_at__isnull=True, due_on__gte=today, due_on__lte=horizon
+    ).select_related("owner")
+    for follow_up in due_soon:
+        with transaction.atomic():
+            if not FollowUp.objects.filter(pk=follow_up.pk, reminded_at__isnull=True).update(
+                reminded_at=timezone.now()
+            ):
+                continue
+            audit_record(action=AuditAction.FOLLOWUP_REMINDED, agency=agency, obj=follow_up)
+            owner = follow_up.owner
+            transaction.on_commit(
+                lambda owner=owner, due=follow_up.due_on: send_mail(
+                    subject=f"Peer support follow-up due {due:%Y-%m-%d}",
+                    message=f"You have a peer support follow-up due on {due:%A %d %B} at {agency.name}.\n\n{link}\n",
+                    from_email=None,
+                    recipient_list=[owner.email],
+                )
+            )
+        reminded += 1
+
+    overdue = list(
+        FollowUp.objects.filter(status=FollowUp.Status.OPEN, escalated_at__isnull=True, due_on__lt=today)
+        .select_related("owner")
+        .order_by("due_on")
+    )
+    if overdue:
+        coordinators = list(
+            Membership.objects.filter(agency=agency, role=Role.COORDINATOR, is_active=True).values_list(
+                "user__email", flat=True
+            )
+        )
+        lines = [f"- due {f.due_on:%Y-%m-%d}, owner {f.owner.get_full_name()}" for f in overdue]
+        with transaction.atomic():
+            FollowUp.objects.filter(pk__in=[f.pk for f in overdue]).update(escalated_at=timezone.now())
+            for follow_up in overdue:
+                audit_record(action=AuditAction.FOLLOWUP_ESCALATED, agency=agency, obj=follow_up)
+            if coordinators:
+                transaction.on_commit(
+                    lambda: send_mail(
+                        subject=f"{len(overdue)} overdue peer support follow-up(s) at {agency.name}",
+                        message="These follow-ups are past due:\n"
+                        + "\n".join(lines)
+                        + f"\n\nReassign or check in with the owners:\n{link}\n",
+                        from_email=None,
+                        recipient_list=coordinators,
+                    )
+                )
+    return {"reminded": reminded, "escalated": len(overdue)}
+
+
+def notes_purge(*, agency: Agency, now: datetime.datetime | None = None) -> int:
+    """Clear notes the retention rule no longer allows: every follow-up closed (or none) for
+    `notes_retention_days`, counted from the last completion or from the encounter, and no legal hold."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=policy_for(agency.network).notes_retention_days)
+    open_follow_up = FollowUp.objects.filter(encounter=OuterRef("pk"), status=FollowUp.Status.OPEN)
+    candidates = (
+        Encounter.objects.filter(notes__isnull=False, legal_hold=False)
+        .annotate(has_open=Exists(open_follow_up), last_closed=Max("follow_ups__completed_at"))
+        .filter(has_open=False)
+    )
+    purged = 0
+    for encounter in candidates.iterator():
+        closed_since = encounter.last_closed or encounter.created_at
+        if closed_since > cutoff:
+            continue
+        with transaction.atomic():
+            Encounter.objects.filter(pk=encounter.pk, legal_hold=False).update(notes=None, notes_purged_at=now)
+            audit_record(action=AuditAction.NOTES_PURGED, agency=agency, obj=encounter)
+        purged += 1
+    return purged

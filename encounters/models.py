@@ -1,0 +1,126 @@
+"""Agency-schema models: the encounter log, follow-ups and the disclosure log.
+
+Coded fields (what reports count) are plaintext codes from the documentation standard version
+the encounter was logged under; notes are encrypted. There is no field for the member's name.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+from agencies.fields import EncryptedTextField
+
+
+class Encounter(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The form's one-time key: a double tap or a resubmission finds the encounter already saved.
+    submission_key = models.UUIDField(unique=True)
+    standard = models.ForeignKey("network.DocumentationStandard", on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    co_supporters = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    occurred_on = models.DateField()
+    duration_band = models.CharField(max_length=40)
+    contact_mode = models.CharField(max_length=40)
+    initiator = models.CharField(max_length=40)
+    recipient_relation = models.CharField(max_length=40)
+    recipient_discipline = models.CharField(max_length=40)
+    role_class = models.CharField(max_length=40)
+    topics = ArrayField(models.CharField(max_length=40), default=list)
+    interventions = ArrayField(models.CharField(max_length=40), default=list)
+    referral = models.CharField(max_length=40)
+    referred_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The team clinician a clinician referral is addressed to.",
+    )
+    visit_number = models.PositiveSmallIntegerField(default=1)
+    confidentiality_notice_given = models.BooleanField()
+    escalation = models.BooleanField(default=False)
+    notes = EncryptedTextField(null=True, blank=True)
+    notes_purged_at = models.DateTimeField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_on", "-created_at"]
+        indexes = [models.Index(fields=["occurred_on"])]
+
+    def __str__(self) -> str:
+        return f"Encounter {self.occurred_on:%Y-%m-%d}"
+
+
+class FollowUp(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Completed"
+
+    class Outcome(models.TextChoices):
+        CONTACTED = "contacted", "Contacted; no further need"
+        ANOTHER = "another", "Contacted; another follow-up planned"
+        REFERRED = "referred", "Referred on"
+        DECLINED = "declined", "Member declined"
+        UNREACHABLE = "unreachable", "Could not reach after attempts"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="follow_ups")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    due_on = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on", "created_at"]
+        indexes = [models.Index(fields=["status", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"Follow-up due {self.due_on:%Y-%m-%d}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.OPEN and self.due_on < timezone.localdate()
+
+
+class DisclosureRecord(models.Model):
+    """A confidentiality exception acted on: which one, when, who was told, when the member got written notice."""
+
+    class Exception_(models.TextChoices):
+        SUICIDE_RISK = "suicide-risk", "Suicide threat with intent and a plan or means"
+        HARM_TO_OTHERS = "harm-to-others", "Threat of imminent serious harm to others"
+        ABUSE = "abuse", "Abuse of a child, elder or vulnerable adult"
+        CRIME = "crime", "Admission of a crime"
+        CONSENT = "consent", "Member consented"
+        COURT_ORDER = "court-order", "Court order"
+
+    class Notified(models.TextChoices):
+        CLINICIAN = "clinician", "Team clinician"
+        CRISIS_TEAM = "crisis-team", "Crisis team / 988"
+        LAW_ENFORCEMENT = "law-enforcement", "Law enforcement"
+        PROTECTIVE_SERVICES = "protective-services", "Protective services"
+        SUPERVISOR = "supervisor", "Supervisor / command"
+        FAMILY = "family", "Family"
+        COURT = "court", "Court"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="disclosures")
+    exception = models.CharField(max_length=32, choices=Exception_.choices)
+    disclosed_at = models.DateTimeField()
+    notified = ArrayField(models.CharField(max_length=32, choices=Notified.choices))
+    written_notice_sent_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-disclosed_at"]
+
+    def __str__(self) -> str:
+        return f"Disclosure {self.disclosed_at:%Y-%m-%d}"

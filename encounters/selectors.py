@@ -1,0 +1,80 @@
+"""Who sees which encounters, and how much of them. Every encounter page reads through here."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from agencies.models import Membership, Role
+from encounters.models import DisclosureRecord, Encounter, FollowUp
+
+FULL = "full"  # author and co-supporters: everything, notes included
+CODED = "coded"  # coordinator, and the clinician a referral is addressed to: coded fields only, never notes
+
+
+def encounters_visible_to(membership: Membership) -> QuerySet[Encounter]:
+    user_id = membership.user_id
+    qs = Encounter.objects.all()
+    if membership.role == Role.COORDINATOR:
+        return qs
+    if membership.role == Role.CLINICIAN:
+        return qs.filter(referred_to_id=user_id)
+    if membership.role == Role.PEER_SUPPORTER:
+        return qs.filter(Q(author_id=user_id) | Q(co_supporters__id=user_id)).distinct()
+    return qs.none()  # chiefs and agency admins see no rows: aggregates only
+
+
+def encounter_access_level(encounter: Encounter, membership: Membership) -> str | None:
+    user_id = membership.user_id
+    if encounter.author_id == user_id or encounter.co_supporters.filter(id=user_id).exists():
+        return FULL
+    if membership.role == Role.COORDINATOR:
+        return CODED
+    if membership.role == Role.CLINICIAN and encounter.referred_to_id == user_id:
+        return CODED
+    return None
+
+
+def encounter_for_viewer(membership: Membership, encounter_uuid) -> tuple[Encounter, str]:
+    encounter = (
+        Encounter.objects.select_related("standard", "author", "referred_to").filter(uuid=encounter_uuid).first()
+    )
+    level = encounter_access_level(encounter, membership) if encounter else None
+    if level is None:
+        raise Http404("Not found.")
+    return encounter, level
+
+
+def follow_ups_owned_by(user) -> QuerySet[FollowUp]:
+    """Open follow-ups first, overdue before due before upcoming (ordering by due date does that)."""
+    return (
+        FollowUp.objects.filter(owner=user, status=FollowUp.Status.OPEN)
+        .select_related("encounter")
+        .order_by("due_on", "created_at")
+    )
+
+
+def follow_ups_recently_completed_by(user, limit: int = 10) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by("-completed_at")[:limit]
+
+
+def follow_ups_of_team() -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(status=FollowUp.Status.OPEN).select_related("owner").order_by("due_on")
+
+
+def follow_up_for_owner_or_coordinator(membership: Membership, follow_up_uuid) -> FollowUp:
+    follow_up = FollowUp.objects.select_related("owner", "encounter").filter(uuid=follow_up_uuid).first()
+    if follow_up is None:
+        raise Http404("Not found.")
+    if follow_up.owner_id != membership.user_id and membership.role != Role.COORDINATOR:
+        raise Http404("Not found.")
+    return follow_up
+
+
+def disclosures_all() -> QuerySet[DisclosureRecord]:
+    return DisclosureRecord.objects.select_related("encounter", "recorded_by")
+
+
+def overdue_count() -> int:
+    return FollowUp.objects.filter(status=FollowUp.Status.OPEN, due_on__lt=timezone.localdate()).count()

@@ -1,0 +1,237 @@
+"""Every write to encounters, follow-ups and disclosures. Called inside the agency's schema."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agencies.models import Agency, Membership, Role
+from encounters.models import DisclosureRecord, Encounter, FollowUp
+from network.audit import AuditAction, audit_record
+from network.models import DocumentationStandard, Vocabulary
+from network.standards import MULTI_VALUED, policy_for
+
+# Roles that document support contacts and own follow-ups.
+SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+
+_SINGLE_CODED = {
+    "duration_band": Vocabulary.DURATION_BAND,
+    "contact_mode": Vocabulary.CONTACT_MODE,
+    "initiator": Vocabulary.INITIATOR,
+    "recipient_relation": Vocabulary.RECIPIENT_RELATION,
+    "recipient_discipline": Vocabulary.RECIPIENT_DISCIPLINE,
+    "role_class": Vocabulary.ROLE_CLASS,
+    "referral": Vocabulary.REFERRAL,
+}
+_MULTI_CODED = {"topics": Vocabulary.TOPIC, "interventions": Vocabulary.INTERVENTION}
+assert set(_MULTI_CODED.values()) == set(MULTI_VALUED)
+
+
+def _check_codes(standard: DocumentationStandard, values: dict) -> None:
+    allowed: dict[str, set[str]] = {}
+    for vocabulary, code in standard.terms.values_list("vocabulary", "code"):
+        allowed.setdefault(vocabulary, set()).add(code)
+    errors = {}
+    for field, vocabulary in _SINGLE_CODED.items():
+        if values[field] not in allowed.get(vocabulary, set()):
+            errors[field] = "Choose one of the listed options."
+    for field, vocabulary in _MULTI_CODED.items():
+        codes = values[field]
+        if not codes:
+            errors[field] = "Choose at least one (topics may be 'Undisclosed')."
+        elif not set(codes) <= allowed.get(vocabulary, set()):
+            errors[field] = "Choose from the listed options."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _active_members(agency: Agency, roles) -> set[int]:
+    return set(
+        Membership.objects.filter(agency=agency, is_active=True, role__in=roles).values_list("user_id", flat=True)
+    )
+
+
+def encounter_log(
+    *,
+    author,
+    agency: Agency,
+    standard: DocumentationStandard,
+    submission_key: uuid.UUID,
+    occurred_on: datetime.date,
+    duration_band: str,
+    contact_mode: str,
+    initiator: str,
+    recipient_relation: str,
+    recipient_discipline: str,
+    role_class: str,
+    topics: list[str],
+    interventions: list[str],
+    referral: str,
+    confidentiality_notice_given: bool,
+    visit_number: int = 1,
+    referred_to=None,
+    escalation: bool = False,
+    co_supporters=(),
+    notes: str = "",
+    follow_up_due_on: datetime.date | None = None,
+    request=None,
+) -> tuple[Encounter, bool]:
+    """Record a support contact. Returns (encounter, created); the same submission_key twice
+    returns the first encounter, so a double tap or a resubmitted form saves once."""
+    existing = Encounter.objects.filter(submission_key=submission_key).first()
+    if existing is not None:
+        if existing.author_id != author.pk:
+            raise ValidationError("This form was already used by someone else; reload the page.")
+        return existing, False
+
+    values = {
+        "duration_band": duration_band,
+        "contact_mode": contact_mode,
+        "initiator": initiator,
+        "recipient_relation": recipient_relation,
+        "recipient_discipline": recipient_discipline,
+        "role_class": role_class,
+        "referral": referral,
+        "topics": list(topics),
+        "interventions": list(interventions),
+    }
+    _check_codes(standard, values)
+    today = timezone.localdate()
+    errors = {}
+    if occurred_on > today:
+        errors["occurred_on"] = "The date cannot be in the future."
+    elif occurred_on < today - datetime.timedelta(days=366):
+        errors["occurred_on"] = "Encounters more than a year old cannot be logged here; ask your coordinator."
+    if not 1 <= visit_number <= 99:
+        errors["visit_number"] = "Visit number is between 1 and 99."
+    if follow_up_due_on is not None and follow_up_due_on < occurred_on:
+        errors["follow_up_due_on"] = "The follow-up cannot be due before the encounter."
+    supporters = _active_members(agency, SUPPORTING_ROLES)
+    co_ids = {u.pk for u in co_supporters}
+    if author.pk in co_ids or not co_ids <= supporters:
+        errors["co_supporters"] = "Co-supporters are other peer supporters of this agency."
+    if referral == "clinician":
+        if referred_to is None or referred_to.pk not in _active_members(agency, [Role.CLINICIAN]):
+            errors["referred_to"] = "Choose the team clinician the referral goes to."
+    elif referred_to is not None:
+        errors["referred_to"] = "Only a clinician referral is addressed to a clinician."
+    notes = (notes or "").strip()
+    if notes and not policy_for(agency.network).notes_enabled:
+        errors["notes"] = "The network does not allow free-text notes."
+    if errors:
+        raise ValidationError(errors)
+
+    try:
+        with transaction.atomic():
+            encounter = Encounter(
+                submission_key=submission_key,
+                standard=standard,
+                author=author,
+                occurred_on=occurred_on,
+                visit_number=visit_number,
+                confidentiality_notice_given=confidentiality_notice_given,
+                escalation=escalation,
+                referred_to=referred_to,
+                notes=notes or None,
+                **values,
+            )
+            encounter.save()
+            if co_ids:
+                encounter.co_supporters.set(co_ids)
+            if follow_up_due_on is not None:
+                FollowUp.objects.create(encounter=encounter, owner=author, due_on=follow_up_due_on)
+            audit_record(
+                action=AuditAction.ENCOUNTER_LOGGED, actor=author, agency=agency, obj=encounter, request=request
+            )
+    except IntegrityError:
+        # Two submissions of one form raced: the other one saved it.
+        existing = Encounter.objects.filter(submission_key=submission_key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return encounter, True
+
+
+def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: str, request=None) -> FollowUp:
+    if outcome not in FollowUp.Outcome.values:
+        raise ValidationError({"outcome": "Choose an outcome from the list."})
+    with transaction.atomic():
+        follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+        if follow_up.status == FollowUp.Status.DONE:
+            return follow_up
+        follow_up.status = FollowUp.Status.DONE
+        follow_up.outcome = outcome
+        follow_up.completed_at = timezone.now()
+        follow_up.save(update_fields=["status", "outcome", "completed_at"])
+        audit_record(action=AuditAction.FOLLOWUP_COMPLETED, actor=actor, agency=agency, obj=follow_up, request=request)
+    return follow_up
+
+
+def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, request=None) -> FollowUp:
+    if owner.pk not in _active_members(agency, SUPPORTING_ROLES):
+        raise ValidationError({"owner": "Follow-ups go to a peer supporter or coordinator of this agency."})
+    with transaction.atomic():
+        follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+        if follow_up.status == FollowUp.Status.DONE:
+            raise ValidationError("This follow-up is already completed.")
+        follow_up.owner = owner
+        follow_up.reminded_at = None
+        follow_up.escalated_at = None
+        follow_up.save(update_fields=["owner", "reminded_at", "escalated_at"])
+        audit_record(action=AuditAction.FOLLOWUP_REASSIGNED, actor=actor, agency=agency, obj=follow_up, request=request)
+    return follow_up
+
+
+def disclosure_record(
+    *,
+    actor,
+    agency: Agency,
+    encounter: Encounter,
+    exception: str,
+    disclosed_at: datetime.datetime,
+    notified: list[str],
+    written_notice_sent_on: datetime.date | None = None,
+    request=None,
+) -> DisclosureRecord:
+    errors = {}
+    if exception not in DisclosureRecord.Exception_.values:
+        errors["exception"] = "Choose the legal exception that applied."
+    if not notified or not set(notified) <= set(DisclosureRecord.Notified.values):
+        errors["notified"] = "Choose who was notified."
+    if disclosed_at > timezone.now():
+        errors["disclosed_at"] = "The disclosure cannot be in the future."
+    if written_notice_sent_on is not None and written_notice_sent_on < timezone.localtime(disclosed_at).date():
+        errors["written_notice_sent_on"] = "Written notice follows the disclosure."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        record = DisclosureRecord.objects.create(
+            encounter=encounter,
+            exception=exception,
+            disclosed_at=disclosed_at,
+            notified=list(notified),
+            written_notice_sent_on=written_notice_sent_on,
+            recorded_by=actor,
+        )
+        if not encounter.escalation:
+            Encounter.objects.filter(pk=encounter.pk).update(escalation=True)
+        audit_record(action=AuditAction.DISCLOSURE_RECORDED, actor=actor, agency=agency, obj=record, request=request)
+    return record
+
+
+def disclosure_notice_sent(*, actor, agency: Agency, record: DisclosureRecord, sent_on: datetime.date, request=None):
+    if sent_on < timezone.localtime(record.disclosed_at).date() or sent_on > timezone.localdate():
+        raise ValidationError({"written_notice_sent_on": "Pick a date between the disclosure and today."})
+    with transaction.atomic():
+        DisclosureRecord.objects.filter(pk=record.pk).update(written_notice_sent_on=sent_on)
+        audit_record(action=AuditAction.DISCLOSURE_RECORDED, actor=actor, agency=agency, obj=record, request=request)
+
+
+def encounter_set_legal_hold(*, actor, agency: Agency, encounter: Encounter, hold: bool, request=None) -> None:
+    with transaction.atomic():
+        Encounter.objects.filter(pk=encounter.pk).update(legal_hold=hold)
+        audit_record(action=AuditAction.LEGAL_HOLD_CHANGED, actor=actor, agency=agency, obj=encounter, request=request)

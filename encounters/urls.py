@@ -1,0 +1,18 @@
+"""Encounter pages, under /a/<agency_slug>/. Every view uses agencies.access.agency_view."""
+
+from django.urls import path
+
+from encounters import views
+
+urlpatterns = [
+    path("encounters/", views.encounter_list, name="encounter_list"),
+    path("encounters/new/", views.encounter_new, name="encounter_new"),
+    path("encounters/<uuid:encounter_uuid>/", views.encounter_detail, name="encounter_detail"),
+    path("encounters/<uuid:encounter_uuid>/hold/", views.encounter_legal_hold, name="encounter_legal_hold"),
+    path("encounters/<uuid:encounter_uuid>/disclosure/", views.disclosure_new, name="encounter_disclosure_new"),
+    path("follow-ups/", views.followup_list, name="followup_list"),
+    path("follow-ups/<uuid:follow_up_uuid>/complete/", views.followup_complete, name="followup_complete"),
+    path("follow-ups/<uuid:follow_up_uuid>/reassign/", views.followup_reassign, name="followup_reassign"),
+    path("disclosures/", views.disclosure_list, name="disclosure_list"),
+    path("disclosures/<uuid:disclosure_uuid>/", views.disclosure_detail, name="disclosure_detail"),
+]

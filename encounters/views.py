@@ -1,0 +1,252 @@
+"""Encounter log, follow-ups and disclosures: pages under /a/<slug>/ (the agency's schema is active)."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from agencies.access import agency_view
+from agencies.models import Role
+from encounters import selectors, services
+from encounters.forms import (
+    DisclosureForm,
+    EncounterForm,
+    FollowUpCompleteForm,
+    FollowUpReassignForm,
+    NoticeSentForm,
+)
+from network.audit import AuditAction, audit_record
+from network.forms import add_service_errors
+from network.models import Vocabulary
+from network.standards import policy_for, standard_ensure_default, terms_by_vocabulary
+
+SUPPORTERS = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+CONFIDENTIAL_READERS = (Role.COORDINATOR, Role.CLINICIAN)
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _labels(standard) -> dict[str, dict[str, str]]:
+    return {vocab: {t.code: t.label for t in terms} for vocab, terms in terms_by_vocabulary(standard).items()}
+
+
+@agency_view(*SUPPORTERS)
+def encounter_new(request: HttpRequest) -> HttpResponse:
+    agency = request.tenant
+    standard = standard_ensure_default(network=agency.network)
+    notes_enabled = policy_for(agency.network).notes_enabled
+    form_kwargs = {"agency": agency, "user": request.user, "standard": standard, "notes_enabled": notes_enabled}
+    form = EncounterForm(request.POST or None, **form_kwargs)
+    if request.method == "POST" and form.is_valid():
+        try:
+            encounter, created = services.encounter_log(
+                author=request.user, agency=agency, standard=standard, request=request, **form.service_arguments()
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if created:
+                messages.success(request, "Encounter saved.")
+            else:
+                messages.info(request, "This encounter was already saved; it was not saved twice.")
+            if encounter.escalation and not encounter.disclosures.exists():
+                return redirect("encounter_disclosure_new", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
+            return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
+    return _no_store(render(request, "encounters/encounter_form.html", {"form": form, "standard": standard}))
+
+
+@agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)
+def encounter_list(request: HttpRequest) -> HttpResponse:
+    encounters = selectors.encounters_visible_to(request.membership).select_related("standard", "author")[:200]
+    title = {
+        Role.PEER_SUPPORTER: "My encounters",
+        Role.COORDINATOR: "Team encounters",
+        Role.CLINICIAN: "Referrals to me",
+    }[request.membership.role]
+    rows = []
+    for encounter in encounters:
+        labels = _labels(encounter.standard)
+        rows.append(
+            {
+                "encounter": encounter,
+                "mode": labels[Vocabulary.CONTACT_MODE].get(encounter.contact_mode, encounter.contact_mode),
+                "topics": [labels[Vocabulary.TOPIC].get(code, code) for code in encounter.topics],
+                "referral": labels[Vocabulary.REFERRAL].get(encounter.referral, encounter.referral),
+            }
+        )
+    return _no_store(render(request, "encounters/encounter_list.html", {"rows": rows, "title": title}))
+
+
+@agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)
+def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
+    encounter, level = selectors.encounter_for_viewer(request.membership, encounter_uuid)
+    audit_record(
+        action=AuditAction.ENCOUNTER_VIEWED, actor=request.user, agency=request.tenant, obj=encounter, request=request
+    )
+    labels = _labels(encounter.standard)
+    context = {
+        "encounter": encounter,
+        "full": level == selectors.FULL,
+        "fields": [
+            ("Date", encounter.occurred_on.isoformat()),
+            ("How long", labels[Vocabulary.DURATION_BAND].get(encounter.duration_band, encounter.duration_band)),
+            ("How", labels[Vocabulary.CONTACT_MODE].get(encounter.contact_mode, encounter.contact_mode)),
+            ("Who reached out", labels[Vocabulary.INITIATOR].get(encounter.initiator, encounter.initiator)),
+            ("Topics", ", ".join(labels[Vocabulary.TOPIC].get(c, c) for c in encounter.topics)),
+            ("Intervention", ", ".join(labels[Vocabulary.INTERVENTION].get(c, c) for c in encounter.interventions)),
+            ("Member is from", labels[Vocabulary.RECIPIENT_RELATION].get(encounter.recipient_relation, "")),
+            ("Member's discipline", labels[Vocabulary.RECIPIENT_DISCIPLINE].get(encounter.recipient_discipline, "")),
+            ("Member's role", labels[Vocabulary.ROLE_CLASS].get(encounter.role_class, encounter.role_class)),
+            ("Visit", str(encounter.visit_number)),
+            ("Referral", labels[Vocabulary.REFERRAL].get(encounter.referral, encounter.referral)),
+            ("Confidentiality limits explained", "Yes" if encounter.confidentiality_notice_given else "No"),
+            ("Escalation", "Yes" if encounter.escalation else "No"),
+            ("Logged under", f"Documentation standard v{encounter.standard.version}"),
+        ],
+        "follow_ups": encounter.follow_ups.select_related("owner"),
+        "can_disclose": request.membership.role == Role.COORDINATOR or level == selectors.FULL,
+        "is_coordinator": request.membership.role == Role.COORDINATOR,
+    }
+    return _no_store(render(request, "encounters/encounter_detail.html", context))
+
+
+@require_POST
+@agency_view(Role.COORDINATOR)
+def encounter_legal_hold(request: HttpRequest, encounter_uuid) -> HttpResponse:
+    encounter, _level = selectors.encounter_for_viewer(request.membership, encounter_uuid)
+    hold = request.POST.get("hold") == "on"
+    services.encounter_set_legal_hold(
+        actor=request.user, agency=request.tenant, encounter=encounter, hold=hold, request=request
+    )
+    messages.success(request, "Legal hold set: notes will not be purged." if hold else "Legal hold lifted.")
+    return redirect("encounter_detail", agency_slug=request.tenant.slug, encounter_uuid=encounter.uuid)
+
+
+# --- Follow-ups ------------------------------------------------------------------------------------
+
+
+@agency_view(*SUPPORTERS)
+def followup_list(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    mine = list(selectors.follow_ups_owned_by(request.user))
+    context = {
+        "overdue": [f for f in mine if f.due_on < today],
+        "due_today": [f for f in mine if f.due_on == today],
+        "upcoming": [f for f in mine if f.due_on > today],
+        "done": selectors.follow_ups_recently_completed_by(request.user),
+        "complete_form": FollowUpCompleteForm(),
+        "today": today,
+    }
+    if request.membership.role == Role.COORDINATOR:
+        context["team"] = selectors.follow_ups_of_team()
+        context["reassign_form"] = FollowUpReassignForm(agency=request.tenant)
+    return _no_store(render(request, "encounters/followup_list.html", context))
+
+
+@require_POST
+@agency_view(*SUPPORTERS)
+def followup_complete(request: HttpRequest, follow_up_uuid) -> HttpResponse:
+    follow_up = selectors.follow_up_for_owner_or_coordinator(request.membership, follow_up_uuid)
+    form = FollowUpCompleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose an outcome to complete the follow-up.")
+    else:
+        services.followup_complete(
+            actor=request.user,
+            agency=request.tenant,
+            follow_up=follow_up,
+            outcome=form.cleaned_data["outcome"],
+            request=request,
+        )
+        messages.success(request, "Follow-up completed.")
+    return redirect("followup_list", agency_slug=request.tenant.slug)
+
+
+@require_POST
+@agency_view(Role.COORDINATOR)
+def followup_reassign(request: HttpRequest, follow_up_uuid) -> HttpResponse:
+    follow_up = selectors.follow_up_for_owner_or_coordinator(request.membership, follow_up_uuid)
+    form = FollowUpReassignForm(request.POST, agency=request.tenant)
+    if not form.is_valid():
+        messages.error(request, "Choose a peer supporter or coordinator of this agency.")
+    else:
+        try:
+            services.followup_reassign(
+                actor=request.user,
+                agency=request.tenant,
+                follow_up=follow_up,
+                owner=form.cleaned_data["owner"],
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Follow-up now owned by {form.cleaned_data['owner'].get_full_name()}.")
+    return redirect("followup_list", agency_slug=request.tenant.slug)
+
+
+# --- Disclosures -----------------------------------------------------------------------------------
+
+
+@agency_view(*SUPPORTERS)
+def disclosure_new(request: HttpRequest, encounter_uuid) -> HttpResponse:
+    encounter, level = selectors.encounter_for_viewer(request.membership, encounter_uuid)
+    if level != selectors.FULL and request.membership.role != Role.COORDINATOR:
+        raise Http404("Not found.")
+    form = DisclosureForm(request.POST or None, initial={"disclosed_at": timezone.localtime().replace(second=0)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.disclosure_record(
+                actor=request.user, agency=request.tenant, encounter=encounter, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Disclosure recorded. Your coordinator and clinician can see it.")
+            return redirect("encounter_detail", agency_slug=request.tenant.slug, encounter_uuid=encounter.uuid)
+    return _no_store(render(request, "encounters/disclosure_form.html", {"form": form, "encounter": encounter}))
+
+
+@agency_view(*CONFIDENTIAL_READERS)
+def disclosure_list(request: HttpRequest) -> HttpResponse:
+    records = selectors.disclosures_all()
+    audit_record(
+        action=AuditAction.DISCLOSURE_VIEWED,
+        actor=request.user,
+        agency=request.tenant,
+        object_type="encounters.disclosurerecord",
+        object_id="list",
+        request=request,
+    )
+    return _no_store(render(request, "encounters/disclosure_list.html", {"records": records}))
+
+
+@agency_view(*CONFIDENTIAL_READERS)
+def disclosure_detail(request: HttpRequest, disclosure_uuid) -> HttpResponse:
+    record = selectors.disclosures_all().filter(uuid=disclosure_uuid).first()
+    if record is None:
+        raise Http404("Not found.")
+    form = NoticeSentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.disclosure_notice_sent(
+                actor=request.user,
+                agency=request.tenant,
+                record=record,
+                sent_on=form.cleaned_data["written_notice_sent_on"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Written notice date saved.")
+            return redirect("disclosure_detail", agency_slug=request.tenant.slug, disclosure_uuid=record.uuid)
+    audit_record(
+        action=AuditAction.DISCLOSURE_VIEWED, actor=request.user, agency=request.tenant, obj=record, request=request
+    )
+    return _no_store(render(request, "encounters/disclosure_detail.html", {"record": record, "form": form}))

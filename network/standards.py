@@ -1,0 +1,156 @@
+"""The documentation standard: publishing versions of the shared vocabularies, and reading them."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from network.audit import AuditAction, audit_record
+from network.models import DocumentationStandard, Network, NetworkPolicy, Vocabulary, VocabularyTerm
+
+# Version 1, from the field's common practice (../shared/DOMAIN.md).
+DEFAULT_TERMS: dict[str, list[tuple[str, str]]] = {
+    Vocabulary.DURATION_BAND: [
+        ("under-15", "Under 15 min"),
+        ("15-29", "15-29 min"),
+        ("30-44", "30-44 min"),
+        ("45-59", "45-59 min"),
+        ("60-plus", "60 min or more"),
+    ],
+    Vocabulary.CONTACT_MODE: [("in-person", "In person"), ("phone", "Phone"), ("video", "Video"), ("text", "Text")],
+    Vocabulary.INITIATOR: [
+        ("self", "Member (self)"),
+        ("peer-outreach", "Peer outreach"),
+        ("supervisor-referral", "Supervisor referral"),
+        ("activation", "Activation"),
+        ("family", "Family"),
+    ],
+    Vocabulary.RECIPIENT_RELATION: [
+        ("own-agency", "Own agency"),
+        ("other-agency", "Other agency / mutual aid"),
+        ("family", "Family member"),
+        ("retiree", "Retiree"),
+    ],
+    Vocabulary.RECIPIENT_DISCIPLINE: [
+        ("fire", "Fire"),
+        ("ems", "EMS"),
+        ("dispatch", "911 / dispatch"),
+        ("law-enforcement", "Law enforcement"),
+        ("corrections", "Corrections"),
+        ("other", "Other"),
+    ],
+    Vocabulary.ROLE_CLASS: [
+        ("sworn", "Sworn"),
+        ("civilian", "Civilian"),
+        ("dispatcher", "Dispatcher"),
+        ("firefighter-ems", "Firefighter / EMS provider"),
+        ("corrections-officer", "Corrections officer"),
+        ("command", "Command staff"),
+        ("other", "Other"),
+    ],
+    Vocabulary.TOPIC: [
+        ("critical-incident", "Critical incident"),
+        ("work-stress", "Work stress"),
+        ("family-relationship", "Family / relationship"),
+        ("finances", "Finances"),
+        ("grief", "Grief"),
+        ("substance-use", "Substance use"),
+        ("health", "Health"),
+        ("suicide-risk", "Suicide risk"),
+        ("undisclosed", "Undisclosed"),
+        ("other", "Other"),
+    ],
+    Vocabulary.INTERVENTION: [
+        ("one-on-one", "One-on-one"),
+        ("defusing", "Defusing"),
+        ("debriefing", "Debriefing / CISD"),
+        ("demobilization", "Demobilization / CMB"),
+        ("family", "Family support"),
+        ("follow-up", "Follow-up"),
+        ("referral", "Referral"),
+    ],
+    Vocabulary.REFERRAL: [
+        ("none", "None"),
+        ("clinician", "Team clinician"),
+        ("eap", "EAP"),
+        ("chaplain", "Chaplain"),
+        ("crisis-line", "Crisis line"),
+    ],
+}
+# Vocabularies an encounter holds several codes of; the others hold exactly one.
+MULTI_VALUED = frozenset({Vocabulary.TOPIC, Vocabulary.INTERVENTION})
+
+
+def standard_current(network: Network) -> DocumentationStandard | None:
+    return network.standards.order_by("-version").first()
+
+
+def standard_publish(
+    *, actor, network: Network, terms: dict[str, list[tuple[str, str] | tuple[str, str, str]]], request=None
+) -> DocumentationStandard:
+    """Publish the next version. `terms` maps every vocabulary to (code, label[, concept]) rows;
+    concept defaults to the code, so an unchanged code keeps counting as the same concept."""
+    missing = [v.label for v in Vocabulary if not terms.get(v)]
+    if missing:
+        raise ValidationError(f"Every vocabulary needs at least one term; empty: {', '.join(missing)}.")
+    rows = []
+    for vocabulary, entries in terms.items():
+        if vocabulary not in Vocabulary.values:
+            raise ValidationError(f"Unknown vocabulary {vocabulary!r}.")
+        seen = set()
+        for position, entry in enumerate(entries):
+            code, label = slugify(entry[0]), entry[1].strip()
+            concept = slugify(entry[2]) if len(entry) > 2 and entry[2] else code
+            name = Vocabulary(vocabulary).label
+            if not code or not label or not concept:
+                raise ValidationError(f"{name}: every term needs a code and a label (letters or digits).")
+            if len(code) > 40 or len(concept) > 40 or len(label) > 100:
+                raise ValidationError(f"{name}: codes and concepts take 40 characters at most, labels 100.")
+            if code in seen:
+                raise ValidationError(f"{Vocabulary(vocabulary).label}: the code {code!r} appears twice.")
+            seen.add(code)
+            rows.append((vocabulary, code, label, concept, position))
+    if Vocabulary.TOPIC in terms and "undisclosed" not in {r[1] for r in rows if r[0] == Vocabulary.TOPIC}:
+        raise ValidationError("Topics must keep 'undisclosed': members may decline to say what a contact was about.")
+    with transaction.atomic():
+        Network.objects.select_for_update().get(pk=network.pk)  # one publisher at a time per network
+        current = DocumentationStandard.objects.filter(network=network).order_by("-version")
+        version = (current.first().version + 1) if current.exists() else 1
+        standard = DocumentationStandard.objects.create(network=network, version=version, published_by=actor)
+        VocabularyTerm.objects.bulk_create(
+            VocabularyTerm(standard=standard, vocabulary=v, code=c, label=lab, concept=con, position=p)
+            for v, c, lab, con, p in rows
+        )
+        audit_record(action=AuditAction.STANDARD_PUBLISHED, actor=actor, obj=standard, request=request)
+    return standard
+
+
+def standard_ensure_default(*, network: Network) -> DocumentationStandard:
+    return standard_current(network) or standard_publish(actor=None, network=network, terms=DEFAULT_TERMS)
+
+
+def terms_by_vocabulary(standard: DocumentationStandard) -> dict[str, list[VocabularyTerm]]:
+    grouped: dict[str, list[VocabularyTerm]] = {v.value: [] for v in Vocabulary}
+    for term in standard.terms.all():
+        grouped[term.vocabulary].append(term)
+    return grouped
+
+
+def policy_for(network: Network) -> NetworkPolicy:
+    policy, _ = NetworkPolicy.objects.get_or_create(network=network)
+    return policy
+
+
+def policy_update(*, actor, network: Network, request=None, **changes) -> NetworkPolicy:
+    with transaction.atomic():
+        policy = NetworkPolicy.objects.select_for_update().get(pk=policy_for(network).pk)
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        policy.updated_by = actor
+        policy.updated_at = timezone.now()
+        policy.full_clean()
+        policy.save()
+        audit_record(action=AuditAction.POLICY_CHANGED, actor=actor, obj=policy, request=request)
+    return policy

@@ -1,0 +1,357 @@
+"""Logging encounters, who sees what, follow-ups, disclosures, reminders and the retention purge."""
+
+import datetime
+import re
+import uuid
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from agencies.models import Role
+from encounters import maintenance
+from encounters.models import DisclosureRecord, Encounter, FollowUp
+from network import standards
+from network.audit import AuditAction
+from network.models import AuditEvent, Network, Vocabulary
+from tests.support import WORLD_NOTE, log_encounter
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(**overrides):
+    data = {
+        "submission_key": str(uuid.uuid4()),
+        "occurred_on": timezone.localdate().isoformat(),
+        "duration_band": "15-29",
+        "contact_mode": "in-person",
+        "initiator": "peer-outreach",
+        "topics": ["critical-incident"],
+        "interventions": ["one-on-one"],
+        "confidentiality_notice": "yes",
+        "recipient_relation": "own-agency",
+        "recipient_discipline": "fire",
+        "role_class": "firefighter-ems",
+        "visit_number": "1",
+        "referral": "none",
+    }
+    data.update(overrides)
+    return data
+
+
+def url(world, name, agency=None):
+    return f"/a/{(agency or world.agency_a).slug}/{name}"
+
+
+def count_encounters(agency) -> int:
+    with tenant_context(agency):
+        return Encounter.objects.count()
+
+
+# --- Logging --------------------------------------------------------------------------------------
+
+
+def test_new_encounter_form_defaults_to_today_and_the_agencys_discipline(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    page = client.get(url(world, "encounters/new/")).content.decode()
+    assert f'value="{timezone.localdate().isoformat()}"' in page
+    assert re.search(r'name="recipient_discipline" value="fire"[^>]*checked', page)
+    assert re.search(r'name="referral" value="none"[^>]*checked', page)
+    field_names = set(re.findall(r'name="([a-z_]+)"', page))
+    assert not {n for n in field_names if "name" in n or "member" in n}, "there must be no field for the member"
+    assert 'name="notes"' in page  # the test network turned notes on
+
+
+def test_supporter_logs_an_encounter_with_a_follow_up_and_it_is_audited(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    before = count_encounters(world.agency_a)
+    due = (timezone.localdate() + datetime.timedelta(days=3)).isoformat()
+    response = client.post(url(world, "encounters/new/"), form_data(follow_up_due_on=due, notes="Check on sleep."))
+    assert response.status_code == 302
+    assert count_encounters(world.agency_a) == before + 1
+    with tenant_context(world.agency_a):
+        encounter = Encounter.objects.latest("created_at")
+        assert encounter.notes == "Check on sleep."
+        assert encounter.topics == ["critical-incident"]
+        assert encounter.follow_ups.get().owner == world.a[Role.PEER_SUPPORTER]
+        assert encounter.standard.version == 1
+    assert AuditEvent.objects.filter(action=AuditAction.ENCOUNTER_LOGGED, object_id=str(encounter.pk)).exists()
+
+
+def test_a_double_tap_saves_one_encounter(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    data = form_data()
+    before = count_encounters(world.agency_a)
+    first = client.post(url(world, "encounters/new/"), data)
+    second = client.post(url(world, "encounters/new/"), data, follow=True)
+    assert first.status_code == 302
+    assert "was not saved twice" in second.content.decode()
+    assert count_encounters(world.agency_a) == before + 1
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"occurred_on": (timezone.localdate() + datetime.timedelta(days=1)).isoformat()}, "cannot be in the future"),
+        ({"contact_mode": "carrier-pigeon"}, "Select a valid choice"),
+        ({"topics": ["critical-incident", "made-up"]}, "Select a valid choice"),
+        ({"topics": []}, "This field is required"),
+        ({"confidentiality_notice": ""}, "This field is required"),
+        ({"visit_number": "77"}, "Select a valid choice"),
+        ({"occurred_on": "not-a-date"}, "Enter a valid date"),
+        ({"submission_key": "tampered"}, "This form was altered or is out of date"),
+        ({"referral": "clinician"}, "Choose the team clinician"),
+    ],
+)
+def test_bad_or_tampered_input_gets_a_clear_message_and_saves_nothing(client, world, overrides, message):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    before = count_encounters(world.agency_a)
+    response = client.post(url(world, "encounters/new/"), form_data(**overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert count_encounters(world.agency_a) == before
+
+
+def test_another_agencys_member_cannot_be_a_co_supporter(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    response = client.post(url(world, "encounters/new/"), form_data(co_supporters=[world.b[Role.PEER_SUPPORTER].pk]))
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_notes_are_refused_when_the_network_turns_them_off(client, world):
+    network = Network.objects.get(pk=world.network_id)
+    standards.policy_update(actor=world.state_admin, network=network, notes_enabled=False)
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    assert 'name="notes"' not in client.get(url(world, "encounters/new/")).content.decode()
+    response = client.post(url(world, "encounters/new/"), form_data(notes="should not be stored"))
+    assert response.status_code == 302
+    with tenant_context(world.agency_a):
+        assert Encounter.objects.latest("created_at").notes is None
+
+
+def test_escalation_leads_straight_to_the_disclosure_record(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    response = client.post(url(world, "encounters/new/"), form_data(escalation="on"))
+    assert "/disclosure/" in response["Location"]
+
+
+def test_encounters_keep_the_standard_version_they_were_logged_under(client, world):
+    network = Network.objects.get(pk=world.network_id)
+    v1 = standards.standard_current(network)
+    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in standards.terms_by_vocabulary(v1).items()}
+    terms[Vocabulary.CONTACT_MODE] = [("face-to-face", "Face to face", "in-person"), ("phone", "Phone")]
+    v2 = standards.standard_publish(actor=world.state_admin, network=network, terms=terms)
+    with tenant_context(world.agency_a):
+        assert Encounter.objects.get(pk=world.encounter.pk).standard == v1
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    client.post(url(world, "encounters/new/"), form_data(contact_mode="face-to-face"))
+    with tenant_context(world.agency_a):
+        newest = Encounter.objects.latest("created_at")
+        assert (newest.standard, newest.contact_mode) == (v2, "face-to-face")
+        assert v2.terms.get(vocabulary=Vocabulary.CONTACT_MODE, code="face-to-face").concept == "in-person"
+    response = client.post(url(world, "encounters/new/"), form_data(contact_mode="in-person"))
+    assert "Select a valid choice" in response.content.decode()  # a retired code is refused
+
+
+# --- Who sees what -----------------------------------------------------------------------------------
+
+
+def detail(client, world, user):
+    client.force_login(user)
+    return client.get(url(world, f"encounters/{world.encounter.uuid}/"))
+
+
+def test_author_sees_the_full_encounter_with_notes(client, world):
+    page = detail(client, world, world.a[Role.PEER_SUPPORTER]).content.decode()
+    assert WORLD_NOTE.split(";")[0] in page
+
+
+def test_co_supporter_sees_the_notes_too(client, world):
+    with tenant_context(world.agency_a):
+        encounter = log_encounter(
+            world.agency_a, author=world.a[Role.COORDINATOR], notes="shared note", co_supporters=[world.two_agency_user]
+        )
+    client.force_login(world.two_agency_user)
+    page = client.get(url(world, f"encounters/{encounter.uuid}/")).content.decode()
+    assert "shared note" in page
+
+
+def test_coordinator_sees_coded_fields_and_follow_up_status_but_never_notes(client, world):
+    response = detail(client, world, world.a[Role.COORDINATOR])
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Work stress" in page and "Open" in page
+    assert "night shift" not in page
+
+
+def test_clinician_sees_only_referrals_addressed_to_them(client, world):
+    assert detail(client, world, world.a[Role.CLINICIAN]).status_code == 200
+    assert "night shift" not in detail(client, world, world.a[Role.CLINICIAN]).content.decode()
+    with tenant_context(world.agency_a):
+        unreferred = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER])
+    client.force_login(world.a[Role.CLINICIAN])
+    assert client.get(url(world, f"encounters/{unreferred.uuid}/")).status_code == 404
+    listing = client.get(url(world, "encounters/")).content.decode()
+    assert str(world.encounter.uuid) in listing and str(unreferred.uuid) not in listing
+
+
+def test_another_peer_supporter_of_the_same_agency_cannot_open_it(client, world):
+    assert detail(client, world, world.two_agency_user).status_code == 404
+
+
+def test_chief_and_agency_admin_see_no_encounter_rows(client, world):
+    for role in (Role.CHIEF, Role.AGENCY_ADMIN):
+        assert detail(client, world, world.a[role]).status_code == 404
+        assert client.get(url(world, "encounters/")).status_code == 404
+        home = client.get(url(world, "")).content.decode()
+        assert str(world.encounter.uuid) not in home
+
+
+def test_another_agency_sees_nothing(client, world):
+    client.force_login(world.b[Role.COORDINATOR])
+    assert client.get(url(world, f"encounters/{world.encounter.uuid}/", world.agency_b)).status_code == 404
+    assert str(world.encounter.uuid) not in client.get(url(world, "encounters/", world.agency_b)).content.decode()
+
+
+def test_viewing_an_encounter_is_audited_and_marked_no_store(client, world):
+    response = detail(client, world, world.a[Role.COORDINATOR])
+    assert response["Cache-Control"] == "no-store"
+    assert AuditEvent.objects.filter(
+        action=AuditAction.ENCOUNTER_VIEWED, actor=world.a[Role.COORDINATOR], object_id=str(world.encounter.pk)
+    ).exists()
+
+
+# --- Follow-ups ----------------------------------------------------------------------------------------
+
+
+def test_my_follow_ups_lists_overdue_first_and_completing_records_the_outcome(client, world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    with tenant_context(world.agency_a):
+        log_encounter(world.agency_a, author=supporter, follow_up_due_on=timezone.localdate() + datetime.timedelta(5))
+        old = log_encounter(
+            world.agency_a,
+            author=supporter,
+            occurred_on=timezone.localdate() - datetime.timedelta(10),
+            follow_up_due_on=timezone.localdate() - datetime.timedelta(days=2),
+        )
+        overdue = old.follow_ups.get()
+    client.force_login(supporter)
+    page = client.get(url(world, "follow-ups/")).content.decode()
+    assert page.index("Overdue") < page.index("Due today") < page.index("Coming up")
+    client.post(url(world, f"follow-ups/{overdue.uuid}/complete/"), {"outcome": "contacted"})
+    with tenant_context(world.agency_a):
+        overdue.refresh_from_db()
+    assert (overdue.status, overdue.outcome) == (FollowUp.Status.DONE, "contacted")
+    assert overdue.completed_at is not None
+
+
+def test_completing_without_an_outcome_is_explained(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    response = client.post(url(world, f"follow-ups/{world.follow_up.uuid}/complete/"), {}, follow=True)
+    assert "Choose an outcome" in response.content.decode()
+
+
+def test_coordinator_reassigns_a_follow_up_and_a_stranger_cannot_complete_it(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    client.post(url(world, f"follow-ups/{world.follow_up.uuid}/reassign/"), {"owner": world.two_agency_user.pk})
+    with tenant_context(world.agency_a):
+        assert FollowUp.objects.get(pk=world.follow_up.pk).owner == world.two_agency_user
+    client.force_login(world.a[Role.PEER_SUPPORTER])  # no longer the owner, not a coordinator
+    response = client.post(url(world, f"follow-ups/{world.follow_up.uuid}/complete/"), {"outcome": "contacted"})
+    assert response.status_code == 404
+
+
+def test_reminders_go_once_to_owners_and_overdue_follow_ups_escalate_to_coordinators(world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    with tenant_context(world.agency_a):
+        log_encounter(
+            world.agency_a,
+            author=supporter,
+            occurred_on=timezone.localdate() - datetime.timedelta(9),
+            follow_up_due_on=timezone.localdate() - datetime.timedelta(days=1),
+        )
+        from django.test import TestCase
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            first = maintenance.follow_up_reminders_send(agency=world.agency_a)
+        second = maintenance.follow_up_reminders_send(agency=world.agency_a)
+    assert first == {"reminded": 1, "escalated": 1} and second == {"reminded": 0, "escalated": 0}
+    to = {tuple(m.to) for m in mail.outbox}
+    assert (supporter.email,) in to and (world.a[Role.COORDINATOR].email,) in to
+    for message in mail.outbox:
+        assert "night shift" not in message.body and "Work stress" not in message.body
+
+
+# --- Disclosures -----------------------------------------------------------------------------------------
+
+
+def test_disclosures_are_visible_to_coordinator_and_clinician_only_and_every_view_is_audited(client, world):
+    path = url(world, f"disclosures/{world.disclosure.uuid}/")
+    for role in (Role.COORDINATOR, Role.CLINICIAN):
+        client.force_login(world.a[role])
+        assert client.get(path).status_code == 200
+        assert AuditEvent.objects.filter(
+            action=AuditAction.DISCLOSURE_VIEWED, actor=world.a[role], object_id=str(world.disclosure.pk)
+        ).exists()
+    for role in (Role.PEER_SUPPORTER, Role.CHIEF, Role.AGENCY_ADMIN):
+        client.force_login(world.a[role])
+        assert client.get(path).status_code == 404
+
+
+def test_disclosure_form_records_exception_time_parties_and_notice_date(client, world):
+    with tenant_context(world.agency_a):
+        encounter = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], escalation=True)
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    path = url(world, f"encounters/{encounter.uuid}/disclosure/")
+    bad = client.post(path, {"exception": "gossip", "disclosed_at": "2026-01-01T10:00", "notified": []})
+    assert "Select a valid choice" in bad.content.decode()
+    client.post(
+        path,
+        {
+            "exception": "harm-to-others",
+            "disclosed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "notified": ["law-enforcement", "clinician"],
+        },
+    )
+    with tenant_context(world.agency_a):
+        record = DisclosureRecord.objects.get(encounter=encounter)
+    assert record.notified == ["law-enforcement", "clinician"] and record.written_notice_sent_on is None
+    client.force_login(world.a[Role.COORDINATOR])
+    client.post(url(world, f"disclosures/{record.uuid}/"), {"written_notice_sent_on": timezone.localdate().isoformat()})
+    with tenant_context(world.agency_a):
+        record.refresh_from_db()
+    assert record.written_notice_sent_on == timezone.localdate()
+
+
+# --- Retention -------------------------------------------------------------------------------------------
+
+
+def test_notes_are_purged_after_follow_ups_close_plus_retention_unless_on_legal_hold(world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    network = Network.objects.get(pk=world.network_id)
+    retention = standards.policy_for(network).notes_retention_days
+    with tenant_context(world.agency_a):
+        closed = log_encounter(
+            world.agency_a, author=supporter, notes="purge me", follow_up_due_on=timezone.localdate()
+        )
+        FollowUp.objects.filter(encounter=closed).update(
+            status=FollowUp.Status.DONE, completed_at=timezone.now() - datetime.timedelta(days=retention + 1)
+        )
+        held = log_encounter(world.agency_a, author=supporter, notes="keep me: hold")
+        Encounter.objects.filter(pk=held.pk).update(
+            legal_hold=True, created_at=timezone.now() - datetime.timedelta(400)
+        )
+        recent = log_encounter(world.agency_a, author=supporter, notes="too recent")
+        later = timezone.now() + datetime.timedelta(hours=1)
+        maintenance.notes_purge(agency=world.agency_a, now=later)
+        assert Encounter.objects.get(pk=closed.pk).notes is None
+        assert Encounter.objects.get(pk=closed.pk).notes_purged_at is not None
+        assert Encounter.objects.get(pk=held.pk).notes == "keep me: hold"
+        assert Encounter.objects.get(pk=recent.pk).notes == "too recent"
+        assert Encounter.objects.get(pk=world.encounter.pk).notes == WORLD_NOTE  # its follow-up is still open
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM encounters_encounter WHERE id = %s", [closed.pk])
+            assert cursor.fetchone()[0] == 1  # counts stay: only the notes go
+    assert AuditEvent.objects.filter(action=AuditAction.NOTES_PURGED, object_id=str(closed.pk)).exists()

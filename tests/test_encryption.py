@@ -1,0 +1,120 @@
+"""Encrypted fields hold ciphertext in the database, decrypt only where they were written, and
+survive master-key rotation and data-key re-encryption."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from agencies import crypto
+from agencies.models import DataKey, Role
+from encounters.models import Encounter
+from tests.support import WORLD_NOTE, log_encounter
+
+pytestmark = pytest.mark.django_db
+
+
+def raw_notes(agency, encounter_id) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT notes FROM "{agency.schema_name}".encounters_encounter WHERE id = %s', [encounter_id])
+        return cursor.fetchone()[0]
+
+
+def test_notes_are_ciphertext_in_the_database_and_text_in_the_app(world):
+    stored = raw_notes(world.agency_a, world.encounter.pk)
+    assert "night shift" not in stored and WORLD_NOTE not in stored
+    assert stored.startswith("m1.")
+    with tenant_context(world.agency_a):
+        assert Encounter.objects.get(pk=world.encounter.pk).notes == WORLD_NOTE
+
+
+def test_each_agency_has_its_own_data_key(world):
+    with tenant_context(world.agency_b):
+        log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's note")
+    a_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
+    assert DataKey.objects.get(key_id=a_key).agency == world.agency_a
+    assert DataKey.objects.filter(agency=world.agency_b, retired_at__isnull=True).count() == 1
+
+
+def test_ciphertext_moved_to_another_row_fails_to_decrypt(world):
+    with tenant_context(world.agency_a):
+        other = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="other row")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE encounters_encounter SET notes = %s WHERE id = %s",
+                [raw_notes(world.agency_a, world.encounter.pk), other.pk],
+            )
+        moved = Encounter.objects.get(pk=other.pk)
+        with pytest.raises(crypto.DecryptionError):
+            _ = moved.notes
+
+
+def test_ciphertext_copied_into_another_agency_fails_to_decrypt(world):
+    stolen = raw_notes(world.agency_a, world.encounter.pk)
+    with tenant_context(world.agency_b):
+        victim = log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's own")
+        # Same row identity too: only the schema differs.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE encounters_encounter SET notes = %s, uuid = %s WHERE id = %s",
+                [stolen, str(world.encounter.uuid), victim.pk],
+            )
+        copied = Encounter.objects.get(pk=victim.pk)
+        with pytest.raises(crypto.DecryptionError):
+            _ = copied.notes
+
+
+def test_tampered_ciphertext_raises_and_never_returns_ciphertext(world):
+    stored = raw_notes(world.agency_a, world.encounter.pk)
+    tampered = stored[:-6] + ("AAAAAA" if not stored.endswith("AAAAAA") else "BBBBBB")
+    with tenant_context(world.agency_a):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE encounters_encounter SET notes = %s WHERE id = %s", [tampered, world.encounter.pk])
+        with pytest.raises(crypto.DecryptionError):
+            _ = Encounter.objects.get(pk=world.encounter.pk).notes
+
+
+def test_queryset_update_with_plain_text_is_refused(world):
+    with tenant_context(world.agency_a), pytest.raises(TypeError, match="model.save"):
+        Encounter.objects.filter(pk=world.encounter.pk).update(notes="in the clear")
+
+
+def test_destroyed_data_key_shreds_the_agencys_notes(world):
+    DataKey.objects.filter(agency=world.agency_a).update(wrapped_key=b"", destroyed_at="2026-01-01T00:00:00Z")
+    crypto.forget_cached_keys()
+    with tenant_context(world.agency_a), pytest.raises(crypto.DecryptionError):
+        _ = Encounter.objects.get(pk=world.encounter.pk).notes
+    crypto.forget_cached_keys()
+
+
+def test_master_key_rotation_rewraps_data_keys_and_everything_still_decrypts(world, settings):
+    old = list(settings.MUSTER_MASTER_KEYS)
+    settings.MUSTER_MASTER_KEYS = [crypto.generate_master_key("2027a"), *old]
+    call_command("rotate_master_key", stdout=io.StringIO())
+    assert set(DataKey.objects.values_list("master_key_id", flat=True)) == {"2027a"}
+    crypto.forget_cached_keys()
+    settings.MUSTER_MASTER_KEYS = settings.MUSTER_MASTER_KEYS[:1]  # the old master key is gone
+    with tenant_context(world.agency_a):
+        assert Encounter.objects.get(pk=world.encounter.pk).notes == WORLD_NOTE
+    crypto.forget_cached_keys()
+
+
+def test_reencrypting_an_agency_moves_every_note_to_a_new_data_key_in_resumable_batches(world):
+    with tenant_context(world.agency_a):
+        for n in range(5):
+            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"note {n}")
+    old_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
+    out = io.StringIO()
+    call_command("reencrypt_agency", world.agency_a.slug, "--batch-size", "2", "--max-batches", "1", stdout=out)
+    with tenant_context(world.agency_a):
+        keys = [crypto.key_id_of(n) for n in Encounter.objects.exclude(notes=None).values_list("notes", flat=True)]
+    assert keys.count(old_key) == len(keys) - 2  # stopped after one batch of two
+    call_command("reencrypt_agency", world.agency_a.slug, "--batch-size", "2", "--resume", stdout=out)
+    new_key = DataKey.objects.get(agency=world.agency_a, retired_at__isnull=True).key_id
+    with tenant_context(world.agency_a):
+        stored = list(Encounter.objects.exclude(notes=None).values_list("notes", flat=True))
+        assert {crypto.key_id_of(n) for n in stored} == {new_key}
+        assert Encounter.objects.get(pk=world.encounter.pk).notes == WORLD_NOTE
+    assert DataKey.objects.get(key_id=old_key).retired_at is not None
