@@ -265,23 +265,37 @@ def test_coordinator_reassigns_a_follow_up_and_a_stranger_cannot_complete_it(cli
 
 def test_reminders_go_once_to_owners_and_overdue_follow_ups_escalate_to_coordinators(world):
     supporter = world.a[Role.PEER_SUPPORTER]
+    today = timezone.localdate()
     with tenant_context(world.agency_a):
-        log_encounter(
+        soon = log_encounter(world.agency_a, author=supporter, follow_up_due_on=today + datetime.timedelta(days=1))
+        late = log_encounter(
             world.agency_a,
             author=supporter,
-            occurred_on=timezone.localdate() - datetime.timedelta(9),
-            follow_up_due_on=timezone.localdate() - datetime.timedelta(days=1),
+            occurred_on=today - datetime.timedelta(days=9),
+            follow_up_due_on=today - datetime.timedelta(days=1),
         )
         from django.test import TestCase
 
         with TestCase.captureOnCommitCallbacks(execute=True):
-            first = maintenance.follow_up_reminders_send(agency=world.agency_a)
-        second = maintenance.follow_up_reminders_send(agency=world.agency_a)
-    assert first == {"reminded": 1, "escalated": 1} and second == {"reminded": 0, "escalated": 0}
-    to = {tuple(m.to) for m in mail.outbox}
-    assert (supporter.email,) in to and (world.a[Role.COORDINATOR].email,) in to
+            maintenance.follow_up_reminders_send(agency=world.agency_a)
+        assert soon.follow_ups.get().reminded_at is not None
+        assert late.follow_ups.get().escalated_at is not None
+        assert maintenance.follow_up_reminders_send(agency=world.agency_a) == {"reminded": 0, "escalated": 0}
+    reminders = [m for m in mail.outbox if m.to == [supporter.email]]
+    escalations = [m for m in mail.outbox if m.to == [world.a[Role.COORDINATOR].email]]
+    assert any((today + datetime.timedelta(days=1)).isoformat() in m.subject for m in reminders)
+    assert len(escalations) == 1 and "overdue" in escalations[0].subject
     for message in mail.outbox:
         assert "night shift" not in message.body and "Work stress" not in message.body
+
+
+def test_beat_schedules_the_reminder_and_purge_tasks_daily(settings):
+    from config.celery import app
+
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"encounters.tasks.follow_up_reminders_task", "encounters.tasks.notes_purge_task"} <= tasks
+    app.loader.import_default_modules()
+    assert tasks <= set(app.tasks)
 
 
 # --- Disclosures -----------------------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """The demo network: every discipline and role, people in two agencies, and safe to load twice."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from agencies.models import Agency, Discipline, Membership, Role
-from network.models import NetworkRole, Region, User
+from encounters.models import DisclosureRecord, Encounter, FollowUp
+from network.models import NetworkPolicy, NetworkRole, Region, User
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +37,25 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert roles == {NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR}
     assert User.objects.get(email="chief@example.org").check_password("muster-demo-2026")
 
+    for agency in demo_agencies:
+        with tenant_context(agency):
+            assert Encounter.objects.count() >= 30, agency.slug
+            assert Encounter.objects.exclude(notes=None).exists(), agency.slug
+            assert Encounter.objects.filter(occurred_on__lt=timezone.localdate() - timedelta(days=60)).exists()
+    overdue = disclosures = 0
+    for agency in demo_agencies:
+        with tenant_context(agency):
+            overdue += FollowUp.objects.filter(status="open", due_on__lt=timezone.localdate()).count()
+            disclosures += DisclosureRecord.objects.count()
+    assert overdue > 0 and disclosures > 0
+    assert NetworkPolicy.objects.get(network__slug="example-state").notes_enabled
+    with tenant_context(demo_agencies.first()):
+        encounters_before = Encounter.objects.count()
+
     call_command("seed_demo", stdout=io.StringIO())
     assert (demo_agencies.count(), Membership.objects.count(), User.objects.count()) == counts
+    with tenant_context(demo_agencies.first()):
+        assert Encounter.objects.count() == encounters_before
 
 
 def test_seed_demo_refuses_to_run_outside_demo_mode(settings):

@@ -6,10 +6,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import tenant_context
 
 from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Role
 from network import services as network_services
+from network import standards
+from network.demo_encounters import seed_encounters
 from network.models import NetworkRole
 
 DEMO_PASSWORD = "muster-demo-2026"
@@ -197,6 +200,15 @@ class Command(BaseCommand):
             agency_services.membership_add(
                 actor=state_admin, user=supporter.user, agency=agencies[right], role=Role.PEER_SUPPORTER
             )
+
+        standards.policy_update(actor=state_admin, network=network, notes_enabled=True, notes_retention_days=90)
+        standard = standards.standard_ensure_default(network=network)
+        encounter_count = 0
+        for agency in agencies.values():
+            with tenant_context(agency):
+                encounter_count += seed_encounters(agency=agency, standard=standard, rng=random.Random(agency.slug))
+        if encounter_count:
+            self.stdout.write(f"  {encounter_count} demo encounters logged across the agencies")
 
         self.stdout.write(
             self.style.SUCCESS(
