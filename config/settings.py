@@ -1,5 +1,6 @@
 """Muster settings: one module, driven by environment variables (see docs/configuration.md)."""
 
+import base64
 from pathlib import Path
 
 import dj_database_url
@@ -125,6 +126,14 @@ _DEV_MASTER_KEY = "dev1:bXVzdGVyLWRldmVsb3BtZW50LW1hc3Rlci1rZXktMDE="
 MUSTER_MASTER_KEYS = env_list("MUSTER_MASTER_KEYS", [] if PRODUCTION else [_DEV_MASTER_KEY])
 if PRODUCTION and not MUSTER_MASTER_KEYS:
     raise ImproperlyConfigured("MUSTER_MASTER_KEYS must be set (generate one with `manage.py generate_master_key`).")
+for _entry in MUSTER_MASTER_KEYS:
+    _key_id, _, _encoded = _entry.partition(":")
+    try:
+        _ok = bool(_key_id) and len(base64.b64decode(_encoded, validate=True)) == 32
+    except ValueError:
+        _ok = False
+    if not _ok:
+        raise ImproperlyConfigured(f"MUSTER_MASTER_KEYS: entry {_key_id!r} must be 32 bytes of base64 as id:base64.")
 if PRODUCTION and _DEV_MASTER_KEY in MUSTER_MASTER_KEYS:
     raise ImproperlyConfigured("MUSTER_MASTER_KEYS holds the development key; generate a real one.")
 

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://muster:secret@db.internal:5432/muster",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "EMAIL_HOST": "smtp.example.gov",
+    "MUSTER_MASTER_KEYS": "2026a:c2VjcmV0LW1hc3Rlci1rZXktZm9yLXRlc3RzLW9ubHk=",
 }
 
 
@@ -42,7 +43,15 @@ def test_check_deploy_is_clean_under_production_settings():
 
 @pytest.mark.parametrize(
     "missing",
-    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "MUSTER_BASE_URL", "EMAIL_HOST"],
+    [
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "MUSTER_BASE_URL",
+        "EMAIL_HOST",
+        "MUSTER_MASTER_KEYS",
+    ],
 )
 def test_production_refuses_to_start_without_each_secret(missing):
     result = run_manage("check", env_overrides={**PRODUCTION_ENV, missing: None})
@@ -55,6 +64,11 @@ def test_production_refuses_a_short_secret_key_and_demo_mode():
     assert short.returncode != 0 and "at least 50" in short.stderr
     demo = run_manage("check", env_overrides={**PRODUCTION_ENV, "MUSTER_DEMO": "1"})
     assert demo.returncode != 0 and "MUSTER_DEMO" in demo.stderr
+
+
+def test_a_master_key_that_is_not_32_bytes_of_base64_is_refused():
+    result = run_manage("check", env_overrides={**PRODUCTION_ENV, "MUSTER_MASTER_KEYS": "k1:dG9vLXNob3J0"})
+    assert result.returncode != 0 and "must be 32 bytes" in result.stderr
 
 
 def test_a_malformed_boolean_is_refused_with_its_name():
