@@ -369,3 +369,18 @@ def test_notes_are_purged_after_follow_ups_close_plus_retention_unless_on_legal_
             cursor.execute("SELECT count(*) FROM encounters_encounter WHERE id = %s", [closed.pk])
             assert cursor.fetchone()[0] == 1  # counts stay: only the notes go
     assert AuditEvent.objects.filter(action=AuditAction.NOTES_PURGED, object_id=str(closed.pk)).exists()
+
+
+GARBAGE = ["", " ", "\x00", "a" * 5000, "<script>alert(1)</script>", "0", "-1", "9" * 30, "2026-13-45", "💥", "null"]
+
+
+@pytest.mark.parametrize("field", list(form_data().keys()) + ["co_supporters", "referred_to", "notes", "escalation"])
+def test_garbage_in_any_field_never_causes_a_server_error(client, world, field):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    before = count_encounters(world.agency_a)
+    saved = 0
+    for value in GARBAGE + [GARBAGE]:  # the last one sends every garbage value as a list
+        response = client.post(url(world, "encounters/new/"), form_data(**{field: value}))
+        assert response.status_code in (200, 302), (field, value, response.status_code)
+        saved += response.status_code == 302
+    assert count_encounters(world.agency_a) == before + saved
