@@ -27,11 +27,12 @@ View = Callable[..., HttpResponse]
 
 @dataclass(frozen=True)
 class AccessRule:
-    """Who a view admits. `scope` is public, authenticated, agency or network."""
+    """Who a view admits. `scope` is public, authenticated, agency, network or activation."""
 
     scope: str
     agency_roles: frozenset[str] = field(default_factory=frozenset)
     network_roles: frozenset[str] = field(default_factory=frozenset)
+    activation_perms: frozenset[str] = field(default_factory=frozenset)
 
 
 def _deny(request: HttpRequest, *, agency=None) -> None:
@@ -139,6 +140,55 @@ def network_view(*roles: NetworkRole.Role | str) -> Callable[[View], View]:
             return view(request, *args, **kwargs)
 
         wrapper.access_rule = AccessRule(scope="network", network_roles=allowed)
+        return wrapper
+
+    return decorator
+
+
+COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
+
+
+def activation_perms_for(user, activation) -> set[str]:
+    """What `user` may do in `activation`: guardian grants (through their agency role groups), plus
+    coordination for the state admin and the lead agency's regional coordinator."""
+    if activation is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    held = set(object_permission_checker(user).get_perms(activation))
+    for role in network_roles_for(user):
+        if role.network_id != activation.network_id:
+            continue
+        if role.role == NetworkRole.Role.STATE_ADMIN or role.region_id == activation.lead_agency.region_id:
+            held |= {COORDINATE, SUMMARY}
+    return held
+
+
+def activation_view(*perms: str) -> Callable[[View], View]:
+    """A page of one activation (public schema, /activations/<uuid>/...): the user must hold one of
+    `perms` on it. The view receives `request.activation` and `request.activation_perms`."""
+    if not perms:
+        raise ValueError("activation_view needs at least one permission.")
+    allowed = frozenset(perms)
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, activation_uuid, **kwargs) -> HttpResponse:
+            from activations.models import Activation
+
+            if request.tenant is not None:
+                raise Http404("Not found.")
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            activation = (
+                Activation.objects.select_related("lead_agency__region", "network").filter(uuid=activation_uuid).first()
+            )
+            held = activation_perms_for(request.user, activation)
+            if not held & allowed:
+                _deny(request)
+            request.activation = activation
+            request.activation_perms = held
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = AccessRule(scope="activation", activation_perms=allowed)
         return wrapper
 
     return decorator

@@ -108,36 +108,57 @@ def _raw_data_key(key_id: str) -> bytes:
     return raw
 
 
-def data_key_create(*, agency) -> DataKey:
-    """A new current data key for `agency` (None: the network's key for activation data)."""
+def data_key_create(*, agency=None, activation=None) -> DataKey:
+    """A new current data key for an agency or an activation; the previous one is retired."""
     from agencies.models import DataKey
 
     raw = AESGCM.generate_key(bit_length=256)
     master_key_id, wrapped = wrap(raw)
     with transaction.atomic():
-        DataKey.objects.filter(agency=agency, retired_at__isnull=True).update(retired_at=timezone.now())
+        DataKey.objects.filter(agency=agency, activation=activation, retired_at__isnull=True).update(
+            retired_at=timezone.now()
+        )
         data_key = DataKey.objects.create(
-            agency=agency, key_id=secrets.token_hex(8), wrapped_key=wrapped, master_key_id=master_key_id
+            agency=agency,
+            activation=activation,
+            key_id=secrets.token_hex(8),
+            wrapped_key=wrapped,
+            master_key_id=master_key_id,
         )
     return data_key
 
 
-def data_key_current(*, agency) -> DataKey:
+def data_key_current(*, agency=None, activation=None) -> DataKey:
     from agencies.models import DataKey
 
     data_key = (
-        DataKey.objects.filter(agency=agency, retired_at__isnull=True, destroyed_at__isnull=True)
+        DataKey.objects.filter(
+            agency=agency, activation=activation, retired_at__isnull=True, destroyed_at__isnull=True
+        )
         .order_by("-created_at")
         .first()
     )
-    return data_key or data_key_create(agency=agency)
+    if data_key is None and activation is not None and activation.names_destroyed_at is not None:
+        raise DecryptionError("this activation's key was destroyed; its names cannot be written or read")
+    return data_key or data_key_create(agency=agency, activation=activation)
+
+
+def data_keys_destroy(*, agency=None, activation=None) -> int:
+    """Shred: empty every key of the owner, so what they encrypted can never be read again."""
+    from agencies.models import DataKey
+
+    count = DataKey.objects.filter(agency=agency, activation=activation, destroyed_at__isnull=True).update(
+        wrapped_key=b"", destroyed_at=timezone.now(), retired_at=timezone.now()
+    )
+    forget_cached_keys()
+    return count
 
 
 # --- Field-level encryption ----------------------------------------------------------------------
 
 
-def encrypt(plaintext: str, *, agency, aad: bytes) -> str:
-    data_key = data_key_current(agency=agency)
+def encrypt(plaintext: str, *, aad: bytes, agency=None, activation=None) -> str:
+    data_key = data_key_current(agency=agency, activation=activation)
     nonce = os.urandom(12)
     sealed = AESGCM(_raw_data_key(data_key.key_id)).encrypt(nonce, plaintext.encode(), aad)
     return f"{PREFIX}.{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"

@@ -7,6 +7,7 @@ page does not show, and a failure raises DecryptionError at the point of use.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection, models
 
 from agencies import crypto
@@ -52,7 +53,10 @@ class EncryptedTextField(models.TextField):
         row = getattr(instance, "uuid", None)
         if row is None:
             raise TypeError(f"{type(instance).__name__} needs a uuid field to hold encrypted fields")
-        return f"{connection.schema_name}|{instance._meta.db_table}|{self.column}|{row}".encode()
+        # Agency-schema tables bind to the schema they live in; public tables to "public".
+        tenant_apps = {app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS}
+        schema = connection.schema_name if instance._meta.app_label in tenant_apps else "public"
+        return f"{schema}|{instance._meta.db_table}|{self.column}|{row}".encode()
 
     def from_db_value(self, value, expression, connection):
         return None if value is None else Ciphertext(value)
@@ -66,9 +70,12 @@ class EncryptedTextField(models.TextField):
         stored = model_instance.__dict__.get(f"_{self.attname}_stored")
         if stored is not None:
             return stored  # read but unchanged: no need to encrypt again
+        aad = self.associated_data(model_instance)
+        if hasattr(model_instance, "encryption_owner"):  # e.g. an activation's own key
+            return Ciphertext(crypto.encrypt(str(value), activation=model_instance.encryption_owner(), aad=aad))
         agency = getattr(connection, "tenant", None)
         agency = agency if getattr(agency, "pk", None) else None
-        return Ciphertext(crypto.encrypt(str(value), agency=agency, aad=self.associated_data(model_instance)))
+        return Ciphertext(crypto.encrypt(str(value), agency=agency, aad=aad))
 
     def get_prep_value(self, value):
         if value is None or isinstance(value, Ciphertext):

@@ -153,11 +153,15 @@ class Invitation(models.Model):
 class DataKey(models.Model):
     """An AES-256 data key, stored only wrapped by a master key (see agencies/crypto.py).
 
-    One current key per agency; `agency` empty is the network's key for activation data.
+    One current key per agency and one per activation.
     Destroying every key of an agency (wrapped_key emptied) shreds its encrypted data.
     """
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys")
+    # An activation's own key: names of affected members, shredded when its retention ends.
+    activation = models.ForeignKey(
+        "activations.Activation", on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys"
+    )
     key_id = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=64)
@@ -170,3 +174,8 @@ class DataKey(models.Model):
 
     def __str__(self) -> str:
         return f"DataKey {self.key_id}"
+
+
+def role_group_name(agency_id: int, role: str) -> str:
+    """The auth group holding an agency's members of one role; object grants go to these groups."""
+    return f"agency-{agency_id}-{role}"

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from agencies import schemas
-from agencies.models import Agency, Invitation, Membership, Role, schema_name_for_slug
+from agencies.models import Agency, Invitation, Membership, Role, role_group_name, schema_name_for_slug
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, Network, Region
 
@@ -228,6 +229,7 @@ def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "",
             membership.role = invitation.role
             membership.is_active = True
             membership.save(update_fields=["role", "is_active"])
+        membership_sync_groups(membership)
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         audit_record(
@@ -244,6 +246,24 @@ def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "",
 
 
 # --- Memberships ---------------------------------------------------------------------------------
+
+
+def role_group(agency: Agency, role: str) -> Group:
+    group, _ = Group.objects.get_or_create(name=role_group_name(agency.pk, role))
+    return group
+
+
+def membership_sync_groups(membership: Membership) -> None:
+    """Keep the user in exactly the role group of their current role in this agency (none when inactive).
+
+    Object permissions (e.g. on activations) are granted to these groups, so a role change
+    changes what the person can open everywhere at once.
+    """
+    prefix = f"agency-{membership.agency_id}-"
+    current = membership.user.groups.filter(name__startswith=prefix)
+    membership.user.groups.remove(*current)
+    if membership.is_active:
+        membership.user.groups.add(role_group(membership.agency, membership.role))
 
 
 def _ensure_another_admin_remains(membership: Membership) -> None:
@@ -267,6 +287,7 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
             _ensure_another_admin_remains(membership)
         membership.role = role
         membership.save(update_fields=["role"])
+        membership_sync_groups(membership)
         audit_record(
             action=AuditAction.MEMBERSHIP_ROLE_CHANGED,
             actor=actor,
@@ -283,6 +304,7 @@ def membership_deactivate(*, actor, membership: Membership, request=None) -> Mem
         _ensure_another_admin_remains(membership)
         membership.is_active = False
         membership.save(update_fields=["is_active"])
+        membership_sync_groups(membership)
         audit_record(
             action=AuditAction.MEMBERSHIP_DEACTIVATED,
             actor=actor,
@@ -298,5 +320,6 @@ def membership_add(*, actor, user, agency: Agency, role: str) -> Membership:
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(user=user, agency=agency, defaults={"role": role})
         if created:
+            membership_sync_groups(membership)
             audit_record(action=AuditAction.MEMBERSHIP_CREATED, actor=actor, agency=agency, obj=membership)
     return membership

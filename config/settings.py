@@ -46,6 +46,7 @@ SHARED_APPS = [
     "django_tenants",
     "network",
     "agencies",
+    "activations",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -134,6 +135,10 @@ for _entry in MUSTER_MASTER_KEYS:
         _ok = False
     if not _ok:
         raise ImproperlyConfigured(f"MUSTER_MASTER_KEYS: entry {_key_id!r} must be 32 bytes of base64 as id:base64.")
+# Blind index for duplicate detection (HMAC-SHA256), a key separate from the master keys.
+MUSTER_BLIND_INDEX_KEY = (
+    env_str("MUSTER_BLIND_INDEX_KEY", required=PRODUCTION) or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAxMjM0NTY="
+)
 if PRODUCTION and _DEV_MASTER_KEY in MUSTER_MASTER_KEYS:
     raise ImproperlyConfigured("MUSTER_MASTER_KEYS holds the development key; generate a real one.")
 
@@ -155,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=0),
     },
     "notes-purge": {"task": "encounters.tasks.notes_purge_task", "schedule": crontab(hour=3, minute=15)},
+    "activation-names-retention": {
+        "task": "activations.tasks.activation_names_retention_task",
+        "schedule": crontab(hour=3, minute=45),
+    },
 }
 CELERY_TIMEZONE = env_str("MUSTER_TIME_ZONE", "America/Chicago")  # schedules run in local time
 

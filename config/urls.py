@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from activations import views as activation_views
 from agencies.access import public_view
 from config.health import healthz
 from network import views as network_views
@@ -37,6 +38,7 @@ auth_patterns = [
 ]
 
 network_patterns = [
+    path("activations/new/", activation_views.activation_open_for_network, name="network_activation_open"),
     path("", network_views.network_home, name="network_home"),
     path("agencies/new/", network_views.agency_create, name="network_agency_create"),
     path("agencies/<int:agency_id>/", network_views.agency_detail, name="network_agency_detail"),
@@ -54,5 +56,6 @@ urlpatterns = [
     path("invite/<str:token>/", network_views.invitation_accept, name="invitation_accept"),
     path("network/", include(network_patterns)),
     path("a/<slug:agency_slug>/", include("agencies.urls")),
+    path("activations/", include("activations.urls")),
     *auth_patterns,
 ]

@@ -56,6 +56,7 @@ def _members(agency: Agency, roles, exclude=None):
 
 class EncounterForm(TileChoices, forms.Form):
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
+    outreach_target = forms.UUIDField(widget=forms.HiddenInput, required=False)
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     duration_band = forms.ChoiceField(label="How long", widget=forms.RadioSelect)
     contact_mode = forms.ChoiceField(label="How", widget=forms.RadioSelect)
@@ -151,6 +152,7 @@ class EncounterForm(TileChoices, forms.Form):
         data["confidentiality_notice_given"] = data.pop("confidentiality_notice") == "yes"
         data["co_supporters"] = list(data["co_supporters"])
         data["notes"] = data.get("notes", "")
+        data.pop("outreach_target", None)
         return data
 
 

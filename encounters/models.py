@@ -42,6 +42,13 @@ class Encounter(models.Model):
     visit_number = models.PositiveSmallIntegerField(default=1)
     confidentiality_notice_given = models.BooleanField()
     escalation = models.BooleanField(default=False)
+    # Set when the contact was outreach in an interagency activation; nothing flows back but the status.
+    activation = models.ForeignKey(
+        "activations.Activation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    outreach_target = models.ForeignKey(
+        "activations.OutreachTarget", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     notes = EncryptedTextField(null=True, blank=True)
     notes_purged_at = models.DateTimeField(null=True, blank=True)
     legal_hold = models.BooleanField(default=False)

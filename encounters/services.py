@@ -78,6 +78,7 @@ def encounter_log(
     co_supporters=(),
     notes: str = "",
     follow_up_due_on: datetime.date | None = None,
+    outreach_target=None,
     request=None,
 ) -> tuple[Encounter, bool]:
     """Record a support contact. Returns (encounter, created); the same submission_key twice
@@ -137,9 +138,22 @@ def encounter_log(
                 escalation=escalation,
                 referred_to=referred_to,
                 notes=notes or None,
+                activation=outreach_target.activation if outreach_target else None,
+                outreach_target=outreach_target,
                 **values,
             )
             encounter.save()
+            if outreach_target is not None:
+                # Only the outreach status, time and follow-up owner reach the shared activation.
+                from activations.services import outreach_contact_logged
+
+                outreach_contact_logged(
+                    actor=author,
+                    agency=agency,
+                    target=outreach_target,
+                    referred=referral != "none",
+                    follow_up_due_on=follow_up_due_on,
+                )
             if co_ids:
                 encounter.co_supporters.set(co_ids)
             if follow_up_due_on is not None:

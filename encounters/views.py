@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from activations import services as activation_services
 from agencies.access import agency_view
 from agencies.models import Role
 from encounters import selectors, services
@@ -41,11 +42,32 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
     standard = standard_ensure_default(network=agency.network)
     notes_enabled = policy_for(agency.network).notes_enabled
     form_kwargs = {"agency": agency, "user": request.user, "standard": standard, "notes_enabled": notes_enabled}
-    form = EncounterForm(request.POST or None, **form_kwargs)
-    if request.method == "POST" and form.is_valid():
+    initial = {}
+    outreach_uuid = request.GET.get("outreach")
+    if outreach_uuid:
+        initial = {"outreach_target": outreach_uuid, "initiator": "activation", "visit_number": 1}
+    form = EncounterForm(request.POST or None, initial=initial, **form_kwargs)
+    outreach = None
+    if form.is_bound and form.is_valid() and form.cleaned_data.get("outreach_target"):
+        outreach = _outreach_target_or_error(form, request, agency)
+    elif not form.is_bound and outreach_uuid:
+        try:
+            outreach = activation_services.target_for_contact(
+                user=request.user, agency=agency, target_uuid=outreach_uuid
+            )
+        except (ValidationError, ValueError):
+            messages.error(
+                request, "That activation assignment is not yours in this agency, or the activation is closed."
+            )
+    if request.method == "POST" and form.is_valid() and not form.errors:
         try:
             encounter, created = services.encounter_log(
-                author=request.user, agency=agency, standard=standard, request=request, **form.service_arguments()
+                author=request.user,
+                agency=agency,
+                standard=standard,
+                request=request,
+                outreach_target=outreach,
+                **form.service_arguments(),
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -57,7 +79,19 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
             if encounter.escalation and not encounter.disclosures.exists():
                 return redirect("encounter_disclosure_new", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
             return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
-    return _no_store(render(request, "encounters/encounter_form.html", {"form": form, "standard": standard}))
+    return _no_store(
+        render(request, "encounters/encounter_form.html", {"form": form, "standard": standard, "outreach": outreach})
+    )
+
+
+def _outreach_target_or_error(form, request, agency):
+    try:
+        return activation_services.target_for_contact(
+            user=request.user, agency=agency, target_uuid=form.cleaned_data["outreach_target"]
+        )
+    except ValidationError as error:
+        form.add_error(None, error.messages)
+        return None
 
 
 @agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)

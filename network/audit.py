@@ -40,6 +40,13 @@ class AuditAction(models.TextChoices):
     DISCLOSURE_VIEWED = "disclosure.viewed", "Disclosure viewed"
     NOTES_PURGED = "encounter.notes_purged", "Encounter notes purged"
     LEGAL_HOLD_CHANGED = "encounter.legal_hold", "Legal hold changed"
+    ACTIVATION_OPENED = "activation.opened", "Activation opened"
+    ACTIVATION_MEMBERS_ADDED = "activation.members_added", "Affected members added"
+    ACTIVATION_ASSIGNED = "activation.assigned", "Outreach assigned"
+    ACTIVATION_DEMOBILIZED = "activation.demobilized", "Activation demobilized"
+    ACTIVATION_CLOSED = "activation.closed", "Activation closed"
+    ACTIVATION_NAMES_DESTROYED = "activation.names_destroyed", "Activation names destroyed"
+    ACTIVATION_VIEWED = "activation.viewed", "Activation names viewed"
     MASTER_KEY_ROTATED = "keys.master_rotated", "Data keys re-wrapped under a new master key"
     DATA_KEY_ROTATED = "keys.data_key_rotated", "Agency data re-encrypted under a new data key"
 

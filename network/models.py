@@ -209,6 +209,9 @@ class NetworkPolicy(models.Model):
         default=30, help_text="Days after an encounter's follow-ups close before its notes are purged."
     )
     followup_reminder_days = models.PositiveSmallIntegerField(default=1)
+    activation_retention_days = models.PositiveIntegerField(
+        default=90, help_text="Days after an activation closes before the names in it are destroyed."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 

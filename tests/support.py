@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from activations import services as activation_services
 from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Membership, Role
 from encounters import services as encounter_services
@@ -39,6 +41,10 @@ class World:
     encounter: object = None
     follow_up: object = None
     disclosure: object = None
+    # An open activation led by A (B does not take part), with A's supporters called out and one
+    # affected member assigned to A's peer supporter.
+    activation: object = None
+    target: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -115,9 +121,32 @@ def build_world() -> World:
             disclosed_at=timezone.now(),
             notified=["clinician"],
         )
+    world.activation = activation_services.activation_open(
+        actor=world.a[Role.COORDINATOR],
+        lead_agency=agency_a,
+        incident_type="major-fire",
+        name="Warehouse fire",
+        occurred_at=timezone.now() - timedelta(hours=6),
+        location="Riverside district",
+    )
+    activation_services.callout_send(actor=world.a[Role.COORDINATOR], activation=world.activation)
+    (world.target,) = activation_services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=world.activation,
+        home_agency=agency_a,
+        entries=[(WORLD_MEMBER, "engineer")],
+        exposure="direct",
+    )
+    world.target = activation_services.target_assign(
+        actor=world.a[Role.COORDINATOR],
+        target=world.target,
+        supporter=world.a[Role.PEER_SUPPORTER],
+        expected_supporter_id=None,
+    )
     return world
 
 
+WORLD_MEMBER = "Jordan Q. Example"
 WORLD_NOTE = "Talked through the night shift; wants a check-in Friday."
 
 

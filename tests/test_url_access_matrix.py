@@ -46,15 +46,29 @@ class Identity:
     user: object | None
     agency_roles: dict  # agency pk -> role
     network_roles: frozenset
+    activation_perms: frozenset = frozenset()  # held on the world's activation (led by A; B not in it)
+
+
+COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
+# The grants activation_open gives each role of a participating agency.
+ROLE_GRANTS = {
+    Role.COORDINATOR: {COORDINATE, SUPPORT},
+    Role.PEER_SUPPORTER: {SUPPORT},
+    Role.CHIEF: {SUMMARY},
+}
+NETWORK_GRANTS = frozenset({COORDINATE, SUMMARY})
 
 
 def identities(world) -> list[Identity]:
     people = [Identity("anonymous", None, {}, frozenset())]
     for role in Role:
-        people.append(Identity(f"A:{role.value}", world.a[role.value], {world.agency_a.pk: role.value}, frozenset()))
-        people.append(Identity(f"B:{role.value}", world.b[role.value], {world.agency_b.pk: role.value}, frozenset()))
-    people.append(Identity("state_admin", world.state_admin, {}, frozenset({NetworkRole.Role.STATE_ADMIN})))
-    people.append(Identity("regional_a", world.regional_a, {}, frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})))
+        grants = frozenset(ROLE_GRANTS.get(role, ()))
+        a_roles, b_roles = {world.agency_a.pk: role.value}, {world.agency_b.pk: role.value}
+        people.append(Identity(f"A:{role.value}", world.a[role.value], a_roles, frozenset(), grants))
+        people.append(Identity(f"B:{role.value}", world.b[role.value], b_roles, frozenset()))
+    state, regional = NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR
+    people.append(Identity("state_admin", world.state_admin, {}, frozenset({state}), NETWORK_GRANTS))
+    people.append(Identity("regional_a", world.regional_a, {}, frozenset({regional}), NETWORK_GRANTS))
     people.append(Identity("outsider", world.outsider, {}, frozenset()))
     return people
 
@@ -70,6 +84,9 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "encounter_uuid": str(world.encounter.uuid),
         "follow_up_uuid": str(world.follow_up.uuid),
         "disclosure_uuid": str(world.disclosure.uuid),
+        "activation_uuid": str(world.activation.uuid),
+        "target_uuid": str(world.target.uuid),
+        "action": "callout",
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -94,6 +111,8 @@ def admitted(rule, identity: Identity, agency) -> bool:
         return identity.agency_roles.get(agency.pk) in rule.agency_roles
     if rule.scope == "network":
         return bool(identity.network_roles & rule.network_roles)
+    if rule.scope == "activation":
+        return bool(identity.activation_perms & rule.activation_perms)
     raise AssertionError(f"unknown scope {rule.scope}")
 
 
@@ -151,6 +170,19 @@ POLICY = {
     "followup_reassign": ("agency", frozenset({Role.COORDINATOR})),
     "disclosure_list": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "disclosure_detail": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
+    "agency_activation_open": ("agency", frozenset({Role.COORDINATOR})),
+    "network_activation_open": ("network", NETWORK),
+    "activation_list": ("authenticated",),
+    "activation_home": ("activation", frozenset({COORDINATE, SUPPORT, SUMMARY})),
+    "activation_board": ("activation", frozenset({COORDINATE})),
+    "activation_board_live": ("activation", frozenset({COORDINATE})),
+    "activation_summary": ("activation", frozenset({COORDINATE, SUMMARY})),
+    "activation_mine": ("activation", frozenset({SUPPORT})),
+    "activation_members_add": ("activation", frozenset({COORDINATE})),
+    "activation_target_assign": ("activation", frozenset({COORDINATE})),
+    "activation_target_duplicate": ("activation", frozenset({COORDINATE})),
+    "activation_target_outreach": ("activation", frozenset({COORDINATE, SUPPORT})),
+    "activation_action": ("activation", frozenset({COORDINATE})),
 }
 
 
@@ -162,7 +194,13 @@ def test_every_route_matches_the_reviewed_policy():
         if expected is None:
             problems.append(f"{route.name or route.template}: not in POLICY; add who it is for")
             continue
-        roles = rule.agency_roles if rule and rule.scope == "agency" else rule.network_roles if rule else None
+        roles = (
+            {"agency": rule.agency_roles, "network": rule.network_roles, "activation": rule.activation_perms}.get(
+                rule.scope
+            )
+            if rule
+            else None
+        )
         actual = (rule.scope,) if rule and rule.scope in ("public", "authenticated") else (rule and rule.scope, roles)
         if actual != expected:
             problems.append(f"{route.name}: declared {actual}, policy says {expected}")
@@ -176,7 +214,7 @@ def test_every_view_declares_an_access_rule():
 
 def test_the_walk_finds_agency_network_and_public_routes():
     scopes = {r.callback.access_rule.scope for r in all_routes()}
-    assert {"public", "authenticated", "agency", "network"} <= scopes
+    assert {"public", "authenticated", "agency", "network", "activation"} <= scopes
 
 
 def test_nobody_gets_past_a_view_their_role_does_not_admit(client, world):

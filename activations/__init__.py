@@ -1,0 +1,1 @@
+"""Public schema: interagency activations, callouts, outreach targets and assignments, the activation log."""

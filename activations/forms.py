@@ -1,0 +1,101 @@
+"""Forms for opening an activation, listing affected members and assigning outreach."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from activations.models import IncidentType, OutreachTarget
+from agencies.models import Agency
+from encounters.forms import TileChoices
+
+
+class AgencyChoice(forms.ModelChoiceField):
+    def label_from_instance(self, agency):
+        return agency.name
+
+
+class AgencyMultipleChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, agency):
+        return f"{agency.name} ({agency.get_discipline_display()})"
+
+
+class ActivationOpenForm(TileChoices, forms.Form):
+    incident_type = forms.ChoiceField(label="Type of incident", choices=IncidentType.choices, widget=forms.RadioSelect)
+    name = forms.CharField(label="Name", max_length=200, help_text="Short and operational, e.g. 'Route 9 bus crash'.")
+    occurred_at = forms.DateTimeField(
+        label="Date and time of the incident", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    location = forms.CharField(label="General location", max_length=200, help_text="City, district or facility only.")
+    lead_agency = AgencyChoice(label="Lead agency", queryset=Agency.objects.none())
+    participating = AgencyMultipleChoice(
+        label="Other participating agencies",
+        queryset=Agency.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, lead_choices, agency_choices, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault(
+            "occurred_at", timezone.localtime().replace(second=0, microsecond=0)
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["lead_agency"].queryset = lead_choices
+        if lead_choices.count() == 1:
+            self.fields["lead_agency"].initial = lead_choices.first()
+            self.fields["lead_agency"].widget = forms.HiddenInput()
+        self.fields["participating"].queryset = agency_choices
+        self.style_choice_widgets()
+
+
+class MembersAddForm(TileChoices, forms.Form):
+    home_agency = AgencyChoice(label="Their agency", queryset=Agency.objects.none())
+    exposure = forms.ChoiceField(label="Exposure", choices=OutreachTarget.Exposure.choices, widget=forms.RadioSelect)
+    name = forms.CharField(label="Name", max_length=150, required=False)
+    role = forms.CharField(label="Role or assignment (optional)", max_length=60, required=False)
+    pasted = forms.CharField(
+        label="Or paste a list",
+        required=False,
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One person per line: 'Name' or 'Name, role'. All get the agency and exposure above.",
+    )
+
+    def __init__(self, *args, agencies, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["home_agency"].queryset = agencies
+        self.style_choice_widgets()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("name", "").strip() and not cleaned.get("pasted", "").strip():
+            raise forms.ValidationError("Enter a name, or paste a list of names.")
+        return cleaned
+
+
+class AssignForm(forms.Form):
+    supporter = forms.IntegerField(widget=forms.HiddenInput)
+    expected_supporter = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class CalloutAnswerForm(TileChoices, forms.Form):
+    answer = forms.ChoiceField(
+        label="Are you available?",
+        choices=[("available", "Available"), ("unavailable", "Unavailable")],
+        widget=forms.RadioSelect,
+    )
+    involved = forms.BooleanField(
+        label="I was a witness to or a party in this incident (you will not be assigned to it)", required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.style_choice_widgets()
+
+
+class AddAgencyForm(forms.Form):
+    agency = AgencyChoice(label="Agency", queryset=Agency.objects.none())
+
+    def __init__(self, *args, agencies, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = agencies

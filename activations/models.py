@@ -1,0 +1,225 @@
+"""Interagency activations (public schema): one shared log per incident across every participating agency.
+
+Names of affected members are encrypted under the activation's own data key; duplicates are
+found through a blind index scoped to the activation. Nothing here holds conversation details.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from agencies.fields import EncryptedTextField
+
+
+class IncidentType(models.TextChoices):
+    OFFICER_INVOLVED_SHOOTING = "ois", "Officer-involved shooting"
+    LINE_OF_DUTY_DEATH = "lodd", "Line-of-duty death"
+    MASS_CASUALTY = "mci", "Mass casualty incident"
+    MAJOR_FIRE = "major-fire", "Major fire"
+    CORRECTIONS_DISTURBANCE = "corrections-disturbance", "Corrections disturbance"
+    IN_CUSTODY_DEATH = "in-custody-death", "In-custody death"
+    MEMBER_SUICIDE = "member-suicide", "Suicide of a member"
+    OTHER = "other", "Other"
+
+
+class Activation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DEMOBILIZED = "demobilized", "Demobilized"
+        CLOSED = "closed", "Closed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="activations")
+    incident_type = models.CharField(max_length=32, choices=IncidentType.choices)
+    name = models.CharField(max_length=200, help_text="A short operational name, e.g. 'Route 9 bus crash'.")
+    occurred_at = models.DateTimeField()
+    location = models.CharField(max_length=200, help_text="General location only (city, district, facility).")
+    lead_agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="led_activations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    demobilized_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # After-action summary: aggregate numbers only, written at close and kept after names are destroyed.
+    summary = models.JSONField(default=dict, blank=True)
+    names_destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        permissions = [
+            ("coordinate_activation", "Coordinate the activation: see every name, assign, track"),
+            ("support_activation", "Answer the callout and work one's own assignments"),
+            ("view_activation_summary", "See the activation's aggregate numbers only"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class ActivationUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Activation, on_delete=models.CASCADE)
+
+
+class ActivationGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Activation, on_delete=models.CASCADE)
+
+
+class Participation(models.Model):
+    """An agency taking part in an activation."""
+
+    activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="participations")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="participations")
+    joined_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["joined_at"]
+        constraints = [models.UniqueConstraint(fields=["activation", "agency"], name="participation_once")]
+
+    def __str__(self) -> str:
+        return f"{self.agency} in {self.activation}"
+
+
+class CalloutResponse(models.Model):
+    """A supporter called out for the activation, and their answer."""
+
+    class Answer(models.TextChoices):
+        PENDING = "pending", "No answer yet"
+        AVAILABLE = "available", "Available"
+        UNAVAILABLE = "unavailable", "Unavailable"
+
+    activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="callouts")
+    supporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    answer = models.CharField(max_length=16, choices=Answer.choices, default=Answer.PENDING)
+    # A witness to or party in the incident cannot hold privilege for it, so cannot be assigned.
+    involved = models.BooleanField(default=False)
+    notified_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agency__name", "supporter__full_name"]
+        constraints = [models.UniqueConstraint(fields=["activation", "supporter"], name="callout_once_per_supporter")]
+
+    def __str__(self) -> str:
+        return f"Callout {self.pk}: {self.answer}"
+
+
+class OutreachTarget(models.Model):
+    """An affected member to reach: assigned to exactly one supporter, tracked until contact."""
+
+    class Exposure(models.TextChoices):
+        DIRECT = "direct", "Directly involved"
+        WITNESS = "witness", "Witness"
+        SUPPORT = "support", "Support role"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ATTEMPTED = "attempted", "Attempted"
+        CONTACTED = "contacted", "Contacted"
+        DECLINED = "declined", "Declined"
+        REFERRED = "referred", "Referred"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="targets")
+    name = EncryptedTextField(null=True)
+    # HMAC of the normalized name under the blind-index key, scoped to this activation.
+    name_index = models.CharField(max_length=64, db_index=True)
+    home_agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=60, blank=True, help_text="Role or assignment, e.g. engineer, dispatcher.")
+    exposure = models.CharField(max_length=16, choices=Exposure.choices)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+    # Duplicate handling: a possible duplicate waits for a coordinator to merge or keep it.
+    possible_duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="possible_duplicates"
+    )
+    merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    assigned_supporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+    next_follow_up_on = models.DateField(null=True, blank=True)
+    follow_up_agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["added_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assigned_supporter__isnull=True, assigned_agency__isnull=True)
+                | Q(assigned_supporter__isnull=False, assigned_agency__isnull=False),
+                name="target_assignment_names_supporter_and_agency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Outreach target {self.pk}"
+
+    def encryption_owner(self):
+        """Names are encrypted under the activation's own key, shredded when the activation's retention ends."""
+        return self.activation
+
+    @property
+    def is_active(self) -> bool:
+        return self.merged_into_id is None
+
+
+class ActivationEvent(models.Model):
+    """The activation's append-only timeline: what happened, who did it, when. No names, no details."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Activation opened"
+        AGENCY_JOINED = "agency_joined", "Agency joined"
+        CALLOUT_SENT = "callout_sent", "Team called out"
+        CALLOUT_ANSWERED = "callout_answered", "Callout answered"
+        MEMBER_ADDED = "member_added", "Affected member added"
+        DUPLICATE_FLAGGED = "duplicate_flagged", "Possible duplicate flagged"
+        MERGED = "merged", "Duplicate merged"
+        DUPLICATE_DISMISSED = "duplicate_dismissed", "Not a duplicate"
+        ASSIGNED = "assigned", "Assigned"
+        REASSIGNED = "reassigned", "Reassigned"
+        STATUS_CHANGED = "status_changed", "Outreach status changed"
+        DEMOBILIZED = "demobilized", "Demobilized"
+        CLOSED = "closed", "Closed"
+        NAMES_DESTROYED = "names_destroyed", "Names destroyed"
+
+    activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    target = models.ForeignKey(OutreachTarget, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    detail = models.CharField(max_length=64, blank=True, help_text="A code, e.g. the new status. Never text.")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise RuntimeError("The activation log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("The activation log is append-only.")

@@ -1,0 +1,127 @@
+"""Reads behind the activation pages: the live board, a supporter's assignments, the summary."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
+from agencies.access import network_roles_for
+from network.models import NetworkRole
+
+DEFAULT_NO_CONTACT_HOURS = 4
+
+
+def activations_for_user(user) -> QuerySet[Activation]:
+    """Activations the user may open: through their agencies' grants, or as a network role."""
+    granted = get_objects_for_user(
+        user,
+        ["activations.coordinate_activation", "activations.support_activation", "activations.view_activation_summary"],
+        klass=Activation,
+        any_perm=True,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+    ids = set(granted.values_list("pk", flat=True))
+    for role in network_roles_for(user):
+        scope = Activation.objects.filter(network=role.network)
+        if role.role == NetworkRole.Role.REGIONAL_COORDINATOR:
+            scope = scope.filter(lead_agency__region=role.region)
+        ids |= set(scope.values_list("pk", flat=True))
+    return Activation.objects.filter(pk__in=ids).select_related("lead_agency").order_by("-opened_at")
+
+
+def board(
+    activation: Activation,
+    *,
+    agency_id: int | None = None,
+    status: str = "",
+    no_contact_hours: int = DEFAULT_NO_CONTACT_HOURS,
+) -> dict:
+    """Everything the coordinators' board shows. Members without a first contact after
+    `no_contact_hours` come first, then unassigned ones, then the rest by when they were added."""
+    now = timezone.now()
+    all_targets = list(
+        OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True).select_related(
+            "home_agency", "assigned_supporter", "assigned_agency", "follow_up_agency"
+        )
+    )
+    threshold = now - datetime.timedelta(hours=no_contact_hours)
+    counts = Counter(t.status for t in all_targets)
+    per_agency: dict[str, Counter] = {}
+    for target in all_targets:
+        per_agency.setdefault(target.home_agency.name, Counter())[target.status] += 1
+    shown = [
+        t
+        for t in all_targets
+        if (not agency_id or t.home_agency_id == agency_id) and (not status or t.status == status)
+    ]
+
+    def urgency(target):
+        waiting = target.first_contact_at is None and target.added_at <= threshold
+        return (not waiting, target.assigned_supporter_id is not None, target.added_at)
+
+    shown.sort(key=urgency)
+    rows = [
+        {
+            "target": t,
+            "overdue": t.first_contact_at is None and t.added_at <= threshold,
+            "hours_waiting": int((now - t.added_at).total_seconds() // 3600) if t.first_contact_at is None else None,
+            "duplicate": t.possible_duplicate_of_id is not None,
+        }
+        for t in shown
+    ]
+    statuses = OutreachTarget.Status
+    bar, x = [], 0.0
+    for s in statuses:
+        share = 100 * counts.get(s.value, 0) / len(all_targets) if all_targets else 0
+        if share:
+            bar.append(
+                {
+                    "status": s.value,
+                    "label": s.label,
+                    "count": counts[s.value],
+                    "x": round(x, 2),
+                    "width": round(share, 2),
+                    "middle": round(x + share / 2, 2),
+                }
+            )
+        x += share
+    return {
+        "bar": bar,
+        "rows": rows,
+        "total": len(all_targets),
+        "counts": [(s.label, counts.get(s.value, 0), s.value) for s in statuses],
+        "unassigned": sum(1 for t in all_targets if t.assigned_supporter_id is None),
+        "waiting": sum(1 for r in all_targets if r.first_contact_at is None and r.added_at <= threshold),
+        "duplicates": sum(1 for t in all_targets if t.possible_duplicate_of_id is not None),
+        "per_agency": [
+            (name, [c.get(s.value, 0) for s in statuses], sum(c.values())) for name, c in sorted(per_agency.items())
+        ],
+        "status_labels": [s.label for s in statuses],
+        "callouts": list(activation.callouts.select_related("supporter", "agency")),
+        "callout_counts": Counter(r.answer for r in activation.callouts.all()),
+        "events": list(activation.events.select_related("actor", "agency").order_by("-at", "-id")[:30]),
+        "no_contact_hours": no_contact_hours,
+        "updated_at": now,
+    }
+
+
+def assignments_of(activation: Activation, user) -> list[OutreachTarget]:
+    return list(
+        OutreachTarget.objects.filter(activation=activation, assigned_supporter=user, merged_into__isnull=True)
+        .select_related("home_agency", "assigned_agency")
+        .order_by("added_at")
+    )
+
+
+def callout_of(activation: Activation, user) -> CalloutResponse | None:
+    return activation.callouts.filter(supporter=user).first()
+
+
+def timeline(activation: Activation) -> list[ActivationEvent]:
+    return list(activation.events.select_related("actor", "agency"))

@@ -1,0 +1,516 @@
+"""Every write to an activation. Each one appends to the activation's timeline and the audit log."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections import Counter
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from activations.models import (
+    Activation,
+    ActivationEvent,
+    CalloutResponse,
+    IncidentType,
+    OutreachTarget,
+    Participation,
+)
+from agencies import crypto
+from agencies.models import Agency, Membership, Role
+from agencies.services import role_group
+from network.audit import AuditAction, audit_record
+
+Kind = ActivationEvent.Kind
+SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+FINAL_STATUSES = (OutreachTarget.Status.CONTACTED, OutreachTarget.Status.DECLINED, OutreachTarget.Status.REFERRED)
+
+
+def _event(activation, kind, *, actor=None, agency=None, target=None, detail: str = "") -> None:
+    ActivationEvent.objects.create(
+        activation=activation, kind=kind, actor=actor, agency=agency, target=target, detail=detail[:64]
+    )
+
+
+# --- Names and the blind index --------------------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    """Case, spacing, accents and punctuation do not make a different person."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[^\w\s]", " ", text.casefold())
+    return " ".join(text.split())
+
+
+def blind_index(activation: Activation, name: str) -> str:
+    """HMAC of the normalized name, keyed separately from the data keys and scoped to one activation:
+    equal names match within an activation and nowhere else."""
+    key = base64.b64decode(settings.MUSTER_BLIND_INDEX_KEY)
+    message = f"{activation.uuid}|{normalize_name(name)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# --- Opening and joining ------------------------------------------------------------------------------
+
+
+def _grant(activation: Activation, agency: Agency) -> None:
+    """Object permissions go to the agency's role groups, so later role changes follow automatically."""
+    assign_perm("activations.coordinate_activation", role_group(agency, Role.COORDINATOR), activation)
+    for role in SUPPORTING_ROLES:
+        assign_perm("activations.support_activation", role_group(agency, role), activation)
+    assign_perm("activations.view_activation_summary", role_group(agency, Role.CHIEF), activation)
+
+
+def activation_open(
+    *,
+    actor,
+    lead_agency: Agency,
+    incident_type: str,
+    name: str,
+    occurred_at: datetime.datetime,
+    location: str,
+    participating: list[Agency] = (),
+    request=None,
+) -> Activation:
+    if incident_type not in IncidentType.values:
+        raise ValidationError({"incident_type": "Choose the type of incident."})
+    if occurred_at > timezone.now() + datetime.timedelta(minutes=5):
+        raise ValidationError({"occurred_at": "The incident cannot be in the future."})
+    if not lead_agency.is_active:
+        raise ValidationError({"lead_agency": "The lead agency is not active."})
+    with transaction.atomic():
+        activation = Activation(
+            network=lead_agency.network,
+            incident_type=incident_type,
+            name=name.strip(),
+            occurred_at=occurred_at,
+            location=location.strip(),
+            lead_agency=lead_agency,
+            opened_by=actor,
+        )
+        activation.full_clean()
+        activation.save()
+        _event(activation, Kind.OPENED, actor=actor, agency=lead_agency, detail=incident_type)
+        audit_record(
+            action=AuditAction.ACTIVATION_OPENED, actor=actor, agency=lead_agency, obj=activation, request=request
+        )
+        for agency in [lead_agency, *[a for a in participating if a.pk != lead_agency.pk]]:
+            activation_add_agency(actor=actor, activation=activation, agency=agency, request=request)
+    return activation
+
+
+def activation_add_agency(*, actor, activation: Activation, agency: Agency, request=None) -> Participation:
+    if not activation.is_open:
+        raise ValidationError("Agencies join only while the activation is open.")
+    if not agency.is_active or agency.network_id != activation.network_id:
+        raise ValidationError({"agency": "Choose an active agency of the network."})
+    with transaction.atomic():
+        participation, created = Participation.objects.get_or_create(
+            activation=activation, agency=agency, defaults={"added_by": actor}
+        )
+        if created:
+            _grant(activation, agency)
+            _event(activation, Kind.AGENCY_JOINED, actor=actor, agency=agency)
+    return participation
+
+
+def participating_agencies(activation: Activation) -> list[Agency]:
+    return [p.agency for p in activation.participations.select_related("agency")]
+
+
+# --- Callout ----------------------------------------------------------------------------------------------
+
+
+def callout_send(*, actor, activation: Activation, request=None) -> int:
+    """Call out every active supporter of the participating agencies (once each), by e-mail and in the app."""
+    if not activation.is_open:
+        raise ValidationError("The activation is not open.")
+    link = settings.MUSTER_BASE_URL + reverse("activation_mine", kwargs={"activation_uuid": activation.uuid})
+    sent = 0
+    with transaction.atomic():
+        members = Membership.objects.filter(
+            agency__in=participating_agencies(activation), role__in=SUPPORTING_ROLES, is_active=True
+        ).select_related("user", "agency")
+        emails = []
+        for membership in members:
+            _response, created = CalloutResponse.objects.get_or_create(
+                activation=activation, supporter=membership.user, defaults={"agency": membership.agency}
+            )
+            if created:
+                sent += 1
+                emails.append(membership.user.email)
+        _event(activation, Kind.CALLOUT_SENT, actor=actor, detail=str(sent))
+        subject = f"Peer support callout: {activation.get_incident_type_display()}"
+        body = (
+            f"Your peer support team is activated for an incident ({activation.get_incident_type_display()}, "
+            f"{timezone.localtime(activation.occurred_at):%d %B %H:%M}).\n\n"
+            f"Tell your coordinator whether you are available, and whether you were a witness or party:\n{link}\n"
+        )
+        for email in emails:
+            transaction.on_commit(lambda email=email: send_mail(subject, body, None, [email]))
+    return sent
+
+
+def callout_answer(*, supporter, activation: Activation, answer: str, involved: bool, request=None):
+    if answer not in (CalloutResponse.Answer.AVAILABLE, CalloutResponse.Answer.UNAVAILABLE):
+        raise ValidationError({"answer": "Answer available or unavailable."})
+    with transaction.atomic():
+        response = (
+            CalloutResponse.objects.select_for_update().filter(activation=activation, supporter=supporter).first()
+        )
+        if response is None:
+            raise ValidationError("You were not called out for this activation.")
+        response.answer = answer
+        response.involved = involved
+        response.answered_at = timezone.now()
+        response.save(update_fields=["answer", "involved", "answered_at"])
+        _event(
+            activation,
+            Kind.CALLOUT_ANSWERED,
+            actor=supporter,
+            agency=response.agency,
+            detail=f"{answer}{'-involved' if involved else ''}",
+        )
+    return response
+
+
+# --- Affected members --------------------------------------------------------------------------------------
+
+
+def parse_member_lines(text: str) -> list[tuple[str, str]]:
+    """A pasted list: one person per line, 'Name' or 'Name, role'. Blank lines are skipped."""
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, _, role = line.partition(",")
+        name, role = " ".join(name.split()), " ".join(role.split())
+        if not name:
+            raise ValidationError(f"Line {number}: a name is needed before the comma.")
+        if len(name) > 150 or len(role) > 60:
+            raise ValidationError(f"Line {number}: names take 150 characters at most, roles 60.")
+        entries.append((name, role))
+    if not entries:
+        raise ValidationError("Paste at least one name.")
+    if len(entries) > 500:
+        raise ValidationError("Paste at most 500 names at a time.")
+    return entries
+
+
+def targets_add(
+    *, actor, activation: Activation, home_agency: Agency, entries: list[tuple[str, str]], exposure: str, request=None
+) -> list[OutreachTarget]:
+    """Add affected members. One that matches someone already listed (blind index) is flagged as a
+    possible duplicate and kept out of assignment until a coordinator merges or keeps it."""
+    if activation.status == Activation.Status.CLOSED:
+        raise ValidationError("The activation is closed.")
+    if exposure not in OutreachTarget.Exposure.values:
+        raise ValidationError({"exposure": "Choose the exposure."})
+    if home_agency.pk not in {a.pk for a in participating_agencies(activation)}:
+        raise ValidationError({"home_agency": "The member's agency must take part in the activation."})
+    added = []
+    with transaction.atomic():
+        Activation.objects.select_for_update().get(pk=activation.pk)  # serialise adds: duplicates are seen
+        for name, role in entries:
+            index = blind_index(activation, name)
+            original = (
+                OutreachTarget.objects.filter(
+                    activation=activation,
+                    name_index=index,
+                    merged_into__isnull=True,
+                    possible_duplicate_of__isnull=True,
+                )
+                .order_by("added_at")
+                .first()
+            )
+            target = OutreachTarget(
+                activation=activation,
+                name=name,
+                name_index=index,
+                home_agency=home_agency,
+                role=role,
+                exposure=exposure,
+                added_by=actor,
+                possible_duplicate_of=original,
+            )
+            target.save()
+            _event(activation, Kind.MEMBER_ADDED, actor=actor, agency=home_agency, target=target, detail=exposure)
+            if original is not None:
+                _event(activation, Kind.DUPLICATE_FLAGGED, actor=actor, target=target)
+            added.append(target)
+        audit_record(
+            action=AuditAction.ACTIVATION_MEMBERS_ADDED,
+            actor=actor,
+            agency=home_agency,
+            obj=activation,
+            request=request,
+        )
+    return added
+
+
+def target_merge(*, actor, target: OutreachTarget, request=None) -> OutreachTarget:
+    """The flagged record is the same person: fold it into the original, which keeps its assignment."""
+    with transaction.atomic():
+        target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        if target.possible_duplicate_of_id is None:
+            raise ValidationError("This member is not flagged as a duplicate.")
+        target.merged_into_id = target.possible_duplicate_of_id
+        target.save(update_fields=["merged_into"])
+        _event(target.activation, Kind.MERGED, actor=actor, target=target)
+    return target
+
+
+def target_keep_separate(*, actor, target: OutreachTarget, request=None) -> OutreachTarget:
+    with transaction.atomic():
+        target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        if target.possible_duplicate_of_id is None or target.merged_into_id is not None:
+            raise ValidationError("This member is not waiting for a duplicate decision.")
+        target.possible_duplicate_of = None
+        target.save(update_fields=["possible_duplicate_of"])
+        _event(target.activation, Kind.DUPLICATE_DISMISSED, actor=actor, target=target)
+    return target
+
+
+# --- Assignment ----------------------------------------------------------------------------------------------
+
+
+def supporter_loads(activation: Activation) -> dict[int, int]:
+    """Open assignments per supporter in this activation."""
+    rows = (
+        OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True, assigned_supporter__isnull=False)
+        .exclude(status__in=FINAL_STATUSES)
+        .values("assigned_supporter")
+        .annotate(n=Count("id"))
+    )
+    return {row["assigned_supporter"]: row["n"] for row in rows}
+
+
+def assignable_supporters(activation: Activation) -> list[dict]:
+    """Supporters of participating agencies with their agency, load and whether they may be assigned."""
+    responses = {r.supporter_id: r for r in activation.callouts.all()}
+    loads = supporter_loads(activation)
+    people = []
+    for membership in (
+        Membership.objects.filter(
+            agency__in=participating_agencies(activation), role__in=SUPPORTING_ROLES, is_active=True
+        )
+        .select_related("user", "agency")
+        .order_by("agency__name", "user__full_name")
+    ):
+        response = responses.get(membership.user_id)
+        blocked = ""
+        if response is not None and response.involved:
+            blocked = "witness or party to the incident"
+        elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:
+            blocked = "unavailable"
+        people.append(
+            {
+                "user": membership.user,
+                "agency": membership.agency,
+                "load": loads.get(membership.user_id, 0),
+                "blocked": blocked,
+                "answer": response.get_answer_display() if response else "Not called out",
+            }
+        )
+    return people
+
+
+def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporter_id: int | None, request=None):
+    """Assign (or reassign) a member to exactly one supporter.
+
+    `expected_supporter_id` is who the coordinator saw assigned when they chose: if someone else
+    changed it meanwhile, nothing is written and the coordinator is told, so two coordinators
+    assigning at the same moment cannot both win.
+    """
+    activation = target.activation
+    if not activation.is_open:
+        raise ValidationError("Assignments change only while the activation is open.")
+    if target.merged_into_id is not None or target.possible_duplicate_of_id is not None:
+        raise ValidationError("Resolve the possible duplicate before assigning.")
+    candidate = next((p for p in assignable_supporters(activation) if p["user"].pk == supporter.pk), None)
+    if candidate is None:
+        raise ValidationError("Choose a peer supporter of a participating agency.")
+    if candidate["blocked"]:
+        reason = candidate["blocked"]
+        raise ValidationError(f"{supporter.get_full_name()} cannot be assigned: {reason}.")
+    now = timezone.now()
+    with transaction.atomic():
+        unchanged = (
+            Q(assigned_supporter__isnull=True)
+            if expected_supporter_id is None
+            else Q(assigned_supporter_id=expected_supporter_id)
+        )
+        updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged).update(
+            assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
+        )
+        if not updated:
+            raise ValidationError(
+                "Someone else changed this member's assignment a moment ago. The board now shows who holds it."
+            )
+        kind = Kind.ASSIGNED if expected_supporter_id is None else Kind.REASSIGNED
+        _event(activation, kind, actor=actor, agency=candidate["agency"], target=target)
+        audit_record(
+            action=AuditAction.ACTIVATION_ASSIGNED, actor=actor, agency=candidate["agency"], obj=target, request=request
+        )
+    target.refresh_from_db()
+    return target
+
+
+# --- Outreach -------------------------------------------------------------------------------------------------
+
+
+def outreach_update(*, actor, target: OutreachTarget, status: str, request=None) -> OutreachTarget:
+    """Attempted (no answer), declined or referred, from the assigned supporter or a coordinator."""
+    allowed = (OutreachTarget.Status.ATTEMPTED, OutreachTarget.Status.DECLINED, OutreachTarget.Status.REFERRED)
+    if status not in allowed:
+        raise ValidationError("Choose attempted, declined or referred; log a contact as an encounter.")
+    now = timezone.now()
+    with transaction.atomic():
+        target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        if status == OutreachTarget.Status.ATTEMPTED:
+            target.attempts += 1
+            target.last_attempt_at = now
+            if target.status == OutreachTarget.Status.PENDING:
+                target.status = status
+        else:
+            target.status = status
+        target.save(update_fields=["attempts", "last_attempt_at", "status"])
+        _event(target.activation, Kind.STATUS_CHANGED, actor=actor, target=target, detail=status)
+    return target
+
+
+def outreach_contact_logged(
+    *, actor, agency: Agency, target: OutreachTarget, referred: bool, follow_up_due_on: datetime.date | None
+) -> None:
+    """Called when the assigned supporter logs the contact as an encounter in their own agency:
+    only the status, the time and the follow-up owner reach the activation; no notes, no codes."""
+    with transaction.atomic():
+        target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        now = timezone.now()
+        target.status = OutreachTarget.Status.REFERRED if referred else OutreachTarget.Status.CONTACTED
+        target.first_contact_at = target.first_contact_at or now
+        target.last_attempt_at = now
+        target.attempts += 1
+        if follow_up_due_on is not None:
+            target.next_follow_up_on = follow_up_due_on
+            target.follow_up_agency = agency
+        target.save(
+            update_fields=[
+                "status",
+                "first_contact_at",
+                "last_attempt_at",
+                "attempts",
+                "next_follow_up_on",
+                "follow_up_agency",
+            ]
+        )
+        _event(target.activation, Kind.STATUS_CHANGED, actor=actor, agency=agency, target=target, detail=target.status)
+
+
+def target_for_contact(*, user, agency: Agency, target_uuid) -> OutreachTarget:
+    """The outreach target a supporter is about to log a contact for, checked: assigned to them, through
+    this agency, in an open activation. Anything else is refused with one message."""
+    target = OutreachTarget.objects.select_related("activation").filter(uuid=target_uuid).first()
+    if (
+        target is None
+        or target.assigned_supporter_id != user.pk
+        or target.assigned_agency_id != agency.pk
+        or target.activation.status == Activation.Status.CLOSED
+        or target.merged_into_id is not None
+    ):
+        raise ValidationError("That activation assignment is not yours in this agency, or the activation is closed.")
+    return target
+
+
+# --- Demobilize, close, destroy names -------------------------------------------------------------------------
+
+
+def activation_demobilize(*, actor, activation: Activation, request=None) -> Activation:
+    if activation.status != Activation.Status.OPEN:
+        raise ValidationError("Only an open activation can be demobilized.")
+    with transaction.atomic():
+        Activation.objects.filter(pk=activation.pk).update(
+            status=Activation.Status.DEMOBILIZED, demobilized_at=timezone.now()
+        )
+        _event(activation, Kind.DEMOBILIZED, actor=actor)
+        audit_record(action=AuditAction.ACTIVATION_DEMOBILIZED, actor=actor, obj=activation, request=request)
+    activation.refresh_from_db()
+    return activation
+
+
+def after_action_summary(activation: Activation) -> dict:
+    """Aggregate numbers only: safe to keep after names are destroyed and to show to chiefs."""
+    targets = OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True)
+    statuses = Counter(targets.values_list("status", flat=True))
+    contact_minutes = [
+        (t.first_contact_at - t.added_at).total_seconds() / 60
+        for t in targets.exclude(first_contact_at=None).only("first_contact_at", "added_at")
+    ]
+    contact_minutes.sort()
+    median = contact_minutes[len(contact_minutes) // 2] if contact_minutes else None
+    callouts = Counter(activation.callouts.values_list("answer", flat=True))
+    return {
+        "agencies": activation.participations.count(),
+        "affected_members": targets.count(),
+        "duplicates_merged": OutreachTarget.objects.filter(activation=activation, merged_into__isnull=False).count(),
+        "by_status": {status: statuses.get(status, 0) for status in OutreachTarget.Status.values},
+        "by_exposure": dict(Counter(targets.values_list("exposure", flat=True))),
+        "supporters_called_out": sum(callouts.values()),
+        "supporters_available": callouts.get(CalloutResponse.Answer.AVAILABLE, 0),
+        "supporters_assigned": targets.exclude(assigned_supporter=None).values("assigned_supporter").distinct().count(),
+        "median_minutes_to_first_contact": round(median) if median is not None else None,
+        "follow_ups_planned": targets.exclude(next_follow_up_on=None).count(),
+    }
+
+
+def activation_close(*, actor, activation: Activation, request=None) -> Activation:
+    if activation.status == Activation.Status.CLOSED:
+        raise ValidationError("The activation is already closed.")
+    with transaction.atomic():
+        summary = after_action_summary(activation)
+        now = timezone.now()
+        Activation.objects.filter(pk=activation.pk).update(
+            status=Activation.Status.CLOSED,
+            closed_at=now,
+            summary=summary,
+            demobilized_at=activation.demobilized_at or now,
+        )
+        _event(activation, Kind.CLOSED, actor=actor)
+        audit_record(action=AuditAction.ACTIVATION_CLOSED, actor=actor, obj=activation, request=request)
+    activation.refresh_from_db()
+    return activation
+
+
+def activation_destroy_names(*, activation: Activation, actor=None) -> bool:
+    """Shred the activation's key: every name becomes unreadable; counts and the timeline remain."""
+    if activation.status != Activation.Status.CLOSED or activation.names_destroyed_at is not None:
+        return False
+    with transaction.atomic():
+        crypto.data_keys_destroy(activation=activation)
+        OutreachTarget.objects.filter(activation=activation).update(name_index="")
+        Activation.objects.filter(pk=activation.pk).update(names_destroyed_at=timezone.now())
+        _event(activation, Kind.NAMES_DESTROYED, actor=actor)
+        audit_record(action=AuditAction.ACTIVATION_NAMES_DESTROYED, actor=actor, obj=activation)
+    return True
+
+
+def activations_past_retention(*, now: datetime.datetime | None = None):
+    from network.standards import policy_for
+
+    now = now or timezone.now()
+    for activation in Activation.objects.filter(status=Activation.Status.CLOSED, names_destroyed_at__isnull=True):
+        days = policy_for(activation.network).activation_retention_days
+        if activation.closed_at + datetime.timedelta(days=days) <= now:
+            yield activation

@@ -1,0 +1,22 @@
+"""Activation pages, under /activations/. Every view uses agencies.access.activation_view (or login_view)."""
+
+from django.urls import path
+
+from activations import views
+
+one = "<uuid:activation_uuid>/"
+member = one + "members/<uuid:target_uuid>/"
+
+urlpatterns = [
+    path("", views.activation_list, name="activation_list"),
+    path(one, views.activation_home, name="activation_home"),
+    path(one + "board/", views.activation_board, name="activation_board"),
+    path(one + "board/live/", views.activation_board_live, name="activation_board_live"),
+    path(one + "summary/", views.activation_summary, name="activation_summary"),
+    path(one + "mine/", views.activation_mine, name="activation_mine"),
+    path(one + "members/add/", views.members_add, name="activation_members_add"),
+    path(member + "assign/", views.target_assign, name="activation_target_assign"),
+    path(member + "duplicate/", views.target_duplicate, name="activation_target_duplicate"),
+    path(member + "outreach/", views.target_outreach, name="activation_target_outreach"),
+    path(one + "actions/<slug:action>/", views.activation_action, name="activation_action"),
+]

@@ -1,0 +1,343 @@
+"""Activation pages (public schema): open, call out, list members, assign, track, close."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from activations import selectors, services
+from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, CalloutAnswerForm, MembersAddForm
+from activations.models import Activation, OutreachTarget
+from agencies.access import (
+    COORDINATE,
+    SUMMARY,
+    SUPPORT,
+    activation_view,
+    agency_view,
+    login_view,
+    network_view,
+    region_ids_for,
+)
+from agencies.models import Agency, Role
+from network.audit import AuditAction, audit_record
+from network.forms import add_service_errors
+from network.models import NetworkRole
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _to_board(activation: Activation):
+    return redirect("activation_board", activation_uuid=activation.uuid)
+
+
+def _open(request: HttpRequest, *, lead_choices, network) -> HttpResponse:
+    agency_choices = Agency.objects.filter(network=network, status=Agency.Status.ACTIVE).order_by("name")
+    form = ActivationOpenForm(request.POST or None, lead_choices=lead_choices, agency_choices=agency_choices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            activation = services.activation_open(
+                actor=request.user,
+                lead_agency=data["lead_agency"],
+                incident_type=data["incident_type"],
+                name=data["name"],
+                occurred_at=data["occurred_at"],
+                location=data["location"],
+                participating=list(data["participating"]),
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Activation opened. Call out the team, then add the affected members.")
+            return _to_board(activation)
+    return render(request, "activations/open.html", {"form": form})
+
+
+@agency_view(Role.COORDINATOR)
+def activation_open_for_agency(request: HttpRequest) -> HttpResponse:
+    lead = Agency.objects.filter(pk=request.tenant.pk)
+    return _open(request, lead_choices=lead, network=request.tenant.network)
+
+
+@network_view(NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR)
+def activation_open_for_network(request: HttpRequest) -> HttpResponse:
+    network = request.network_roles[0].network
+    leads = Agency.objects.filter(network=network, status=Agency.Status.ACTIVE).order_by("name")
+    region_ids = region_ids_for(request)
+    if region_ids is not None:
+        leads = leads.filter(region_id__in=region_ids)
+    return _open(request, lead_choices=leads, network=network)
+
+
+@login_view
+def activation_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "activations/list.html", {"activations": selectors.activations_for_user(request.user)})
+
+
+@activation_view(COORDINATE, SUPPORT, SUMMARY)
+def activation_home(request: HttpRequest) -> HttpResponse:
+    held, activation = request.activation_perms, request.activation
+    if COORDINATE in held:
+        return _to_board(activation)
+    if SUPPORT in held:
+        return redirect("activation_mine", activation_uuid=activation.uuid)
+    return redirect("activation_summary", activation_uuid=activation.uuid)
+
+
+def _board_context(request: HttpRequest) -> dict:
+    activation = request.activation
+    try:
+        agency_id = int(request.GET.get("agency") or 0) or None
+        hours = max(1, min(int(request.GET.get("hours") or selectors.DEFAULT_NO_CONTACT_HOURS), 168))
+    except ValueError:
+        agency_id, hours = None, selectors.DEFAULT_NO_CONTACT_HOURS
+    status = request.GET.get("status", "")
+    if status not in OutreachTarget.Status.values:
+        status = ""
+    return {
+        "activation": activation,
+        "board": selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours),
+        "agencies": services.participating_agencies(activation),
+        "filters": {"agency": agency_id, "status": status, "hours": hours},
+        "statuses": OutreachTarget.Status.choices,
+        "query": request.GET.urlencode(),
+    }
+
+
+@activation_view(COORDINATE)
+def activation_board(request: HttpRequest) -> HttpResponse:
+    context = _board_context(request)
+    audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
+    joinable = Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE).exclude(
+        pk__in=[a.pk for a in context["agencies"]]
+    )
+    context["add_agency_form"] = AddAgencyForm(agencies=joinable)
+    return _no_store(render(request, "activations/board.html", context))
+
+
+@activation_view(COORDINATE)
+def activation_board_live(request: HttpRequest) -> HttpResponse:
+    """The part of the board htmx refreshes every few seconds."""
+    return _no_store(render(request, "activations/_board_live.html", _board_context(request)))
+
+
+@activation_view(COORDINATE, SUMMARY)
+def activation_summary(request: HttpRequest) -> HttpResponse:
+    activation = request.activation
+    summary = (
+        activation.summary
+        if activation.status == Activation.Status.CLOSED
+        else services.after_action_summary(activation)
+    )
+    statuses = OutreachTarget.Status
+    return render(
+        request,
+        "activations/summary.html",
+        {
+            "activation": activation,
+            "summary": summary,
+            "by_status": [(s.label, summary["by_status"].get(s.value, 0)) for s in statuses],
+            "agencies": services.participating_agencies(activation),
+        },
+    )
+
+
+@activation_view(COORDINATE)
+def members_add(request: HttpRequest) -> HttpResponse:
+    activation = request.activation
+    agencies = Agency.objects.filter(pk__in=[a.pk for a in services.participating_agencies(activation)])
+    own = agencies.filter(memberships__user=request.user, memberships__is_active=True).first()
+    form = MembersAddForm(
+        request.POST or None,
+        agencies=agencies,
+        initial={"home_agency": own, "exposure": OutreachTarget.Exposure.DIRECT},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            entries = services.parse_member_lines(data["pasted"]) if data["pasted"].strip() else []
+            if data["name"].strip():
+                entries.insert(0, (" ".join(data["name"].split()), data["role"].strip()))
+            added = services.targets_add(
+                actor=request.user,
+                activation=activation,
+                home_agency=data["home_agency"],
+                entries=entries,
+                exposure=data["exposure"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            flagged = sum(1 for t in added if t.possible_duplicate_of_id)
+            note = f" {flagged} flagged as a possible duplicate: merge or keep on the board." if flagged else ""
+            messages.success(request, f"{len(added)} affected member{'s' if len(added) != 1 else ''} added.{note}")
+            return _to_board(activation)
+    return _no_store(render(request, "activations/members_add.html", {"form": form, "activation": activation}))
+
+
+def _target(request: HttpRequest, target_uuid) -> OutreachTarget:
+    target = (
+        OutreachTarget.objects.select_related("activation", "home_agency", "assigned_supporter", "assigned_agency")
+        .filter(uuid=target_uuid, activation=request.activation)
+        .first()
+    )
+    if target is None:
+        raise Http404("Not found.")
+    return target
+
+
+@activation_view(COORDINATE)
+def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
+    target = _target(request, target_uuid)
+    form = AssignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        supporter = next(
+            (
+                p["user"]
+                for p in services.assignable_supporters(request.activation)
+                if p["user"].pk == form.cleaned_data["supporter"]
+            ),
+            None,
+        )
+        try:
+            if supporter is None:
+                raise ValidationError("Choose a peer supporter of a participating agency.")
+            services.target_assign(
+                actor=request.user,
+                target=target,
+                supporter=supporter,
+                expected_supporter_id=form.cleaned_data["expected_supporter"],
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(
+                "activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid
+            )
+        messages.success(request, f"Assigned to {supporter.get_full_name()}.")
+        return _to_board(request.activation)
+    return _no_store(
+        render(
+            request,
+            "activations/assign.html",
+            {
+                "activation": request.activation,
+                "target": target,
+                "supporters": services.assignable_supporters(request.activation),
+            },
+        )
+    )
+
+
+@require_POST
+@activation_view(COORDINATE)
+def target_duplicate(request: HttpRequest, target_uuid) -> HttpResponse:
+    target = _target(request, target_uuid)
+    try:
+        if request.POST.get("decision") == "merge":
+            services.target_merge(actor=request.user, target=target, request=request)
+            messages.success(request, "Merged: the member appears once.")
+        else:
+            services.target_keep_separate(actor=request.user, target=target, request=request)
+            messages.success(request, "Kept as a different person.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _to_board(request.activation)
+
+
+@require_POST
+@activation_view(COORDINATE, SUPPORT)
+def target_outreach(request: HttpRequest, target_uuid) -> HttpResponse:
+    target = _target(request, target_uuid)
+    if COORDINATE not in request.activation_perms and target.assigned_supporter_id != request.user.pk:
+        raise Http404("Not found.")
+    try:
+        services.outreach_update(
+            actor=request.user, target=target, status=request.POST.get("status", ""), request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Outreach updated.")
+    if COORDINATE in request.activation_perms:
+        return _to_board(request.activation)
+    return redirect("activation_mine", activation_uuid=request.activation.uuid)
+
+
+@activation_view(SUPPORT)
+def activation_mine(request: HttpRequest) -> HttpResponse:
+    activation = request.activation
+    callout = selectors.callout_of(activation, request.user)
+    form = CalloutAnswerForm(
+        request.POST or None,
+        initial={
+            "answer": callout.answer if callout and callout.answer != "pending" else None,
+            "involved": callout.involved if callout else False,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.callout_answer(
+                supporter=request.user,
+                activation=activation,
+                answer=form.cleaned_data["answer"],
+                involved=form.cleaned_data["involved"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Thank you: your coordinator sees your answer.")
+            return redirect("activation_mine", activation_uuid=activation.uuid)
+    assignments = selectors.assignments_of(activation, request.user)
+    if assignments:
+        audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=activation, request=request)
+    return _no_store(
+        render(
+            request,
+            "activations/mine.html",
+            {
+                "activation": activation,
+                "callout": callout,
+                "form": form,
+                "assignments": assignments,
+            },
+        )
+    )
+
+
+@require_POST
+@activation_view(COORDINATE)
+def activation_action(request: HttpRequest, action: str) -> HttpResponse:
+    activation = request.activation
+    try:
+        if action == "callout":
+            sent = services.callout_send(actor=request.user, activation=activation, request=request)
+            messages.success(request, f"Callout sent to {sent} supporter{'s' if sent != 1 else ''}.")
+        elif action == "add-agency":
+            joinable = Agency.objects.filter(network=activation.network, status=Agency.Status.ACTIVE)
+            form = AddAgencyForm(request.POST, agencies=joinable)
+            if not form.is_valid():
+                raise ValidationError("Choose an agency.")
+            services.activation_add_agency(
+                actor=request.user, activation=activation, agency=form.cleaned_data["agency"], request=request
+            )
+            messages.success(request, f"{form.cleaned_data['agency'].name} joined the activation.")
+        elif action == "demobilize":
+            services.activation_demobilize(actor=request.user, activation=activation, request=request)
+            messages.success(request, "Demobilized: no new members or assignments; outreach continues.")
+        elif action == "close":
+            services.activation_close(actor=request.user, activation=activation, request=request)
+            messages.success(request, "Closed. The after-action summary is saved.")
+            return redirect("activation_summary", activation_uuid=activation.uuid)
+        else:
+            raise Http404("Not found.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _to_board(activation)
