@@ -1,0 +1,527 @@
+"""Interagency activations: opening, callout, affected members and duplicates, assignment (including
+two coordinators at once), outreach tracking, the board, permissions, closing and destroying names."""
+
+import datetime
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from activations import services
+from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
+from activations.tasks import activation_names_retention_task
+from agencies import crypto
+from agencies.models import Role
+from encounters.models import Encounter
+from tests.support import WORLD_MEMBER
+
+Kind = ActivationEvent.Kind
+
+
+def open_two_agency_activation(world, **overrides):
+    arguments = dict(
+        actor=world.a[Role.COORDINATOR],
+        lead_agency=world.agency_a,
+        incident_type="mci",
+        name="Route 9 bus crash",
+        occurred_at=timezone.now() - datetime.timedelta(hours=2),
+        location="Route 9",
+        participating=[world.agency_b],
+    )
+    arguments.update(overrides)
+    return services.activation_open(**arguments)
+
+
+def kinds(activation) -> list[str]:
+    return list(activation.events.values_list("kind", flat=True))
+
+
+# --- Opening and callout ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_coordinator_opens_an_activation_from_their_agency_with_another_agency(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    response = client.post(
+        f"/a/{world.agency_a.slug}/activations/new/",
+        {
+            "incident_type": "ois",
+            "name": "Elm Street OIS",
+            "location": "Elm Street",
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "lead_agency": world.agency_a.pk,
+            "participating": [world.agency_b.pk],
+        },
+    )
+    activation = Activation.objects.get(name="Elm Street OIS")
+    assert response["Location"] == f"/activations/{activation.uuid}/board/"
+    assert activation.lead_agency == world.agency_a
+    assert set(activation.participations.values_list("agency", flat=True)) == {world.agency_a.pk, world.agency_b.pk}
+    assert kinds(activation) == [Kind.OPENED, Kind.AGENCY_JOINED, Kind.AGENCY_JOINED]
+
+
+@pytest.mark.django_db
+def test_opening_rejects_a_future_incident_and_a_tampered_lead_agency(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    future = (timezone.localtime() + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    page = client.post(
+        f"/a/{world.agency_a.slug}/activations/new/",
+        {
+            "incident_type": "ois",
+            "name": "X",
+            "location": "Y",
+            "occurred_at": future,
+            "lead_agency": world.agency_b.pk,
+        },
+    ).content.decode()
+    assert "This form was altered" in page  # a coordinator leads only from their own agency
+    page = client.post(
+        f"/a/{world.agency_a.slug}/activations/new/",
+        {
+            "incident_type": "ois",
+            "name": "X",
+            "location": "Y",
+            "occurred_at": future,
+            "lead_agency": world.agency_a.pk,
+        },
+    ).content.decode()
+    assert "cannot be in the future" in page
+    assert not Activation.objects.filter(name="X").exists()
+
+
+@pytest.mark.django_db
+def test_callout_reaches_supporters_of_every_participating_agency_and_answers_show_on_the_roster(client, world):
+    activation = open_two_agency_activation(world)
+    sent = services.callout_send(actor=world.a[Role.COORDINATOR], activation=activation)
+    called = set(activation.callouts.values_list("supporter", flat=True))
+    assert world.b[Role.PEER_SUPPORTER].pk in called and world.a[Role.PEER_SUPPORTER].pk in called
+    assert world.a[Role.CHIEF].pk not in called
+    assert sent == len(called)
+    client.force_login(world.b[Role.PEER_SUPPORTER])
+    client.post(f"/activations/{activation.uuid}/mine/", {"answer": "available", "involved": "on"})
+    response = CalloutResponse.objects.get(activation=activation, supporter=world.b[Role.PEER_SUPPORTER])
+    assert (response.answer, response.involved) == ("available", True)
+    client.force_login(world.a[Role.COORDINATOR])
+    live = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert "Yes: cannot be assigned" in live
+
+
+@pytest.mark.django_db
+def test_callout_email_is_sent_after_commit_and_names_no_one(world, django_capture_on_commit_callbacks):
+    activation = open_two_agency_activation(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.callout_send(actor=world.a[Role.COORDINATOR], activation=activation)
+    assert mail.outbox and all("/mine/" in m.body for m in mail.outbox)
+    assert not any(WORLD_MEMBER in m.body for m in mail.outbox)
+
+
+# --- Affected members, encryption and duplicates ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_names_are_encrypted_under_the_activations_own_key(world):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM activations_outreachtarget WHERE id = %s", [world.target.pk])
+        stored = cursor.fetchone()[0]
+    assert WORLD_MEMBER not in stored and "Jordan" not in stored
+    key = crypto.key_id_of(stored)
+    assert world.activation.data_keys.get().key_id == key
+    assert OutreachTarget.objects.get(pk=world.target.pk).name == WORLD_MEMBER
+
+
+@pytest.mark.django_db
+def test_the_same_person_added_by_two_agencies_with_other_spacing_and_case_is_flagged(client, world):
+    activation = open_two_agency_activation(world)
+    client.force_login(world.a[Role.COORDINATOR])
+    client.post(
+        f"/activations/{activation.uuid}/members/add/",
+        {
+            "home_agency": world.agency_a.pk,
+            "exposure": "direct",
+            "pasted": "Maria  Lopez, engineer\nSam Chen",
+        },
+    )
+    client.force_login(world.b[Role.COORDINATOR])
+    response = client.post(
+        f"/activations/{activation.uuid}/members/add/",
+        {
+            "home_agency": world.agency_b.pk,
+            "exposure": "witness",
+            "name": "  maria LOPEZ ",
+        },
+        follow=True,
+    )
+    assert "1 flagged as a possible duplicate" in response.content.decode()
+    flagged = OutreachTarget.objects.get(activation=activation, possible_duplicate_of__isnull=False)
+    assert flagged.possible_duplicate_of.name == "Maria Lopez"
+    assert Kind.DUPLICATE_FLAGGED in kinds(activation)
+    # It cannot be assigned until a coordinator decides.
+    with pytest.raises(Exception, match="Resolve the possible duplicate"):
+        services.target_assign(
+            actor=world.a[Role.COORDINATOR],
+            target=flagged,
+            supporter=world.a[Role.PEER_SUPPORTER],
+            expected_supporter_id=None,
+        )
+    client.post(f"/activations/{activation.uuid}/members/{flagged.uuid}/duplicate/", {"decision": "merge"})
+    flagged.refresh_from_db()
+    assert flagged.merged_into == flagged.possible_duplicate_of
+    board = services.after_action_summary(activation)
+    assert board["affected_members"] == 2 and board["duplicates_merged"] == 1
+
+
+@pytest.mark.django_db
+def test_the_blind_index_matches_only_within_one_activation(world):
+    other = open_two_agency_activation(world, name="Another incident")
+    assert services.blind_index(other, WORLD_MEMBER) != services.blind_index(world.activation, WORLD_MEMBER)
+    assert services.blind_index(world.activation, " jordan q  EXAMPLE") == world.target.name_index
+    (added,) = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=other,
+        home_agency=world.agency_a,
+        entries=[(WORLD_MEMBER, "")],
+        exposure="direct",
+    )
+    assert added.possible_duplicate_of is None
+
+
+@pytest.mark.django_db
+def test_a_pasted_list_with_a_bad_line_is_explained_and_adds_no_one(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    before = OutreachTarget.objects.count()
+    page = client.post(
+        f"/activations/{world.activation.uuid}/members/add/",
+        {
+            "home_agency": world.agency_a.pk,
+            "exposure": "direct",
+            "pasted": "Ann Lee\n, nobody\n",
+        },
+    ).content.decode()
+    assert "Line 2: a name is needed" in page
+    assert OutreachTarget.objects.count() == before
+
+
+# --- Assignment --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_witness_or_party_cannot_be_assigned_and_the_reason_is_shown(client, world):
+    activation = open_two_agency_activation(world)
+    services.callout_send(actor=world.a[Role.COORDINATOR], activation=activation)
+    services.callout_answer(
+        supporter=world.b[Role.PEER_SUPPORTER], activation=activation, answer="available", involved=True
+    )
+    (target,) = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Pat Doe", "")],
+        exposure="direct",
+    )
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/members/{target.uuid}/assign/").content.decode()
+    assert "cannot be assigned: witness or party to the incident" in page
+    response = client.post(
+        f"/activations/{activation.uuid}/members/{target.uuid}/assign/",
+        {"supporter": world.b[Role.PEER_SUPPORTER].pk},
+        follow=True,
+    )
+    assert "cannot be assigned: witness or party" in response.content.decode()
+    target.refresh_from_db()
+    assert target.assigned_supporter is None
+
+
+@pytest.mark.django_db
+def test_assignment_across_agencies_shows_load_and_reassignment_is_logged(client, world):
+    activation = open_two_agency_activation(world)
+    (one, two) = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Ann One", ""), ("Bo Two", "")],
+        exposure="direct",
+    )
+    b_supporter = world.b[Role.PEER_SUPPORTER]
+    services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=one, supporter=b_supporter, expected_supporter_id=None
+    )
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/members/{two.uuid}/assign/").content.decode()
+    assert f"{world.agency_b.name} · load 1" in page
+    client.post(
+        f"/activations/{activation.uuid}/members/{one.uuid}/assign/",
+        {"supporter": world.a[Role.PEER_SUPPORTER].pk, "expected_supporter": b_supporter.pk},
+    )
+    one.refresh_from_db()
+    assert (one.assigned_supporter, one.assigned_agency) == (world.a[Role.PEER_SUPPORTER], world.agency_a)
+    assert kinds(activation).count(Kind.ASSIGNED) == 1 and Kind.REASSIGNED in kinds(activation)
+
+
+@pytest.mark.django_db
+def test_a_stale_assignment_form_is_refused_with_a_clear_message(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    response = client.post(
+        f"/activations/{world.activation.uuid}/members/{world.target.uuid}/assign/",
+        {"supporter": world.a[Role.COORDINATOR].pk, "expected_supporter": ""},  # the page showed it unassigned
+        follow=True,
+    )
+    assert "Someone else changed this member" in response.content.decode()
+    assert OutreachTarget.objects.get(pk=world.target.pk).assigned_supporter == world.a[Role.PEER_SUPPORTER]
+
+
+def test_two_coordinators_assigning_the_same_member_at_once_one_wins(world, django_db_blocker):
+    """Two real transactions on two connections, released together: exactly one assignment lands."""
+    with django_db_blocker.unblock():
+        activation = open_two_agency_activation(world, name="Concurrency check")
+        (target,) = services.targets_add(
+            actor=world.a[Role.COORDINATOR],
+            activation=activation,
+            home_agency=world.agency_a,
+            entries=[("Race Case", "")],
+            exposure="direct",
+        )
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        def assign(label, coordinator, supporter):
+            try:
+                barrier.wait(timeout=10)
+                services.target_assign(
+                    actor=coordinator, target=target, supporter=supporter, expected_supporter_id=None
+                )
+                outcomes[label] = "assigned"
+            except Exception as error:  # noqa: BLE001 - the loser's message is the point
+                outcomes[label] = str(error)
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=assign, args=("a", world.a[Role.COORDINATOR], world.a[Role.PEER_SUPPORTER])),
+            threading.Thread(target=assign, args=("b", world.b[Role.COORDINATOR], world.b[Role.PEER_SUPPORTER])),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        target.refresh_from_db()
+        assert list(outcomes.values()).count("assigned") == 1, outcomes
+        loser = next(v for v in outcomes.values() if v != "assigned")
+        assert "Someone else changed this member" in loser
+        assert target.assigned_supporter in (world.a[Role.PEER_SUPPORTER], world.b[Role.PEER_SUPPORTER])
+        assert activation.events.filter(kind=Kind.ASSIGNED).count() == 1
+
+
+# --- Outreach and the encounter in the supporter's own agency --------------------------------------------
+
+
+@pytest.mark.django_db
+def test_logging_the_contact_creates_an_encounter_in_the_supporters_agency_and_updates_the_board(client, world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    client.force_login(supporter)
+    mine = client.get(f"/activations/{world.activation.uuid}/mine/").content.decode()
+    assert WORLD_MEMBER in mine
+    form_page = client.get(f"/a/{world.agency_a.slug}/encounters/new/?outreach={world.target.uuid}").content.decode()
+    assert "Warehouse fire" in form_page
+    due = (timezone.localdate() + datetime.timedelta(days=7)).isoformat()
+    response = client.post(
+        f"/a/{world.agency_a.slug}/encounters/new/",
+        {
+            "submission_key": "6f1c5c6e-5a47-4d4c-9d15-0c8d1c1f0a11",
+            "outreach_target": str(world.target.uuid),
+            "occurred_on": timezone.localdate().isoformat(),
+            "duration_band": "30-44",
+            "contact_mode": "in-person",
+            "initiator": "activation",
+            "topics": ["critical-incident"],
+            "interventions": ["one-on-one"],
+            "confidentiality_notice": "yes",
+            "recipient_relation": "own-agency",
+            "recipient_discipline": "fire",
+            "role_class": "firefighter-ems",
+            "visit_number": "1",
+            "referral": "none",
+            "follow_up_due_on": due,
+            "notes": "Private words that must stay in the agency.",
+        },
+    )
+    assert response.status_code == 302
+    target = OutreachTarget.objects.get(pk=world.target.pk)
+    assert target.status == "contacted" and target.first_contact_at is not None
+    assert (target.next_follow_up_on.isoformat(), target.follow_up_agency) == (due, world.agency_a)
+    with tenant_context(world.agency_a):
+        encounter = Encounter.objects.get(outreach_target=target)
+        assert encounter.activation == world.activation
+    client.force_login(world.a[Role.COORDINATOR])
+    board = client.get(f"/activations/{world.activation.uuid}/board/live/").content.decode()
+    assert "Contacted" in board and "Private words" not in board and "Critical incident" not in board
+
+
+@pytest.mark.django_db
+def test_only_the_assigned_supporter_can_log_a_contact_for_a_member(client, world):
+    client.force_login(world.two_agency_user)  # a peer supporter of A, not assigned
+    page = client.get(f"/a/{world.agency_a.slug}/encounters/new/?outreach={world.target.uuid}").content.decode()
+    assert "not yours" in page
+    client.force_login(world.two_agency_user)
+    response = client.post(
+        f"/activations/{world.activation.uuid}/members/{world.target.uuid}/outreach/", {"status": "declined"}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_attempts_are_counted_with_the_time_of_the_last_one(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    for _ in range(2):
+        client.post(
+            f"/activations/{world.activation.uuid}/members/{world.target.uuid}/outreach/", {"status": "attempted"}
+        )
+    target = OutreachTarget.objects.get(pk=world.target.pk)
+    assert (target.status, target.attempts) == ("attempted", 2) and target.last_attempt_at is not None
+
+
+# --- The board -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_board_lists_members_waiting_longest_without_contact_first_and_filters(client, world):
+    activation = open_two_agency_activation(world)
+    early, late = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Early Bird", ""), ("Late Comer", "")],
+        exposure="direct",
+    )
+    OutreachTarget.objects.filter(pk=early.pk).update(added_at=timezone.now() - datetime.timedelta(hours=9))
+    services.targets_add(
+        actor=world.b[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_b,
+        entries=[("Bee Member", "")],
+        exposure="support",
+    )
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/board/live/?hours=4").content.decode()
+    assert page.index("Early Bird") < page.index("Late Comer")
+    assert "No contact for 9 h" in page
+    only_b = client.get(f"/activations/{activation.uuid}/board/live/?agency={world.agency_b.pk}").content.decode()
+    assert "Bee Member" in only_b and "Early Bird" not in only_b
+    assert client.get(f"/activations/{activation.uuid}/board/live/?hours=abc").status_code == 200
+
+
+@pytest.mark.django_db
+def test_board_page_polls_for_updates(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{world.activation.uuid}/board/").content.decode()
+    assert 'hx-trigger="every 5s"' in page and "/board/live/" in page
+
+
+# --- Permissions -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_coordinator_of_a_non_participating_agency_sees_nothing(client, world):
+    client.force_login(world.b[Role.COORDINATOR])
+    for path in ("", "board/", "board/live/", "summary/", "mine/"):
+        assert client.get(f"/activations/{world.activation.uuid}/{path}").status_code == 404
+    assert "Warehouse fire" not in client.get("/activations/").content.decode()
+
+
+@pytest.mark.django_db
+def test_joining_later_grants_the_new_agencys_coordinators_through_their_role_group(client, world):
+    services.activation_add_agency(actor=world.a[Role.COORDINATOR], activation=world.activation, agency=world.agency_b)
+    client.force_login(world.b[Role.COORDINATOR])
+    assert client.get(f"/activations/{world.activation.uuid}/board/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_supporter_sees_the_names_of_their_own_assignments_only(client, world):
+    activation = open_two_agency_activation(world)
+    mine, theirs = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Mine Person", ""), ("Other Person", "")],
+        exposure="direct",
+    )
+    services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=mine, supporter=world.b[Role.PEER_SUPPORTER], expected_supporter_id=None
+    )
+    client.force_login(world.b[Role.PEER_SUPPORTER])
+    page = client.get(f"/activations/{activation.uuid}/mine/").content.decode()
+    assert "Mine Person" in page and "Other Person" not in page
+    assert client.get(f"/activations/{activation.uuid}/board/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_chief_sees_aggregates_only(client, world):
+    client.force_login(world.a[Role.CHIEF])
+    response = client.get(f"/activations/{world.activation.uuid}/", follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0].endswith("/summary/")
+    assert "Affected members" in page and WORLD_MEMBER not in page
+    assert world.a[Role.PEER_SUPPORTER].full_name not in page
+    assert client.get(f"/activations/{world.activation.uuid}/board/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_role_change_moves_the_grants_with_it(client, world):
+    from agencies.services import membership_set_role
+
+    membership = world.membership(world.agency_a, Role.CHIEF)
+    membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=membership, role=Role.COORDINATOR)
+    client.force_login(world.a[Role.CHIEF])
+    assert client.get(f"/activations/{world.activation.uuid}/board/").status_code == 200
+
+
+# --- Closing and destroying names --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_close_saves_an_after_action_summary_and_destroying_names_keeps_the_counts(client, world):
+    activation = open_two_agency_activation(world)
+    services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Close One", ""), ("Close Two", "")],
+        exposure="direct",
+    )
+    client.force_login(world.a[Role.COORDINATOR])
+    client.post(f"/activations/{activation.uuid}/actions/demobilize/")
+    client.post(f"/activations/{activation.uuid}/actions/close/")
+    activation.refresh_from_db()
+    assert activation.status == Activation.Status.CLOSED
+    assert activation.summary["affected_members"] == 2 and activation.summary["by_status"]["pending"] == 2
+
+    assert services.activation_destroy_names(activation=activation)
+    target = OutreachTarget.objects.filter(activation=activation).first()
+    with pytest.raises(crypto.DecryptionError):
+        _ = target.name
+    summary = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
+    assert "Names were destroyed" in summary
+    board = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert "name destroyed" in board and "Close One" not in board
+    assert kinds(activation)[-3:] == [Kind.DEMOBILIZED, Kind.CLOSED, Kind.NAMES_DESTROYED]
+
+
+@pytest.mark.django_db
+def test_the_retention_task_destroys_names_only_after_the_window(world):
+    activation = open_two_agency_activation(world)
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=activation)
+    assert activation_names_retention_task() == 0
+    Activation.objects.filter(pk=activation.pk).update(closed_at=timezone.now() - datetime.timedelta(days=400))
+    assert activation_names_retention_task() == 1
+    assert Activation.objects.get(pk=activation.pk).names_destroyed_at is not None
+
+
+@pytest.mark.django_db
+def test_the_timeline_is_append_only(world):
+    event = world.activation.events.first()
+    with pytest.raises(RuntimeError):
+        event.save()
+    with pytest.raises(RuntimeError):
+        event.delete()
