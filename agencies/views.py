@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from activations.models import Activation, CalloutResponse
+from activations.selectors import activations_for_user
 from agencies import services
 from agencies.access import agency_view
 from agencies.models import Invitation, Membership, Role
@@ -58,6 +60,14 @@ def agency_home(request: HttpRequest) -> HttpResponse:
         context["my_overdue"] = mine.filter(due_on__lt=timezone.localdate()).count()
     if membership.role == Role.COORDINATOR:
         context["team_overdue"] = encounter_selectors.overdue_count()
+    if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CHIEF):
+        open_activations = activations_for_user(request.user).filter(participations__agency=agency).exclude(
+            status=Activation.Status.CLOSED
+        )
+        context["open_activations"] = open_activations
+        context["pending_callouts"] = CalloutResponse.objects.filter(
+            supporter=request.user, answer=CalloutResponse.Answer.PENDING, activation__in=open_activations
+        ).select_related("activation")
     if membership.role == Role.CLINICIAN:
         context["referral_count"] = encounter_selectors.encounters_visible_to(membership).count()
     if membership.role == Role.AGENCY_ADMIN:

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from activations.models import Activation, OutreachTarget
 from agencies.models import Agency, Discipline, Membership, Role
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network.models import NetworkPolicy, NetworkRole, Region, User
@@ -51,6 +52,14 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert NetworkPolicy.objects.get(network__slug="example-state").notes_enabled
     with tenant_context(demo_agencies.first()):
         encounters_before = Encounter.objects.count()
+    open_activation = Activation.objects.get(name="Route 9 bus crash")
+    assert open_activation.participations.count() == 3 and open_activation.is_open
+    statuses = set(open_activation.targets.values_list("status", flat=True))
+    assert statuses == set(OutreachTarget.Status.values)
+    assert open_activation.targets.filter(possible_duplicate_of__isnull=False).count() == 1
+    assert open_activation.targets.filter(assigned_supporter__isnull=True).exists()
+    closed = Activation.objects.get(name="Harbor Detention disturbance")
+    assert closed.status == Activation.Status.CLOSED and closed.summary["affected_members"] == 6
 
     call_command("seed_demo", stdout=io.StringIO())
     assert (demo_agencies.count(), Membership.objects.count(), User.objects.count()) == counts

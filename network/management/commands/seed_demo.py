@@ -12,6 +12,7 @@ from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Role
 from network import services as network_services
 from network import standards
+from network.demo_activations import seed_activations
 from network.demo_encounters import seed_encounters
 from network.models import NetworkRole
 
@@ -209,6 +210,8 @@ class Command(BaseCommand):
                 encounter_count += seed_encounters(agency=agency, standard=standard, rng=random.Random(agency.slug))
         if encounter_count:
             self.stdout.write(f"  {encounter_count} demo encounters logged across the agencies")
+        if seed_activations(agencies=agencies, standard=standard):
+            self.stdout.write("  demo activations: one open across three agencies, one closed")
 
         self.stdout.write(
             self.style.SUCCESS(
