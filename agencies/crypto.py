@@ -132,9 +132,7 @@ def data_key_current(*, agency=None, activation=None) -> DataKey:
     from agencies.models import DataKey
 
     data_key = (
-        DataKey.objects.filter(
-            agency=agency, activation=activation, retired_at__isnull=True, destroyed_at__isnull=True
-        )
+        DataKey.objects.filter(agency=agency, activation=activation, retired_at__isnull=True, destroyed_at__isnull=True)
         .order_by("-created_at")
         .first()
     )

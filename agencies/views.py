@@ -61,8 +61,10 @@ def agency_home(request: HttpRequest) -> HttpResponse:
     if membership.role == Role.COORDINATOR:
         context["team_overdue"] = encounter_selectors.overdue_count()
     if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CHIEF):
-        open_activations = activations_for_user(request.user).filter(participations__agency=agency).exclude(
-            status=Activation.Status.CLOSED
+        open_activations = (
+            activations_for_user(request.user)
+            .filter(participations__agency=agency)
+            .exclude(status=Activation.Status.CLOSED)
         )
         context["open_activations"] = open_activations
         context["pending_callouts"] = CalloutResponse.objects.filter(

@@ -136,9 +136,14 @@ for _entry in MUSTER_MASTER_KEYS:
     if not _ok:
         raise ImproperlyConfigured(f"MUSTER_MASTER_KEYS: entry {_key_id!r} must be 32 bytes of base64 as id:base64.")
 # Blind index for duplicate detection (HMAC-SHA256), a key separate from the master keys.
-MUSTER_BLIND_INDEX_KEY = (
-    env_str("MUSTER_BLIND_INDEX_KEY", required=PRODUCTION) or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAxMjM0NTY="
-)
+_DEV_BLIND_INDEX_KEY = "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAxMjM0NTY="
+MUSTER_BLIND_INDEX_KEY = env_str("MUSTER_BLIND_INDEX_KEY", required=PRODUCTION) or _DEV_BLIND_INDEX_KEY
+try:
+    _blind_ok = len(base64.b64decode(MUSTER_BLIND_INDEX_KEY, validate=True)) == 32
+except ValueError:
+    _blind_ok = False
+if not _blind_ok or (PRODUCTION and MUSTER_BLIND_INDEX_KEY == _DEV_BLIND_INDEX_KEY):
+    raise ImproperlyConfigured("MUSTER_BLIND_INDEX_KEY must be base64 of 32 random bytes (not the development key).")
 if PRODUCTION and _DEV_MASTER_KEY in MUSTER_MASTER_KEYS:
     raise ImproperlyConfigured("MUSTER_MASTER_KEYS holds the development key; generate a real one.")
 

@@ -35,22 +35,37 @@ DUPLICATE = ("maria  LOPEZ", "engineer", "riverton-police", "direct")
 
 
 def _supporters(agency: Agency) -> list:
-    return [m.user for m in Membership.objects.filter(agency=agency, is_active=True, role=Role.PEER_SUPPORTER)
-            .select_related("user").order_by("user__email")]
+    return [
+        m.user
+        for m in Membership.objects.filter(agency=agency, is_active=True, role=Role.PEER_SUPPORTER)
+        .select_related("user")
+        .order_by("user__email")
+    ]
 
 
 def _log_contact(target: OutreachTarget, standard: DocumentationStandard, referred: bool, rng: random.Random) -> None:
     agency = target.assigned_agency
     with tenant_context(agency):
         encounter_services.encounter_log(
-            author=target.assigned_supporter, agency=agency, standard=standard, submission_key=uuid.uuid4(),
-            occurred_on=timezone.localdate(), duration_band=rng.choice(["15-29", "30-44"]), contact_mode="in-person",
-            initiator="activation", recipient_relation="own-agency" if target.home_agency == agency else "other-agency",
+            author=target.assigned_supporter,
+            agency=agency,
+            standard=standard,
+            submission_key=uuid.uuid4(),
+            occurred_on=timezone.localdate(),
+            duration_band=rng.choice(["15-29", "30-44"]),
+            contact_mode="in-person",
+            initiator="activation",
+            recipient_relation="own-agency" if target.home_agency == agency else "other-agency",
             recipient_discipline={"fire": "fire", "ems": "ems", "law": "law-enforcement"}.get(
-                target.home_agency.discipline, "other"),
-            role_class="other", topics=["critical-incident"], interventions=["one-on-one"],
-            referral="eap" if referred else "none", confidentiality_notice_given=True,
-            follow_up_due_on=timezone.localdate() + datetime.timedelta(days=7), outreach_target=target,
+                target.home_agency.discipline, "other"
+            ),
+            role_class="other",
+            topics=["critical-incident"],
+            interventions=["one-on-one"],
+            referral="eap" if referred else "none",
+            confidentiality_notice_given=True,
+            follow_up_due_on=timezone.localdate() + datetime.timedelta(days=7),
+            outreach_target=target,
         )
 
 
@@ -61,58 +76,91 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
     coordinator = User.objects.get(email="coordinator@example.org")
     if not Activation.objects.filter(name="Route 9 bus crash").exists():
         activation = services.activation_open(
-            actor=coordinator, lead_agency=agencies["riverton-fire"], incident_type="mci", name="Route 9 bus crash",
-            occurred_at=timezone.now() - datetime.timedelta(hours=10), location="Route 9 at Mill Creek",
+            actor=coordinator,
+            lead_agency=agencies["riverton-fire"],
+            incident_type="mci",
+            name="Route 9 bus crash",
+            occurred_at=timezone.now() - datetime.timedelta(hours=10),
+            location="Route 9 at Mill Creek",
             participating=[agencies["riverton-police"], agencies["north-county-ems"]],
         )
         services.callout_send(actor=coordinator, activation=activation)
         callouts = list(activation.callouts.select_related("supporter").order_by("supporter__email"))
         for index, response in enumerate(callouts):
             answer = "unavailable" if index % 7 == 3 else "available"
-            services.callout_answer(supporter=response.supporter, activation=activation, answer=answer,
-                                    involved=index == 1)
+            services.callout_answer(
+                supporter=response.supporter, activation=activation, answer=answer, involved=index == 1
+            )
         blocked = {r.supporter_id for r in activation.callouts.filter(involved=True)} | {
-            r.supporter_id for r in activation.callouts.filter(answer="unavailable")}
-        pool = [u for slug in ("riverton-fire", "riverton-police", "north-county-ems")
-                for u in _supporters(agencies[slug]) if u.pk not in blocked]
+            r.supporter_id for r in activation.callouts.filter(answer="unavailable")
+        }
+        pool = [
+            u
+            for slug in ("riverton-fire", "riverton-police", "north-county-ems")
+            for u in _supporters(agencies[slug])
+            if u.pk not in blocked
+        ]
         demo_supporter = User.objects.get(email="supporter@example.org")
         for i, (name, role, slug, exposure, outcome) in enumerate(OPEN_MEMBERS):
-            (target,) = services.targets_add(actor=coordinator, activation=activation, home_agency=agencies[slug],
-                                             entries=[(name, role)], exposure=exposure)
+            (target,) = services.targets_add(
+                actor=coordinator,
+                activation=activation,
+                home_agency=agencies[slug],
+                entries=[(name, role)],
+                exposure=exposure,
+            )
             if outcome == "unassigned-late":
-                OutreachTarget.objects.filter(pk=target.pk).update(added_at=timezone.now() - datetime.timedelta(hours=9))
+                OutreachTarget.objects.filter(pk=target.pk).update(
+                    added_at=timezone.now() - datetime.timedelta(hours=9)
+                )
             if outcome.startswith("unassigned"):
                 continue
             supporter = demo_supporter if i < 3 and demo_supporter.pk not in blocked else pool[i % len(pool)]
-            target = services.target_assign(actor=coordinator, target=target, supporter=supporter,
-                                            expected_supporter_id=None)
+            target = services.target_assign(
+                actor=coordinator, target=target, supporter=supporter, expected_supporter_id=None
+            )
             if outcome in ("contacted", "referred"):
                 _log_contact(target, standard, referred=outcome == "referred", rng=rng)
             elif outcome in ("attempted", "declined"):
                 services.outreach_update(actor=supporter, target=target, status="attempted")
                 if outcome == "declined":
                     services.outreach_update(actor=supporter, target=target, status="declined")
-        services.targets_add(actor=coordinator, activation=activation, home_agency=agencies[DUPLICATE[2]],
-                             entries=[DUPLICATE[:2]], exposure=DUPLICATE[3])
+        services.targets_add(
+            actor=coordinator,
+            activation=activation,
+            home_agency=agencies[DUPLICATE[2]],
+            entries=[DUPLICATE[:2]],
+            exposure=DUPLICATE[3],
+        )
         created += 1
 
     if not Activation.objects.filter(name="Harbor Detention disturbance").exists():
         lead = agencies["harbor-county-jail"]
         lead_coordinator = Membership.objects.filter(agency=lead, role=Role.COORDINATOR).first().user
         activation = services.activation_open(
-            actor=lead_coordinator, lead_agency=lead, incident_type="corrections-disturbance",
-            name="Harbor Detention disturbance", occurred_at=timezone.now() - datetime.timedelta(days=45),
-            location="Harbor County Detention Center", participating=[agencies["southport-police"]],
+            actor=lead_coordinator,
+            lead_agency=lead,
+            incident_type="corrections-disturbance",
+            name="Harbor Detention disturbance",
+            occurred_at=timezone.now() - datetime.timedelta(days=45),
+            location="Harbor County Detention Center",
+            participating=[agencies["southport-police"]],
         )
         services.callout_send(actor=lead_coordinator, activation=activation)
         pool = _supporters(lead) + _supporters(agencies["southport-police"])
         names = ["Ada Finch", "Brian Cole", "Carmen Diaz", "Dev Patel", "Eli Grant", "Fay Morgan"]
         for i, name in enumerate(names):
             home = lead if i < 4 else agencies["southport-police"]
-            (target,) = services.targets_add(actor=lead_coordinator, activation=activation, home_agency=home,
-                                             entries=[(name, "officer")], exposure="direct" if i < 3 else "witness")
-            target = services.target_assign(actor=lead_coordinator, target=target, supporter=pool[i % len(pool)],
-                                            expected_supporter_id=None)
+            (target,) = services.targets_add(
+                actor=lead_coordinator,
+                activation=activation,
+                home_agency=home,
+                entries=[(name, "officer")],
+                exposure="direct" if i < 3 else "witness",
+            )
+            target = services.target_assign(
+                actor=lead_coordinator, target=target, supporter=pool[i % len(pool)], expected_supporter_id=None
+            )
             if i == 5:
                 services.outreach_update(actor=lead_coordinator, target=target, status="declined")
             else:

@@ -525,3 +525,13 @@ def test_the_timeline_is_append_only(world):
         event.save()
     with pytest.raises(RuntimeError):
         event.delete()
+
+
+@pytest.mark.django_db
+def test_a_called_out_supporter_sees_the_callout_on_their_home_page_until_they_answer(client, world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    client.force_login(supporter)
+    home = client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    assert "Answer the callout" in home and "Warehouse fire" in home
+    client.post(f"/activations/{world.activation.uuid}/mine/", {"answer": "unavailable"})
+    assert "Answer the callout" not in client.get(f"/a/{world.agency_a.slug}/").content.decode()
