@@ -35,6 +35,15 @@ def activations_for_user(user) -> QuerySet[Activation]:
     return Activation.objects.filter(pk__in=ids).select_related("lead_agency").order_by("-opened_at")
 
 
+def activations_open_for(agency) -> QuerySet[Activation]:
+    """Activations an agency takes part in that still accept encounters (open or demobilized)."""
+    return (
+        Activation.objects.filter(participations__agency=agency)
+        .exclude(status=Activation.Status.CLOSED)
+        .order_by("-opened_at")
+    )
+
+
 def board(
     activation: Activation,
     *,

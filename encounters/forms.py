@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from activations.selectors import activations_open_for
 from agencies.models import Agency, Discipline, Membership, Role
 from encounters.models import DisclosureRecord, FollowUp
 from encounters.services import SUPPORTING_ROLES
@@ -85,6 +86,12 @@ class EncounterForm(TileChoices, forms.Form):
     co_supporters = MemberChoiceField(
         label="Co-supporters", queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
+    activation = forms.ModelChoiceField(
+        label="Part of an activation (optional)",
+        queryset=None,
+        required=False,
+        empty_label="None",
+    )
     escalation = forms.BooleanField(
         label="A confidentiality exception applies (opens a disclosure record; no details here)", required=False
     )
@@ -95,20 +102,6 @@ class EncounterForm(TileChoices, forms.Form):
         max_length=2000,
         help_text="Only what the next supporter needs. No diagnoses, no judgments, no names.",
     )
-
-    # Groups shown in the template: the quick ones first, the rest behind "More details".
-    QUICK = ["duration_band", "contact_mode", "initiator", "topics", "confidentiality_notice"]
-    MORE = [
-        "interventions",
-        "visit_number",
-        "recipient_relation",
-        "recipient_discipline",
-        "role_class",
-        "referral",
-        "referred_to",
-        "co_supporters",
-        "escalation",
-    ]
 
     def __init__(self, *args, agency: Agency, user, standard: DocumentationStandard, notes_enabled: bool, **kwargs):
         initial = kwargs.setdefault("initial", {})
@@ -137,6 +130,8 @@ class EncounterForm(TileChoices, forms.Form):
             self.fields[name].choices = [(t.code, t.label) for t in terms[vocabulary]]
         self.fields["co_supporters"].queryset = _members(agency, SUPPORTING_ROLES, exclude=user)
         self.fields["referred_to"].queryset = _members(agency, [Role.CLINICIAN])
+        self.fields["activation"].queryset = activations_open_for(agency)
+        self.fields["activation"].label_from_instance = lambda a: f"{a.name} ({a.get_incident_type_display()})"
         if not notes_enabled:
             del self.fields["notes"]
         self.style_choice_widgets()

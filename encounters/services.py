@@ -79,6 +79,7 @@ def encounter_log(
     notes: str = "",
     follow_up_due_on: datetime.date | None = None,
     outreach_target=None,
+    activation=None,
     request=None,
 ) -> tuple[Encounter, bool]:
     """Record a support contact. Returns (encounter, created); the same submission_key twice
@@ -120,6 +121,13 @@ def encounter_log(
             errors["referred_to"] = "Choose the team clinician the referral goes to."
     elif referred_to is not None:
         errors["referred_to"] = "Only a clinician referral is addressed to a clinician."
+    if outreach_target is not None:
+        activation = outreach_target.activation
+    if activation is not None:
+        from activations.selectors import activations_open_for
+
+        if not activations_open_for(agency).filter(pk=activation.pk).exists():
+            errors["activation"] = "Choose an open activation your agency takes part in."
     notes = (notes or "").strip()
     if notes and not policy_for(agency.network).notes_enabled:
         errors["notes"] = "The network does not allow free-text notes."
@@ -138,7 +146,7 @@ def encounter_log(
                 escalation=escalation,
                 referred_to=referred_to,
                 notes=notes or None,
-                activation=outreach_target.activation if outreach_target else None,
+                activation=activation,
                 outreach_target=outreach_target,
                 **values,
             )

@@ -38,9 +38,14 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
-@pytest.fixture(scope="session")
-def world(django_db_setup) -> World:
-    return django_db_setup
+@pytest.fixture
+def world(django_db_setup, django_db_blocker) -> World:
+    """The shared world, with its public objects re-read so one test's in-memory changes never leak."""
+    world = django_db_setup
+    with django_db_blocker.unblock():
+        for name in ("agency_a", "agency_b", "activation", "target"):
+            getattr(world, name).refresh_from_db()
+    return world
 
 
 @pytest.fixture(autouse=True)

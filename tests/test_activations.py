@@ -535,3 +535,22 @@ def test_a_called_out_supporter_sees_the_callout_on_their_home_page_until_they_a
     assert "Answer the callout" in home and "Warehouse fire" in home
     client.post(f"/activations/{world.activation.uuid}/mine/", {"answer": "unavailable"})
     assert "Answer the callout" not in client.get(f"/a/{world.agency_a.slug}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_state_admin_opens_an_activation_for_any_lead_and_a_regional_coordinator_only_in_their_region(client, world):
+    form = {
+        "incident_type": "lodd",
+        "name": "Network opened",
+        "location": "Somewhere",
+        "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "lead_agency": world.agency_b.pk,
+    }
+    client.force_login(world.state_admin)
+    response = client.post("/network/activations/new/", form)
+    assert response.status_code == 302
+    assert Activation.objects.get(name="Network opened").lead_agency == world.agency_b
+    client.force_login(world.regional_a)  # North region: agency A, not B
+    page = client.post("/network/activations/new/", {**form, "name": "Regional try"}).content.decode()
+    assert "This form was altered" in page  # the only lead on offer is in their region
+    assert not Activation.objects.filter(name="Regional try").exists()

@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from activations.models import Activation
 from agencies.models import Role
 from encounters import maintenance
 from encounters.models import DisclosureRecord, Encounter, FollowUp
@@ -384,3 +385,36 @@ def test_garbage_in_any_field_never_causes_a_server_error(client, world, field):
         assert response.status_code in (200, 302), (field, value, response.status_code)
         saved += response.status_code == 302
     assert count_encounters(world.agency_a) == before + saved
+
+
+def test_an_encounter_can_be_linked_to_an_open_activation_of_the_agency(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    page = client.get(url(world, "encounters/new/")).content.decode()
+    assert "Warehouse fire" in page
+    response = client.post(url(world, "encounters/new/"), form_data(activation=str(world.activation.pk)))
+    assert response.status_code == 302
+    with tenant_context(world.agency_a):
+        assert Encounter.objects.latest("created_at").activation == world.activation
+
+
+def test_another_agencys_or_a_closed_activation_is_refused(client, world):
+    from activations import services as activation_services
+
+    b_activation = activation_services.activation_open(
+        actor=world.b[Role.COORDINATOR],
+        lead_agency=world.agency_b,
+        incident_type="other",
+        name="B only",
+        occurred_at=timezone.now(),
+        location="B town",
+    )
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    before = count_encounters(world.agency_a)
+    page = client.post(url(world, "encounters/new/"), form_data(activation=str(b_activation.pk))).content.decode()
+    assert "Select a valid choice" in page
+    activation_services.activation_close(
+        actor=world.a[Role.COORDINATOR], activation=Activation.objects.get(pk=world.activation.pk)
+    )
+    page = client.post(url(world, "encounters/new/"), form_data(activation=str(world.activation.pk))).content.decode()
+    assert "Select a valid choice" in page
+    assert count_encounters(world.agency_a) == before
