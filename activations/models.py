@@ -134,7 +134,8 @@ class OutreachTarget(models.Model):
     # HMAC of the normalized name under the blind-index key, scoped to this activation.
     name_index = models.CharField(max_length=64, db_index=True)
     home_agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
-    role = models.CharField(max_length=60, blank=True, help_text="Role or assignment, e.g. engineer, dispatcher.")
+    # Encrypted like the name: a pasted "Smith, John" would otherwise put a first name here in clear.
+    role = EncryptedTextField(null=True, blank=True, help_text="Role or assignment, e.g. engineer, dispatcher.")
     exposure = models.CharField(max_length=16, choices=Exposure.choices)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     added_at = models.DateTimeField(default=timezone.now)
@@ -195,6 +196,7 @@ class ActivationEvent(models.Model):
         DUPLICATE_DISMISSED = "duplicate_dismissed", "Not a duplicate"
         ASSIGNED = "assigned", "Assigned"
         REASSIGNED = "reassigned", "Reassigned"
+        UNASSIGNED = "unassigned", "Unassigned (supporter was a witness or party)"
         STATUS_CHANGED = "status_changed", "Outreach status changed"
         DEMOBILIZED = "demobilized", "Demobilized"
         CLOSED = "closed", "Closed"

@@ -134,3 +134,18 @@ def callout_of(activation: Activation, user) -> CalloutResponse | None:
 
 def timeline(activation: Activation) -> list[ActivationEvent]:
     return list(activation.events.select_related("actor", "agency"))
+
+
+# Leadership sees no count small enough to point at a person (../shared/DOMAIN.md: small cells).
+SMALL_CELL_THRESHOLD = 5
+
+
+def suppress_small_cells(cells: dict[str, int], threshold: int = SMALL_CELL_THRESHOLD) -> dict[str, int | None]:
+    """Hide counts from 1 to threshold-1 (None). When exactly one cell would be hidden, the next smallest
+    is hidden too, so the hidden value cannot be worked out from the total."""
+    hidden = {key for key, value in cells.items() if 0 < value < threshold}
+    if len(hidden) == 1:
+        rest = sorted((value, key) for key, value in cells.items() if key not in hidden and value > 0)
+        if rest:
+            hidden.add(rest[0][1])
+    return {key: (None if key in hidden else value) for key, value in cells.items()}

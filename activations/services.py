@@ -123,6 +123,9 @@ def activation_add_agency(*, actor, activation: Activation, agency: Agency, requ
         if created:
             _grant(activation, agency)
             _event(activation, Kind.AGENCY_JOINED, actor=actor, agency=agency)
+            audit_record(
+                action=AuditAction.ACTIVATION_AGENCY_JOINED, actor=actor, agency=agency, obj=activation, request=request
+            )
     return participation
 
 
@@ -152,6 +155,7 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
                 sent += 1
                 emails.append(membership.user.email)
         _event(activation, Kind.CALLOUT_SENT, actor=actor, detail=str(sent))
+        audit_record(action=AuditAction.ACTIVATION_CALLOUT_SENT, actor=actor, obj=activation, request=request)
         subject = f"Peer support callout: {activation.get_incident_type_display()}"
         body = (
             f"Your peer support team is activated for an incident ({activation.get_incident_type_display()}, "
@@ -159,7 +163,8 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
             f"Tell your coordinator whether you are available, and whether you were a witness or party:\n{link}\n"
         )
         for email in emails:
-            transaction.on_commit(lambda email=email: send_mail(subject, body, None, [email]))
+            # robust: one failed e-mail must not stop the others (each is logged).
+            transaction.on_commit(lambda email=email: send_mail(subject, body, None, [email]), robust=True)
     return sent
 
 
@@ -176,13 +181,27 @@ def callout_answer(*, supporter, activation: Activation, answer: str, involved: 
         response.involved = involved
         response.answered_at = timezone.now()
         response.save(update_fields=["answer", "involved", "answered_at"])
-        _event(
-            activation,
-            Kind.CALLOUT_ANSWERED,
+        detail = f"{answer}-involved" if involved else answer
+        _event(activation, Kind.CALLOUT_ANSWERED, actor=supporter, agency=response.agency, detail=detail)
+        audit_record(
+            action=AuditAction.ACTIVATION_CALLOUT_ANSWERED,
             actor=supporter,
             agency=response.agency,
-            detail=f"{answer}{'-involved' if involved else ''}",
+            obj=activation,
+            request=request,
         )
+        if involved:
+            # Privilege would not hold: their open assignments go back to the board, unassigned.
+            held = (
+                OutreachTarget.objects.select_for_update()
+                .filter(activation=activation, assigned_supporter=supporter)
+                .exclude(status__in=FINAL_STATUSES)
+            )
+            for target in held:
+                OutreachTarget.objects.filter(pk=target.pk).update(
+                    assigned_supporter=None, assigned_agency=None, assigned_at=None
+                )
+                _event(activation, Kind.UNASSIGNED, actor=supporter, target=target)
     return response
 
 
@@ -214,8 +233,8 @@ def targets_add(
 ) -> list[OutreachTarget]:
     """Add affected members. One that matches someone already listed (blind index) is flagged as a
     possible duplicate and kept out of assignment until a coordinator merges or keeps it."""
-    if activation.status == Activation.Status.CLOSED:
-        raise ValidationError("The activation is closed.")
+    if not activation.is_open:
+        raise ValidationError("Members are added only while the activation is open (not after demobilizing).")
     if exposure not in OutreachTarget.Exposure.values:
         raise ValidationError({"exposure": "Choose the exposure."})
     if home_agency.pk not in {a.pk for a in participating_agencies(activation)}:
@@ -269,6 +288,7 @@ def target_merge(*, actor, target: OutreachTarget, request=None) -> OutreachTarg
         target.merged_into_id = target.possible_duplicate_of_id
         target.save(update_fields=["merged_into"])
         _event(target.activation, Kind.MERGED, actor=actor, target=target)
+        audit_record(action=AuditAction.ACTIVATION_DUPLICATE_RESOLVED, actor=actor, obj=target, request=request)
     return target
 
 
@@ -280,6 +300,7 @@ def target_keep_separate(*, actor, target: OutreachTarget, request=None) -> Outr
         target.possible_duplicate_of = None
         target.save(update_fields=["possible_duplicate_of"])
         _event(target.activation, Kind.DUPLICATE_DISMISSED, actor=actor, target=target)
+        audit_record(action=AuditAction.ACTIVATION_DUPLICATE_RESOLVED, actor=actor, obj=target, request=request)
     return target
 
 
@@ -352,7 +373,17 @@ def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporte
             if expected_supporter_id is None
             else Q(assigned_supporter_id=expected_supporter_id)
         )
-        updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged).update(
+        # The activation row lock orders this against a concurrent demobilize or close. The UPDATE's own
+        # WHERE (no joins: PostgreSQL re-checks it on the row after waiting for a concurrent writer)
+        # re-checks that nobody assigned, merged or flagged the member meanwhile.
+        if (
+            not Activation.objects.select_for_update(no_key=True)
+            .filter(pk=activation.pk, status=Activation.Status.OPEN)
+            .exists()
+        ):
+            raise ValidationError("Assignments change only while the activation is open.")
+        still_assignable = Q(merged_into__isnull=True, possible_duplicate_of__isnull=True)
+        updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged & still_assignable).update(
             assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
         )
         if not updated:
@@ -388,6 +419,7 @@ def outreach_update(*, actor, target: OutreachTarget, status: str, request=None)
             target.status = status
         target.save(update_fields=["attempts", "last_attempt_at", "status"])
         _event(target.activation, Kind.STATUS_CHANGED, actor=actor, target=target, detail=status)
+        audit_record(action=AuditAction.ACTIVATION_OUTREACH_UPDATED, actor=actor, obj=target, request=request)
     return target
 
 
@@ -398,6 +430,8 @@ def outreach_contact_logged(
     only the status, the time and the follow-up owner reach the activation; no notes, no codes."""
     with transaction.atomic():
         target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        if target.assigned_supporter_id != actor.pk:
+            raise ValidationError("This member was reassigned a moment ago; the contact was not saved.")
         now = timezone.now()
         target.status = OutreachTarget.Status.REFERRED if referred else OutreachTarget.Status.CONTACTED
         target.first_contact_at = target.first_contact_at or now
@@ -429,6 +463,7 @@ def target_for_contact(*, user, agency: Agency, target_uuid) -> OutreachTarget:
         or target.assigned_agency_id != agency.pk
         or target.activation.status == Activation.Status.CLOSED
         or target.merged_into_id is not None
+        or target.activation.callouts.filter(supporter=user, involved=True).exists()
     ):
         raise ValidationError("That activation assignment is not yours in this agency, or the activation is closed.")
     return target

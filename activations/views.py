@@ -135,14 +135,29 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
         else services.after_action_summary(activation)
     )
     statuses = OutreachTarget.Status
+    by_status = {s.value: summary["by_status"].get(s.value, 0) for s in statuses}
+    suppressed = COORDINATE not in request.activation_perms  # leadership: no small cells
+    if suppressed:
+        by_status = selectors.suppress_small_cells(by_status)
+        summary = {
+            **summary,
+            **{
+                key: None
+                if isinstance(summary.get(key), int) and 0 < summary[key] < selectors.SMALL_CELL_THRESHOLD
+                else summary.get(key)
+                for key in ("affected_members", "supporters_called_out", "supporters_assigned", "follow_ups_planned")
+            },
+        }
     return render(
         request,
         "activations/summary.html",
         {
             "activation": activation,
             "summary": summary,
-            "by_status": [(s.label, summary["by_status"].get(s.value, 0)) for s in statuses],
+            "by_status": [(s.label, by_status[s.value]) for s in statuses],
             "agencies": services.participating_agencies(activation),
+            "suppressed": suppressed,
+            "threshold": selectors.SMALL_CELL_THRESHOLD,
         },
     )
 
@@ -194,6 +209,8 @@ def _target(request: HttpRequest, target_uuid) -> OutreachTarget:
 
 @activation_view(COORDINATE)
 def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
+    if not request.activation.is_open:
+        raise Http404("Not found.")
     target = _target(request, target_uuid)
     form = AssignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

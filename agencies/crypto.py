@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 PREFIX = "m1"  # format version of stored ciphertexts: m1.<data key id>.<base64(nonce | ciphertext+tag)>
 _WRAP_AAD = b"muster:data-key"
-_CACHE_SECONDS = 300
+# Unwrapped keys are cached per process this long: a key destroyed elsewhere stops working
+# everywhere within this window (docs/encounters.md).
+_CACHE_SECONDS = 60
 
 
 class DecryptionError(Exception):

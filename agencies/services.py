@@ -212,12 +212,13 @@ def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "",
             user = User.objects.filter(email__iexact=invitation.email).first()
             if user is not None and user.has_usable_password():
                 raise ValidationError("An account with this e-mail exists: sign in to accept the invitation.")
+            if user is not None and not user.is_active:
+                raise ValidationError("This account is disabled. Ask the network's administrators to restore it.")
             if user is None:
                 user = User.objects.create_user(email=invitation.email, password=None)
             if full_name:
                 user.full_name = full_name.strip()
             user.set_password(password)
-            user.is_active = True
             user.save()
             audit_record(action=AuditAction.PASSWORD_SET, actor=user, obj=user, request=request)
         elif user.email.lower() != invitation.email.lower():
@@ -269,10 +270,14 @@ def membership_sync_groups(membership: Membership) -> None:
 def _ensure_another_admin_remains(membership: Membership) -> None:
     if membership.role != Role.AGENCY_ADMIN:
         return
-    others = Membership.objects.filter(agency=membership.agency, role=Role.AGENCY_ADMIN, is_active=True).exclude(
-        pk=membership.pk
+    # Lock every active admin of the agency, so two admins removing each other cannot both succeed.
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(agency=membership.agency, role=Role.AGENCY_ADMIN, is_active=True)
+        .order_by("pk")  # one lock order for everyone: no deadlock between two admins
+        .values_list("pk", flat=True)
     )
-    if not others.exists():
+    if not [pk for pk in admins if pk != membership.pk]:
         raise ValidationError("An agency must keep at least one active agency admin.")
 
 
@@ -282,9 +287,9 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
     if role == membership.role:
         return membership
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if role != Role.AGENCY_ADMIN:
-            _ensure_another_admin_remains(membership)
+            _ensure_another_admin_remains(membership)  # locks the agency's admins first, in pk order
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
         membership.role = role
         membership.save(update_fields=["role"])
         membership_sync_groups(membership)
@@ -300,8 +305,8 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
 
 def membership_deactivate(*, actor, membership: Membership, request=None) -> Membership:
     with transaction.atomic():
+        _ensure_another_admin_remains(membership)  # locks the agency's admins first, in pk order
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        _ensure_another_admin_remains(membership)
         membership.is_active = False
         membership.save(update_fields=["is_active"])
         membership_sync_groups(membership)

@@ -39,12 +39,13 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
             audit_record(action=AuditAction.FOLLOWUP_REMINDED, agency=agency, obj=follow_up)
             owner = follow_up.owner
             transaction.on_commit(
-                lambda owner=owner, due=follow_up.due_on: send_mail(
+                robust=True,
+                func=lambda owner=owner, due=follow_up.due_on: send_mail(
                     subject=f"Peer support follow-up due {due:%Y-%m-%d}",
                     message=f"You have a peer support follow-up due on {due:%A %d %B} at {agency.name}.\n\n{link}\n",
                     from_email=None,
                     recipient_list=[owner.email],
-                )
+                ),
             )
         reminded += 1
 
@@ -53,29 +54,39 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
         .select_related("owner")
         .order_by("due_on")
     )
-    if overdue:
-        coordinators = list(
-            Membership.objects.filter(agency=agency, role=Role.COORDINATOR, is_active=True).values_list(
-                "user__email", flat=True
-            )
+    escalated = 0
+    coordinators = list(
+        Membership.objects.filter(agency=agency, role=Role.COORDINATOR, is_active=True).values_list(
+            "user__email", flat=True
         )
-        lines = [f"- due {f.due_on:%Y-%m-%d}, owner {f.owner.get_full_name()}" for f in overdue]
+    )
+    # With no coordinator to tell, overdue follow-ups stay unescalated until one is appointed.
+    if overdue and coordinators:
         with transaction.atomic():
-            FollowUp.objects.filter(pk__in=[f.pk for f in overdue]).update(escalated_at=timezone.now())
+            claimed = list(
+                FollowUp.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=[f.pk for f in overdue], escalated_at__isnull=True)
+                .values_list("pk", flat=True)
+            )
+            FollowUp.objects.filter(pk__in=claimed).update(escalated_at=timezone.now())
+            overdue = [f for f in overdue if f.pk in set(claimed)]
             for follow_up in overdue:
                 audit_record(action=AuditAction.FOLLOWUP_ESCALATED, agency=agency, obj=follow_up)
-            if coordinators:
+            lines = [f"- due {f.due_on:%Y-%m-%d}, owner {f.owner.get_full_name()}" for f in overdue]
+            if overdue:
                 transaction.on_commit(
-                    lambda: send_mail(
-                        subject=f"{len(overdue)} overdue peer support follow-up(s) at {agency.name}",
+                    robust=True,
+                    func=lambda: send_mail(
+                        subject=f"{len(lines)} overdue peer support follow-up(s) at {agency.name}",
                         message="These follow-ups are past due:\n"
                         + "\n".join(lines)
                         + f"\n\nReassign or check in with the owners:\n{link}\n",
                         from_email=None,
                         recipient_list=coordinators,
-                    )
+                    ),
                 )
-    return {"reminded": reminded, "escalated": len(overdue)}
+        escalated = len(overdue)
+    return {"reminded": reminded, "escalated": escalated}
 
 
 def notes_purge(*, agency: Agency, now: datetime.datetime | None = None) -> int:
@@ -95,7 +106,8 @@ def notes_purge(*, agency: Agency, now: datetime.datetime | None = None) -> int:
         if closed_since > cutoff:
             continue
         with transaction.atomic():
-            Encounter.objects.filter(pk=encounter.pk, legal_hold=False).update(notes=None, notes_purged_at=now)
-            audit_record(action=AuditAction.NOTES_PURGED, agency=agency, obj=encounter)
-        purged += 1
+            done = Encounter.objects.filter(pk=encounter.pk, legal_hold=False).update(notes=None, notes_purged_at=now)
+            if done:  # a legal hold set meanwhile wins
+                audit_record(action=AuditAction.NOTES_PURGED, agency=agency, obj=encounter)
+        purged += done
     return purged

@@ -33,6 +33,8 @@ def encounter_access_level(encounter: Encounter, membership: Membership) -> str 
         return CODED
     if membership.role == Role.CLINICIAN and encounter.referred_to_id == user_id:
         return CODED
+    if encounter.follow_ups.filter(owner_id=user_id).exists():
+        return CODED  # a reassigned follow-up owner needs the context, not the notes
     return None
 
 

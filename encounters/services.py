@@ -249,8 +249,14 @@ def disclosure_notice_sent(*, actor, agency: Agency, record: DisclosureRecord, s
     if sent_on < timezone.localtime(record.disclosed_at).date() or sent_on > timezone.localdate():
         raise ValidationError({"written_notice_sent_on": "Pick a date between the disclosure and today."})
     with transaction.atomic():
-        DisclosureRecord.objects.filter(pk=record.pk).update(written_notice_sent_on=sent_on)
-        audit_record(action=AuditAction.DISCLOSURE_RECORDED, actor=actor, agency=agency, obj=record, request=request)
+        updated = DisclosureRecord.objects.filter(pk=record.pk, written_notice_sent_on__isnull=True).update(
+            written_notice_sent_on=sent_on
+        )
+        if not updated:
+            raise ValidationError("The written notice date is already recorded.")
+        audit_record(
+            action=AuditAction.DISCLOSURE_NOTICE_RECORDED, actor=actor, agency=agency, obj=record, request=request
+        )
 
 
 def encounter_set_legal_hold(*, actor, agency: Agency, encounter: Encounter, hold: bool, request=None) -> None:

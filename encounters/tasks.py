@@ -24,8 +24,12 @@ def _each_active_agency():
 def follow_up_reminders_task() -> dict:
     totals = {"reminded": 0, "escalated": 0}
     for agency in _each_active_agency():
-        with tenant_context(agency):
-            counts = maintenance.follow_up_reminders_send(agency=agency)
+        try:
+            with tenant_context(agency):
+                counts = maintenance.follow_up_reminders_send(agency=agency)
+        except Exception:  # one agency's failure must not cost the others their reminders
+            logger.exception("follow-up reminders failed for agency %s", agency.pk)
+            continue
         for key in totals:
             totals[key] += counts[key]
     logger.info("follow-up reminders: %(reminded)d reminded, %(escalated)d escalated", totals)
@@ -36,7 +40,10 @@ def follow_up_reminders_task() -> dict:
 def notes_purge_task() -> int:
     purged = 0
     for agency in _each_active_agency():
-        with tenant_context(agency):
-            purged += maintenance.notes_purge(agency=agency)
+        try:
+            with tenant_context(agency):
+                purged += maintenance.notes_purge(agency=agency)
+        except Exception:
+            logger.exception("notes purge failed for agency %s", agency.pk)
     logger.info("notes purge: %d encounter(s) purged", purged)
     return purged

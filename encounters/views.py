@@ -265,6 +265,10 @@ def disclosure_detail(request: HttpRequest, disclosure_uuid) -> HttpResponse:
     record = selectors.disclosures_all().filter(uuid=disclosure_uuid).first()
     if record is None:
         raise Http404("Not found.")
+    # Coordinators record the notice date, once; clinicians read the log.
+    can_record = request.membership.role == Role.COORDINATOR and record.written_notice_sent_on is None
+    if request.method == "POST" and not can_record:
+        raise Http404("Not found.")
     form = NoticeSentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -283,4 +287,6 @@ def disclosure_detail(request: HttpRequest, disclosure_uuid) -> HttpResponse:
     audit_record(
         action=AuditAction.DISCLOSURE_VIEWED, actor=request.user, agency=request.tenant, obj=record, request=request
     )
-    return _no_store(render(request, "encounters/disclosure_detail.html", {"record": record, "form": form}))
+    return _no_store(
+        render(request, "encounters/disclosure_detail.html", {"record": record, "form": form, "can_record": can_record})
+    )

@@ -151,7 +151,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if has_account:
         # Existing users confirm while signed in as the invited account.
         if request.user.is_authenticated and request.user.pk == existing.pk and request.method == "POST":
-            agency_services.invitation_accept(invitation=invitation, user=request.user, request=request)
+            try:
+                agency_services.invitation_accept(invitation=invitation, user=request.user, request=request)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+                return redirect("home")
             messages.success(request, f"You joined {invitation.agency.name} as {invitation.get_role_display()}.")
             return redirect("agency_home", agency_slug=invitation.agency.slug)
         context["signed_in_as_invitee"] = request.user.is_authenticated and request.user.pk == existing.pk

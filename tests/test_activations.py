@@ -554,3 +554,73 @@ def test_state_admin_opens_an_activation_for_any_lead_and_a_regional_coordinator
     page = client.post("/network/activations/new/", {**form, "name": "Regional try"}).content.decode()
     assert "This form was altered" in page  # the only lead on offer is in their region
     assert not Activation.objects.filter(name="Regional try").exists()
+
+
+@pytest.mark.django_db
+def test_a_supporter_who_declares_themself_a_witness_loses_their_open_assignments(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    client.post(f"/activations/{world.activation.uuid}/mine/", {"answer": "available", "involved": "on"})
+    target = OutreachTarget.objects.get(pk=world.target.pk)
+    assert target.assigned_supporter is None and target.assigned_agency is None
+    assert Kind.UNASSIGNED in kinds(world.activation)
+    page = client.get(f"/a/{world.agency_a.slug}/encounters/new/?outreach={world.target.uuid}").content.decode()
+    assert "not yours" in page
+
+
+@pytest.mark.django_db
+def test_no_members_are_added_after_demobilizing(client, world):
+    services.activation_demobilize(actor=world.a[Role.COORDINATOR], activation=world.activation)
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.post(
+        f"/activations/{world.activation.uuid}/members/add/",
+        {
+            "home_agency": world.agency_a.pk,
+            "exposure": "direct",
+            "name": "Late Addition",
+        },
+    ).content.decode()
+    assert "only while the activation is open" in page
+    assert not OutreachTarget.objects.filter(activation=world.activation).exclude(pk=world.target.pk).exists()
+
+
+@pytest.mark.django_db
+def test_roles_are_encrypted_like_names(world):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT role FROM activations_outreachtarget WHERE id = %s", [world.target.pk])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("m1.") and "engineer" not in stored
+
+
+@pytest.mark.django_db
+def test_leadership_summary_suppresses_small_counts_and_their_complement(client, world):
+    activation = open_two_agency_activation(world)
+    targets = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[(f"Person {n}", "") for n in range(8)],
+        exposure="direct",
+    )
+    services.target_assign(
+        actor=world.a[Role.COORDINATOR],
+        target=targets[0],
+        supporter=world.a[Role.PEER_SUPPORTER],
+        expected_supporter_id=None,
+    )
+    services.outreach_update(actor=world.a[Role.PEER_SUPPORTER], target=targets[0], status="declined")
+    client.force_login(world.a[Role.CHIEF])
+    page = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
+    # 7 pending and 1 declined: the 1 is hidden, and so is the 7 that would give it away from the total of 8.
+    assert page.count("suppressed</td>") == 2
+    assert "<td>1</td>" not in page and "<td>7</td>" not in page
+    client.force_login(world.a[Role.COORDINATOR])  # coordinators work with exact numbers
+    page = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
+    assert "<td>1</td>" in page and "<td>7</td>" in page
+
+
+def test_small_cell_suppression_never_leaves_a_single_hidden_cell():
+    from activations.selectors import suppress_small_cells
+
+    assert suppress_small_cells({"a": 7, "b": 1, "c": 0}) == {"a": None, "b": None, "c": 0}
+    assert suppress_small_cells({"a": 2, "b": 3, "c": 9}) == {"a": None, "b": None, "c": 9}
+    assert suppress_small_cells({"a": 6, "b": 5}) == {"a": 6, "b": 5}

@@ -418,3 +418,37 @@ def test_another_agencys_or_a_closed_activation_is_refused(client, world):
     page = client.post(url(world, "encounters/new/"), form_data(activation=str(world.activation.pk))).content.decode()
     assert "Select a valid choice" in page
     assert count_encounters(world.agency_a) == before
+
+
+def test_clinicians_read_disclosures_but_only_coordinators_record_the_notice_date_once(client, world):
+    path = url(world, f"disclosures/{world.disclosure.uuid}/")
+    client.force_login(world.a[Role.CLINICIAN])
+    assert client.post(path, {"written_notice_sent_on": timezone.localdate().isoformat()}).status_code == 404
+    client.force_login(world.a[Role.COORDINATOR])
+    client.post(path, {"written_notice_sent_on": timezone.localdate().isoformat()})
+    assert client.post(path, {"written_notice_sent_on": timezone.localdate().isoformat()}).status_code == 404
+    assert AuditEvent.objects.filter(action=AuditAction.DISCLOSURE_NOTICE_RECORDED).count() == 1
+
+
+def test_overdue_follow_ups_wait_for_a_coordinator_before_they_count_as_escalated(world):
+    from agencies.services import membership_set_role
+
+    coordinator = world.membership(world.agency_a, Role.COORDINATOR)
+    membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=coordinator, role=Role.PEER_SUPPORTER)
+    with tenant_context(world.agency_a):
+        late = log_encounter(
+            world.agency_a,
+            author=world.a[Role.PEER_SUPPORTER],
+            occurred_on=timezone.localdate() - datetime.timedelta(5),
+            follow_up_due_on=timezone.localdate() - datetime.timedelta(days=1),
+        )
+        assert maintenance.follow_up_reminders_send(agency=world.agency_a)["escalated"] == 0
+        assert late.follow_ups.get().escalated_at is None
+
+
+def test_a_reassigned_follow_up_owner_can_open_the_encounter_without_its_notes(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    client.post(url(world, f"follow-ups/{world.follow_up.uuid}/reassign/"), {"owner": world.two_agency_user.pk})
+    client.force_login(world.two_agency_user)
+    response = client.get(url(world, f"encounters/{world.encounter.uuid}/"))
+    assert response.status_code == 200 and "night shift" not in response.content.decode()
