@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations import selectors, services
@@ -23,11 +24,6 @@ from agencies.models import Agency, Role
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _to_board(activation: Activation):
@@ -109,6 +105,7 @@ def _board_context(request: HttpRequest) -> dict:
     }
 
 
+@never_cache
 @activation_view(COORDINATE)
 def activation_board(request: HttpRequest) -> HttpResponse:
     context = _board_context(request)
@@ -117,13 +114,14 @@ def activation_board(request: HttpRequest) -> HttpResponse:
         pk__in=[a.pk for a in context["agencies"]]
     )
     context["add_agency_form"] = AddAgencyForm(agencies=joinable)
-    return _no_store(render(request, "activations/board.html", context))
+    return render(request, "activations/board.html", context)
 
 
+@never_cache
 @activation_view(COORDINATE)
 def activation_board_live(request: HttpRequest) -> HttpResponse:
     """The part of the board htmx refreshes every few seconds."""
-    return _no_store(render(request, "activations/_board_live.html", _board_context(request)))
+    return render(request, "activations/_board_live.html", _board_context(request))
 
 
 @activation_view(COORDINATE, SUMMARY)
@@ -162,6 +160,7 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
 @activation_view(COORDINATE)
 def members_add(request: HttpRequest) -> HttpResponse:
     activation = request.activation
@@ -193,7 +192,7 @@ def members_add(request: HttpRequest) -> HttpResponse:
             note = f" {flagged} flagged as a possible duplicate: merge or keep on the board." if flagged else ""
             messages.success(request, f"{len(added)} affected member{'s' if len(added) != 1 else ''} added.{note}")
             return _to_board(activation)
-    return _no_store(render(request, "activations/members_add.html", {"form": form, "activation": activation}))
+    return render(request, "activations/members_add.html", {"form": form, "activation": activation})
 
 
 def _target(request: HttpRequest, target_uuid) -> OutreachTarget:
@@ -207,6 +206,7 @@ def _target(request: HttpRequest, target_uuid) -> OutreachTarget:
     return target
 
 
+@never_cache
 @activation_view(COORDINATE)
 def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
     if not request.activation.is_open:
@@ -239,16 +239,14 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
             )
         messages.success(request, f"Assigned to {supporter.get_full_name()}.")
         return _to_board(request.activation)
-    return _no_store(
-        render(
-            request,
-            "activations/assign.html",
-            {
-                "activation": request.activation,
-                "target": target,
-                "supporters": services.assignable_supporters(request.activation),
-            },
-        )
+    return render(
+        request,
+        "activations/assign.html",
+        {
+            "activation": request.activation,
+            "target": target,
+            "supporters": services.assignable_supporters(request.activation),
+        },
     )
 
 
@@ -287,6 +285,7 @@ def target_outreach(request: HttpRequest, target_uuid) -> HttpResponse:
     return redirect("activation_mine", activation_uuid=request.activation.uuid)
 
 
+@never_cache
 @activation_view(SUPPORT)
 def activation_mine(request: HttpRequest) -> HttpResponse:
     activation = request.activation
@@ -315,17 +314,15 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
     assignments = selectors.assignments_of(activation, request.user)
     if assignments:
         audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=activation, request=request)
-    return _no_store(
-        render(
-            request,
-            "activations/mine.html",
-            {
-                "activation": activation,
-                "callout": callout,
-                "form": form,
-                "assignments": assignments,
-            },
-        )
+    return render(
+        request,
+        "activations/mine.html",
+        {
+            "activation": activation,
+            "callout": callout,
+            "form": form,
+            "assignments": assignments,
+        },
     )
 
 

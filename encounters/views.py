@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations import services as activation_services
@@ -27,15 +28,11 @@ SUPPORTERS = (Role.PEER_SUPPORTER, Role.COORDINATOR)
 CONFIDENTIAL_READERS = (Role.COORDINATOR, Role.CLINICIAN)
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 def _labels(standard) -> dict[str, dict[str, str]]:
     return {vocab: {t.code: t.label for t in terms} for vocab, terms in terms_by_vocabulary(standard).items()}
 
 
+@never_cache
 @agency_view(*SUPPORTERS)
 def encounter_new(request: HttpRequest) -> HttpResponse:
     agency = request.tenant
@@ -79,9 +76,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
             if encounter.escalation and not encounter.disclosures.exists():
                 return redirect("encounter_disclosure_new", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
             return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
-    return _no_store(
-        render(request, "encounters/encounter_form.html", {"form": form, "standard": standard, "outreach": outreach})
-    )
+    return render(request, "encounters/encounter_form.html", {"form": form, "standard": standard, "outreach": outreach})
 
 
 def _outreach_target_or_error(form, request, agency):
@@ -94,6 +89,7 @@ def _outreach_target_or_error(form, request, agency):
         return None
 
 
+@never_cache
 @agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)
 def encounter_list(request: HttpRequest) -> HttpResponse:
     encounters = selectors.encounters_visible_to(request.membership).select_related("standard", "author")[:200]
@@ -113,9 +109,10 @@ def encounter_list(request: HttpRequest) -> HttpResponse:
                 "referral": labels[Vocabulary.REFERRAL].get(encounter.referral, encounter.referral),
             }
         )
-    return _no_store(render(request, "encounters/encounter_list.html", {"rows": rows, "title": title}))
+    return render(request, "encounters/encounter_list.html", {"rows": rows, "title": title})
 
 
+@never_cache
 @agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)
 def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
     encounter, level = selectors.encounter_for_viewer(request.membership, encounter_uuid)
@@ -146,7 +143,7 @@ def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
         "can_disclose": request.membership.role == Role.COORDINATOR or level == selectors.FULL,
         "is_coordinator": request.membership.role == Role.COORDINATOR,
     }
-    return _no_store(render(request, "encounters/encounter_detail.html", context))
+    return render(request, "encounters/encounter_detail.html", context)
 
 
 @require_POST
@@ -164,6 +161,7 @@ def encounter_legal_hold(request: HttpRequest, encounter_uuid) -> HttpResponse:
 # --- Follow-ups ------------------------------------------------------------------------------------
 
 
+@never_cache
 @agency_view(*SUPPORTERS)
 def followup_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
@@ -179,7 +177,7 @@ def followup_list(request: HttpRequest) -> HttpResponse:
     if request.membership.role == Role.COORDINATOR:
         context["team"] = selectors.follow_ups_of_team()
         context["reassign_form"] = FollowUpReassignForm(agency=request.tenant)
-    return _no_store(render(request, "encounters/followup_list.html", context))
+    return render(request, "encounters/followup_list.html", context)
 
 
 @require_POST
@@ -227,6 +225,7 @@ def followup_reassign(request: HttpRequest, follow_up_uuid) -> HttpResponse:
 # --- Disclosures -----------------------------------------------------------------------------------
 
 
+@never_cache
 @agency_view(*SUPPORTERS)
 def disclosure_new(request: HttpRequest, encounter_uuid) -> HttpResponse:
     encounter, level = selectors.encounter_for_viewer(request.membership, encounter_uuid)
@@ -243,9 +242,10 @@ def disclosure_new(request: HttpRequest, encounter_uuid) -> HttpResponse:
         else:
             messages.success(request, "Disclosure recorded. Your coordinator and clinician can see it.")
             return redirect("encounter_detail", agency_slug=request.tenant.slug, encounter_uuid=encounter.uuid)
-    return _no_store(render(request, "encounters/disclosure_form.html", {"form": form, "encounter": encounter}))
+    return render(request, "encounters/disclosure_form.html", {"form": form, "encounter": encounter})
 
 
+@never_cache
 @agency_view(*CONFIDENTIAL_READERS)
 def disclosure_list(request: HttpRequest) -> HttpResponse:
     records = selectors.disclosures_all()
@@ -257,9 +257,10 @@ def disclosure_list(request: HttpRequest) -> HttpResponse:
         object_id="list",
         request=request,
     )
-    return _no_store(render(request, "encounters/disclosure_list.html", {"records": records}))
+    return render(request, "encounters/disclosure_list.html", {"records": records})
 
 
+@never_cache
 @agency_view(*CONFIDENTIAL_READERS)
 def disclosure_detail(request: HttpRequest, disclosure_uuid) -> HttpResponse:
     record = selectors.disclosures_all().filter(uuid=disclosure_uuid).first()
@@ -287,6 +288,6 @@ def disclosure_detail(request: HttpRequest, disclosure_uuid) -> HttpResponse:
     audit_record(
         action=AuditAction.DISCLOSURE_VIEWED, actor=request.user, agency=request.tenant, obj=record, request=request
     )
-    return _no_store(
-        render(request, "encounters/disclosure_detail.html", {"record": record, "form": form, "can_record": can_record})
+    return render(
+        request, "encounters/disclosure_detail.html", {"record": record, "form": form, "can_record": can_record}
     )
