@@ -12,6 +12,7 @@ from guardian.shortcuts import get_objects_for_user
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from agencies.access import network_roles_for
 from network.models import NetworkRole
+from reporting.suppression import suppress_mapping
 
 DEFAULT_NO_CONTACT_HOURS = 4
 
@@ -141,11 +142,5 @@ SMALL_CELL_THRESHOLD = 5
 
 
 def suppress_small_cells(cells: dict[str, int], threshold: int = SMALL_CELL_THRESHOLD) -> dict[str, int | None]:
-    """Hide counts from 1 to threshold-1 (None). When exactly one cell would be hidden, the next smallest
-    is hidden too, so the hidden value cannot be worked out from the total."""
-    hidden = {key for key, value in cells.items() if 0 < value < threshold}
-    if len(hidden) == 1:
-        rest = sorted((value, key) for key, value in cells.items() if key not in hidden and value > 0)
-        if rest:
-            hidden.add(rest[0][1])
-    return {key: (None if key in hidden else value) for key, value in cells.items()}
+    """Counts from 1 to threshold-1 hidden, and a complement so none can be worked out from the total."""
+    return suppress_mapping(cells, threshold)

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from activations import views as activation_views
 from agencies import views
+from reporting import views as reporting_views
 
 urlpatterns = [
     path("", views.agency_home, name="agency_home"),
@@ -11,5 +12,7 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", views.member_set_role, name="agency_member_set_role"),
     path("members/<int:membership_id>/deactivate/", views.member_deactivate, name="agency_member_deactivate"),
     path("activations/new/", activation_views.activation_open_for_agency, name="agency_activation_open"),
+    path("dashboard/", reporting_views.agency_dashboard, name="agency_dashboard"),
+    path("dashboard/export.csv", reporting_views.agency_dashboard_csv, name="agency_dashboard_csv"),
     path("", include("encounters.urls")),
 ]

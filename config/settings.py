@@ -47,6 +47,7 @@ SHARED_APPS = [
     "network",
     "agencies",
     "activations",
+    "reporting",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -165,6 +166,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=0),
     },
     "notes-purge": {"task": "encounters.tasks.notes_purge_task", "schedule": crontab(hour=3, minute=15)},
+    "reporting-snapshots": {"task": "reporting.tasks.snapshots_nightly_task", "schedule": crontab(hour=2, minute=30)},
     "activation-names-retention": {
         "task": "activations.tasks.activation_names_retention_task",
         "schedule": crontab(hour=3, minute=45),

@@ -9,6 +9,7 @@ from config.health import healthz
 from network import views as network_views
 from network import views_standard
 from network.forms import EmailAuthenticationForm
+from reporting import views as reporting_views
 
 auth_patterns = [
     path(
@@ -38,6 +39,10 @@ auth_patterns = [
 ]
 
 network_patterns = [
+    path("dashboard/", reporting_views.network_dashboard, name="network_dashboard"),
+    path("dashboard/export.csv", reporting_views.network_dashboard_csv, name="network_dashboard_csv"),
+    path("dashboard/rebuild/", reporting_views.snapshots_rebuild, name="network_snapshots_rebuild"),
+    path("dashboard/runs/<int:run_id>/", reporting_views.snapshots_run_progress, name="network_snapshot_run"),
     path("activations/new/", activation_views.activation_open_for_network, name="network_activation_open"),
     path("", network_views.network_home, name="network_home"),
     path("agencies/new/", network_views.agency_create, name="network_agency_create"),

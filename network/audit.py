@@ -53,6 +53,8 @@ class AuditAction(models.TextChoices):
     ACTIVATION_CLOSED = "activation.closed", "Activation closed"
     ACTIVATION_NAMES_DESTROYED = "activation.names_destroyed", "Activation names destroyed"
     ACTIVATION_VIEWED = "activation.viewed", "Activation names viewed"
+    SNAPSHOTS_REQUESTED = "reporting.snapshots_requested", "Report rebuild requested"
+    REPORT_EXPORTED = "reporting.exported", "Report exported"
     MASTER_KEY_ROTATED = "keys.master_rotated", "Data keys re-wrapped under a new master key"
     DATA_KEY_ROTATED = "keys.data_key_rotated", "Agency data re-encrypted under a new data key"
 

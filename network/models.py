@@ -209,6 +209,9 @@ class NetworkPolicy(models.Model):
         default=30, help_text="Days after an encounter's follow-ups close before its notes are purged."
     )
     followup_reminder_days = models.PositiveSmallIntegerField(default=1)
+    suppression_threshold = models.PositiveSmallIntegerField(
+        default=5, help_text="Counts from 1 to this number minus one are hidden on leadership pages and exports."
+    )
     activation_retention_days = models.PositiveIntegerField(
         default=90, help_text="Days after an activation closes before the names in it are destroyed."
     )

@@ -17,6 +17,7 @@ from encounters import services as encounter_services
 from network import services as network_services
 from network import standards
 from network.models import NetworkRole
+from reporting import services as reporting_services
 
 PASSWORD = "correct-horse-battery-staple"
 User = get_user_model()
@@ -45,6 +46,7 @@ class World:
     # affected member assigned to A's peer supporter.
     activation: object = None
     target: object = None
+    run: object = None  # a finished reporting snapshot run over everything above
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -143,6 +145,7 @@ def build_world() -> World:
         supporter=world.a[Role.PEER_SUPPORTER],
         expected_supporter_id=None,
     )
+    world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
 
 

@@ -87,6 +87,7 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "activation_uuid": str(world.activation.uuid),
         "target_uuid": str(world.target.uuid),
         "action": "callout",
+        "run_id": str(world.run.pk),
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -171,6 +172,12 @@ POLICY = {
     "disclosure_list": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "disclosure_detail": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "agency_activation_open": ("agency", frozenset({Role.COORDINATOR})),
+    "agency_dashboard": ("agency", frozenset({Role.CHIEF, Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "agency_dashboard_csv": ("agency", frozenset({Role.CHIEF, Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "network_dashboard": ("network", NETWORK),
+    "network_dashboard_csv": ("network", NETWORK),
+    "network_snapshots_rebuild": ("network", STATE),
+    "network_snapshot_run": ("network", STATE),
     "network_activation_open": ("network", NETWORK),
     "activation_list": ("authenticated",),
     "activation_home": ("activation", frozenset({COORDINATE, SUPPORT, SUMMARY})),

@@ -15,6 +15,8 @@ from network import standards
 from network.demo_activations import seed_activations
 from network.demo_encounters import seed_encounters
 from network.models import NetworkRole
+from reporting import services as reporting_services
+from reporting.models import SnapshotRun
 
 DEMO_PASSWORD = "muster-demo-2026"
 
@@ -212,6 +214,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {encounter_count} demo encounters logged across the agencies")
         if seed_activations(agencies=agencies, standard=standard):
             self.stdout.write("  demo activations: one open across three agencies, one closed")
+        if not SnapshotRun.objects.filter(status=SnapshotRun.Status.DONE).exists():
+            run = reporting_services.run_request(full=True, enqueue=False)
+            reporting_services.run_execute(run_id=run.pk)
+            self.stdout.write("  reporting snapshots built")
 
         self.stdout.write(
             self.style.SUCCESS(

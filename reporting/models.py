@@ -1,0 +1,79 @@
+"""Public-schema aggregate snapshots: counts per agency and period. No identities, no row-level data."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class PeriodKind(models.TextChoices):
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+
+
+class MetricSnapshot(models.Model):
+    """One number: `metric` (broken down by `dimension`/`key`, both empty for a total) for one agency and
+    period. Vocabulary breakdowns are keyed by concept, so they add up across standard versions."""
+
+    # Additive counts are stored per agency and summed for a region or the network. Medians do not add
+    # up, so they are also stored for each region (agency empty) and the network (both empty).
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    region = models.ForeignKey("network.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    metric = models.CharField(max_length=40)
+    dimension = models.CharField(max_length=40, blank=True)
+    key = models.CharField(max_length=64, blank=True)
+    value = models.FloatField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "region", "period_kind", "period_start", "metric", "dimension", "key"],
+                name="snapshot_one_value_per_cell",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [models.Index(fields=["period_kind", "metric", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.period_kind} {self.period_start}"
+
+
+class SnapshotRun(models.Model):
+    """One build of the snapshots, with its progress; the dashboard shows it while it runs."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        DONE_WITH_FAILURES = "partial", "Done, some agencies failed"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    full = models.BooleanField(default=False, help_text="Recompute every period, not only the recent ones.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    agencies_total = models.PositiveIntegerField(default=0)
+    agencies_done = models.PositiveIntegerField(default=0)
+    # [{"agency": id, "error": "ExceptionClass"}]: never messages, which could carry data.
+    failures = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Snapshot run {self.pk} ({self.status})"
+
+    @property
+    def progress(self) -> int:
+        return int(100 * self.agencies_done / self.agencies_total) if self.agencies_total else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.DONE_WITH_FAILURES, self.Status.FAILED)

@@ -1,0 +1,201 @@
+"""What the dashboards show, read from the snapshot tables only (never an agency schema)."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from activations.models import Activation, IncidentType
+from agencies.models import Agency, Discipline
+from network.models import DocumentationStandard, Network, Region, Vocabulary
+from reporting.builder import period_start
+from reporting.models import MetricSnapshot, PeriodKind, SnapshotRun
+from reporting.suppression import suppress_series
+
+BREAKDOWNS = [
+    (Vocabulary.INTERVENTION, "Encounters by intervention"),
+    (Vocabulary.TOPIC, "Encounters by topic"),
+    (Vocabulary.INITIATOR, "Encounters by who reached out"),
+    (Vocabulary.CONTACT_MODE, "Encounters by contact mode"),
+    (Vocabulary.REFERRAL, "Referrals by type"),
+]
+SMALL_AGENCY_ROSTER = 10
+
+
+def _periods(kind: str, count: int, today: datetime.date) -> list[datetime.date]:
+    periods = [period_start(kind, today)]
+    while len(periods) < count:
+        periods.append(period_start(kind, periods[-1] - datetime.timedelta(days=1)))
+    return list(reversed(periods))
+
+
+def _label(kind: str, day: datetime.date) -> str:
+    if kind == PeriodKind.QUARTER:
+        return f"{day.year} Q{(day.month - 1) // 3 + 1}"
+    return day.strftime("%b %Y") if kind == PeriodKind.MONTH else day.isoformat()
+
+
+def _sum(qs, **filters) -> dict:
+    return {
+        row["period_start"]: row["total"]
+        for row in qs.filter(**filters).values("period_start").annotate(total=Sum("value"))
+    }
+
+
+def _concept_labels(network: Network) -> dict[tuple[str, str], str]:
+    """The newest label of each concept, so breakdowns read in today's words across versions."""
+    labels = {}
+    for standard in DocumentationStandard.objects.filter(network=network).order_by("version"):
+        for term in standard.terms.all():
+            labels[(term.vocabulary, term.concept)] = term.label
+    return labels
+
+
+def _table(rows: list[tuple[str, float]], threshold: int) -> dict:
+    values = [int(v) for _label_, v in rows]
+    shown = suppress_series(values, threshold)
+    total = sum(values)
+    hidden = sum(1 for v in shown if v is None)
+    return {
+        "rows": [{"label": label, "value": value} for (label, _v), value in zip(rows, shown, strict=True)],
+        "total": None if hidden == 1 or 0 < total < threshold else total,
+        "max": max([v for v in shown if v is not None] or [0]),
+    }
+
+
+def _rate(numerator: float, denominator: float, threshold: int) -> int | None:
+    if denominator < threshold or (0 < numerator < threshold):
+        return None
+    return round(100 * numerator / denominator)
+
+
+def dashboard(
+    *,
+    network: Network,
+    agency_ids: list[int],
+    region: Region | None = None,
+    whole_network: bool = False,
+    threshold: int,
+    small: bool = False,
+    today: datetime.date | None = None,
+) -> dict:
+    today = today or timezone.localdate()
+    kind = PeriodKind.QUARTER if small else PeriodKind.MONTH
+    periods = _periods(kind, 8 if small else 12, today)
+    base = MetricSnapshot.objects.filter(agency_id__in=agency_ids, period_kind=kind, period_start__gte=periods[0])
+    encounters = _sum(base, metric="encounters", dimension="")
+    trend = _table([(_label(kind, p), encounters.get(p, 0)) for p in periods], threshold)
+
+    labels = _concept_labels(network)
+    breakdowns = []
+    for vocabulary, title in BREAKDOWNS:
+        sums = defaultdict(float)
+        for row in base.filter(metric="encounters", dimension=vocabulary).values("key").annotate(total=Sum("value")):
+            if vocabulary == Vocabulary.REFERRAL and row["key"] == "none":
+                continue
+            sums[row["key"]] += row["total"]
+        rows = sorted(((labels.get((vocabulary, k), k), v) for k, v in sums.items()), key=lambda r: -r[1])
+        breakdowns.append({"title": title, **_table(rows, threshold)})
+
+    current = periods[-1]
+    active = _sum(base, metric="supporters_active").get(current, 0)
+    roster = _sum(base, metric="roster").get(current, 0)
+    recent = periods[-3:] if not small else periods[-2:]
+    due = sum(_sum(base, metric="followups_due").get(p, 0) for p in recent)
+    completed = sum(_sum(base, metric="followups_completed").get(p, 0) for p in recent)
+    on_time = sum(_sum(base, metric="followups_on_time").get(p, 0) for p in recent)
+    overdue = sum(
+        _sum(
+            MetricSnapshot.objects.filter(agency_id__in=agency_ids, period_kind=kind), metric="followups_overdue"
+        ).values()
+    )
+    incident_labels = dict(IncidentType.choices)
+    activation_rows = [
+        (incident_labels.get(r["key"], r["key"]), r["total"])
+        for r in base.filter(metric="activations").values("key").annotate(total=Sum("value"))
+    ]
+    activations = _table(sorted(activation_rows, key=lambda r: -r[1]), threshold)
+
+    medians = MetricSnapshot.objects.filter(
+        period_kind=kind, period_start__gte=periods[0], metric="first_contact_minutes_median"
+    )
+    if whole_network:
+        medians = medians.filter(agency=None, region=None)
+    elif region is not None:
+        medians = medians.filter(agency=None, region=region)
+    else:
+        medians = medians.filter(agency_id__in=agency_ids)
+    first_contact = [(_label(kind, m.period_start), round(m.value)) for m in medians.order_by("period_start")]
+
+    return {
+        "kind": kind,
+        "small": small,
+        "threshold": threshold,
+        "trend": trend,
+        "breakdowns": breakdowns,
+        "activations": activations,
+        "participation": {"active": int(active), "roster": int(roster), "rate": _rate(active, roster, threshold)},
+        "followups": {
+            "due": int(due),
+            "completion_rate": _rate(completed, due, threshold),
+            "on_time_rate": _rate(on_time, due, threshold),
+            "overdue": int(overdue) if not 0 < overdue < threshold else None,
+        },
+        "first_contact": first_contact,
+        "before_after": _before_after(agency_ids, threshold),
+        "last_run": SnapshotRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
+    }
+
+
+def _before_after(agency_ids: list[int], threshold: int) -> list[dict]:
+    rows = defaultdict(lambda: {"before": 0.0, "after": 0.0})
+    for row in (
+        MetricSnapshot.objects.filter(
+            agency_id__in=agency_ids,
+            period_kind=PeriodKind.MONTH,
+            metric__in=["encounters_before_30d", "encounters_after_30d"],
+        )
+        .values("key", "metric")
+        .annotate(total=Sum("value"))
+    ):
+        rows[row["key"]]["before" if row["metric"].endswith("before_30d") else "after"] += row["total"]
+    activations = {str(a.uuid): a for a in Activation.objects.filter(uuid__in=list(rows))}
+    result = []
+    for key, values in rows.items():
+        activation = activations.get(key)
+        if activation is None:
+            continue
+        shown = suppress_series([int(values["before"]), int(values["after"])], threshold)
+        result.append({"activation": activation, "before": shown[0], "after": shown[1]})
+    return sorted(result, key=lambda r: r["activation"].occurred_at, reverse=True)
+
+
+def network_breakdowns(*, network: Network, threshold: int, today: datetime.date | None = None) -> dict:
+    """Encounters over the last 12 months by discipline and by region (state admin)."""
+    today = today or timezone.localdate()
+    since = _periods(PeriodKind.MONTH, 12, today)[0]
+    per_agency = {
+        row["agency"]: row["total"]
+        for row in MetricSnapshot.objects.filter(
+            agency__network=network,
+            period_kind=PeriodKind.MONTH,
+            period_start__gte=since,
+            metric="encounters",
+            dimension="",
+        )
+        .values("agency")
+        .annotate(total=Sum("value"))
+    }
+    agencies = Agency.objects.filter(network=network, status=Agency.Status.ACTIVE).select_related("region")
+    by_discipline, by_region = defaultdict(float), defaultdict(float)
+    for agency in agencies:
+        by_discipline[agency.get_discipline_display()] += per_agency.get(agency.pk, 0)
+        by_region[agency.region.name] += per_agency.get(agency.pk, 0)
+    disciplines = [(label, by_discipline.get(label, 0)) for label in dict(Discipline.choices).values()]
+    return {
+        "by_discipline": _table(disciplines, threshold),
+        "by_region": _table(sorted(by_region.items()), threshold),
+    }
