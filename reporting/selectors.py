@@ -35,7 +35,7 @@ def _periods(kind: str, count: int, today: datetime.date) -> list[datetime.date]
 def _label(kind: str, day: datetime.date) -> str:
     if kind == PeriodKind.QUARTER:
         return f"{day.year} Q{(day.month - 1) // 3 + 1}"
-    return day.strftime("%b %Y") if kind == PeriodKind.MONTH else day.isoformat()
+    return day.strftime("%b %y") if kind == PeriodKind.MONTH else day.isoformat()
 
 
 def _sum(qs, **filters) -> dict:
@@ -54,13 +54,27 @@ def _concept_labels(network: Network) -> dict[tuple[str, str], str]:
     return labels
 
 
-def _table(rows: list[tuple[str, float]], threshold: int) -> dict:
+def _short(kind: str, day: datetime.date) -> str:
+    """Axis label: the month's abbreviation, or the quarter."""
+    return f"Q{(day.month - 1) // 3 + 1}" if kind == PeriodKind.QUARTER else day.strftime("%b")
+
+
+def _duration(minutes: float) -> str:
+    hours, rest = divmod(round(minutes), 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+
+
+def _table(rows: list[tuple[str, float]], threshold: int, short: list[str] | None = None) -> dict:
     values = [int(v) for _label_, v in rows]
     shown = suppress_series(values, threshold)
     total = sum(values)
     hidden = sum(1 for v in shown if v is None)
+    short = short or [label for label, _v in rows]
     return {
-        "rows": [{"label": label, "value": value} for (label, _v), value in zip(rows, shown, strict=True)],
+        "rows": [
+            {"label": label, "short": s, "value": value}
+            for (label, _v), value, s in zip(rows, shown, short, strict=True)
+        ],
         "total": None if hidden == 1 or 0 < total < threshold else total,
         "max": max([v for v in shown if v is not None] or [0]),
     }
@@ -87,7 +101,9 @@ def dashboard(
     periods = _periods(kind, 8 if small else 12, today)
     base = MetricSnapshot.objects.filter(agency_id__in=agency_ids, period_kind=kind, period_start__gte=periods[0])
     encounters = _sum(base, metric="encounters", dimension="")
-    trend = _table([(_label(kind, p), encounters.get(p, 0)) for p in periods], threshold)
+    trend = _table(
+        [(_label(kind, p), encounters.get(p, 0)) for p in periods], threshold, short=[_short(kind, p) for p in periods]
+    )
 
     labels = _concept_labels(network)
     breakdowns = []
@@ -128,7 +144,7 @@ def dashboard(
         medians = medians.filter(agency=None, region=region)
     else:
         medians = medians.filter(agency_id__in=agency_ids)
-    first_contact = [(_label(kind, m.period_start), round(m.value)) for m in medians.order_by("period_start")]
+    first_contact = [(_label(kind, m.period_start), _duration(m.value)) for m in medians.order_by("period_start")]
 
     return {
         "kind": kind,

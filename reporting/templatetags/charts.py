@@ -5,7 +5,7 @@ from django import template
 
 register = template.Library()
 
-WIDTH, BAR, GAP, LABEL = 640, 22, 8, 200
+WIDTH, BAR, GAP, LABEL = 420, 20, 6, 150
 
 
 @register.inclusion_tag("reporting/_chart.html")
@@ -15,7 +15,7 @@ def bar_chart(table: dict, title: str, chart_id: str, vertical: bool = False):
     bars = []
     if vertical:
         slot = (WIDTH - 40) / max(len(rows), 1)
-        height = 180
+        height = 150
         for i, row in enumerate(rows):
             value = row["value"]
             h = 0 if value is None else round(height * value / top, 1)
@@ -25,7 +25,7 @@ def bar_chart(table: dict, title: str, chart_id: str, vertical: bool = False):
                     "w": round(slot * 0.7, 1),
                     "y": 10 + height - h,
                     "h": h,
-                    "label": row["label"],
+                    "label": row["short"],
                     "value": value,
                     "lx": round(40 + i * slot + slot / 2, 1),
                 }
