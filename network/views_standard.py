@@ -152,6 +152,18 @@ class PolicyForm(forms.Form):
         label="Remind follow-up owners (days before due)",
         help_text="0 reminds on the due day; at most 30.",
     )
+    suppression_threshold = forms.IntegerField(
+        min_value=2,
+        max_value=20,
+        label="Hide counts below",
+        help_text="Leadership dashboards and exports hide counts from 1 up to this number minus one (2 to 20).",
+    )
+    activation_retention_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        label="Keep names in closed activations for (days)",
+        help_text="After this, the activation's key is destroyed and its names with it; counts remain.",
+    )
 
 
 def _vocabularies(standard: DocumentationStandard) -> list[dict]:

@@ -209,11 +209,19 @@ def test_garbage_never_breaks_the_publish_page(admin_client, network, data):
 def test_policy_form_saves_the_settings_and_audits_the_change(admin_client, network, world):
     before = _policy_changes()
     response = admin_client.post(
-        POLICY, {"notes_enabled": "on", "notes_retention_days": "90", "followup_reminder_days": "3"}
+        POLICY,
+        {
+            "notes_enabled": "on",
+            "notes_retention_days": "90",
+            "followup_reminder_days": "3",
+            "suppression_threshold": "7",
+            "activation_retention_days": "60",
+        },
     )
     assert response.status_code == 302
     policy = NetworkPolicy.objects.get(network=network)
     assert (policy.notes_enabled, policy.notes_retention_days, policy.followup_reminder_days) == (True, 90, 3)
+    assert (policy.suppression_threshold, policy.activation_retention_days) == (7, 60)
     assert policy.updated_by == world.state_admin
     assert _policy_changes() == before + 1
     event = AuditEvent.objects.filter(action="policy.changed").latest("id")
@@ -243,11 +251,20 @@ def test_notes_stay_off_unless_the_network_turns_them_on(admin_client, network):
         ("followup_reminder_days", "31"),
         ("followup_reminder_days", "-1"),
         ("notes_retention_days", "many"),
+        ("suppression_threshold", "1"),
+        ("suppression_threshold", "21"),
+        ("activation_retention_days", "0"),
     ],
 )
 def test_policy_values_out_of_range_are_refused(admin_client, network, field, value):
     before = _policy_changes()
-    data = {"notes_retention_days": "30", "followup_reminder_days": "1", field: value}
+    data = {
+        "notes_retention_days": "30",
+        "followup_reminder_days": "1",
+        "suppression_threshold": "5",
+        "activation_retention_days": "90",
+        field: value,
+    }
     response = admin_client.post(POLICY, data)
     assert response.status_code == 200
     assert response.context["form"].errors[field]
@@ -257,7 +274,15 @@ def test_policy_values_out_of_range_are_refused(admin_client, network, field, va
 def test_saving_an_unchanged_policy_records_nothing(admin_client, network):
     NetworkPolicy.objects.filter(network=network).delete()
     before = _policy_changes()
-    response = admin_client.post(POLICY, {"notes_retention_days": "30", "followup_reminder_days": "1"})
+    response = admin_client.post(
+        POLICY,
+        {
+            "notes_retention_days": "30",
+            "followup_reminder_days": "1",
+            "suppression_threshold": "5",
+            "activation_retention_days": "90",
+        },
+    )
     assert response.status_code == 302
     assert _policy_changes() == before
 
