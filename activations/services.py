@@ -29,6 +29,7 @@ from activations.models import (
 )
 from agencies import crypto
 from agencies.models import Agency, Membership, Role
+from agencies.roster import readiness_problem
 from agencies.services import role_group
 from network.audit import AuditAction, audit_record
 
@@ -136,16 +137,28 @@ def participating_agencies(activation: Activation) -> list[Agency]:
 # --- Callout ----------------------------------------------------------------------------------------------
 
 
+def _supporting_memberships(activation: Activation):
+    return (
+        Membership.objects.filter(
+            agency__in=participating_agencies(activation), role__in=SUPPORTING_ROLES, is_active=True
+        )
+        .select_related("user", "agency", "profile")
+        .prefetch_related("certifications")
+    )
+
+
 def callout_send(*, actor, activation: Activation, request=None) -> int:
-    """Call out every active supporter of the participating agencies (once each), by e-mail and in the app."""
+    """Call out the designated, trained and available supporters of the participating agencies (once
+    each), by e-mail and in the app. Returns how many were newly called out."""
     if not activation.is_open:
         raise ValidationError("The activation is not open.")
     link = settings.MUSTER_BASE_URL + reverse("activation_mine", kwargs={"activation_uuid": activation.uuid})
     sent = 0
     with transaction.atomic():
-        members = Membership.objects.filter(
-            agency__in=participating_agencies(activation), role__in=SUPPORTING_ROLES, is_active=True
-        ).select_related("user", "agency")
+        incident_date = timezone.localtime(activation.occurred_at).date()
+        members = [
+            m for m in _supporting_memberships(activation) if not readiness_problem(m, incident_date=incident_date)
+        ]
         emails = []
         for membership in members:
             _response, created = CalloutResponse.objects.get_or_create(
@@ -323,15 +336,10 @@ def assignable_supporters(activation: Activation) -> list[dict]:
     responses = {r.supporter_id: r for r in activation.callouts.all()}
     loads = supporter_loads(activation)
     people = []
-    for membership in (
-        Membership.objects.filter(
-            agency__in=participating_agencies(activation), role__in=SUPPORTING_ROLES, is_active=True
-        )
-        .select_related("user", "agency")
-        .order_by("agency__name", "user__full_name")
-    ):
+    incident_date = timezone.localtime(activation.occurred_at).date()
+    for membership in _supporting_memberships(activation).order_by("agency__name", "user__full_name"):
         response = responses.get(membership.user_id)
-        blocked = ""
+        blocked = readiness_problem(membership, incident_date=incident_date)
         if response is not None and response.involved:
             blocked = "witness or party to the incident"
         elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:

@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -179,3 +180,46 @@ class DataKey(models.Model):
 def role_group_name(agency_id: int, role: str) -> str:
     """The auth group holding an agency's members of one role; object grants go to these groups."""
     return f"agency-{agency_id}-{role}"
+
+
+class CertificationKind(models.TextChoices):
+    CISM_INDIVIDUAL = "cism-individual", "CISM: individual crisis intervention"
+    CISM_GROUP = "cism-group", "CISM: group crisis intervention"
+    PEER_BASIC = "peer-basic", "Peer support: basic"
+    PEER_ADVANCED = "peer-advanced", "Peer support: advanced"
+
+
+class SupporterProfile(models.Model):
+    """A team member's standing as a peer supporter: designation, availability, languages."""
+
+    class Availability(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        UNAVAILABLE = "unavailable", "Unavailable"
+        ON_LEAVE = "on_leave", "On leave"
+
+    membership = models.OneToOneField(Membership, on_delete=models.PROTECT, related_name="profile")
+    # Privilege holds only for supporters designated before the incident (e.g. Louisiana).
+    designated_on = models.DateField(null=True, blank=True)
+    availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.AVAILABLE)
+    on_leave_until = models.DateField(null=True, blank=True)
+    languages = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Profile of membership {self.membership_id}"
+
+
+class Certification(models.Model):
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="certifications")
+    kind = models.CharField(max_length=32, choices=CertificationKind.choices)
+    certified_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "-certified_on"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.certified_on:%Y-%m-%d})"
+
+    def is_current(self, on) -> bool:
+        return self.certified_on <= on and (self.expires_on is None or self.expires_on >= on)

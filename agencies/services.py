@@ -328,3 +328,44 @@ def membership_add(*, actor, user, agency: Agency, role: str) -> Membership:
             membership_sync_groups(membership)
             audit_record(action=AuditAction.MEMBERSHIP_CREATED, actor=actor, agency=agency, obj=membership)
     return membership
+
+
+# --- Peer team roster -----------------------------------------------------------------------------
+
+
+def profile_update(*, actor, membership: Membership, request=None, **changes):
+    """Set a member's designation date, availability, leave or languages."""
+    from agencies.models import SupporterProfile
+
+    with transaction.atomic():
+        profile, _ = SupporterProfile.objects.select_for_update().get_or_create(membership=membership)
+        for name, value in changes.items():
+            setattr(profile, name, value)
+        if profile.availability != SupporterProfile.Availability.ON_LEAVE:
+            profile.on_leave_until = None
+        profile.updated_at = timezone.now()
+        profile.full_clean()
+        profile.save()
+        audit_record(
+            action=AuditAction.ROSTER_CHANGED, actor=actor, agency=membership.agency, obj=profile, request=request
+        )
+    return profile
+
+
+def certification_add(*, actor, membership: Membership, kind: str, certified_on, expires_on=None, request=None):
+    from agencies.models import Certification, CertificationKind
+
+    if kind not in CertificationKind.values:
+        raise ValidationError({"kind": "Choose a certification from the list."})
+    if certified_on > timezone.localdate():
+        raise ValidationError({"certified_on": "The certification date cannot be in the future."})
+    if expires_on is not None and expires_on <= certified_on:
+        raise ValidationError({"expires_on": "A certification expires after it is granted."})
+    with transaction.atomic():
+        certification = Certification.objects.create(
+            membership=membership, kind=kind, certified_on=certified_on, expires_on=expires_on
+        )
+        audit_record(
+            action=AuditAction.ROSTER_CHANGED, actor=actor, agency=membership.agency, obj=certification, request=request
+        )
+    return certification

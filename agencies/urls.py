@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from activations import views as activation_views
-from agencies import views
+from agencies import roster_views, views
 from reporting import views as reporting_views
 
 urlpatterns = [
@@ -12,6 +12,8 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", views.member_set_role, name="agency_member_set_role"),
     path("members/<int:membership_id>/deactivate/", views.member_deactivate, name="agency_member_deactivate"),
     path("activations/new/", activation_views.activation_open_for_agency, name="agency_activation_open"),
+    path("roster/", roster_views.roster_list, name="agency_roster"),
+    path("roster/<int:membership_id>/", roster_views.roster_member, name="agency_roster_member"),
     path("dashboard/", reporting_views.agency_dashboard, name="agency_dashboard"),
     path("dashboard/export.csv", reporting_views.agency_dashboard_csv, name="agency_dashboard_csv"),
     path("", include("encounters.urls")),

@@ -34,15 +34,6 @@ OPEN_MEMBERS = [
 DUPLICATE = ("maria  LOPEZ", "engineer", "riverton-police", "direct")
 
 
-def _supporters(agency: Agency) -> list:
-    return [
-        m.user
-        for m in Membership.objects.filter(agency=agency, is_active=True, role=Role.PEER_SUPPORTER)
-        .select_related("user")
-        .order_by("user__email")
-    ]
-
-
 def _log_contact(target: OutreachTarget, standard: DocumentationStandard, referred: bool, rng: random.Random) -> None:
     agency = target.assigned_agency
     with tenant_context(agency):
@@ -91,15 +82,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
             services.callout_answer(
                 supporter=response.supporter, activation=activation, answer=answer, involved=index == 1
             )
-        blocked = {r.supporter_id for r in activation.callouts.filter(involved=True)} | {
-            r.supporter_id for r in activation.callouts.filter(answer="unavailable")
-        }
-        pool = [
-            u
-            for slug in ("riverton-fire", "riverton-police", "north-county-ems")
-            for u in _supporters(agencies[slug])
-            if u.pk not in blocked
-        ]
+        pool = [p["user"] for p in services.assignable_supporters(activation) if not p["blocked"]]
         demo_supporter = User.objects.get(email="supporter@example.org")
         for i, (name, role, slug, exposure, outcome) in enumerate(OPEN_MEMBERS):
             (target,) = services.targets_add(
@@ -115,7 +98,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
                 )
             if outcome.startswith("unassigned"):
                 continue
-            supporter = demo_supporter if i < 3 and demo_supporter.pk not in blocked else pool[i % len(pool)]
+            supporter = demo_supporter if i < 3 and demo_supporter in pool else pool[i % len(pool)]
             target = services.target_assign(
                 actor=coordinator, target=target, supporter=supporter, expected_supporter_id=None
             )
@@ -147,7 +130,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
             participating=[agencies["southport-police"]],
         )
         services.callout_send(actor=lead_coordinator, activation=activation)
-        pool = _supporters(lead) + _supporters(agencies["southport-police"])
+        pool = [p["user"] for p in services.assignable_supporters(activation) if not p["blocked"]]
         names = ["Ada Finch", "Brian Cole", "Carmen Diaz", "Dev Patel", "Eli Grant", "Fay Morgan"]
         for i, name in enumerate(names):
             home = lead if i < 4 else agencies["southport-police"]

@@ -103,6 +103,8 @@ def build_world() -> World:
     agency_services.membership_add(
         actor=state_admin, user=world.two_agency_user, agency=agency_b, role=Role.COORDINATOR
     )
+    for membership in Membership.objects.filter(role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]):
+        make_ready(membership, actor=state_admin)
     standards.policy_update(actor=state_admin, network=network, notes_enabled=True)
     with tenant_context(agency_a):
         world.encounter = log_encounter(
@@ -147,6 +149,19 @@ def build_world() -> World:
     )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
+
+
+def make_ready(membership, *, actor=None):
+    """A designated, trained, available supporter (designated two years ago, current basic training)."""
+    today = timezone.localdate()
+    agency_services.profile_update(actor=actor, membership=membership, designated_on=today - timedelta(days=730))
+    agency_services.certification_add(
+        actor=actor,
+        membership=membership,
+        kind="peer-basic",
+        certified_on=today - timedelta(days=365),
+        expires_on=today + timedelta(days=365),
+    )
 
 
 WORLD_MEMBER = "Jordan Q. Example"

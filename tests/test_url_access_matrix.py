@@ -172,6 +172,8 @@ POLICY = {
     "disclosure_list": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "disclosure_detail": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "agency_activation_open": ("agency", frozenset({Role.COORDINATOR})),
+    "agency_roster": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "agency_roster_member": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "agency_dashboard": ("agency", frozenset({Role.CHIEF, Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "agency_dashboard_csv": ("agency", frozenset({Role.CHIEF, Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "network_dashboard": ("network", NETWORK),

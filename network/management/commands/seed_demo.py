@@ -14,6 +14,7 @@ from network import services as network_services
 from network import standards
 from network.demo_activations import seed_activations
 from network.demo_encounters import seed_encounters
+from network.demo_roster import seed_roster
 from network.models import NetworkRole
 from reporting import services as reporting_services
 from reporting.models import SnapshotRun
@@ -204,6 +205,7 @@ class Command(BaseCommand):
                 actor=state_admin, user=supporter.user, agency=agencies[right], role=Role.PEER_SUPPORTER
             )
 
+        seed_roster(rng=random.Random(7))
         standards.policy_update(actor=state_admin, network=network, notes_enabled=True, notes_retention_days=90)
         standard = standards.standard_ensure_default(network=network)
         encounter_count = 0

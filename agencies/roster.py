@@ -1,0 +1,35 @@
+"""Readiness of peer supporters: who may be called out and assigned, and if not, why."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+
+from agencies.models import Membership, SupporterProfile
+
+NOT_DESIGNATED = "not designated as a peer supporter"
+DESIGNATED_AFTER = "designated after the incident"
+NO_TRAINING = "no current training on record"
+UNAVAILABLE = "unavailable"
+
+
+def readiness_problem(
+    membership: Membership, *, on: datetime.date | None = None, incident_date: datetime.date | None = None
+) -> str:
+    """'' when the supporter is designated, trained (a current certification) and available; else the reason."""
+    on = on or timezone.localdate()
+    profile = getattr(membership, "profile", None)
+    if profile is None or profile.designated_on is None:
+        return NOT_DESIGNATED
+    if incident_date is not None and profile.designated_on > incident_date:
+        return DESIGNATED_AFTER
+    if not any(cert.is_current(on) for cert in membership.certifications.all()):
+        return NO_TRAINING
+    if profile.availability == SupporterProfile.Availability.UNAVAILABLE:
+        return UNAVAILABLE
+    if profile.availability == SupporterProfile.Availability.ON_LEAVE and (
+        profile.on_leave_until is None or profile.on_leave_until >= on
+    ):
+        return f"on leave until {profile.on_leave_until:%Y-%m-%d}" if profile.on_leave_until else "on leave"
+    return ""

@@ -1,0 +1,108 @@
+"""The peer team roster: designation, training and availability, kept by coordinators and agency admins."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from agencies import services
+from agencies.access import agency_view
+from agencies.models import CertificationKind, Membership, Role, SupporterProfile
+from agencies.roster import readiness_problem
+from network.forms import add_service_errors
+
+ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
+ON_ROSTER = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+
+
+class ProfileForm(forms.Form):
+    designated_on = forms.DateField(
+        label="Designated as peer supporter on", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    availability = forms.ChoiceField(label="Availability", choices=SupporterProfile.Availability.choices)
+    on_leave_until = forms.DateField(
+        label="On leave until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    languages = forms.CharField(label="Languages besides English (comma-separated)", required=False, max_length=200)
+
+    def clean_languages(self):
+        return [part.strip() for part in self.cleaned_data["languages"].split(",") if part.strip()][:10]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("availability") == SupporterProfile.Availability.ON_LEAVE and not cleaned.get("on_leave_until"):
+            self.add_error("on_leave_until", "Give the date the leave ends.")
+        if cleaned.get("designated_on") and cleaned["designated_on"] > timezone.localdate():
+            self.add_error("designated_on", "The designation date cannot be in the future.")
+        return cleaned
+
+
+class CertificationForm(forms.Form):
+    kind = forms.ChoiceField(label="Certification", choices=CertificationKind.choices)
+    certified_on = forms.DateField(label="Certified on", widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = forms.DateField(label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _roster(agency):
+    return (
+        Membership.objects.filter(agency=agency, is_active=True, role__in=ON_ROSTER)
+        .select_related("user", "profile")
+        .prefetch_related("certifications")
+        .order_by("user__full_name")
+    )
+
+
+@agency_view(*ROSTER_KEEPERS)
+def roster_list(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    rows = [
+        {"membership": m, "problem": readiness_problem(m, on=today), "certifications": list(m.certifications.all())}
+        for m in _roster(request.tenant)
+    ]
+    ready = sum(1 for row in rows if not row["problem"])
+    return render(request, "agencies/roster_list.html", {"rows": rows, "ready": ready, "today": today})
+
+
+@agency_view(*ROSTER_KEEPERS)
+def roster_member(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = get_object_or_404(_roster(request.tenant), pk=membership_id)  # another agency's id: 404
+    profile = getattr(membership, "profile", None)
+    initial = {
+        "designated_on": profile.designated_on if profile else None,
+        "availability": profile.availability if profile else SupporterProfile.Availability.AVAILABLE,
+        "on_leave_until": profile.on_leave_until if profile else None,
+        "languages": ", ".join(profile.languages) if profile else "",
+    }
+    profile_form = ProfileForm(request.POST if "save_profile" in request.POST else None, initial=initial)
+    cert_form = CertificationForm(request.POST if "add_certification" in request.POST else None)
+    if request.method == "POST":
+        form = profile_form if "save_profile" in request.POST else cert_form
+        if form.is_bound and form.is_valid():
+            try:
+                if form is profile_form:
+                    services.profile_update(
+                        actor=request.user, membership=membership, request=request, **form.cleaned_data
+                    )
+                else:
+                    services.certification_add(
+                        actor=request.user, membership=membership, request=request, **form.cleaned_data
+                    )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, f"Saved for {membership.user.get_full_name()}.")
+                return redirect("agency_roster_member", agency_slug=request.tenant.slug, membership_id=membership.pk)
+    return render(
+        request,
+        "agencies/roster_member.html",
+        {
+            "member": membership,
+            "profile_form": profile_form,
+            "cert_form": cert_form,
+            "certifications": membership.certifications.all(),
+            "problem": readiness_problem(membership),
+            "today": timezone.localdate(),
+        },
+    )
