@@ -151,6 +151,20 @@ def build_world() -> World:
     return world
 
 
+def open_activation(world, **overrides):
+    """An activation led by agency A through the real service; overrides change any argument."""
+    arguments = dict(
+        actor=world.a[Role.COORDINATOR],
+        lead_agency=world.agency_a,
+        incident_type="mci",
+        name="Route 9 bus crash",
+        occurred_at=timezone.now() - timedelta(hours=2),
+        location="Route 9",
+    )
+    arguments.update(overrides)
+    return activation_services.activation_open(**arguments)
+
+
 def make_ready(membership, *, actor=None):
     """A designated, trained, available supporter (designated two years ago, current basic training)."""
     today = timezone.localdate()

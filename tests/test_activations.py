@@ -16,23 +16,13 @@ from activations.tasks import activation_names_retention_task
 from agencies import crypto
 from agencies.models import Role
 from encounters.models import Encounter
-from tests.support import WORLD_MEMBER
+from tests.support import WORLD_MEMBER, open_activation
 
 Kind = ActivationEvent.Kind
 
 
 def open_two_agency_activation(world, **overrides):
-    arguments = dict(
-        actor=world.a[Role.COORDINATOR],
-        lead_agency=world.agency_a,
-        incident_type="mci",
-        name="Route 9 bus crash",
-        occurred_at=timezone.now() - datetime.timedelta(hours=2),
-        location="Route 9",
-        participating=[world.agency_b],
-    )
-    arguments.update(overrides)
-    return services.activation_open(**arguments)
+    return open_activation(world, **{"participating": [world.agency_b], **overrides})
 
 
 def kinds(activation) -> list[str]:

@@ -9,22 +9,10 @@ from activations import services as activation_services
 from agencies import services
 from agencies.models import Certification, Role, SupporterProfile
 from agencies.roster import DESIGNATED_AFTER, NO_TRAINING, NOT_DESIGNATED, readiness_problem
+from tests.support import open_activation
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
-
-
-def open_activation(world, **overrides):
-    arguments = dict(
-        actor=world.a[Role.COORDINATOR],
-        lead_agency=world.agency_a,
-        incident_type="lodd",
-        name="Roster check",
-        occurred_at=timezone.now() - datetime.timedelta(hours=1),
-        location="Town",
-    )
-    arguments.update(overrides)
-    return activation_services.activation_open(**arguments)
 
 
 def test_readiness_needs_designation_current_training_and_availability(world):
