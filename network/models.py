@@ -128,6 +128,12 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Filled by a database trigger: each event's SHA-256 covers its fields and the previous event's
+    # hash, so an edited, removed or inserted row breaks the chain (`manage.py audit_verify`).
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The event's place in the chain, given under the chain's lock (ids can commit out of order).
+    chain_position = models.BigIntegerField(null=True, blank=True, editable=False, unique=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
