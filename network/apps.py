@@ -6,4 +6,4 @@ class NetworkConfig(AppConfig):
     verbose_name = "Network"
 
     def ready(self) -> None:
-        from network import signals  # noqa: F401  (sign-in auditing)
+        from network import sessions, signals  # noqa: F401  (session limits, sign-in auditing)

@@ -1,0 +1,48 @@
+"""Session limits agencies' IT expects (CJIS-style): 30 minutes idle, 12 hours absolute."""
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.views import redirect_to_login
+from django.dispatch import receiver
+
+SIGNED_IN_AT = "muster_signed_in_at"
+SEEN_AT = "muster_seen_at"
+TOUCH_EVERY = 60  # seconds: write the session at most once a minute for activity
+
+
+@receiver(user_logged_in, dispatch_uid="muster_session_limits_start")
+def _start(sender, request, user, **kwargs) -> None:
+    now = time.time()
+    request.session[SIGNED_IN_AT] = now
+    request.session[SEEN_AT] = now
+
+
+class SessionLimitsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = time.time()
+            signed_in = request.session.get(SIGNED_IN_AT, now)
+            seen = request.session.get(SEEN_AT, now)
+            if now - signed_in > settings.MUSTER_SESSION_ABSOLUTE_SECONDS:
+                return self._end(request, "Signed out after 12 hours. Please sign in again.")
+            if now - seen > settings.MUSTER_SESSION_IDLE_SECONDS:
+                return self._end(request, "Signed out after 30 minutes without activity. Please sign in again.")
+            if now - seen > TOUCH_EVERY or SIGNED_IN_AT not in request.session:
+                request.session[SEEN_AT] = now
+                request.session.setdefault(SIGNED_IN_AT, now)
+        return self.get_response(request)
+
+    @staticmethod
+    def _end(request, message: str):
+        path = request.get_full_path()
+        logout(request)
+        messages.info(request, message)
+        return redirect_to_login(path)
