@@ -93,3 +93,10 @@ def test_compose_file_runs_every_service_with_health_checks_and_volumes():
     assert web_env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")  # compose refuses to start without it
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "gunicorn" in dockerfile and "collectstatic" in dockerfile
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_without_inline_script(client):
+    policy = client.get("/login/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy

@@ -55,6 +55,13 @@ def axe_check():
     return check
 
 
+def csp_violations(page) -> list[str]:
+    """Collects the page's Content Security Policy violations as they happen (the list fills in place)."""
+    found: list[str] = []
+    page.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return found
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

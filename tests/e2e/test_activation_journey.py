@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from agencies.models import Role
-from tests.e2e.conftest import VIEWPORTS, screenshot
+from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
 from tests.support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
@@ -28,6 +28,7 @@ def test_interagency_activation_from_opening_to_a_contact_on_the_live_board(stac
     supporter_context = browser.new_context(viewport=VIEWPORTS["phone"])
     board = coordinator_context.new_page()
     phone = supporter_context.new_page()
+    board_violations, phone_violations = csp_violations(board), csp_violations(phone)
     try:
         sign_in(board, stack.base_url, world.a[Role.COORDINATOR])
         board.get_by_role("link", name="Open an activation").click()
@@ -82,6 +83,7 @@ def test_interagency_activation_from_opening_to_a_contact_on_the_live_board(stac
         # The coordinator's board, never reloaded, shows the contact within a poll or two.
         expect(row.locator(".usa-tag")).to_have_text("Contacted", timeout=20_000)
         screenshot(board, "activation-board-desktop")
+        assert not board_violations and not phone_violations, board_violations + phone_violations
     finally:
         coordinator_context.close()
         supporter_context.close()

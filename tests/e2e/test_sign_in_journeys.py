@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from agencies.models import Role
-from tests.e2e.conftest import VIEWPORTS, screenshot
+from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
 from tests.support import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
@@ -31,6 +31,7 @@ def test_role_signs_in_and_lands_on_its_home_page(stack, world, browser, axe_che
     user = get_user(world)
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()
+    violations = csp_violations(page)
     try:
         page.goto(stack.base_url + "/login/")
         axe_check(page, "sign-in page")
@@ -49,6 +50,7 @@ def test_role_signs_in_and_lands_on_its_home_page(stack, world, browser, axe_che
             page.get_by_role("button", name="Menu").click()
         page.get_by_role("button", name="Sign out").click()
         expect(page).to_have_url(re.compile(r"/login/$"))
+        assert not violations, violations
     finally:
         context.close()
 
