@@ -1,6 +1,7 @@
 """Muster settings: one module, driven by environment variables (see docs/configuration.md)."""
 
 import base64
+import datetime
 from pathlib import Path
 
 import dj_database_url
@@ -57,6 +58,7 @@ SHARED_APPS = [
     "guardian",
     "django_htmx",
     "csp",
+    "axes",
 ]
 # contenttypes deliberately lives in public only: auth and guardian permissions point at
 # public content type ids, and a per-schema copy would resolve to different ids.
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "network.sessions.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -180,11 +183,24 @@ CELERY_TIMEZONE = env_str("MUSTER_TIME_ZONE", "America/Chicago")  # schedules ru
 # --- Identity and access -------------------------------------------------------------------
 AUTH_USER_MODEL = "network.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-in to a locked account before checking it
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous users hold no grants
 GUARDIAN_RAISE_403 = False
+# Lockout: 5 failed sign-ins to one account within 15 minutes lock it for 15 minutes. Locking by
+# account name only, so the response is the same whether or not the account exists.
+AXES_FAILURE_LIMIT = env_int("MUSTER_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("MUSTER_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "network.sessions.lockout_username"  # case and spaces do not make a new account
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# axes.W006 suggests adding the IP address; locking the account itself is the CJIS rule, and an
+# address-bound lock would let an attacker spread guesses over many addresses.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -18,6 +18,7 @@ class AuditAction(models.TextChoices):
     SIGN_OUT = "auth.sign_out", "Signed out"
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
     PASSWORD_SET = "auth.password_set", "Password set"
+    ACCOUNT_UNLOCKED = "auth.account_unlocked", "Account unlocked"
     ACCESS_DENIED = "access.denied", "Access denied"
     AGENCY_CREATED = "agency.created", "Agency created"
     AGENCY_PROVISIONED = "agency.provisioned", "Agency schema ready"

@@ -9,6 +9,13 @@ from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.dispatch import receiver
 
+
+def lockout_username(request, credentials) -> str | None:
+    """The account a sign-in attempt is counted against (django-axes): the e-mail, normalized."""
+    value = (credentials or {}).get("username") or (request.POST.get("username") if request is not None else None)
+    return value.strip().lower() if value else None
+
+
 SIGNED_IN_AT = "muster_signed_in_at"
 SEEN_AT = "muster_seen_at"
 TOUCH_EVERY = 60  # seconds: write the session at most once a minute for activity
