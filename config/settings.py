@@ -172,6 +172,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=0),
     },
     "notes-purge": {"task": "encounters.tasks.notes_purge_task", "schedule": crontab(hour=3, minute=15)},
+    "inactive-accounts": {
+        "task": "network.tasks.inactive_accounts_disable_task",
+        "schedule": crontab(hour=4, minute=0),
+    },
     "reporting-snapshots": {"task": "reporting.tasks.snapshots_nightly_task", "schedule": crontab(hour=2, minute=30)},
     "activation-names-retention": {
         "task": "activations.tasks.activation_names_retention_task",
@@ -220,6 +224,7 @@ if MUSTER_ENV == "test":
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 12  # re-authenticate at least every 12 hours
+MUSTER_INACTIVE_DAYS = env_int("MUSTER_INACTIVE_DAYS", 90)
 MUSTER_SESSION_IDLE_SECONDS = env_int("MUSTER_SESSION_IDLE_SECONDS", 30 * 60)
 MUSTER_SESSION_ABSOLUTE_SECONDS = env_int("MUSTER_SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True

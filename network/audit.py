@@ -19,6 +19,7 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
     PASSWORD_SET = "auth.password_set", "Password set"
     ACCOUNT_UNLOCKED = "auth.account_unlocked", "Account unlocked"
+    ACCOUNT_DISABLED = "auth.account_disabled", "Account disabled"
     ACCESS_DENIED = "access.denied", "Access denied"
     AGENCY_CREATED = "agency.created", "Agency created"
     AGENCY_PROVISIONED = "agency.provisioned", "Agency schema ready"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, Region
@@ -37,3 +40,39 @@ def network_role_grant(*, actor, user, network: Network, role: str, region: Regi
 def network_current() -> Network | None:
     """The deployment's network (Muster runs one statewide network per deployment)."""
     return Network.objects.order_by("pk").first()
+
+
+def user_sessions_end(*, user) -> int:
+    """Delete every session of `user`, on every device. Returns how many ended."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
+def user_disable(*, actor, user, request=None) -> None:
+    """Disable an account and end all its sessions at once."""
+    with transaction.atomic():
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+        audit_record(action=AuditAction.ACCOUNT_DISABLED, actor=actor, obj=user, request=request)
+    user_sessions_end(user=user)
+
+
+def users_inactive_disable(*, days: int, now=None) -> int:
+    """Disable accounts nobody has signed in to for `days` days (never signed in: counted from joining)."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=days)
+    stale = User.objects.filter(is_active=True).filter(
+        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    )
+    count = 0
+    for user in stale:
+        user_disable(actor=None, user=user)
+        count += 1
+    return count

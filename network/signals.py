@@ -17,6 +17,10 @@ def _audit_sign_in(sender, request, user, **kwargs) -> None:
 def _audit_sign_out(sender, request, user, **kwargs) -> None:
     if user is not None:
         audit_record(action=AuditAction.SIGN_OUT, actor=user, obj=user, request=request)
+        # Signing out anywhere signs out everywhere (a shared station, a lost phone).
+        from network.services import user_sessions_end
+
+        user_sessions_end(user=user)
 
 
 @receiver(user_login_failed, dispatch_uid="muster_audit_sign_in_failed")
