@@ -7,11 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from agencies import services
+from agencies import roster_import, services
 from agencies.access import agency_view
-from agencies.models import CertificationKind, Membership, Role, SupporterProfile
+from agencies.models import CertificationKind, Discipline, Membership, Role, SupporterProfile
 from agencies.roster import readiness_problem
 from network.forms import add_service_errors
+from network.models import Region
 
 ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
 ON_ROSTER = (Role.PEER_SUPPORTER, Role.COORDINATOR)
@@ -104,5 +105,66 @@ def roster_member(request: HttpRequest, membership_id: int) -> HttpResponse:
             "certifications": membership.certifications.all(),
             "problem": readiness_problem(membership),
             "today": timezone.localdate(),
+        },
+    )
+
+
+class RosterImportForm(forms.Form):
+    file = forms.FileField(label="Roster CSV", help_text="Columns: " + ", ".join(roster_import.COLUMNS))
+
+
+@agency_view(*ROSTER_KEEPERS)
+def roster_import_view(request: HttpRequest) -> HttpResponse:
+    form = RosterImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > 1_000_000:
+            form.add_error("file", "The file is larger than 1 MB; split it.")
+        else:
+            report = roster_import.roster_import(
+                actor=request.user, agency=request.tenant, content=upload.read(), request=request
+            )
+            if not report.errors:
+                messages.success(request, f"Roster updated from {report.applied} row(s).")
+                return redirect("agency_roster", agency_slug=request.tenant.slug)
+    return render(
+        request, "agencies/roster_import.html", {"form": form, "report": report, "columns": roster_import.COLUMNS}
+    )
+
+
+@agency_view(Role.COORDINATOR)
+def directory(request: HttpRequest) -> HttpResponse:
+    """Ready supporters across the network for mutual aid: work contact only."""
+    network = request.tenant.network
+    discipline = request.GET.get("discipline", "")
+    region = request.GET.get("region", "")
+    language = request.GET.get("language", "").strip().lower()
+    members = (
+        Membership.objects.filter(agency__network=network, agency__status="active", is_active=True, role__in=ON_ROSTER)
+        .select_related("user", "agency__region", "profile")
+        .prefetch_related("certifications")
+        .order_by("agency__name", "user__full_name")
+    )
+    if discipline in dict(Discipline.choices):
+        members = members.filter(agency__discipline=discipline)
+    if region.isdigit():
+        members = members.filter(agency__region_id=int(region))
+    people = []
+    for m in members:
+        if readiness_problem(m):
+            continue
+        languages = [lang.lower() for lang in (m.profile.languages if hasattr(m, "profile") else [])]
+        if language and not any(language in lang for lang in languages):
+            continue
+        people.append(m)
+    return render(
+        request,
+        "agencies/directory.html",
+        {
+            "people": people,
+            "disciplines": Discipline.choices,
+            "regions": Region.objects.filter(network=network),
+            "filters": {"discipline": discipline, "region": region, "language": request.GET.get("language", "")},
         },
     )

@@ -14,6 +14,8 @@ urlpatterns = [
     path("activations/new/", activation_views.activation_open_for_agency, name="agency_activation_open"),
     path("roster/", roster_views.roster_list, name="agency_roster"),
     path("roster/<int:membership_id>/", roster_views.roster_member, name="agency_roster_member"),
+    path("roster/import/", roster_views.roster_import_view, name="agency_roster_import"),
+    path("directory/", roster_views.directory, name="agency_directory"),
     path("dashboard/", reporting_views.agency_dashboard, name="agency_dashboard"),
     path("dashboard/export.csv", reporting_views.agency_dashboard_csv, name="agency_dashboard_csv"),
     path("", include("encounters.urls")),

@@ -174,6 +174,8 @@ POLICY = {
     "agency_activation_open": ("agency", frozenset({Role.COORDINATOR})),
     "agency_roster": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "agency_roster_member": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "agency_roster_import": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "agency_directory": ("agency", frozenset({Role.COORDINATOR})),
     "agency_dashboard": ("agency", frozenset({Role.CHIEF, Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "agency_dashboard_csv": ("agency", frozenset({Role.CHIEF, Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "network_dashboard": ("network", NETWORK),

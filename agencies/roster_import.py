@@ -1,0 +1,118 @@
+"""Roster import from CSV: every row checked first; nothing is applied unless every row is good."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from agencies import services
+from agencies.models import Agency, CertificationKind, Membership, Role, SupporterProfile
+
+COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]
+MAX_ROWS = 2000
+
+
+@dataclass
+class ImportReport:
+    applied: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+
+
+def _date(value: str, label: str) -> datetime.date | None:
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{label} must be a date like 2026-03-31") from None
+
+
+def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> ImportReport:
+    report = ImportReport()
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.errors.append((0, "The file is not UTF-8 text; save it as CSV (UTF-8)."))
+        return report
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or [c.strip().lower() for c in reader.fieldnames] != COLUMNS:
+        report.errors.append((1, "The first line must be exactly: " + ",".join(COLUMNS)))
+        return report
+    members = {
+        m.user.email.lower(): m
+        for m in Membership.objects.filter(
+            agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
+        ).select_related("user")
+    }
+    planned = []
+    for line, row in enumerate(reader, start=2):
+        if line - 1 > MAX_ROWS:
+            report.errors.append((line, f"At most {MAX_ROWS} rows per file."))
+            break
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        try:
+            membership = members.get(row["email"].lower())
+            if membership is None:
+                raise ValueError("no peer supporter or coordinator of this agency has this e-mail")
+            availability = row["availability"].lower() or SupporterProfile.Availability.AVAILABLE
+            if availability not in SupporterProfile.Availability.values:
+                raise ValueError("availability is available, unavailable or on_leave")
+            designated_on = _date(row["designated_on"], "designated_on")
+            certification = row["certification"].lower()
+            if certification and certification not in CertificationKind.values:
+                raise ValueError("certification is one of " + ", ".join(CertificationKind.values))
+            certified_on = _date(row["certified_on"], "certified_on")
+            expires_on = _date(row["expires_on"], "expires_on")
+            if certification and certified_on is None:
+                raise ValueError("a certification needs its certified_on date")
+            languages = [part.strip() for part in row["languages"].split(";") if part.strip()][:10]
+            planned.append(
+                (membership, designated_on, availability, languages, certification, certified_on, expires_on, line)
+            )
+        except ValueError as error:
+            report.errors.append((line, str(error)))
+    if report.errors:
+        return report
+    try:
+        with transaction.atomic():
+            for (
+                membership,
+                designated_on,
+                availability,
+                languages,
+                certification,
+                certified_on,
+                expires_on,
+                line,
+            ) in planned:
+                try:
+                    services.profile_update(
+                        actor=actor,
+                        membership=membership,
+                        designated_on=designated_on,
+                        availability=availability,
+                        on_leave_until=None,
+                        languages=languages,
+                        request=request,
+                    )
+                    if certification:
+                        services.certification_add(
+                            actor=actor,
+                            membership=membership,
+                            kind=certification,
+                            certified_on=certified_on,
+                            expires_on=expires_on,
+                            request=request,
+                        )
+                except ValidationError as error:
+                    report.errors.append((line, " ".join(error.messages)))
+                    raise
+                report.applied += 1
+    except ValidationError:
+        report.applied = 0
+    return report
