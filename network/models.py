@@ -226,3 +226,20 @@ class NetworkPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Policy of {self.network}"
+
+
+class PolicyChange(models.Model):
+    """One change to the network policy: which setting, from what, to what, by whom, when."""
+
+    policy = models.ForeignKey(NetworkPolicy, on_delete=models.PROTECT, related_name="changes")
+    setting = models.CharField(max_length=64)
+    old_value = models.CharField(max_length=64)
+    new_value = models.CharField(max_length=64)
+    changed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.old_value} -> {self.new_value}"

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from network.audit import AuditAction, audit_record
-from network.models import DocumentationStandard, Network, NetworkPolicy, Vocabulary, VocabularyTerm
+from network.models import DocumentationStandard, Network, NetworkPolicy, PolicyChange, Vocabulary, VocabularyTerm
 
 # Version 1, from the field's common practice (../shared/DOMAIN.md).
 DEFAULT_TERMS: dict[str, list[tuple[str, str]]] = {
@@ -144,13 +144,24 @@ def policy_for(network: Network) -> NetworkPolicy:
 
 
 def policy_update(*, actor, network: Network, request=None, **changes) -> NetworkPolicy:
+    """Change settings of the network policy; each changed setting is kept in its history."""
+    changes.pop("updated_at", None)  # stamped here
     with transaction.atomic():
         policy = NetworkPolicy.objects.select_for_update().get(pk=policy_for(network).pk)
+        history = []
         for name, value in changes.items():
+            old = getattr(policy, name)
+            if old != value:
+                history.append(
+                    PolicyChange(
+                        policy=policy, setting=name, old_value=str(old), new_value=str(value), changed_by=actor
+                    )
+                )
             setattr(policy, name, value)
         policy.updated_by = actor
         policy.updated_at = timezone.now()
         policy.full_clean()
         policy.save()
+        PolicyChange.objects.bulk_create(history)
         audit_record(action=AuditAction.POLICY_CHANGED, actor=actor, obj=policy, request=request)
     return policy

@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.text import slugify
 
 from agencies.access import network_view
@@ -213,13 +212,21 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
             messages.info(request, "Nothing changed; the network policy is as it was.")
             return redirect("network_policy")
         try:
-            # policy_update does not stamp the time itself.
-            policy_update(
-                actor=request.user, network=network, request=request, updated_at=timezone.now(), **form.cleaned_data
-            )
+            policy_update(actor=request.user, network=network, request=request, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, "The network policy is saved.")
             return redirect("network_policy")
-    return render(request, "network/policy_edit.html", {"form": form, "policy": policy})
+    labels = {name: field.label for name, field in PolicyForm.base_fields.items()}
+    history = [
+        {
+            "setting": labels.get(c.setting, c.setting),
+            "old": c.old_value,
+            "new": c.new_value,
+            "by": c.changed_by.get_full_name() if c.changed_by else "system",
+            "at": c.changed_at,
+        }
+        for c in policy.changes.select_related("changed_by")[:50]
+    ]
+    return render(request, "network/policy_edit.html", {"form": form, "policy": policy, "history": history})

@@ -6,7 +6,7 @@ import pytest
 
 from agencies.models import Role
 from network.audit import AuditAction
-from network.models import AuditEvent, DocumentationStandard, Network, NetworkPolicy, Vocabulary
+from network.models import AuditEvent, DocumentationStandard, Network, NetworkPolicy, PolicyChange, Vocabulary
 from network.standards import DEFAULT_TERMS, standard_current, standard_ensure_default, terms_by_vocabulary
 
 pytestmark = pytest.mark.django_db
@@ -233,6 +233,7 @@ def test_policy_form_saves_the_settings_and_audits_the_change(admin_client, netw
 
 
 def test_notes_stay_off_unless_the_network_turns_them_on(admin_client, network):
+    PolicyChange.objects.filter(policy__network=network).delete()  # history first: it protects the policy
     NetworkPolicy.objects.filter(network=network).delete()
     page = admin_client.get(POLICY).content.decode()
     assert "Notes are privileged records" in page
@@ -272,6 +273,7 @@ def test_policy_values_out_of_range_are_refused(admin_client, network, field, va
 
 
 def test_saving_an_unchanged_policy_records_nothing(admin_client, network):
+    PolicyChange.objects.filter(policy__network=network).delete()  # history first: it protects the policy
     NetworkPolicy.objects.filter(network=network).delete()
     before = _policy_changes()
     response = admin_client.post(
@@ -303,3 +305,24 @@ def test_chiefs_coordinators_and_regional_coordinators_get_404(client, world, ne
     assert client.post(path, {"notes_retention_days": "5", "followup_reminder_days": "0"}).status_code == 404
     assert _versions(network) == versions
     assert _policy_changes() == changes
+
+
+def test_every_policy_change_is_kept_with_who_and_when(admin_client, network, world):
+    admin_client.post(
+        POLICY,
+        {
+            "notes_retention_days": "45",
+            "followup_reminder_days": "1",
+            "suppression_threshold": "5",
+            "activation_retention_days": "90",
+        },
+    )
+    change = PolicyChange.objects.filter(policy__network=network).latest("changed_at")
+    assert (change.setting, change.old_value, change.new_value, change.changed_by) == (
+        "notes_retention_days",
+        "30",
+        "45",
+        world.state_admin,
+    )
+    page = admin_client.get(POLICY).content.decode()
+    assert "Keep notes for (days)" in page and '<td data-label="To">45</td>' in page
