@@ -12,7 +12,6 @@ from guardian.shortcuts import get_objects_for_user
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from agencies.access import network_roles_for
 from network.models import NetworkRole
-from reporting.suppression import suppress_mapping
 
 DEFAULT_NO_CONTACT_HOURS = 4
 
@@ -135,12 +134,3 @@ def callout_of(activation: Activation, user) -> CalloutResponse | None:
 
 def timeline(activation: Activation) -> list[ActivationEvent]:
     return list(activation.events.select_related("actor", "agency"))
-
-
-# Leadership sees no count small enough to point at a person (../shared/DOMAIN.md: small cells).
-SMALL_CELL_THRESHOLD = 5
-
-
-def suppress_small_cells(cells: dict[str, int], threshold: int = SMALL_CELL_THRESHOLD) -> dict[str, int | None]:
-    """Counts from 1 to threshold-1 hidden, and a complement so none can be worked out from the total."""
-    return suppress_mapping(cells, threshold)

@@ -24,6 +24,8 @@ from agencies.models import Agency, Role
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
+from network.standards import policy_for
+from reporting.suppression import suppress_mapping
 
 
 def _to_board(activation: Activation):
@@ -135,14 +137,13 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
     statuses = OutreachTarget.Status
     by_status = {s.value: summary["by_status"].get(s.value, 0) for s in statuses}
     suppressed = COORDINATE not in request.activation_perms  # leadership: no small cells
+    threshold = policy_for(activation.network).suppression_threshold
     if suppressed:
-        by_status = selectors.suppress_small_cells(by_status)
+        by_status = suppress_mapping(by_status, threshold)
         summary = {
             **summary,
             **{
-                key: None
-                if isinstance(summary.get(key), int) and 0 < summary[key] < selectors.SMALL_CELL_THRESHOLD
-                else summary.get(key)
+                key: None if isinstance(summary.get(key), int) and 0 < summary[key] < threshold else summary.get(key)
                 for key in ("affected_members", "supporters_called_out", "supporters_assigned", "follow_ups_planned")
             },
         }
@@ -155,7 +156,7 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
             "by_status": [(s.label, by_status[s.value]) for s in statuses],
             "agencies": services.participating_agencies(activation),
             "suppressed": suppressed,
-            "threshold": selectors.SMALL_CELL_THRESHOLD,
+            "threshold": threshold,
         },
     )
 

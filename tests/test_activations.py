@@ -610,8 +610,33 @@ def test_leadership_summary_suppresses_small_counts_and_their_complement(client,
 
 
 def test_small_cell_suppression_never_leaves_a_single_hidden_cell():
-    from activations.selectors import suppress_small_cells
+    from reporting.suppression import suppress_mapping
+
+    def suppress_small_cells(cells):
+        return suppress_mapping(cells, 5)  # the network policy's default threshold
 
     assert suppress_small_cells({"a": 7, "b": 1, "c": 0}) == {"a": 7, "b": None, "c": None}
     assert suppress_small_cells({"a": 2, "b": 3, "c": 9}) == {"a": None, "b": None, "c": 9}
     assert suppress_small_cells({"a": 6, "b": 5}) == {"a": 6, "b": 5}
+
+
+@pytest.mark.django_db
+def test_leadership_summary_follows_the_network_policy_threshold(client, world):
+    from network import standards
+    from network.models import Network
+
+    activation = open_two_agency_activation(world)
+    services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[(f"Person {n}", "") for n in range(7)],
+        exposure="direct",
+    )
+    client.force_login(world.a[Role.CHIEF])
+    assert "Pending</th><td>7</td>" in client.get(f"/activations/{activation.uuid}/summary/").content.decode()
+    standards.policy_update(
+        actor=world.state_admin, network=Network.objects.get(pk=world.network_id), suppression_threshold=10
+    )
+    page = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
+    assert "Pending</th><td>suppressed</td>" in page and "Counts from 1 to 9 are suppressed" in page
