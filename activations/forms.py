@@ -32,6 +32,7 @@ class ActivationOpenForm(TileChoices, forms.Form):
         label="Other participating agencies",
         queryset=Agency.objects.none(),
         required=False,
+        help_text="Only agencies under a collaboration agreement in force with the lead agency can join.",
         widget=forms.CheckboxSelectMultiple,
     )
 

@@ -7,6 +7,7 @@ found through a blind index scoped to the activation. Nothing here holds convers
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -47,6 +48,12 @@ class Activation(models.Model):
     # After-action summary: aggregate numbers only, written at close and kept after names are destroyed.
     summary = models.JSONField(default=dict, blank=True)
     names_destroyed_at = models.DateTimeField(null=True, blank=True)
+    # The protocol applied at opening, and its follow-up schedule copied so later edits to the
+    # protocol do not move the dates of an activation already under way.
+    protocol = models.ForeignKey(
+        "governance.ActivationProtocol", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    follow_up_days = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -201,6 +208,8 @@ class ActivationEvent(models.Model):
         DEMOBILIZED = "demobilized", "Demobilized"
         CLOSED = "closed", "Closed"
         NAMES_DESTROYED = "names_destroyed", "Names destroyed"
+        CHECKLIST_DONE = "checklist_done", "Checklist item done"
+        FOLLOW_UP_DONE = "follow_up_done", "Follow-up done"
 
     activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -225,3 +234,53 @@ class ActivationEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("The activation log is append-only.")
+
+
+class ChecklistItem(models.Model):
+    """One step of the activation's protocol checklist, with its window after the incident."""
+
+    activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="checklist")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=120)
+    not_before = models.DateTimeField()
+    due_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "position"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def state(self, now=None) -> str:
+        """done, overdue, due (the window is open) or upcoming."""
+        now = now or timezone.now()
+        if self.done_at:
+            return "done"
+        if now > self.due_at:
+            return "overdue"
+        return "due" if now >= self.not_before else "upcoming"
+
+
+class TargetFollowUp(models.Model):
+    """A scheduled follow-up of one affected member, owned by whoever holds the assignment."""
+
+    target = models.ForeignKey(OutreachTarget, on_delete=models.PROTECT, related_name="follow_ups")
+    days_after = models.PositiveSmallIntegerField()
+    due_on = models.DateField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["target", "days_after"], name="target_follow_up_once_per_interval")
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up at {self.days_after} days"

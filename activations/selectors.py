@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
+from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget, TargetFollowUp
 from agencies.access import network_roles_for
 from network.models import NetworkRole
 
@@ -134,3 +134,32 @@ def callout_of(activation: Activation, user) -> CalloutResponse | None:
 
 def timeline(activation: Activation) -> list[ActivationEvent]:
     return list(activation.events.select_related("actor", "agency"))
+
+
+def checklist(activation: Activation) -> list[dict]:
+    """The protocol checklist with each step's state now: done, overdue, due or upcoming."""
+    now = timezone.now()
+    return [
+        {"item": item, "state": item.state(now)}
+        for item in activation.checklist.select_related("done_by").order_by("due_at", "position")
+    ]
+
+
+def follow_up_counts(activation: Activation) -> dict:
+    """Scheduled follow-ups of active members: done, overdue, due within 7 days, later."""
+    today = timezone.localdate()
+    rows = TargetFollowUp.objects.filter(target__activation=activation, target__merged_into__isnull=True)
+    done = rows.exclude(done_at=None).count()
+    open_rows = rows.filter(done_at=None)
+    overdue = open_rows.filter(due_on__lt=today).count()
+    soon = open_rows.filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=7)).count()
+    total = rows.count()
+    return {"total": total, "done": done, "overdue": overdue, "soon": soon, "later": total - done - overdue - soon}
+
+
+def follow_ups_of(targets: list[OutreachTarget]) -> dict[int, list[TargetFollowUp]]:
+    """Each target's scheduled follow-ups, keyed by target id."""
+    grouped: dict[int, list[TargetFollowUp]] = {t.pk: [] for t in targets}
+    for follow_up in TargetFollowUp.objects.filter(target__in=targets).order_by("due_on"):
+        grouped[follow_up.target_id].append(follow_up)
+    return grouped

@@ -23,14 +23,18 @@ from activations.models import (
     Activation,
     ActivationEvent,
     CalloutResponse,
+    ChecklistItem,
     IncidentType,
     OutreachTarget,
     Participation,
+    TargetFollowUp,
 )
 from agencies import crypto
 from agencies.models import Agency, Membership, Role
 from agencies.roster import readiness_problem
 from agencies.services import role_group
+from governance.models import Scope
+from governance.services import agencies_covered_with, agreement_covering, protocol_for
 from network.audit import AuditAction, audit_record
 
 Kind = ActivationEvent.Kind
@@ -103,6 +107,7 @@ def activation_open(
         )
         activation.full_clean()
         activation.save()
+        _protocol_apply(activation)
         _event(activation, Kind.OPENED, actor=actor, agency=lead_agency, detail=incident_type)
         audit_record(
             action=AuditAction.ACTIVATION_OPENED, actor=actor, agency=lead_agency, obj=activation, request=request
@@ -112,11 +117,46 @@ def activation_open(
     return activation
 
 
+def _protocol_apply(activation: Activation) -> None:
+    """Lay out the incident type's protocol: the checklist with due times counted from the incident,
+    and the follow-up schedule every affected member added later receives."""
+    protocol = protocol_for(activation.network, activation.incident_type)
+    if protocol is None:
+        return
+    activation.protocol = protocol
+    activation.follow_up_days = list(protocol.follow_up_days)
+    activation.save(update_fields=["protocol", "follow_up_days"])
+    hour = datetime.timedelta(hours=1)
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(
+            activation=activation,
+            position=step.position,
+            title=step.title,
+            not_before=activation.occurred_at + step.not_before_hours * hour,
+            due_at=activation.occurred_at + step.due_hours * hour,
+        )
+        for step in protocol.steps.all()
+    )
+
+
+def joinable_agency_ids(activation: Activation) -> list[int]:
+    """Agencies a collaboration agreement in force lets join this activation with its lead."""
+    return agencies_covered_with(activation.lead_agency, Scope.JOINT_ACTIVATION)
+
+
 def activation_add_agency(*, actor, activation: Activation, agency: Agency, request=None) -> Participation:
     if not activation.is_open:
         raise ValidationError("Agencies join only while the activation is open.")
     if not agency.is_active or agency.network_id != activation.network_id:
         raise ValidationError({"agency": "Choose an active agency of the network."})
+    lead = activation.lead_agency
+    if agency.pk != lead.pk and agreement_covering(lead, agency, Scope.JOINT_ACTIVATION) is None:
+        raise ValidationError(
+            {
+                "agency": f"No collaboration agreement in force covers joint activations between {lead.name} "
+                f"and {agency.name}. A state admin records agreements under Network > Agreements."
+            }
+        )
     with transaction.atomic():
         participation, created = Participation.objects.get_or_create(
             activation=activation, agency=agency, defaults={"added_by": actor}
@@ -278,6 +318,7 @@ def targets_add(
                 possible_duplicate_of=original,
             )
             target.save()
+            _follow_ups_schedule(activation, target)
             _event(activation, Kind.MEMBER_ADDED, actor=actor, agency=home_agency, target=target, detail=exposure)
             if original is not None:
                 _event(activation, Kind.DUPLICATE_FLAGGED, actor=actor, target=target)
@@ -290,6 +331,14 @@ def targets_add(
             request=request,
         )
     return added
+
+
+def _follow_ups_schedule(activation: Activation, target: OutreachTarget) -> None:
+    incident_day = timezone.localtime(activation.occurred_at).date()
+    TargetFollowUp.objects.bulk_create(
+        TargetFollowUp(target=target, days_after=days, due_on=incident_day + datetime.timedelta(days=days))
+        for days in activation.follow_up_days
+    )
 
 
 def target_merge(*, actor, target: OutreachTarget, request=None) -> OutreachTarget:
@@ -331,9 +380,13 @@ def supporter_loads(activation: Activation) -> dict[int, int]:
     return {row["assigned_supporter"]: row["n"] for row in rows}
 
 
-def assignable_supporters(activation: Activation) -> list[dict]:
-    """Supporters of participating agencies with their agency, load and whether they may be assigned."""
+def assignable_supporters(activation: Activation, target: OutreachTarget | None = None) -> list[dict]:
+    """Supporters of participating agencies with their agency, load and whether they may be assigned
+    (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement)."""
     responses = {r.supporter_id: r for r in activation.callouts.all()}
+    outreach_ok = (
+        set(agencies_covered_with(target.home_agency, Scope.CROSS_AGENCY_OUTREACH)) if target is not None else None
+    )
     loads = supporter_loads(activation)
     people = []
     incident_date = timezone.localtime(activation.occurred_at).date()
@@ -344,6 +397,8 @@ def assignable_supporters(activation: Activation) -> list[dict]:
             blocked = "witness or party to the incident"
         elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:
             blocked = "unavailable"
+        elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
+            blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
         people.append(
             {
                 "user": membership.user,
@@ -368,7 +423,7 @@ def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporte
         raise ValidationError("Assignments change only while the activation is open.")
     if target.merged_into_id is not None or target.possible_duplicate_of_id is not None:
         raise ValidationError("Resolve the possible duplicate before assigning.")
-    candidate = next((p for p in assignable_supporters(activation) if p["user"].pk == supporter.pk), None)
+    candidate = next((p for p in assignable_supporters(activation, target) if p["user"].pk == supporter.pk), None)
     if candidate is None:
         raise ValidationError("Choose a peer supporter of a participating agency.")
     if candidate["blocked"]:
@@ -477,6 +532,53 @@ def target_for_contact(*, user, agency: Agency, target_uuid) -> OutreachTarget:
     return target
 
 
+# --- Protocol checklist and scheduled follow-ups --------------------------------------------------------------
+
+
+def checklist_item_done(*, actor, item: ChecklistItem, request=None) -> ChecklistItem:
+    """Tick a protocol step. Idempotent: a second tick keeps the first time and person."""
+    activation = item.activation
+    if activation.status == Activation.Status.CLOSED:
+        raise ValidationError("The activation is closed.")
+    with transaction.atomic():
+        updated = ChecklistItem.objects.filter(pk=item.pk, done_at__isnull=True).update(
+            done_at=timezone.now(), done_by=actor
+        )
+        if updated:
+            _event(activation, Kind.CHECKLIST_DONE, actor=actor, detail=f"step-{item.position}")
+            audit_record(action=AuditAction.CHECKLIST_DONE, actor=actor, obj=activation, request=request)
+    item.refresh_from_db()
+    return item
+
+
+def target_follow_up_done(*, actor, follow_up: TargetFollowUp, coordinator: bool, request=None) -> TargetFollowUp:
+    """Mark a scheduled follow-up done: by the supporter holding the assignment, or a coordinator."""
+    target = follow_up.target
+    if target.activation.names_destroyed_at is not None:
+        raise ValidationError("The activation's retention has ended.")
+    if not coordinator and target.assigned_supporter_id != actor.pk:
+        raise ValidationError("Only the supporter assigned to this member, or a coordinator, marks it done.")
+    if target.merged_into_id is not None:
+        raise ValidationError("This record was merged into another; follow up there.")
+    with transaction.atomic():
+        updated = TargetFollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
+            done_at=timezone.now(), done_by=actor
+        )
+        if updated:
+            _event(
+                target.activation, Kind.FOLLOW_UP_DONE, actor=actor, target=target, detail=f"day-{follow_up.days_after}"
+            )
+            audit_record(
+                action=AuditAction.ACTIVATION_FOLLOW_UP_DONE,
+                actor=actor,
+                agency=target.assigned_agency,
+                obj=target,
+                request=request,
+            )
+    follow_up.refresh_from_db()
+    return follow_up
+
+
 # --- Demobilize, close, destroy names -------------------------------------------------------------------------
 
 
@@ -504,6 +606,7 @@ def after_action_summary(activation: Activation) -> dict:
     contact_minutes.sort()
     median = contact_minutes[len(contact_minutes) // 2] if contact_minutes else None
     callouts = Counter(activation.callouts.values_list("answer", flat=True))
+    follow_ups = TargetFollowUp.objects.filter(target__in=targets)
     return {
         "agencies": activation.participations.count(),
         "affected_members": targets.count(),
@@ -515,6 +618,10 @@ def after_action_summary(activation: Activation) -> dict:
         "supporters_assigned": targets.exclude(assigned_supporter=None).values("assigned_supporter").distinct().count(),
         "median_minutes_to_first_contact": round(median) if median is not None else None,
         "follow_ups_planned": targets.exclude(next_follow_up_on=None).count(),
+        "scheduled_follow_ups": follow_ups.count(),
+        "scheduled_follow_ups_done": follow_ups.exclude(done_at=None).count(),
+        "checklist_steps": activation.checklist.count(),
+        "checklist_steps_done": activation.checklist.exclude(done_at=None).count(),
     }
 
 

@@ -18,5 +18,7 @@ urlpatterns = [
     path(member + "assign/", views.target_assign, name="activation_target_assign"),
     path(member + "duplicate/", views.target_duplicate, name="activation_target_duplicate"),
     path(member + "outreach/", views.target_outreach, name="activation_target_outreach"),
+    path(member + "follow-ups/<int:follow_up_id>/done/", views.follow_up_done, name="activation_follow_up_done"),
+    path(one + "checklist/<int:item_id>/done/", views.checklist_done, name="activation_checklist_done"),
     path(one + "actions/<slug:action>/", views.activation_action, name="activation_action"),
 ]

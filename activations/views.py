@@ -3,13 +3,14 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations import selectors, services
 from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, CalloutAnswerForm, MembersAddForm
-from activations.models import Activation, OutreachTarget
+from activations.models import Activation, ChecklistItem, OutreachTarget, TargetFollowUp
 from agencies.access import (
     COORDINATE,
     SUMMARY,
@@ -21,11 +22,15 @@ from agencies.access import (
     region_ids_for,
 )
 from agencies.models import Agency, Role
+from governance.models import Scope
+from governance.services import agencies_covered_with
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
 from network.standards import policy_for
 from reporting.suppression import suppress_mapping
+
+SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")
 
 
 def _to_board(activation: Activation):
@@ -34,6 +39,11 @@ def _to_board(activation: Activation):
 
 def _open(request: HttpRequest, *, lead_choices, network) -> HttpResponse:
     agency_choices = Agency.objects.filter(network=network, status=Agency.Status.ACTIVE).order_by("name")
+    if lead_choices.count() == 1:
+        # Only agencies an agreement in force lets join this lead; the service re-checks either way.
+        agency_choices = agency_choices.filter(
+            pk__in=agencies_covered_with(lead_choices.get(), Scope.JOINT_ACTIVATION)
+        ).exclude(pk=lead_choices.get().pk)
     form = ActivationOpenForm(request.POST or None, lead_choices=lead_choices, agency_choices=agency_choices)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -104,6 +114,8 @@ def _board_context(request: HttpRequest) -> dict:
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
+        "follow_ups": selectors.follow_up_counts(activation),
+        "today": timezone.localdate(),
     }
 
 
@@ -112,10 +124,13 @@ def _board_context(request: HttpRequest) -> dict:
 def activation_board(request: HttpRequest) -> HttpResponse:
     context = _board_context(request)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
-    joinable = Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE).exclude(
-        pk__in=[a.pk for a in context["agencies"]]
+    joinable = (
+        Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE)
+        .filter(pk__in=services.joinable_agency_ids(request.activation))
+        .exclude(pk__in=[a.pk for a in context["agencies"]])
     )
     context["add_agency_form"] = AddAgencyForm(agencies=joinable)
+    context["checklist"] = selectors.checklist(request.activation)
     return render(request, "activations/board.html", context)
 
 
@@ -134,6 +149,8 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
         if activation.status == Activation.Status.CLOSED
         else services.after_action_summary(activation)
     )
+    # Summaries saved before protocols existed lack these counts.
+    summary = {**dict.fromkeys(SUMMARY_PROTOCOL_KEYS, 0), **summary}
     statuses = OutreachTarget.Status
     by_status = {s.value: summary["by_status"].get(s.value, 0) for s in statuses}
     suppressed = COORDINATE not in request.activation_perms  # leadership: no small cells
@@ -144,7 +161,14 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
             **summary,
             **{
                 key: None if isinstance(summary.get(key), int) and 0 < summary[key] < threshold else summary.get(key)
-                for key in ("affected_members", "supporters_called_out", "supporters_assigned", "follow_ups_planned")
+                for key in (
+                    "affected_members",
+                    "supporters_called_out",
+                    "supporters_assigned",
+                    "follow_ups_planned",
+                    "scheduled_follow_ups",
+                    "scheduled_follow_ups_done",
+                )
             },
         }
     return render(
@@ -218,7 +242,7 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
         supporter = next(
             (
                 p["user"]
-                for p in services.assignable_supporters(request.activation)
+                for p in services.assignable_supporters(request.activation, target)
                 if p["user"].pk == form.cleaned_data["supporter"]
             ),
             None,
@@ -246,7 +270,7 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
         {
             "activation": request.activation,
             "target": target,
-            "supporters": services.assignable_supporters(request.activation),
+            "supporters": services.assignable_supporters(request.activation, target),
         },
     )
 
@@ -286,6 +310,40 @@ def target_outreach(request: HttpRequest, target_uuid) -> HttpResponse:
     return redirect("activation_mine", activation_uuid=request.activation.uuid)
 
 
+@require_POST
+@activation_view(COORDINATE)
+def checklist_done(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(ChecklistItem, activation=request.activation, pk=item_id)
+    try:
+        services.checklist_item_done(actor=request.user, item=item, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Done: {item.title}.")
+    return _to_board(request.activation)
+
+
+@require_POST
+@activation_view(COORDINATE, SUPPORT)
+def follow_up_done(request: HttpRequest, target_uuid, follow_up_id: int) -> HttpResponse:
+    target = _target(request, target_uuid)
+    coordinator = COORDINATE in request.activation_perms
+    if not coordinator and target.assigned_supporter_id != request.user.pk:
+        raise Http404("Not found.")
+    follow_up = get_object_or_404(TargetFollowUp, target=target, pk=follow_up_id)
+    try:
+        services.target_follow_up_done(
+            actor=request.user, follow_up=follow_up, coordinator=coordinator, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The {follow_up.days_after}-day follow-up is recorded as done.")
+    if coordinator:
+        return _to_board(request.activation)
+    return redirect("activation_mine", activation_uuid=request.activation.uuid)
+
+
 @never_cache
 @activation_view(SUPPORT)
 def activation_mine(request: HttpRequest) -> HttpResponse:
@@ -313,6 +371,9 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Thank you: your coordinator sees your answer.")
             return redirect("activation_mine", activation_uuid=activation.uuid)
     assignments = selectors.assignments_of(activation, request.user)
+    scheduled = selectors.follow_ups_of(assignments)
+    for target in assignments:
+        target.scheduled = scheduled[target.pk]
     if assignments:
         audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=activation, request=request)
     return render(
@@ -323,6 +384,7 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
             "callout": callout,
             "form": form,
             "assignments": assignments,
+            "today": timezone.localdate(),
         },
     )
 

@@ -7,7 +7,7 @@ docs/decisions.md ("Path routing") for why.
 from django.db import connection
 from django.http import Http404
 
-from agencies.models import Agency
+from agencies.models import SLUG_PATTERN, Agency
 
 AGENCY_PREFIX = "/a/"
 
@@ -21,7 +21,13 @@ class AgencyRoutingMiddleware:
         request.tenant = None
         if request.path_info.startswith(AGENCY_PREFIX):
             slug = request.path_info[len(AGENCY_PREFIX) :].split("/", 1)[0]
-            agency = Agency.objects.filter(slug=slug, status=Agency.Status.ACTIVE).select_related("region").first()
+            # Only something shaped like an agency address reaches the database: a NUL byte or other
+            # junk in the path is a 404 here, not a database error.
+            agency = (
+                Agency.objects.filter(slug=slug, status=Agency.Status.ACTIVE).select_related("region").first()
+                if SLUG_PATTERN.fullmatch(slug)
+                else None
+            )
             if agency is None:
                 raise Http404("No such agency.")
             connection.set_tenant(agency)

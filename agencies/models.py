@@ -47,6 +47,7 @@ class Agency(TenantMixin):
         ACTIVE = "active", "Active"
         FAILED = "failed", "Set-up failed"
         SUSPENDED = "suspended", "Suspended"
+        DESTROYED = "destroyed", "Offboarded, data destroyed"
 
     network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="agencies")
     name = models.CharField(max_length=200)
@@ -61,6 +62,14 @@ class Agency(TenantMixin):
     provision_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    # Coordinators confirm each quarter that the roster is current; beat reminds them when not.
+    roster_confirmed_at = models.DateTimeField(null=True, blank=True)
+    roster_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    roster_reminded_at = models.DateTimeField(null=True, blank=True)
 
     # Schemas are built by a Celery task and never dropped by a row delete.
     auto_create_schema = False
@@ -203,10 +212,16 @@ class SupporterProfile(models.Model):
     availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.AVAILABLE)
     on_leave_until = models.DateField(null=True, blank=True)
     languages = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    # Disciplines the supporter serves (e.g. a firefighter-paramedic: fire and EMS); empty means the
+    # agency's own discipline.
+    disciplines = ArrayField(models.CharField(max_length=16, choices=Discipline.choices), default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"Profile of membership {self.membership_id}"
+
+    def served_disciplines(self) -> list[str]:
+        return self.disciplines or [self.membership.agency.discipline]
 
 
 class Certification(models.Model):
@@ -223,3 +238,33 @@ class Certification(models.Model):
 
     def is_current(self, on) -> bool:
         return self.certified_on <= on and (self.expires_on is None or self.expires_on >= on)
+
+
+class AgencyExport(models.Model):
+    """The offboarding export of one agency: a readable export and a schema dump, built by Celery."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Being built"
+        READY = "ready", "Ready to download"
+        FAILED = "failed", "Failed"
+        DELETED = "deleted", "Deleted after the agency was destroyed"
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} of {self.agency}"

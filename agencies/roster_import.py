@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import itertools
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agencies import services
-from agencies.models import Agency, CertificationKind, Membership, Role, SupporterProfile
+from agencies.models import Agency, CertificationKind, Discipline, Membership, Role, SupporterProfile
 
 COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]
+# Optional last column: disciplines served, separated by ";" (fire;ems). Without it, they are left as they are.
+OPTIONAL_COLUMNS = ["disciplines"]
 MAX_ROWS = 2000
 
 
@@ -40,20 +43,32 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
         report.errors.append((0, "The file is not UTF-8 text; save it as CSV (UTF-8)."))
         return report
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or [c.strip().lower() for c in reader.fieldnames] != COLUMNS:
-        report.errors.append((1, "The first line must be exactly: " + ",".join(COLUMNS)))
+    header = [c.strip().lower() for c in reader.fieldnames or []]
+    if header not in (COLUMNS, COLUMNS + OPTIONAL_COLUMNS):
+        report.errors.append(
+            (1, "The first line must be exactly: " + ",".join(COLUMNS) + " (optionally followed by ,disciplines)")
+        )
         return report
+    with_disciplines = header == COLUMNS + OPTIONAL_COLUMNS
     members = {
         m.user.email.lower(): m
         for m in Membership.objects.filter(
             agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
         ).select_related("user")
     }
+    try:
+        rows = list(itertools.islice(reader, MAX_ROWS + 1))
+    except csv.Error as error:  # a cell over the csv module's size limit, a stray quote
+        report.errors.append((reader.line_num, f"This line cannot be read as CSV ({error})."))
+        return report
     planned = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         if line - 1 > MAX_ROWS:
             report.errors.append((line, f"At most {MAX_ROWS} rows per file."))
             break
+        if None in row:  # DictReader keeps cells beyond the header under the key None
+            report.errors.append((line, "this line has more cells than the first line has columns"))
+            continue
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
         try:
             membership = members.get(row["email"].lower())
@@ -71,8 +86,25 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
             if certification and certified_on is None:
                 raise ValueError("a certification needs its certified_on date")
             languages = [part.strip() for part in row["languages"].split(";") if part.strip()][:10]
+            extra = {}
+            if with_disciplines:
+                disciplines = [part.strip().lower() for part in row["disciplines"].split(";") if part.strip()]
+                unknown = [d for d in disciplines if d not in Discipline.values]
+                if unknown:
+                    raise ValueError("disciplines are any of " + ", ".join(Discipline.values) + " separated by ;")
+                extra["disciplines"] = sorted(set(disciplines))
             planned.append(
-                (membership, designated_on, availability, languages, certification, certified_on, expires_on, line)
+                (
+                    membership,
+                    designated_on,
+                    availability,
+                    languages,
+                    certification,
+                    certified_on,
+                    expires_on,
+                    line,
+                    extra,
+                )
             )
         except ValueError as error:
             report.errors.append((line, str(error)))
@@ -89,6 +121,7 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
                 certified_on,
                 expires_on,
                 line,
+                extra,
             ) in planned:
                 try:
                     services.profile_update(
@@ -99,6 +132,7 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
                         on_leave_until=None,
                         languages=languages,
                         request=request,
+                        **extra,
                     )
                     if certification:
                         services.certification_add(

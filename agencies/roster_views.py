@@ -3,9 +3,11 @@
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from agencies import roster_import, services
 from agencies.access import agency_view
@@ -27,6 +29,13 @@ class ProfileForm(forms.Form):
         label="On leave until", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     languages = forms.CharField(label="Languages besides English (comma-separated)", required=False, max_length=200)
+    disciplines = forms.MultipleChoiceField(
+        label="Disciplines served",
+        choices=Discipline.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "usa-checkbox__input usa-checkbox__input--tile"}),
+        help_text="Leave all unticked for the agency's own discipline.",
+    )
 
     def clean_languages(self):
         return [part.strip() for part in self.cleaned_data["languages"].split(",") if part.strip()][:10]
@@ -63,7 +72,24 @@ def roster_list(request: HttpRequest) -> HttpResponse:
         for m in _roster(request.tenant)
     ]
     ready = sum(1 for row in rows if not row["problem"])
-    return render(request, "agencies/roster_list.html", {"rows": rows, "ready": ready, "today": today})
+    return render(
+        request,
+        "agencies/roster_list.html",
+        {
+            "rows": rows,
+            "ready": ready,
+            "today": today,
+            "confirmation_due": services.roster_confirmation_due(request.tenant),
+        },
+    )
+
+
+@require_POST
+@agency_view(*ROSTER_KEEPERS)
+def roster_confirm(request: HttpRequest) -> HttpResponse:
+    services.roster_confirm(actor=request.user, agency=request.tenant, request=request)
+    messages.success(request, "Thank you: the roster is confirmed current for this quarter.")
+    return redirect("agency_roster", agency_slug=request.tenant.slug)
 
 
 @agency_view(*ROSTER_KEEPERS)
@@ -75,6 +101,7 @@ def roster_member(request: HttpRequest, membership_id: int) -> HttpResponse:
         "availability": profile.availability if profile else SupporterProfile.Availability.AVAILABLE,
         "on_leave_until": profile.on_leave_until if profile else None,
         "languages": ", ".join(profile.languages) if profile else "",
+        "disciplines": profile.disciplines if profile else [],
     }
     profile_form = ProfileForm(request.POST if "save_profile" in request.POST else None, initial=initial)
     cert_form = CertificationForm(request.POST if "add_certification" in request.POST else None)
@@ -147,8 +174,12 @@ def directory(request: HttpRequest) -> HttpResponse:
         .order_by("agency__name", "user__full_name")
     )
     if discipline in dict(Discipline.choices):
-        members = members.filter(agency__discipline=discipline)
-    if region.isdigit():
+        # The supporter's own disciplines when recorded, otherwise their agency's.
+        members = members.filter(
+            Q(profile__disciplines__contains=[discipline])
+            | (Q(agency__discipline=discipline) & (Q(profile__isnull=True) | Q(profile__disciplines=[])))
+        )
+    if region.isascii() and region.isdigit():  # isdigit() alone admits "²", which int() refuses
         members = members.filter(agency__region_id=int(region))
     people = []
     for m in members:
@@ -157,6 +188,8 @@ def directory(request: HttpRequest) -> HttpResponse:
         languages = [lang.lower() for lang in (m.profile.languages if hasattr(m, "profile") else [])]
         if language and not any(language in lang for lang in languages):
             continue
+        served = m.profile.served_disciplines() if hasattr(m, "profile") else [m.agency.discipline]
+        m.discipline_labels = [Discipline(d).label for d in served]
         people.append(m)
     return render(
         request,

@@ -1,15 +1,28 @@
 """Agency schemas: a migrated template schema, and new agencies cloned from it.
 
 Cloning copies the template's tables and its `django_migrations` rows in one SQL call, so a
-new agency does not replay every migration. A migrate of the new schema follows; when the
-template is current it only confirms there is nothing to apply (see docs/onboarding.md).
+new agency does not replay every migration. The new schema's migration records are then
+compared with the migration files; `migrate_schemas` runs only when something is missing
+(see docs/onboarding.md and docs/performance.md).
 """
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
-from django_tenants.clone import CloneSchema
+from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
+from django_tenants.clone import CLONE_SCHEMA_FUNCTION
 from django_tenants.utils import schema_exists
+
+# Schemas checked per statement when looking for schemas that miss a migration.
+BEHIND_BATCH = 200
+# Serializes installing the clone function: its script drops and re-creates types.
+_CLONE_FUNCTION_LOCK = 0x6D75_7374_6572  # "muster"
 
 
 def template_schema_name() -> str:
@@ -27,17 +40,225 @@ def template_schema_migrate(*, verbosity: int = 0) -> None:
     connection.set_schema_to_public()
 
 
-def schema_migrate(schema_name: str, *, verbosity: int = 0) -> None:
+def schema_migrate(schema_name: str, *, verbosity: int = 0) -> bool:
+    """Bring one agency schema up to date. Returns whether `migrate_schemas` had to run.
+
+    A schema that already records every migration on disk (a fresh clone of a current template)
+    is left alone: running the migrate command would only build the whole project state to
+    find nothing to do, and that cost grows with every migration the project adds.
+    """
+    if not schemas_behind([schema_name]):
+        return False
     call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=verbosity)
     connection.set_schema_to_public()
+    return True
+
+
+def schemas_migrate(schema_names: list[str], *, executor: str = "standard", verbosity: int = 0) -> None:
+    """Run django-tenants' `migrate_schemas` on the given schemas, one after another ("standard") or
+    in a pool of forked processes ("multiprocessing", TENANT_MULTIPROCESSING_MAX_PROCESSES, default 2)."""
+    from django_tenants.management.commands.migrate_schemas import Command as MigrateSchemas
+    from django_tenants.migration_executors import get_executor
+
+    parser = MigrateSchemas().create_parser("manage.py", "migrate_schemas")
+    options = vars(parser.parse_args(["--tenant", "--noinput", f"--verbosity={verbosity}", f"--executor={executor}"]))
+    options["skip_checks"] = True  # as call_command does: system checks once per run, not once per schema
+    get_executor(executor)((), options).run_migrations(tenants=list(schema_names))
+    connection.set_schema_to_public()
+
+
+@functools.cache
+def migration_nodes() -> frozenset[tuple[str, str]]:
+    """Every migration the project's files define, as (app, name): what a current schema records.
+
+    Read from disk once per process: migration files do not change under a running process.
+    django-tenants records every app's migrations in every schema (it runs the whole plan and the
+    router skips the operations of apps that do not live there), so the set covers all apps.
+    """
+    return frozenset(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+
+
+def schemas_behind(schema_names: Iterable[str]) -> list[str]:
+    """The schemas, of those given, that miss a migration (or have no migration table at all).
+
+    One query finds which schemas have a `django_migrations` table, then one UNION ALL statement
+    per BEHIND_BATCH schemas counts, in each, the migrations on disk it does not record.
+    Anything missing means the schema goes through the real `migrate_schemas`, which decides
+    what to apply; this check only decides that there is nothing to do.
+    """
+    names = list(dict.fromkeys(schema_names))
+    if not names:
+        return []
+    expected = sorted(f"{app}.{name}" for app, name in migration_nodes())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)",
+            [names],
+        )
+        with_table = {row[0] for row in cursor.fetchall()}
+        behind = [name for name in names if name not in with_table]
+        checked = [name for name in names if name in with_table]
+        for start in range(0, len(checked), BEHIND_BATCH):
+            batch = checked[start : start + BEHIND_BATCH]
+            parts = [
+                f"SELECT %s, count(*) FROM expected WHERE node NOT IN "  # nosec B608 - quoted schema names
+                f"(SELECT app || '.' || name FROM {connection.ops.quote_name(name)}.django_migrations)"
+                for name in batch
+            ]
+            cursor.execute(
+                "WITH expected AS (SELECT unnest(%s::text[]) AS node) " + " UNION ALL ".join(parts),
+                [expected, *batch],
+            )
+            behind += [name for name, missing in cursor.fetchall() if missing]
+    return [name for name in names if name in set(behind)]
 
 
 def schema_clone_from_template(schema_name: str) -> None:
-    """Create `schema_name` as a copy of the template (tables and migration records, no rows)."""
+    """Create `schema_name` as a copy of the template (tables, constraints, indexes, rows).
+
+    The template holds plain tables only, so we copy them with a handful of catalog queries and
+    one batch of DDL (`_clone_tables`), in a few milliseconds per table. django-tenants'
+    `clone_schema` PL/pgSQL function rebuilds every table's DDL column by column, which took
+    most of an onboarding and grew with every column a migration adds; it remains the fallback
+    for a template holding anything else (functions, triggers, views, types, serial columns...).
+    """
+    connection.set_schema_to_public()
     if not schema_exists(template_schema_name()):
         template_schema_migrate()
-    CloneSchema().clone_schema(template_schema_name(), schema_name, "DATA")
+    # A name differing only in case from an existing schema would leave two agencies on one schema.
+    if schema_exists(schema_name, case_sensitive=False):
+        raise ValueError(f"Schema {schema_name} already exists.")
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _template_has_only_tables(cursor, template_schema_name()):
+            _clone_tables(cursor, template_schema_name(), schema_name)
+        else:
+            clone_function_install()
+            cursor.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [template_schema_name(), schema_name])
     connection.set_schema_to_public()
+
+
+# Anything in the template besides ordinary tables, their identity sequences, indexes and
+# constraints (CHECK, NOT NULL, primary, unique, foreign, exclusion keys) sends the clone to
+# django-tenants' function, which knows about the rest.
+_OTHER_OBJECTS_SQL = """
+SELECT
+    (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid
+        AND (c.relkind NOT IN ('r', 'i', 'S') OR c.relpersistence <> 'p' OR c.relacl IS NOT NULL
+             OR c.relrowsecurity OR c.relhasrules))
+  + (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid AND c.relkind = 'S'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                        AND d.deptype = 'i'))
+  + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace = s.oid)
+  + (SELECT count(*) FROM pg_type t WHERE t.typnamespace = s.oid AND t.typtype IN ('e', 'd', 'r', 'm'))
+  + (SELECT count(*) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
+        WHERE c.relnamespace = s.oid AND NOT tg.tgisinternal)
+  + (SELECT count(*) FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid WHERE c.relnamespace = s.oid)
+  + (SELECT count(*) FROM pg_statistic_ext x WHERE x.stxnamespace = s.oid)
+  + (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE c.relnamespace = s.oid AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+        AND (a.attgenerated <> '' OR a.attacl IS NOT NULL))
+  + (SELECT count(*) FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid
+        WHERE c.relnamespace = s.oid AND pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%')
+FROM pg_namespace s WHERE s.nspname = %s
+"""
+
+
+def _template_has_only_tables(cursor, template: str) -> bool:
+    cursor.execute(_OTHER_OBJECTS_SQL, [template])
+    return cursor.fetchone()[0] == 0
+
+
+def _clone_tables(cursor, template: str, new: str) -> None:
+    """Copy the template's tables into a new schema, keeping every constraint and index name (later
+    migrations drop them by name). Statements are built from the catalog with the template as the
+    only schema on the search path, so its own tables come out unqualified and, run again with the
+    new schema on the path, land there; references to public tables stay qualified."""
+    quote = connection.ops.quote_name
+    cursor.execute(f"CREATE SCHEMA {quote(new)}")
+    cursor.execute("SELECT set_config('search_path', %s, true)", [quote(template)])
+    cursor.execute(
+        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' ORDER BY c.relname",
+        [quote(template)],
+    )
+    tables = cursor.fetchall()
+    cursor.execute(
+        "SELECT c.relname, con.conname, con.contype, pg_get_constraintdef(con.oid) FROM pg_constraint con "
+        "JOIN pg_class c ON c.oid = con.conrelid WHERE c.relnamespace = %s::regnamespace "
+        "AND con.contype IN ('p', 'u', 'x', 'f') ORDER BY con.contype = 'f', c.relname, con.conname",
+        [quote(template)],
+    )
+    constraints = cursor.fetchall()
+    # pg_get_indexdef always qualifies the table: "CREATE INDEX name ON agency_template.table USING ...".
+    cursor.execute(
+        "SELECT pg_get_indexdef(i.indexrelid), ' ON ' || quote_ident(%s) || '.' FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = %s::regnamespace AND NOT EXISTS ("
+        "SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid "
+        "AND con.contype IN ('p', 'u', 'x')) ORDER BY 1",
+        [template, quote(template)],
+    )
+    indexes = [definition.replace(on_template, " ON ", 1) for definition, on_template in cursor.fetchall()]
+    cursor.execute(
+        "SELECT c.relname, a.attname, pg_sequence_last_value(pg_get_serial_sequence(%s || '.' || quote_ident("
+        "c.relname), a.attname)::regclass) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' AND a.attidentity <> '' AND a.attnum > 0",
+        [quote(template), quote(template)],
+    )
+    identities = [(table, column, last) for table, column, last in cursor.fetchall() if last is not None]
+
+    like = "INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS"
+    statements = [f"CREATE TABLE {quote(new)}.{quote(t)} (LIKE {quote(template)}.{quote(t)} {like})" for t, _ in tables]
+    copy = "INSERT INTO {new}.{table} OVERRIDING SYSTEM VALUE SELECT * FROM {template}.{table}"
+    statements += [copy.format(new=quote(new), template=quote(template), table=quote(t)) for t, _ in tables]
+    cursor.execute(";\n".join(statements))
+    for table, comment in tables:
+        if comment is not None:
+            cursor.execute(f"COMMENT ON TABLE {quote(new)}.{quote(table)} IS %s", [comment])
+    cursor.execute("SELECT set_config('search_path', %s, true)", [quote(new)])
+    statements = [
+        f"ALTER TABLE {quote(t)} ADD CONSTRAINT {quote(name)} {definition}" for t, name, _k, definition in constraints
+    ]
+    statements += indexes
+    if statements:
+        cursor.execute(";\n".join(statements))
+    for table, column, last in identities:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, %s), %s)", [f"{quote(new)}.{quote(table)}", column, last]
+        )
+
+
+def clone_function_install() -> None:
+    """Install django-tenants' `clone_schema` PL/pgSQL function, once per database (the fallback clone).
+
+    django-tenants re-creates it (dropping and re-creating its types with CASCADE) on every call;
+    installing it once also keeps two concurrent onboardings from dropping each other's function.
+    A hash of django-tenants' script in the function's comment says which version is installed.
+    """
+    version = _clone_function_version()
+    if _clone_function_installed_version() == version:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLONE_FUNCTION_LOCK])
+        if _clone_function_installed_version() == version:
+            return  # another process installed it while we waited
+        db_user = settings.DATABASES["default"].get("USER") or "postgres"
+        cursor.execute(CLONE_SCHEMA_FUNCTION.format(db_user=db_user))
+        cursor.execute(f"COMMENT ON FUNCTION public.clone_schema(text, text, public.cloneparms[]) IS '{version}'")
+
+
+@functools.cache
+def _clone_function_version() -> str:
+    return "muster:" + hashlib.sha256(CLONE_SCHEMA_FUNCTION.encode()).hexdigest()[:16]
+
+
+def _clone_function_installed_version() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(obj_description(p.oid, 'pg_proc')) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname = 'clone_schema'"
+        )
+        return cursor.fetchone()[0]
 
 
 def schema_drop(schema_name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -67,10 +68,10 @@ def agency_create(
 
 
 def agency_provision_enqueue(*, agency: Agency) -> None:
-    from agencies.tasks import agency_provision_task
+    """Queue the schema build through the outbox: sent after commit, or by the relay if Redis is down."""
+    from network.outbox import outbox_enqueue
 
-    agency_id = agency.pk
-    transaction.on_commit(lambda: agency_provision_task.delay(agency_id))
+    outbox_enqueue(task="agencies.tasks.agency_provision_task", args=[agency.pk])
 
 
 def agency_retry_provisioning(*, actor, agency: Agency, request=None) -> Agency:
@@ -369,3 +370,69 @@ def certification_add(*, actor, membership: Membership, kind: str, certified_on,
             action=AuditAction.ROSTER_CHANGED, actor=actor, agency=membership.agency, obj=certification, request=request
         )
     return certification
+
+
+# --- Quarterly roster confirmation ---------------------------------------------------------------------
+
+
+def quarter_start(day: dt.date) -> dt.datetime:
+    """Midnight (local time) on the first day of `day`'s calendar quarter."""
+    first = day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    return timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+
+
+def roster_confirmation_due(agency: Agency, *, now=None) -> bool:
+    """Not yet confirmed since this quarter began."""
+    now = now or timezone.now()
+    start = quarter_start(timezone.localtime(now).date())
+    return agency.roster_confirmed_at is None or agency.roster_confirmed_at < start
+
+
+def roster_confirm(*, actor, agency: Agency, request=None) -> Agency:
+    """A coordinator or agency admin confirms the roster is current for this quarter."""
+    now = timezone.now()
+    with transaction.atomic():
+        Agency.objects.filter(pk=agency.pk).update(roster_confirmed_at=now, roster_confirmed_by=actor)
+        audit_record(action=AuditAction.ROSTER_CONFIRMED, actor=actor, agency=agency, obj=agency, request=request)
+    agency.roster_confirmed_at, agency.roster_confirmed_by = now, actor
+    return agency
+
+
+def roster_reminders_send(*, now=None) -> int:
+    """Beat, daily: remind each active agency's coordinators, once a quarter, to confirm the roster.
+    Returns how many agencies were reminded."""
+    now = now or timezone.now()
+    start = quarter_start(timezone.localtime(now).date())
+    reminded = 0
+    for agency in Agency.objects.filter(status=Agency.Status.ACTIVE).order_by("pk"):
+        if not roster_confirmation_due(agency, now=now):
+            continue
+        with transaction.atomic():
+            claimed = (
+                Agency.objects.filter(pk=agency.pk)
+                .exclude(roster_reminded_at__gte=start)
+                .update(roster_reminded_at=now)
+            )
+            if not claimed:
+                continue  # reminded already this quarter (or by a concurrent run)
+            emails = list(
+                Membership.objects.filter(
+                    agency=agency, role__in=[Role.COORDINATOR, Role.AGENCY_ADMIN], is_active=True, user__is_active=True
+                ).values_list("user__email", flat=True)
+            )
+            audit_record(action=AuditAction.ROSTER_REMINDED, agency=agency, obj=agency)
+            if emails:
+                link = settings.MUSTER_BASE_URL + reverse("agency_roster", kwargs={"agency_slug": agency.slug})
+                body = (
+                    f"Please confirm that {agency.name}'s peer team roster is current: who is designated, "
+                    "whose training has expired, who is available or on leave. Callouts and assignments "
+                    f"rely on it.\n\nReview and confirm it here: {link}"
+                )
+                transaction.on_commit(
+                    lambda body=body, emails=emails: send_mail(
+                        "Muster: confirm your peer team roster for this quarter", body, None, emails
+                    ),
+                    robust=True,
+                )
+        reminded += 1
+    return reminded

@@ -10,3 +10,25 @@ def agency_provision_task(agency_id: int) -> str:
     """Build an agency's schema. Idempotent, so a redelivered message does no harm."""
     agency = services.agency_provision(agency_id=agency_id)
     return agency.status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def roster_reminders_task() -> int:
+    """Beat, daily: once a quarter, remind coordinators of agencies whose roster is unconfirmed."""
+    return services.roster_reminders_send()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def agreements_expiry_task() -> int:
+    """Beat, daily: tell the parties, once, that an agreement ends within 30 days."""
+    from governance.services import agreements_expiry_notify
+
+    return agreements_expiry_notify()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def agency_export_task(export_id: int) -> str:
+    """Build an offboarding export. Idempotent: a redelivered message finds it finished."""
+    from agencies.offboarding import export_build
+
+    return export_build(export_id=export_id).status

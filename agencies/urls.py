@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from activations import views as activation_views
 from agencies import roster_views, views
+from governance import urls as governance_urls
 from reporting import views as reporting_views
 
 urlpatterns = [
@@ -15,8 +16,10 @@ urlpatterns = [
     path("roster/", roster_views.roster_list, name="agency_roster"),
     path("roster/<int:membership_id>/", roster_views.roster_member, name="agency_roster_member"),
     path("roster/import/", roster_views.roster_import_view, name="agency_roster_import"),
+    path("roster/confirm/", roster_views.roster_confirm, name="agency_roster_confirm"),
     path("directory/", roster_views.directory, name="agency_directory"),
     path("dashboard/", reporting_views.agency_dashboard, name="agency_dashboard"),
     path("dashboard/export.csv", reporting_views.agency_dashboard_csv, name="agency_dashboard_csv"),
+    *governance_urls.agency_patterns,
     path("", include("encounters.urls")),
 ]

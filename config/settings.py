@@ -27,7 +27,8 @@ DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
 
-_DEV_SECRET = "muster-development-only-secret-key-not-for-production-use-0123456789"
+# Development only: production refuses to start without DJANGO_SECRET_KEY (below).
+_DEV_SECRET = "muster-development-only-secret-key-not-for-production-use-0123456789"  # nosec B105
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=PRODUCTION) or _DEV_SECRET
 if PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters.")
@@ -41,6 +42,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 MUSTER_BASE_URL = env_str("MUSTER_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip("/")
 if PRODUCTION and not MUSTER_BASE_URL:
     raise ImproperlyConfigured("MUSTER_BASE_URL must be set, e.g. https://muster.example.gov")
+# Offboarding exports (decrypted agency data) wait here until downloaded; keep it on encrypted storage.
+MUSTER_EXPORT_DIR = env_str("MUSTER_EXPORT_DIR", str(BASE_DIR / ".data" / "exports"))
 
 # --- Applications: public schema (shared) and per-agency schema (tenant) -------------------
 SHARED_APPS = [
@@ -48,6 +51,7 @@ SHARED_APPS = [
     "network",
     "agencies",
     "activations",
+    "governance",
     "reporting",
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -59,6 +63,9 @@ SHARED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 # contenttypes deliberately lives in public only: auth and guardian permissions point at
 # public content type ids, and a per-schema copy would resolve to different ids.
@@ -75,14 +82,19 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Outside everything that can touch the database: an outage anywhere below answers the plain 503
+    # page (config/outage.py), which still gets the security headers from the two above.
+    "config.outage.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "agencies.middleware.AgencyRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "network.sessions.SessionLimitsMiddleware",
+    "network.mfa.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -102,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "agencies.context_processors.navigation",
+                "network.mfa.mfa_context",
             ],
         },
     },
@@ -164,9 +177,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a Redis outage of any length, then resumes
+# A publish with Redis down fails within about two seconds instead of hanging the request; work queued
+# through the outbox (network/outbox.py) is sent later by the relay (docs/reliability.md).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A message a worker took but never acknowledged (the whole worker died) goes back to the queue once it
+# is this old. It must exceed the longest task, or a running task is handed to a second worker.
+MUSTER_VISIBILITY_TIMEOUT = env_int("MUSTER_CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": MUSTER_VISIBILITY_TIMEOUT,
+    # Look for such messages every 10 s (sooner with a short timeout), not every 100 s (kombu's default).
+    "unacked_restore_interval": max(1, min(10, MUSTER_VISIBILITY_TIMEOUT // 5)),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 2,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+MUSTER_OUTBOX_RELAY_SECONDS = env_int("MUSTER_OUTBOX_RELAY_SECONDS", 30)
+# Test-only: pause after each agency of a snapshot run, so a test can kill a worker in the middle of one.
+MUSTER_SNAPSHOT_AGENCY_PAUSE_MS = env_int("MUSTER_SNAPSHOT_AGENCY_PAUSE_MS", 0)
+if PRODUCTION and MUSTER_SNAPSHOT_AGENCY_PAUSE_MS:
+    raise ImproperlyConfigured("MUSTER_SNAPSHOT_AGENCY_PAUSE_MS is for tests only.")
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "network.tasks.beat_heartbeat", "schedule": 30.0},
+    "outbox-relay": {"task": "network.tasks.outbox_relay_task", "schedule": float(MUSTER_OUTBOX_RELAY_SECONDS)},
     "follow-up-reminders": {
         "task": "encounters.tasks.follow_up_reminders_task",
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=0),
@@ -177,6 +213,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=0),
     },
     "reporting-snapshots": {"task": "reporting.tasks.snapshots_nightly_task", "schedule": crontab(hour=2, minute=30)},
+    "roster-confirmation-reminders": {
+        "task": "agencies.tasks.roster_reminders_task",
+        "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=10),
+    },
+    "agreement-expiry-notices": {
+        "task": "agencies.tasks.agreements_expiry_task",
+        "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=20),
+    },
     "activation-names-retention": {
         "task": "activations.tasks.activation_names_retention_task",
         "schedule": crontab(hour=3, minute=45),
@@ -209,6 +253,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day for reset links
+# MFA (network/mfa.py): an authenticator app code after the password, on every account. Relaxed by
+# default only for the demo and the test suite (every page then says so); production refuses it off.
+MUSTER_MFA_REQUIRED = env_bool("MUSTER_MFA_REQUIRED", not (MUSTER_DEMO or MUSTER_ENV == "test"))
+if PRODUCTION and not MUSTER_MFA_REQUIRED:
+    raise ImproperlyConfigured("MUSTER_MFA_REQUIRED cannot be turned off in production: every account needs MFA.")
+OTP_TOTP_ISSUER = env_str("MUSTER_MFA_ISSUER", "Muster")  # the name authenticator apps show
 MUSTER_INVITATION_DAYS = env_int("MUSTER_INVITATION_DAYS", 7)
 
 AUTH_PASSWORD_VALIDATORS = [

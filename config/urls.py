@@ -4,10 +4,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from activations import views as activation_views
+from agencies import offboarding_views
 from agencies.access import public_view
 from config.health import healthz
+from governance import urls as governance_urls
 from network import views as network_views
-from network import views_standard
+from network import views_mfa, views_standard
 from network.forms import EmailAuthenticationForm
 from reporting import views as reporting_views
 
@@ -20,6 +22,9 @@ auth_patterns = [
         name="login",
     ),
     path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
+    path("mfa/", views_mfa.mfa_verify, name="mfa_verify"),
+    path("mfa/setup/", views_mfa.mfa_enroll, name="mfa_enroll"),
+    path("mfa/recovery-codes/", views_mfa.mfa_recovery_codes, name="mfa_recovery_codes"),
     path(
         "password-reset/",
         public_view(network_views.AuditedPasswordResetView.as_view()),
@@ -49,9 +54,24 @@ network_patterns = [
     path("agencies/<int:agency_id>/", network_views.agency_detail, name="network_agency_detail"),
     path("agencies/<int:agency_id>/progress/", network_views.agency_progress, name="network_agency_progress"),
     path("agencies/<int:agency_id>/retry/", network_views.agency_retry, name="network_agency_retry"),
+    path(
+        "agencies/<int:agency_id>/offboarding/", offboarding_views.agency_offboarding, name="network_agency_offboarding"
+    ),
+    path(
+        "agencies/<int:agency_id>/exports/<int:export_id>/",
+        offboarding_views.agency_export_progress,
+        name="network_agency_export",
+    ),
+    path(
+        "agencies/<int:agency_id>/exports/<int:export_id>/download/",
+        offboarding_views.agency_export_download,
+        name="network_agency_export_download",
+    ),
     path("standard/", views_standard.standard_detail, name="network_standard"),
     path("standard/new/", views_standard.standard_publish_view, name="network_standard_publish"),
     path("policy/", views_standard.policy_edit, name="network_policy"),
+    path("mfa-reset/", views_mfa.mfa_reset_for_user, name="network_mfa_reset"),
+    *governance_urls.network_patterns,
 ]
 
 urlpatterns = [

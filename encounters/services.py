@@ -14,6 +14,7 @@ from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
 from network.standards import MULTI_VALUED, policy_for
+from reporting.services import agency_snapshot_mark_stale
 
 # Roles that document support contacts and own follow-ups.
 SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
@@ -28,7 +29,8 @@ _SINGLE_CODED = {
     "referral": Vocabulary.REFERRAL,
 }
 _MULTI_CODED = {"topics": Vocabulary.TOPIC, "interventions": Vocabulary.INTERVENTION}
-assert set(_MULTI_CODED.values()) == set(MULTI_VALUED)
+if set(_MULTI_CODED.values()) != set(MULTI_VALUED):  # checked at import: an assert would vanish under -O
+    raise ImportError("encounters._MULTI_CODED must name exactly the multi-valued vocabularies.")
 
 
 def _check_codes(standard: DocumentationStandard, values: dict) -> None:
@@ -169,6 +171,9 @@ def encounter_log(
             audit_record(
                 action=AuditAction.ENCOUNTER_LOGGED, actor=author, agency=agency, obj=encounter, request=request
             )
+            # The chiefs' dashboard catches up in the background; queued through the outbox, so saving
+            # works with Redis down and the refresh is sent when it is back.
+            agency_snapshot_mark_stale(agency=agency)
     except IntegrityError:
         # Two submissions of one form raced: the other one saved it.
         existing = Encounter.objects.filter(submission_key=submission_key).first()

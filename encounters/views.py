@@ -37,7 +37,8 @@ def _labels(standard) -> dict[str, dict[str, str]]:
 def encounter_new(request: HttpRequest) -> HttpResponse:
     agency = request.tenant
     standard = standard_ensure_default(network=agency.network)
-    notes_enabled = policy_for(agency.network).notes_enabled
+    policy = policy_for(agency.network)
+    notes_enabled = policy.notes_enabled
     form_kwargs = {"agency": agency, "user": request.user, "standard": standard, "notes_enabled": notes_enabled}
     initial = {}
     outreach_uuid = request.GET.get("outreach")
@@ -76,7 +77,11 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
             if encounter.escalation and not encounter.disclosures.exists():
                 return redirect("encounter_disclosure_new", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
             return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
-    return render(request, "encounters/encounter_form.html", {"form": form, "standard": standard, "outreach": outreach})
+    return render(
+        request,
+        "encounters/encounter_form.html",
+        {"form": form, "standard": standard, "outreach": outreach, "notice": policy.confidentiality_notice_text},
+    )
 
 
 def _outreach_target_or_error(form, request, agency):

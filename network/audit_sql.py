@@ -37,7 +37,7 @@ CREATE TRIGGER muster_audit_no_change BEFORE UPDATE OR DELETE ON network_auditev
 DROP TRIGGER IF EXISTS muster_audit_no_truncate ON network_auditevent;
 CREATE TRIGGER muster_audit_no_truncate BEFORE TRUNCATE ON network_auditevent
     FOR EACH STATEMENT EXECUTE FUNCTION muster_audit_append_only();
-"""
+"""  # nosec B608  # formats in only the constant EVENT_TEXT
 
 UNINSTALL = """
 DROP TRIGGER IF EXISTS muster_audit_chain ON network_auditevent;
@@ -54,4 +54,4 @@ SELECT id, hash, previous_hash,
        encode(sha256(convert_to({EVENT_TEXT.format(prev="previous_hash", t="e")}, 'UTF8')), 'hex') AS expected_hash
 FROM network_auditevent e
 ORDER BY chain_position
-"""
+"""  # nosec B608  # formats in only the constant EVENT_TEXT

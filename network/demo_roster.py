@@ -11,6 +11,7 @@ from agencies import services
 from agencies.models import CertificationKind, Membership, Role, SupporterProfile
 
 LANGUAGES = [[], [], [], ["Spanish"], ["Vietnamese"], ["ASL"], ["Spanish", "Portuguese"]]
+CROSS_TRAINED = {"fire": ["fire", "ems"], "911": ["911", "law"]}
 ALWAYS_READY = {"supporter@example.org", "coordinator@example.org"}
 
 
@@ -35,6 +36,8 @@ def seed_roster(*, rng: random.Random) -> int:
             availability=availability,
             on_leave_until=leave_until,
             languages=rng.choice(LANGUAGES),
+            # Some firefighters are also paramedics, some dispatchers also serve law enforcement.
+            disciplines=CROSS_TRAINED.get(membership.agency.discipline, []) if rng.random() < 0.3 else [],
         )
         certified = today - datetime.timedelta(days=rng.randint(100, 900))
         expired = not ready and rng.random() < 0.12

@@ -95,3 +95,22 @@ class InvitationAcceptForm(forms.Form):
 
 class MembershipRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class MfaCodeForm(forms.Form):
+    """One code from the authenticator app (or, at sign-in, a recovery code)."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false", "autofocus": True}
+        ),
+    )
+
+
+class MfaResetForm(forms.Form):
+    email = forms.EmailField(label="E-mail of the account", help_text="The person must sign in and set up again.")
+    confirm = forms.BooleanField(
+        label="I have confirmed who this person is (for example by calling them back at a known number)."
+    )

@@ -204,6 +204,15 @@ class VocabularyTerm(models.Model):
         return self.label
 
 
+DEFAULT_CONFIDENTIALITY_NOTICE = (
+    "What you tell me stays between us, with these exceptions: if you tell me you intend to harm yourself "
+    "and have a plan or the means; if you threaten serious harm to someone else; if you tell me about abuse "
+    "of a child, an elder or a vulnerable adult; if you tell me about a crime; if you agree in writing; or if "
+    "a court orders it. If I must share something, I will tell you in writing. I do not keep notes of what "
+    "we talk about."
+)
+
+
 class NetworkPolicy(models.Model):
     """The network's confidentiality settings that encounters obey. One row per network."""
 
@@ -221,6 +230,13 @@ class NetworkPolicy(models.Model):
     activation_retention_days = models.PositiveIntegerField(
         default=90, help_text="Days after an activation closes before the names in it are destroyed."
     )
+    confidentiality_notice_text = models.TextField(
+        default=DEFAULT_CONFIDENTIALITY_NOTICE,
+        help_text="What supporters tell a member, in writing, before a first session (34 U.S.C. 50901(e)).",
+    )
+    account_inactive_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Accounts unused for this many days are disabled (at most 90)."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
@@ -233,8 +249,8 @@ class PolicyChange(models.Model):
 
     policy = models.ForeignKey(NetworkPolicy, on_delete=models.PROTECT, related_name="changes")
     setting = models.CharField(max_length=64)
-    old_value = models.CharField(max_length=64)
-    new_value = models.CharField(max_length=64)
+    old_value = models.TextField()
+    new_value = models.TextField()
     changed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
 
@@ -243,3 +259,29 @@ class PolicyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.setting}: {self.old_value} -> {self.new_value}"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task to send, written in the same transaction as the change that calls for it.
+
+    A change and the work it queues commit together or not at all, and the work survives a Redis
+    outage: it is sent right after the commit when Redis is up, and by the relay (`network.outbox`)
+    once Redis is back. Only ids and codes go in `args`/`kwargs`, never names or narrative text."""
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    # The schema the task was queued from: it runs there, as a task sent with .delay() would.
+    schema_name = models.CharField(max_length=63, default="public")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts to hand it to Redis.")
+    last_error = models.CharField(max_length=100, blank=True, help_text="Exception class only: never a message.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="outbox_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} ({'sent' if self.sent_at else 'pending'})"

@@ -10,15 +10,30 @@ BEAT_HEARTBEAT_KEY = "muster:beat:last"
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def inactive_accounts_disable_task() -> int:
-    """Beat, daily: disable accounts unused for MUSTER_INACTIVE_DAYS (90) days and end their sessions."""
+    """Beat, daily: disable accounts unused for the network policy's limit (at most MUSTER_INACTIVE_DAYS,
+    90) and end their sessions."""
     from django.conf import settings
 
-    from network.services import users_inactive_disable
+    from network.services import network_current, users_inactive_disable
+    from network.standards import policy_for
 
-    return users_inactive_disable(days=settings.MUSTER_INACTIVE_DAYS)
+    network = network_current()
+    days = settings.MUSTER_INACTIVE_DAYS
+    if network is not None:
+        days = min(days, policy_for(network).account_inactive_days)
+    return users_inactive_disable(days=days)
 
 
 @shared_task(ignore_result=True)
 def beat_heartbeat() -> None:
     """Scheduled by beat every 30 s and run by a worker: /healthz reads its age."""
     cache.set(BEAT_HEARTBEAT_KEY, time.time(), timeout=None)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def outbox_relay_task() -> int:
+    """Beat, every MUSTER_OUTBOX_RELAY_SECONDS, and once at worker start: send the outbox messages
+    written while Redis was down (network/outbox.py)."""
+    from network.outbox import outbox_relay
+
+    return outbox_relay()

@@ -19,6 +19,7 @@ from agencies.access import (
     region_ids_for,
 )
 from agencies.models import Agency, Invitation, Role
+from governance.models import Agreement
 from network.audit import AuditAction, audit_record
 from network.forms import AgencyCreateForm, FirstAdminInvitationForm, InvitationAcceptForm, add_service_errors
 from network.models import AuditEvent, NetworkRole
@@ -65,6 +66,8 @@ def network_home(request: HttpRequest) -> HttpResponse:
             "regions": regions,
             "network": network_current(),
             "status_counts": {status.label: sum(1 for a in agencies if a.status == status) for status in Agency.Status},
+            "expiring_agreements": Agreement.objects.expiring().count(),
+            "pending_agreements": Agreement.objects.filter(status=Agreement.Status.PROPOSED).count(),
         },
     )
 

@@ -163,6 +163,18 @@ class PolicyForm(forms.Form):
         label="Keep names in closed activations for (days)",
         help_text="After this, the activation's key is destroyed and its names with it; counts remain.",
     )
+    account_inactive_days = forms.IntegerField(
+        min_value=1,
+        max_value=90,
+        label="Disable accounts unused for (days)",
+        help_text="CJIS asks for at most 90 days; 1 to 90.",
+    )
+    confidentiality_notice_text = forms.CharField(
+        max_length=4000,
+        label="Confidentiality notice supporters give",
+        help_text=("Shown on the encounter form. Members must be told these limits in writing before a first session."),
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
 
 
 def _vocabularies(standard: DocumentationStandard) -> list[dict]:

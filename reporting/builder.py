@@ -46,10 +46,85 @@ def _concepts() -> dict[tuple[int, str, str], str]:
     return {(t.standard_id, t.vocabulary, t.code): t.concept for t in VocabularyTerm.objects.all()}
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
+def _rows(sql: str, params: list | dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+# The counts of _schema_counts, for every period kind (see there). Each SELECT reads one table once.
+_SCHEMA_COUNTS_SQL = """
+SELECT {kind}, CASE {single_part} ELSE 'encounters' END, {period}, standard_id, coalesce({single_fields}), count(*)
+FROM (SELECT {encounter_periods}, standard_id, {single_fields}
+      FROM encounters_encounter WHERE occurred_on >= %(first)s) AS e
+GROUP BY GROUPING SETS ({single_sets}) HAVING {period} IS NOT NULL
+UNION ALL
+SELECT {kind}, part, {period}, standard_id, code, count(*) FROM ({multi}) AS m
+GROUP BY GROUPING SETS ({multi_sets}) HAVING {period} IS NOT NULL
+UNION ALL
+SELECT {kind}, 'supporters_active', {period}, NULL, NULL, count(DISTINCT person)
+FROM (SELECT {encounter_periods}, author_id AS person FROM encounters_encounter WHERE occurred_on >= %(first)s
+      UNION ALL
+      SELECT {joined_periods}, s.user_id FROM encounters_encounter_co_supporters s
+      JOIN encounters_encounter e ON e.id = s.encounter_id WHERE e.occurred_on >= %(first)s) AS people
+GROUP BY GROUPING SETS ({kind_sets}) HAVING {period} IS NOT NULL
+UNION ALL
+SELECT f.kind, counted.metric, f.period, NULL, NULL, counted.n
+FROM (SELECT {kind} AS kind, {period} AS period, count(*) AS due,
+          count(*) FILTER (WHERE status = 'done') AS done,
+          count(*) FILTER (WHERE status = 'done' AND completed_at::date <= due_on) AS on_time,
+          count(*) FILTER (WHERE status = 'open' AND due_on < %(today)s) AS overdue
+      FROM (SELECT {due_periods}, status, completed_at, due_on FROM encounters_followup
+            WHERE due_on >= %(first)s) AS followups
+      GROUP BY GROUPING SETS ({kind_sets}) HAVING {period} IS NOT NULL) AS f
+CROSS JOIN LATERAL (VALUES ('followups_due', f.due), ('followups_completed', f.done),
+    ('followups_on_time', f.on_time), ('followups_overdue', f.overdue)) AS counted(metric, n)
+"""
+
+
+def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, list[tuple]]:
+    """Every count the agency's own schema gives, for every period kind: {kind: [(part, period,
+    standard_id, code, count)]}, where part is "encounters", a coded field, "supporters_active" or a
+    follow-up metric.
+
+    One statement, and each table is read once for all three kinds: every row carries its week, month
+    and quarter (NULL before that kind's first period), and GROUPING SETS count them all in one pass.
+    Separate GROUP BY queries per kind and field read the encounters 24 times (docs/performance.md).
+    """
+    params = {kind: period_start(kind, since) for kind in KINDS}
+    params.update(first=min(params.values()), today=today)
+
+    def periods(column: str) -> str:
+        return ", ".join(
+            f"CASE WHEN {column} >= %({kind})s THEN date_trunc('{kind}', {column})::date END AS {kind}"
+            for kind in KINDS
+        )
+
+    def sets(*columns: str) -> str:
+        return ", ".join(f"({', '.join([kind, *columns])})" for kind in KINDS)
+
+    # Formats in only constants (KINDS and the CODED_* field names); values are parameters.
+    sql = _SCHEMA_COUNTS_SQL.format(
+        kind="CASE WHEN GROUPING(week) = 0 THEN 'week' WHEN GROUPING(month) = 0 THEN 'month' ELSE 'quarter' END",
+        period="coalesce(week, month, quarter)",
+        single_part=" ".join(f"WHEN GROUPING({field}) = 0 THEN '{field}'" for field in CODED_SINGLE),
+        single_fields=", ".join(CODED_SINGLE),
+        single_sets=", ".join([sets(), *(sets("standard_id", field) for field in CODED_SINGLE)]),
+        multi=" UNION ALL ".join(
+            f"SELECT {periods('occurred_on')}, '{field}' AS part, standard_id, unnest({field}) AS code "  # nosec B608
+            "FROM encounters_encounter WHERE occurred_on >= %(first)s"
+            for field in CODED_MULTI
+        ),
+        multi_sets=sets("part", "standard_id", "code"),
+        kind_sets=sets(),
+        encounter_periods=periods("occurred_on"),
+        joined_periods=periods("e.occurred_on"),
+        due_periods=periods("due_on"),
+    )
+    counts: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
+    for row_kind, *row in _rows(sql, params):
+        counts[row_kind].append(tuple(row))
+    return counts
 
 
 def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date) -> list[tuple]:
@@ -59,52 +134,17 @@ def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date
     roster = Membership.objects.filter(
         agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
     ).count()
+    counts = _schema_counts(since=since, today=today)
     for kind in KINDS:
         start = period_start(kind, since)
-        trunc = f"date_trunc('{kind}', occurred_on)::date"
-        for period, count in _rows(
-            f"SELECT {trunc}, count(*) FROM encounters_encounter WHERE occurred_on >= %s GROUP BY 1", [start]
-        ):
-            out.append((kind, period, "encounters", "", "", count))
-        for field, vocabulary in CODED_SINGLE.items():
-            sums: dict[tuple, int] = defaultdict(int)
-            for period, standard_id, code, count in _rows(
-                f"SELECT {trunc}, standard_id, {field}, count(*) FROM encounters_encounter "
-                "WHERE occurred_on >= %s GROUP BY 1, 2, 3",
-                [start],
-            ):
-                sums[(period, concepts.get((standard_id, vocabulary, code), code))] += count
-            out += [(kind, p, "encounters", vocabulary, key, n) for (p, key), n in sums.items()]
-        for field, vocabulary in CODED_MULTI.items():
-            sums = defaultdict(int)
-            for period, standard_id, code, count in _rows(
-                f"SELECT {trunc}, standard_id, unnest({field}), count(*) FROM encounters_encounter "
-                "WHERE occurred_on >= %s GROUP BY 1, 2, 3",
-                [start],
-            ):
-                sums[(period, concepts.get((standard_id, vocabulary, code), code))] += count
-            out += [(kind, p, "encounters", vocabulary, key, n) for (p, key), n in sums.items()]
-        for period, active in _rows(
-            f"SELECT p, count(DISTINCT u) FROM (SELECT {trunc} AS p, author_id AS u FROM encounters_encounter "
-            "WHERE occurred_on >= %s UNION ALL SELECT date_trunc(%s, e.occurred_on)::date, s.user_id "
-            "FROM encounters_encounter_co_supporters s JOIN encounters_encounter e ON e.id = s.encounter_id "
-            "WHERE e.occurred_on >= %s) AS people GROUP BY p",
-            [start, kind, start],
-        ):
-            out.append((kind, period, "supporters_active", "", "", active))
-        for period, due, done, on_time, overdue in _rows(
-            f"SELECT date_trunc('{kind}', due_on)::date, count(*), count(*) FILTER (WHERE status = 'done'), "
-            "count(*) FILTER (WHERE status = 'done' AND completed_at::date <= due_on), "
-            "count(*) FILTER (WHERE status = 'open' AND due_on < %s) "
-            "FROM encounters_followup WHERE due_on >= %s GROUP BY 1",
-            [today, start],
-        ):
-            out += [
-                (kind, period, "followups_due", "", "", due),
-                (kind, period, "followups_completed", "", "", done),
-                (kind, period, "followups_on_time", "", "", on_time),
-                (kind, period, "followups_overdue", "", "", overdue),
-            ]
+        sums: dict[tuple, int] = defaultdict(int)
+        for part, period, standard_id, code, count in counts[kind]:
+            vocabulary = CODED_SINGLE.get(part) or CODED_MULTI.get(part)
+            if vocabulary:
+                sums[(vocabulary, period, concepts.get((standard_id, vocabulary, code), code))] += count
+            else:  # encounters, supporters_active, followups_*
+                out.append((kind, period, part, "", "", count))
+        out += [(kind, p, "encounters", vocabulary, key, n) for (vocabulary, p, key), n in sums.items()]
         periods = {p for _k, p, *_ in out if _k == kind} | {period_start(kind, today)}
         out += [(kind, p, "roster", "", "", roster) for p in periods]
         for participation in Participation.objects.filter(
@@ -157,28 +197,44 @@ def _merge(rows: list[tuple]) -> list[tuple]:
     return [(*cell, value) for cell, value in cells.items()]
 
 
+SNAPSHOT_LOCK = 74230002  # advisory lock class; the audit chain uses 74230001
+
+
+def _lock_snapshots(agency_id: int) -> None:
+    """One writer at a time per agency (0: the network-wide medians), until the transaction ends.
+    Two refreshes of one agency at once would otherwise both delete, then both insert the same cells."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s::int, %s::int)", [SNAPSHOT_LOCK, agency_id])
+
+
 def write_agency(agency: Agency, rows: list[tuple], *, since: datetime.date) -> int:
     """Replace the agency's snapshots from `since` on: running twice gives the same snapshots."""
     now = timezone.now()
     with transaction.atomic():
-        for kind in KINDS:
-            MetricSnapshot.objects.filter(
-                agency=agency, period_kind=kind, period_start__gte=period_start(kind, since)
-            ).delete()
-        MetricSnapshot.objects.bulk_create(
-            MetricSnapshot(
-                agency=agency,
-                period_kind=kind,
-                period_start=p,
-                metric=metric,
-                dimension=dimension,
-                key=key,
-                value=value,
-                computed_at=now,
+        _lock_snapshots(agency.pk)
+        # One DELETE statement. QuerySet.delete() loads every row to send post_delete signals (django-tenants
+        # and axes listen to every model), which took most of a rebuild; no receiver cares about snapshots.
+        periods = " OR ".join("(period_kind = %s AND period_start >= %s)" for _kind in KINDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {MetricSnapshot._meta.db_table} WHERE agency_id = %s AND ({periods})",  # nosec B608
+                [agency.pk, *(value for kind in KINDS for value in (kind, period_start(kind, since)))],
             )
-            for kind, p, metric, dimension, key, value in rows
-        )
+        _insert_agency_rows(agency.pk, rows, computed_at=now)
     return len(rows)
+
+
+def _insert_agency_rows(agency_id: int, rows: list[tuple], *, computed_at: datetime.datetime) -> None:
+    """All of an agency's snapshot rows in one COPY.
+
+    A full build writes thousands of rows per agency; bulk_create spent most of the whole reporting
+    job building and binding model instances in Python (docs/performance.md).
+    """
+    columns = "agency_id, period_kind, period_start, metric, dimension, key, value, computed_at"
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {MetricSnapshot._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for kind, period, metric, dimension, key, value in rows:
+                copy.write_row((agency_id, kind, period, metric, dimension, key, value, computed_at))
 
 
 def write_network_medians(*, since: datetime.date) -> None:
@@ -188,6 +244,7 @@ def write_network_medians(*, since: datetime.date) -> None:
         (region, OutreachTarget.objects.filter(home_agency__region=region)) for region in Region.objects.all()
     ]
     with transaction.atomic():
+        _lock_snapshots(0)
         for kind in KINDS:
             MetricSnapshot.objects.filter(
                 agency=None, period_kind=kind, period_start__gte=period_start(kind, since)

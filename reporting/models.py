@@ -61,6 +61,8 @@ class SnapshotRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     agencies_total = models.PositiveIntegerField(default=0)
     agencies_done = models.PositiveIntegerField(default=0)
+    # How many times a worker started it: more than one means it was redelivered (a worker died mid-run).
+    attempts = models.PositiveIntegerField(default=0)
     # [{"agency": id, "error": "ExceptionClass"}]: never messages, which could carry data.
     failures = models.JSONField(default=list, blank=True)
 
@@ -77,3 +79,21 @@ class SnapshotRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.DONE_WITH_FAILURES, self.Status.FAILED)
+
+
+class AgencySnapshotState(models.Model):
+    """How current one agency's snapshots are. Every saved encounter counts a change; a refresh records
+    the count it built from. The snapshots are stale while `changes` is ahead of `built`."""
+
+    agency = models.OneToOneField("agencies.Agency", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    changes = models.PositiveBigIntegerField(default=0)
+    built = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Snapshots of agency {self.agency_id} ({'stale' if self.is_stale else 'current'})"
+
+    @property
+    def is_stale(self) -> bool:
+        return self.changes > self.built

@@ -67,9 +67,9 @@ def agency_dashboard(request: HttpRequest) -> HttpResponse:
 @network_view(*NETWORK_READERS)
 def network_dashboard(request: HttpRequest) -> HttpResponse:
     data = _network_scope(request)
-    run = None
-    if request.GET.get("run"):
-        run = SnapshotRun.objects.filter(pk=request.GET["run"]).first() if request.GET["run"].isdigit() else None
+    run_id = request.GET.get("run", "")
+    # ASCII digits only: str.isdigit() also admits "²", which no integer lookup accepts.
+    run = SnapshotRun.objects.filter(pk=run_id).first() if run_id.isascii() and run_id.isdigit() else None
     return render(
         request,
         "reporting/dashboard.html",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -14,6 +15,7 @@ from activations import services as activation_services
 from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Membership, Role
 from encounters import services as encounter_services
+from governance import services as governance_services
 from network import services as network_services
 from network import standards
 from network.models import NetworkRole
@@ -47,6 +49,9 @@ class World:
     activation: object = None
     target: object = None
     run: object = None  # a finished reporting snapshot run over everything above
+    # A and B signed mutual aid (joint activation and cross-agency outreach), recorded by the state admin.
+    agreement: object = None
+    export: object = None  # an offboarding export, set by the tests that need one
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -125,6 +130,7 @@ def build_world() -> World:
             disclosed_at=timezone.now(),
             notified=["clinician"],
         )
+    world.agreement = agreement_record(world, [agency_a, agency_b])
     world.activation = activation_services.activation_open(
         actor=world.a[Role.COORDINATOR],
         lead_agency=agency_a,
@@ -149,6 +155,28 @@ def build_world() -> World:
     )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
+
+
+def signed_pdf(name: str = "signed.pdf") -> SimpleUploadedFile:
+    """A minimal PDF upload standing in for a signed agreement."""
+    return SimpleUploadedFile(name, b"%PDF-1.4\n% signed agreement\n%%EOF\n", content_type="application/pdf")
+
+
+def agreement_record(world, parties, *, scopes=("joint-activation", "cross-agency-outreach"), **overrides):
+    """An agreement in force between `parties`, recorded by the state admin through the real service."""
+    arguments = dict(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        title=f"Mutual aid {'-'.join(p.slug for p in parties)}",
+        network_wide=False,
+        parties=list(parties),
+        scopes=list(scopes),
+        effective_on=timezone.localdate() - timedelta(days=30),
+        expires_on=timezone.localdate() + timedelta(days=365),
+        document=signed_pdf(),
+    )
+    arguments.update(overrides)
+    return governance_services.agreement_record(**arguments)
 
 
 def open_activation(world, **overrides):

@@ -6,7 +6,15 @@ import pytest
 
 from agencies.models import Role
 from network.audit import AuditAction
-from network.models import AuditEvent, DocumentationStandard, Network, NetworkPolicy, PolicyChange, Vocabulary
+from network.models import (
+    DEFAULT_CONFIDENTIALITY_NOTICE,
+    AuditEvent,
+    DocumentationStandard,
+    Network,
+    NetworkPolicy,
+    PolicyChange,
+    Vocabulary,
+)
 from network.standards import DEFAULT_TERMS, standard_current, standard_ensure_default, terms_by_vocabulary
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +22,8 @@ pytestmark = pytest.mark.django_db
 STANDARD = "/network/standard/"
 PUBLISH = "/network/standard/new/"
 POLICY = "/network/policy/"
+# The policy settings these tests do not change, at their defaults.
+POLICY_TEXT_DEFAULTS = {"account_inactive_days": "90", "confidentiality_notice_text": DEFAULT_CONFIDENTIALITY_NOTICE}
 
 
 @pytest.fixture
@@ -216,6 +226,7 @@ def test_policy_form_saves_the_settings_and_audits_the_change(admin_client, netw
             "followup_reminder_days": "3",
             "suppression_threshold": "7",
             "activation_retention_days": "60",
+            **POLICY_TEXT_DEFAULTS,
         },
     )
     assert response.status_code == 302
@@ -255,6 +266,8 @@ def test_notes_stay_off_unless_the_network_turns_them_on(admin_client, network):
         ("suppression_threshold", "1"),
         ("suppression_threshold", "21"),
         ("activation_retention_days", "0"),
+        ("account_inactive_days", "0"),
+        ("account_inactive_days", "91"),
     ],
 )
 def test_policy_values_out_of_range_are_refused(admin_client, network, field, value):
@@ -264,6 +277,7 @@ def test_policy_values_out_of_range_are_refused(admin_client, network, field, va
         "followup_reminder_days": "1",
         "suppression_threshold": "5",
         "activation_retention_days": "90",
+        **POLICY_TEXT_DEFAULTS,
         field: value,
     }
     response = admin_client.post(POLICY, data)
@@ -283,6 +297,7 @@ def test_saving_an_unchanged_policy_records_nothing(admin_client, network):
             "followup_reminder_days": "1",
             "suppression_threshold": "5",
             "activation_retention_days": "90",
+            **POLICY_TEXT_DEFAULTS,
         },
     )
     assert response.status_code == 302
@@ -315,6 +330,7 @@ def test_every_policy_change_is_kept_with_who_and_when(admin_client, network, wo
             "followup_reminder_days": "1",
             "suppression_threshold": "5",
             "activation_retention_days": "90",
+            **POLICY_TEXT_DEFAULTS,
         },
     )
     change = PolicyChange.objects.filter(policy__network=network).latest("changed_at")

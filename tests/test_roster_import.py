@@ -84,3 +84,32 @@ def test_the_directory_lists_ready_supporters_across_agencies_with_work_contact_
     assert world.b[Role.PEER_SUPPORTER].email in filtered and world.a[Role.PEER_SUPPORTER].email not in filtered
     by_discipline = client.get(f"/a/{world.agency_a.slug}/directory/?discipline=fire").content.decode()
     assert world.b[Role.PEER_SUPPORTER].email not in by_discipline
+
+
+def test_an_optional_disciplines_column_records_cross_trained_supporters(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    supporter = world.a[Role.PEER_SUPPORTER]
+    csv = HEADER.rstrip("\n") + ",disciplines\n" + f"{supporter.email},2024-01-15,available,,,,,fire;ems\n"
+    response = upload(client, world, csv)
+    assert "Roster updated from 1 row(s)." in response.content.decode()
+    profile = SupporterProfile.objects.get(membership__user=supporter, membership__agency=world.agency_a)
+    assert profile.disciplines == ["ems", "fire"]
+
+    bad = HEADER.rstrip("\n") + ",disciplines\n" + f"{supporter.email},2024-01-15,available,,,,,fire;paramedic\n"
+    report = upload(client, world, bad).content.decode()
+    assert "Line 2: disciplines are any of" in report
+    profile.refresh_from_db()
+    assert profile.disciplines == ["ems", "fire"]
+
+
+def test_the_directory_finds_a_supporter_by_a_discipline_of_their_own(client, world):
+    from tests.support import make_ready
+
+    supporter = world.membership(world.agency_a, Role.PEER_SUPPORTER)  # agency A is a fire department
+    make_ready(supporter)
+    client.force_login(world.b[Role.COORDINATOR])
+    directory = f"/a/{world.agency_b.slug}/directory/?discipline=ems"
+    assert supporter.user.full_name not in client.get(directory).content.decode()
+    SupporterProfile.objects.filter(membership=supporter).update(disciplines=["fire", "ems"])
+    page = client.get(directory).content.decode()
+    assert supporter.user.full_name in page and "Fire, EMS" in page

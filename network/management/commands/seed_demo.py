@@ -14,12 +14,13 @@ from network import services as network_services
 from network import standards
 from network.demo_activations import seed_activations
 from network.demo_encounters import seed_encounters
+from network.demo_governance import seed_governance
 from network.demo_roster import seed_roster
 from network.models import NetworkRole
 from reporting import services as reporting_services
 from reporting.models import SnapshotRun
 
-DEMO_PASSWORD = "muster-demo-2026"
+DEMO_PASSWORD = "muster-demo-2026"  # nosec B105  # the published password of the fictional demo logins
 
 REGIONS = [("north", "North Region"), ("central", "Central Region"), ("south", "South Region")]
 
@@ -131,7 +132,8 @@ class Command(BaseCommand):
         if not settings.MUSTER_DEMO:
             raise CommandError("seed_demo only runs in demo mode (MUSTER_DEMO=1); it must never touch real data.")
         User = get_user_model()
-        rng = random.Random(2026)
+        # Seeded generators make the same fictional demo network every time; nothing here is a secret.
+        rng = random.Random(2026)  # nosec B311
         network = network_services.network_get_or_create(
             name="Example State Peer Support Network", slug="example-state"
         )
@@ -205,15 +207,18 @@ class Command(BaseCommand):
                 actor=state_admin, user=supporter.user, agency=agencies[right], role=Role.PEER_SUPPORTER
             )
 
-        seed_roster(rng=random.Random(7))
+        seed_roster(rng=random.Random(7))  # nosec B311  # seeded demo data, not a secret
         standards.policy_update(actor=state_admin, network=network, notes_enabled=True, notes_retention_days=90)
         standard = standards.standard_ensure_default(network=network)
         encounter_count = 0
         for agency in agencies.values():
             with tenant_context(agency):
-                encounter_count += seed_encounters(agency=agency, standard=standard, rng=random.Random(agency.slug))
+                agency_rng = random.Random(agency.slug)  # nosec B311  # seeded demo data, not a secret
+                encounter_count += seed_encounters(agency=agency, standard=standard, rng=agency_rng)
         if encounter_count:
             self.stdout.write(f"  {encounter_count} demo encounters logged across the agencies")
+        if seed_governance(network=network, agencies=agencies, state_admin=state_admin):
+            self.stdout.write("  demo agreements (one expiring soon, one awaiting approval) and protocols")
         if seed_activations(agencies=agencies, standard=standard):
             self.stdout.write("  demo activations: one open across three agencies, one closed")
         if not SnapshotRun.objects.filter(status=SnapshotRun.Status.DONE).exists():

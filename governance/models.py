@@ -1,0 +1,150 @@
+"""The structure a network agrees before the crisis (public schema).
+
+- Collaboration agreements between agencies (or network-wide mutual aid): which agencies may be
+  brought into one activation, whose supporters may reach whose members, what data is shared.
+- Activation protocols: per incident type, the checklist with its timing and the follow-up
+  schedule that opening an activation applies.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from activations.models import IncidentType
+
+EXPIRY_WARNING_DAYS = 30
+
+
+class Scope(models.TextChoices):
+    JOINT_ACTIVATION = "joint-activation", "Joint activation"
+    CROSS_AGENCY_OUTREACH = "cross-agency-outreach", "Cross-agency outreach"
+    DATA_SHARING = "data-sharing", "Data sharing"
+
+
+class AgreementQuerySet(models.QuerySet):
+    def in_force(self, on: datetime.date | None = None) -> AgreementQuerySet:
+        on = on or timezone.localdate()
+        return self.filter(status=Agreement.Status.ACTIVE, effective_on__lte=on).filter(
+            Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+        )
+
+    def expiring(self, on: datetime.date | None = None) -> AgreementQuerySet:
+        on = on or timezone.localdate()
+        return self.in_force(on).filter(expires_on__lte=on + datetime.timedelta(days=EXPIRY_WARNING_DAYS))
+
+    def involving(self, agency) -> AgreementQuerySet:
+        return self.filter(Q(network_wide=True, network_id=agency.network_id) | Q(parties=agency)).distinct()
+
+
+class Agreement(models.Model):
+    """A signed collaboration agreement: its parties, scope, dates and the signed document."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Waiting for state approval"
+        ACTIVE = "active", "Approved"
+        DECLINED = "declined", "Declined"
+        REVOKED = "revoked", "Revoked"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="agreements")
+    title = models.CharField(max_length=200)
+    network_wide = models.BooleanField(
+        default=False, help_text="Mutual aid among every agency of the network, present and future."
+    )
+    parties = models.ManyToManyField("agencies.Agency", blank=True, related_name="agreements")
+    scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices))
+    effective_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Leave empty for an agreement without end date.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    # The signed document is kept in the database: covered by the same access checks and backups.
+    document = models.BinaryField(editable=False)
+    document_name = models.CharField(max_length=200)
+    document_type = models.CharField(max_length=100)
+    document_sha256 = models.CharField(max_length=64)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expiry_notice_sent_on = models.DateField(null=True, blank=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expires_on", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("effective_on")),
+                name="agreement_expires_after_effective",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def scope_labels(self) -> list[str]:
+        return [Scope(scope).label for scope in self.scopes if scope in Scope.values]
+
+    def days_to_expiry(self, on: datetime.date | None = None) -> int | None:
+        if self.expires_on is None:
+            return None
+        return (self.expires_on - (on or timezone.localdate())).days
+
+    @property
+    def is_expiring(self) -> bool:
+        days = self.days_to_expiry()
+        return self.status == self.Status.ACTIVE and days is not None and 0 <= days <= EXPIRY_WARNING_DAYS
+
+
+class ActivationProtocol(models.Model):
+    """What opening an activation of one incident type sets in motion."""
+
+    network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="protocols")
+    incident_type = models.CharField(max_length=32, choices=IncidentType.choices)
+    name = models.CharField(max_length=200)
+    follow_up_days = ArrayField(
+        models.PositiveSmallIntegerField(),
+        default=list,
+        blank=True,
+        help_text="Days after the incident when each affected member is followed up, e.g. 7, 30, 90.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["incident_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "incident_type"], name="protocol_one_per_incident_type"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProtocolStep(models.Model):
+    """One checklist item: due a number of hours after the incident, optionally not before another."""
+
+    protocol = models.ForeignKey(ActivationProtocol, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=120)
+    not_before_hours = models.PositiveIntegerField(default=0)
+    due_hours = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["protocol", "position"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_hours__gte=models.F("not_before_hours")), name="step_due_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,329 @@
+"""Every write to the network's agreements and protocols, and the rules activations read from them."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agencies.models import Agency, Membership, Role
+from governance.models import ActivationProtocol, Agreement, ProtocolStep, Scope
+from network.audit import AuditAction, audit_record
+from network.models import Network, NetworkRole, User
+
+DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+# What a signed agreement may be: recognised by its first bytes, never by the name or the browser's word.
+DOCUMENT_SIGNATURES = {
+    b"%PDF-": ("application/pdf", ".pdf"),
+    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
+}
+MAX_STEPS = 30
+MAX_FOLLOW_UPS = 12
+MAX_FOLLOW_UP_DAY = 730
+MAX_STEP_HOURS = 24 * 365
+
+
+# --- Agreements ---------------------------------------------------------------------------------------
+
+
+def _document_type(head: bytes) -> str:
+    for signature, (content_type, _suffix) in DOCUMENT_SIGNATURES.items():
+        if head.startswith(signature):
+            return content_type
+    raise ValidationError({"document": "Attach the signed agreement as a PDF, PNG or JPEG file."})
+
+
+def _read_document(document) -> tuple[bytes, str, str]:
+    if document is None:
+        raise ValidationError({"document": "Attach the signed agreement."})
+    if document.size > DOCUMENT_MAX_BYTES:
+        raise ValidationError({"document": "The file is larger than 10 MB; scan it at a lower resolution."})
+    content = document.read()
+    if not content:
+        raise ValidationError({"document": "The file is empty."})
+    name = (document.name or "agreement").rsplit("/", 1)[-1][:200]
+    return content, name, _document_type(content[:8])
+
+
+def _check_terms(*, network_wide: bool, parties: Sequence[Agency], scopes: Sequence[str], network: Network) -> None:
+    errors: dict[str, str] = {}
+    if not scopes or any(scope not in Scope.values for scope in scopes):
+        errors["scopes"] = "Choose what the agreement covers."
+    if not network_wide and len({agency.pk for agency in parties}) < 2:
+        errors["parties"] = "Choose at least two agencies, or make it network-wide mutual aid."
+    if any(agency.network_id != network.pk for agency in parties):
+        errors["parties"] = "Every party must be an agency of this network."
+    if errors:
+        raise ValidationError(errors)
+
+
+def agreement_record(
+    *,
+    actor: User,
+    network: Network,
+    title: str,
+    network_wide: bool,
+    parties: Sequence[Agency],
+    scopes: Sequence[str],
+    effective_on: datetime.date,
+    expires_on: datetime.date | None,
+    document,
+    proposing_agency: Agency | None = None,
+    request=None,
+) -> Agreement:
+    """Record a signed agreement. A state admin's is in force at once; one an agency admin records
+    (`proposing_agency`, which must be a party) waits for a state admin's approval."""
+    _check_terms(network_wide=network_wide, parties=parties, scopes=scopes, network=network)
+    if expires_on is not None and expires_on < effective_on:
+        raise ValidationError({"expires_on": "The agreement cannot expire before it takes effect."})
+    if proposing_agency is not None:
+        if network_wide:
+            raise ValidationError({"network_wide": "Only a state admin records network-wide mutual aid."})
+        if proposing_agency.pk not in {agency.pk for agency in parties}:
+            raise ValidationError({"parties": "Your agency must be one of the parties."})
+    content, name, content_type = _read_document(document)
+    now = timezone.now()
+    with transaction.atomic():
+        agreement = Agreement(
+            network=network,
+            title=title.strip(),
+            network_wide=network_wide,
+            scopes=sorted(set(scopes)),
+            effective_on=effective_on,
+            expires_on=expires_on,
+            document=content,
+            document_name=name,
+            document_type=content_type,
+            document_sha256=hashlib.sha256(content).hexdigest(),
+            proposed_by=actor,
+            proposed_at=now,
+        )
+        if proposing_agency is None:
+            agreement.status = Agreement.Status.ACTIVE
+            agreement.decided_by, agreement.decided_at = actor, now
+        agreement.full_clean(exclude=["document"])
+        agreement.save()
+        if not network_wide:
+            agreement.parties.set(parties)
+        audit_record(
+            action=AuditAction.AGREEMENT_PROPOSED if proposing_agency else AuditAction.AGREEMENT_RECORDED,
+            actor=actor,
+            agency=proposing_agency,
+            obj=agreement,
+            request=request,
+        )
+    return agreement
+
+
+def agreement_decide(*, actor: User, agreement: Agreement, approve: bool, request=None) -> Agreement:
+    with transaction.atomic():
+        agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+        if agreement.status != Agreement.Status.PROPOSED:
+            raise ValidationError("This agreement has already been decided.")
+        agreement.status = Agreement.Status.ACTIVE if approve else Agreement.Status.DECLINED
+        agreement.decided_by, agreement.decided_at = actor, timezone.now()
+        agreement.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_record(action=AuditAction.AGREEMENT_DECIDED, actor=actor, obj=agreement, request=request)
+    return agreement
+
+
+def agreement_revoke(*, actor: User, agreement: Agreement, request=None) -> Agreement:
+    """End an agreement now. Activations already joined keep their agencies; new joins are refused."""
+    with transaction.atomic():
+        agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+        if agreement.status != Agreement.Status.ACTIVE:
+            raise ValidationError("Only an approved agreement can be revoked.")
+        agreement.status = Agreement.Status.REVOKED
+        agreement.decided_by, agreement.decided_at = actor, timezone.now()
+        agreement.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_record(action=AuditAction.AGREEMENT_REVOKED, actor=actor, obj=agreement, request=request)
+    return agreement
+
+
+def agreement_covering(first: Agency, second: Agency, scope: str, on: datetime.date | None = None) -> Agreement | None:
+    """The agreement in force that lets `first` and `second` work together in `scope`, if any.
+    An agency is always covered with itself."""
+    if first.pk == second.pk:
+        return None
+    both = Agreement.objects.filter(parties=first).filter(parties=second).values("pk")
+    return (
+        Agreement.objects.in_force(on)
+        .filter(network_id=first.network_id, scopes__contains=[scope])
+        .filter(Q(network_wide=True) | Q(pk__in=both))
+        .order_by("expires_on")
+        .first()
+    )
+
+
+def agencies_covered_with(lead: Agency, scope: str, on: datetime.date | None = None) -> list[int]:
+    """Ids of the agencies an agreement in force lets work with `lead` in `scope` (the lead included)."""
+    agreements = Agreement.objects.in_force(on).filter(network_id=lead.network_id, scopes__contains=[scope])
+    if agreements.filter(network_wide=True).exists():
+        return list(Agency.objects.filter(network_id=lead.network_id).values_list("pk", flat=True))
+    ids = set(
+        Agency.objects.filter(agreements__in=agreements.filter(parties=lead)).values_list("pk", flat=True).distinct()
+    )
+    return sorted(ids | {lead.pk})
+
+
+def _expiry_recipients(agreement: Agreement) -> list[str]:
+    emails = set(
+        NetworkRole.objects.filter(
+            network=agreement.network, role=NetworkRole.Role.STATE_ADMIN, user__is_active=True
+        ).values_list("user__email", flat=True)
+    )
+    if not agreement.network_wide:
+        emails |= set(
+            Membership.objects.filter(
+                agency__in=agreement.parties.all(), role=Role.AGENCY_ADMIN, is_active=True, user__is_active=True
+            ).values_list("user__email", flat=True)
+        )
+    return sorted(emails)
+
+
+def agreements_expiry_notify(*, on: datetime.date | None = None) -> int:
+    """Tell state admins and the parties' agency admins, once, that an agreement ends within 30 days."""
+    on = on or timezone.localdate()
+    sent = 0
+    for agreement in Agreement.objects.expiring(on).filter(expiry_notice_sent_on__isnull=True):
+        with transaction.atomic():
+            locked = (
+                Agreement.objects.select_for_update(skip_locked=True)
+                .filter(pk=agreement.pk, expiry_notice_sent_on__isnull=True)
+                .first()
+            )
+            if locked is None:
+                continue
+            recipients = _expiry_recipients(locked)
+            locked.expiry_notice_sent_on = on
+            locked.save(update_fields=["expiry_notice_sent_on"])
+            days = locked.days_to_expiry(on)
+            subject = f"Muster: the agreement “{locked.title}” expires in {days} days"
+            body = (
+                f"The collaboration agreement “{locked.title}” expires on {locked.expires_on:%Y-%m-%d}. "
+                "After that, agencies it covers can no longer be added to each other's activations.\n\n"
+                "Renew it and record the new signed agreement in Muster under Network > Agreements."
+            )
+            if recipients:
+                transaction.on_commit(
+                    lambda subject=subject, body=body, to=recipients: send_mail(subject, body, None, to), robust=True
+                )
+            sent += 1
+    return sent
+
+
+# --- Activation protocols ----------------------------------------------------------------------------
+
+_TIMING = re.compile(
+    r"^(?:(?P<start>\d{1,5})\s*(?P<start_unit>[hd])\s*-\s*)?(?P<due>\d{1,5})\s*(?P<due_unit>[hd])\s+(?P<title>.+)$"
+)
+
+
+def _hours(number: str, unit: str) -> int:
+    return int(number) * (24 if unit == "d" else 1)
+
+
+def parse_steps(text: str) -> list[tuple[str, int, int]]:
+    """Read checklist lines, `12h Defusing` or `1d-10d Debriefing (CISD)`, into (title, not before, due)
+    in hours after the incident. Every problem names its line; nothing is half-read."""
+    steps: list[tuple[str, int, int]] = []
+    errors: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        match = _TIMING.match(line)
+        if not match:
+            errors.append(
+                f"Line {number}: start with when it is due, then the step, e.g. “12h Defusing” or “1d-10d Debriefing”."
+            )
+            continue
+        title = match["title"].strip()
+        due = _hours(match["due"], match["due_unit"])
+        start = _hours(match["start"], match["start_unit"]) if match["start"] else 0
+        if len(title) > ProtocolStep._meta.get_field("title").max_length:
+            errors.append(f"Line {number}: the step is longer than 120 characters.")
+        elif due > MAX_STEP_HOURS:
+            errors.append(f"Line {number}: a step is due within a year of the incident at most.")
+        elif start > due:
+            errors.append(f"Line {number}: the window starts after it ends.")
+        else:
+            steps.append((title, start, due))
+    if len(steps) > MAX_STEPS:
+        errors.append(f"At most {MAX_STEPS} steps.")
+    if errors:
+        raise ValidationError(errors)
+    return steps
+
+
+def parse_follow_up_days(text: str) -> list[int]:
+    """Read `7, 30, 90` into sorted distinct days after the incident."""
+    parts = [part for part in re.split(r"[\s,;]+", text.strip()) if part]
+    if not all(part.isascii() and part.isdigit() and len(part) <= 4 for part in parts):  # "²".isdigit() is true
+        raise ValidationError("Write days as whole numbers separated by commas, e.g. 7, 30, 90.")
+    days = sorted({int(part) for part in parts})
+    if any(day < 1 or day > MAX_FOLLOW_UP_DAY for day in days):
+        raise ValidationError(f"Each follow-up is 1 to {MAX_FOLLOW_UP_DAY} days after the incident.")
+    if len(days) > MAX_FOLLOW_UPS:
+        raise ValidationError(f"At most {MAX_FOLLOW_UPS} follow-ups.")
+    return days
+
+
+def steps_as_text(protocol: ActivationProtocol) -> str:
+    """The protocol's steps in the same line format `parse_steps` reads, for editing."""
+
+    def timing(hours: int) -> str:
+        return f"{hours // 24}d" if hours and hours % 24 == 0 else f"{hours}h"
+
+    lines = []
+    for step in protocol.steps.all():
+        window = f"{timing(step.not_before_hours)}-" if step.not_before_hours else ""
+        lines.append(f"{window}{timing(step.due_hours)} {step.title}")
+    return "\n".join(lines)
+
+
+def protocol_save(
+    *,
+    actor: User,
+    network: Network,
+    incident_type: str,
+    name: str,
+    steps: Iterable[tuple[str, int, int]],
+    follow_up_days: Sequence[int],
+    request=None,
+) -> ActivationProtocol:
+    """Create or replace the protocol for one incident type. Open activations keep what they applied."""
+    with transaction.atomic():
+        protocol, _ = ActivationProtocol.objects.select_for_update().get_or_create(
+            network=network,
+            incident_type=incident_type,
+            defaults={"name": name, "updated_by": actor},
+        )
+        protocol.name = name.strip()
+        protocol.follow_up_days = list(follow_up_days)
+        protocol.updated_by, protocol.updated_at = actor, timezone.now()
+        protocol.full_clean()
+        protocol.save()
+        protocol.steps.all().delete()
+        ProtocolStep.objects.bulk_create(
+            ProtocolStep(protocol=protocol, position=position, title=title, not_before_hours=start, due_hours=due)
+            for position, (title, start, due) in enumerate(steps, start=1)
+        )
+        audit_record(action=AuditAction.PROTOCOL_SAVED, actor=actor, obj=protocol, request=request)
+    return protocol
+
+
+def protocol_for(network: Network, incident_type: str) -> ActivationProtocol | None:
+    return (
+        ActivationProtocol.objects.filter(network=network, incident_type=incident_type)
+        .prefetch_related("steps")
+        .first()
+    )

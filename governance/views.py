@@ -1,0 +1,259 @@
+"""Agreements and protocols: the state admin's network pages and the agency admin's agreement pages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from activations.models import IncidentType
+from agencies.access import agency_view, network_view
+from agencies.models import Agency, Role
+from governance import defaults, services
+from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
+from governance.models import ActivationProtocol, Agreement
+from network.audit import AuditAction, audit_record
+from network.forms import add_service_errors
+from network.models import NetworkRole
+
+STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
+REGIONAL = NetworkRole.Role.REGIONAL_COORDINATOR
+
+
+def _network(request: HttpRequest):
+    return request.network_roles[0].network
+
+
+def _agreement_rows(agreements):
+    return agreements.prefetch_related("parties").select_related("proposed_by", "decided_by")
+
+
+def _download(agreement: Agreement) -> HttpResponse:
+    response = HttpResponse(bytes(agreement.document), content_type=agreement.document_type)
+    # A download, never rendered in our origin; the name is ours, the user's file name is only a hint.
+    suffix = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[agreement.document_type]
+    response["Content-Disposition"] = f'attachment; filename="agreement-{agreement.uuid}.{suffix}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Network pages --------------------------------------------------------------------------------------
+
+
+@network_view(STATE_ADMIN, REGIONAL)
+def agreement_list(request: HttpRequest) -> HttpResponse:
+    network = _network(request)
+    agreements = _agreement_rows(Agreement.objects.filter(network=network))
+    in_force = list(agreements.in_force())
+    in_force_ids = {a.pk for a in in_force}
+    return render(
+        request,
+        "governance/agreement_list.html",
+        {
+            "pending": [a for a in agreements if a.status == Agreement.Status.PROPOSED],
+            "in_force": in_force,
+            "others": [a for a in agreements if a.status != Agreement.Status.PROPOSED and a.pk not in in_force_ids],
+            "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles),
+        },
+    )
+
+
+@never_cache
+@network_view(STATE_ADMIN)
+def agreement_create(request: HttpRequest) -> HttpResponse:
+    network = _network(request)
+    parties = Agency.objects.filter(network=network).exclude(status=Agency.Status.DESTROYED).order_by("name")
+    form = AgreementForm(request.POST or None, request.FILES or None, parties=parties, allow_network_wide=True)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            agreement = services.agreement_record(
+                actor=request.user,
+                network=network,
+                title=data["title"],
+                network_wide=data["network_wide"],
+                parties=list(data["parties"]),
+                scopes=data["scopes"],
+                effective_on=data["effective_on"],
+                expires_on=data["expires_on"],
+                document=data["document"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"“{agreement.title}” is recorded and in force from {agreement.effective_on}.")
+            return redirect("network_agreement", agreement_uuid=agreement.uuid)
+    return render(request, "governance/agreement_form.html", {"form": form, "network_side": True})
+
+
+@network_view(STATE_ADMIN, REGIONAL)
+def agreement_detail(request: HttpRequest, agreement_uuid) -> HttpResponse:
+    agreement = get_object_or_404(
+        _agreement_rows(Agreement.objects.filter(network=_network(request))), uuid=agreement_uuid
+    )
+    return render(
+        request,
+        "governance/agreement_detail.html",
+        {
+            "agreement": agreement,
+            "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles),
+            "download_url_name": "network_agreement_document",
+        },
+    )
+
+
+@require_POST
+@network_view(STATE_ADMIN)
+def agreement_decide(request: HttpRequest, agreement_uuid) -> HttpResponse:
+    agreement = get_object_or_404(Agreement, network=_network(request), uuid=agreement_uuid)
+    form = AgreementDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve, decline or revoke.")
+        return redirect("network_agreement", agreement_uuid=agreement.uuid)
+    decision = form.cleaned_data["decision"]
+    try:
+        if decision == "revoke":
+            services.agreement_revoke(actor=request.user, agreement=agreement, request=request)
+        else:
+            services.agreement_decide(
+                actor=request.user, agreement=agreement, approve=decision == "approve", request=request
+            )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        done = {"approve": "approved and in force", "decline": "declined", "revoke": "revoked"}[decision]
+        messages.success(request, f"The agreement is {done}.")
+    return redirect("network_agreement", agreement_uuid=agreement.uuid)
+
+
+@never_cache
+@network_view(STATE_ADMIN, REGIONAL)
+def agreement_document(request: HttpRequest, agreement_uuid) -> HttpResponse:
+    agreement = get_object_or_404(Agreement, network=_network(request), uuid=agreement_uuid)
+    audit_record(action=AuditAction.AGREEMENT_DOCUMENT_VIEWED, actor=request.user, obj=agreement, request=request)
+    return _download(agreement)
+
+
+@network_view(STATE_ADMIN, REGIONAL)
+def protocol_list(request: HttpRequest) -> HttpResponse:
+    network = _network(request)
+    protocols = {
+        p.incident_type: p
+        for p in ActivationProtocol.objects.filter(network=network)
+        .prefetch_related("steps")
+        .select_related("updated_by")
+    }
+    rows = [{"type": value, "label": label, "protocol": protocols.get(value)} for value, label in IncidentType.choices]
+    return render(
+        request,
+        "governance/protocol_list.html",
+        {"rows": rows, "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles)},
+    )
+
+
+@never_cache
+@network_view(STATE_ADMIN)
+def protocol_edit(request: HttpRequest, incident_type: str) -> HttpResponse:
+    if incident_type not in IncidentType.values:
+        raise Http404("Not found.")
+    network = _network(request)
+    protocol = services.protocol_for(network, incident_type)
+    if protocol is not None:
+        initial = {
+            "name": protocol.name,
+            "steps": services.steps_as_text(protocol),
+            "follow_up_days": ", ".join(str(day) for day in protocol.follow_up_days),
+        }
+    else:
+        initial = {
+            "name": defaults.default_name(incident_type),
+            "steps": defaults.default_steps(incident_type),
+            "follow_up_days": defaults.DEFAULT_FOLLOW_UP_DAYS,
+        }
+    form = ProtocolForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.protocol_save(
+                actor=request.user,
+                network=network,
+                incident_type=incident_type,
+                name=form.cleaned_data["name"],
+                steps=form.cleaned_data["steps"],
+                follow_up_days=form.cleaned_data["follow_up_days"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Protocol saved. Activations opened from now on apply it.")
+            return redirect("network_protocols")
+    return render(
+        request,
+        "governance/protocol_form.html",
+        {"form": form, "protocol": protocol, "incident_label": IncidentType(incident_type).label},
+    )
+
+
+# --- Agency pages -------------------------------------------------------------------------------------------
+
+
+@agency_view(Role.AGENCY_ADMIN, Role.COORDINATOR)
+def agency_agreement_list(request: HttpRequest) -> HttpResponse:
+    agency = request.tenant
+    agreements = _agreement_rows(Agreement.objects.involving(agency))
+    return render(
+        request,
+        "governance/agency_agreement_list.html",
+        {"agreements": agreements, "can_propose": request.membership.role == Role.AGENCY_ADMIN},
+    )
+
+
+@never_cache
+@agency_view(Role.AGENCY_ADMIN)
+def agency_agreement_propose(request: HttpRequest) -> HttpResponse:
+    agency = request.tenant
+    parties = Agency.objects.filter(network=agency.network).exclude(status=Agency.Status.DESTROYED).order_by("name")
+    form = AgreementForm(
+        request.POST or None,
+        request.FILES or None,
+        parties=parties,
+        allow_network_wide=False,
+        initial={"parties": [agency.pk]},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.agreement_record(
+                actor=request.user,
+                network=agency.network,
+                title=data["title"],
+                network_wide=False,
+                parties=list(data["parties"]),
+                scopes=data["scopes"],
+                effective_on=data["effective_on"],
+                expires_on=data["expires_on"],
+                document=data["document"],
+                proposing_agency=agency,
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Sent to the state admin for approval. It is in force once approved.")
+            return redirect("agency_agreements", agency_slug=agency.slug)
+    return render(request, "governance/agreement_form.html", {"form": form, "network_side": False})
+
+
+@never_cache
+@agency_view(Role.AGENCY_ADMIN)
+def agency_agreement_document(request: HttpRequest, agreement_uuid) -> HttpResponse:
+    agency = request.tenant
+    agreement = get_object_or_404(Agreement.objects.involving(agency), uuid=agreement_uuid)
+    audit_record(
+        action=AuditAction.AGREEMENT_DOCUMENT_VIEWED, actor=request.user, agency=agency, obj=agreement, request=request
+    )
+    return _download(agreement)

@@ -1,0 +1,109 @@
+"""The transactional outbox: background work that a change queues survives a Redis outage.
+
+`outbox_enqueue` records the task in the caller's transaction; after the commit it is handed to
+Redis at once, and when Redis is down the relay (`outbox_relay`, from beat and at worker start)
+sends it once Redis is back. Delivery is at least once: a message is marked sent under a row lock
+(`SELECT ... FOR UPDATE SKIP LOCKED`), so the after-commit send and the relay never both send it,
+but a crash between handing it to Redis and recording that would send it again. Every task sent
+through here must therefore be idempotent, as all Muster tasks are. See docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections import defaultdict
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from network.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+RELAY_BATCH = 200
+KEEP_SENT_FOR = datetime.timedelta(days=7)
+
+
+def outbox_enqueue(*, task: str, args: list | tuple = (), kwargs: dict | None = None) -> OutboxMessage:
+    """Record `task` in the current transaction and send it after the commit (or roll it back with it).
+
+    Call inside the transaction that makes the change the task follows from. Arguments must be JSON:
+    ids and codes only."""
+    message = OutboxMessage.objects.create(
+        task=task, args=list(args), kwargs=kwargs or {}, schema_name=connection.schema_name
+    )
+    message_id = message.pk
+    # robust: the change is committed whatever happens to the send; the relay retries it later.
+    transaction.on_commit(lambda: outbox_dispatch(message_id=message_id), robust=True)
+    return message
+
+
+def outbox_dispatch(*, message_id: int) -> bool:
+    """Send one message now, unless the relay holds it or it was sent already. True when sent."""
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, sent_at__isnull=True)
+            .first()
+        )
+        if message is None:
+            return False
+        return _send([message])
+
+
+def outbox_relay(*, batch: int = RELAY_BATCH) -> int:
+    """Send every pending message, oldest first, and forget sent ones after a week. Returns how many were
+    sent. Stops at the first failure: Redis is still down, and the next sweep tries again."""
+    sent = 0
+    while True:
+        with transaction.atomic():
+            pending = list(
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True)
+                .order_by("pk")[:batch]
+            )
+            # Identical pending messages (the same task for the same object, queued while Redis was down)
+            # are sent once: tasks are idempotent, and every one of those changes is already committed.
+            groups: dict[str, list[OutboxMessage]] = defaultdict(list)
+            for message in pending:
+                groups[_payload(message)].append(message)
+            for messages in groups.values():
+                if not _send(messages):
+                    return sent
+                sent += len(messages)
+        if len(pending) < batch:
+            break
+    OutboxMessage.objects.filter(sent_at__lt=timezone.now() - KEEP_SENT_FOR).delete()
+    return sent
+
+
+def _payload(message: OutboxMessage) -> str:
+    return json.dumps([message.task, message.args, message.kwargs, message.schema_name], sort_keys=True)
+
+
+def _send(messages: list[OutboxMessage]) -> bool:
+    """Hand the task of `messages` (identical payloads, rows locked by the caller) to Redis once and mark
+    them all sent; on failure record the attempt. Never raises: Redis being down is expected here."""
+    from config.celery import app
+
+    first = messages[0]
+    ids = [m.pk for m in messages]
+    try:
+        # retry=False and the bounded broker connection settings keep a request quick with Redis down.
+        app.send_task(
+            first.task,
+            args=first.args,
+            kwargs=first.kwargs,
+            headers={"_schema_name": first.schema_name},
+            task_id=f"outbox-{first.pk}",
+            retry=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure to reach Redis leaves the message pending
+        logger.warning("outbox: %s not sent (%s); the relay will retry", first.task, type(exc).__name__)
+        OutboxMessage.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, last_error=type(exc).__name__[:100])
+        return False
+    OutboxMessage.objects.filter(pk__in=ids).update(sent_at=timezone.now())
+    return True

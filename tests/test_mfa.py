@@ -1,0 +1,419 @@
+"""Two-step sign-in (MFA): enrollment with a QR code, codes that work once, recovery codes,
+throttling, no way around it through a password reset or an invitation, an audited reset for a
+lost phone, and production that refuses to run without it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from base64 import b32decode
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from agencies import services as agency_services
+from agencies.models import Role
+from network import mfa
+from network.audit import AuditAction
+from network.models import AuditEvent
+from tests.support import PASSWORD, make_user
+from tests.test_production_shape import PRODUCTION_ENV, run_manage
+
+pytestmark = pytest.mark.django_db
+
+OFF_BANNER = "Two-step sign-in (MFA) is off"
+
+
+@pytest.fixture
+def mfa_required(settings):
+    settings.MUSTER_MFA_REQUIRED = True
+
+
+def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    """What the user's authenticator app shows now (or `steps_ahead` 30-second steps from now)."""
+    device.refresh_from_db()
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=steps_ahead):06d}"
+
+
+@dataclass
+class Enrolled:
+    device: TOTPDevice
+    recovery_codes: list[str]
+    code_used: str  # the code that confirmed the app
+
+
+def enroll(user) -> Enrolled:
+    """Enroll through the service the setup page calls."""
+    device = mfa.mfa_enrollment_device(user=user)
+    code = code_for(device)
+    check, codes = mfa.mfa_enrollment_confirm(user=user, device=device, code=code)
+    assert check.ok
+    return Enrolled(check.device, codes, code)
+
+
+def sign_in(client, user, password=PASSWORD):
+    return client.post("/login/", {"username": user.email, "password": password})
+
+
+def home_of(world) -> str:
+    return f"/a/{world.agency_a.slug}/"
+
+
+def audit_count(action, user) -> int:
+    return AuditEvent.objects.filter(action=action, actor=user).count()
+
+
+@contextmanager
+def captured_logs():
+    """Every log line written anywhere while the block runs."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    handler, root = Collect(level=logging.DEBUG), logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+# --- Settings ------------------------------------------------------------------------------------
+
+
+def test_production_refuses_to_start_with_mfa_off():
+    result = run_manage("check", env_overrides={**PRODUCTION_ENV, "MUSTER_MFA_REQUIRED": "0"})
+    assert result.returncode != 0
+    assert "MUSTER_MFA_REQUIRED cannot be turned off in production" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "required"),
+    [
+        (PRODUCTION_ENV, "True"),
+        ({"MUSTER_ENV": "development"}, "True"),
+        ({"MUSTER_ENV": "development", "MUSTER_DEMO": "1"}, "False"),
+        ({"MUSTER_ENV": "test"}, "False"),
+        ({"MUSTER_ENV": "development", "MUSTER_DEMO": "1", "MUSTER_MFA_REQUIRED": "1"}, "True"),
+    ],
+)
+def test_mfa_is_required_unless_relaxed_for_the_demo_or_the_test_suite(env, required):
+    result = run_manage(
+        "shell", "-c", "from django.conf import settings; print(settings.MUSTER_MFA_REQUIRED)", env_overrides=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == required
+
+
+# --- A password alone opens nothing ---------------------------------------------------------------
+
+
+def test_a_password_alone_opens_no_page_while_mfa_is_required(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    response = sign_in(client, chief)
+    assert response.status_code == 302
+    landing = client.get(response["Location"])
+    assert landing.status_code == 302 and landing["Location"].startswith("/mfa/setup/")
+    for path in (home_of(world), "/home/", "/activations/", "/network/", "/password-reset/", "/no-such-page/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/mfa/setup/"), path
+    post = client.post(f"{home_of(world)}encounters/new/", {})
+    assert post.status_code == 302 and post["Location"] == "/mfa/setup/"
+    htmx = client.get(home_of(world), headers={"HX-Request": "true"})
+    assert htmx["HX-Redirect"].startswith("/mfa/setup/")
+    assert client.get("/healthz").status_code in (200, 503)  # load balancers still see health
+    assert client.post("/logout/")["Location"] == "/login/"
+    assert client.get(home_of(world))["Location"].startswith("/login/")
+
+
+def test_the_page_asked_for_is_kept_through_the_mfa_step_but_not_an_outside_address(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    sign_in(client, chief)
+    dashboard = f"{home_of(world)}dashboard/"
+    assert client.get(dashboard)["Location"] == f"/mfa/?next={dashboard.replace('/', '%2F')}"
+    response = client.post("/mfa/", {"code": code_for(device, 1), "next": dashboard})
+    assert response["Location"] == dashboard
+    client.post("/logout/")
+    sign_in(client, chief)
+    response = client.post("/mfa/", {"code": code_for(device, 2), "next": "https://evil.example/"})
+    assert response["Location"] == "/home/"
+
+
+def test_before_the_code_the_page_shows_nothing_of_the_account_but_sign_out(client, world, mfa_required):
+    sign_in(client, world.a[Role.COORDINATOR])
+    page = client.get("/mfa/setup/").content.decode()
+    assert "Sign out" in page
+    assert world.agency_a.name not in page
+    assert "Log encounter" not in page and "Activations" not in page
+
+
+# --- Enrollment -----------------------------------------------------------------------------------
+
+
+def test_enrollment_shows_a_qr_code_and_the_secret_and_confirms_with_a_current_code(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    sign_in(client, chief)
+    with captured_logs() as logs:
+        page = client.get("/mfa/setup/").content.decode()
+        qr = re.search(r"<svg[^>]*muster-qr__svg.*?</svg>", page, re.S).group(0)
+        assert "<script" not in qr and "style=" not in qr and "<path" in qr
+        secret = re.search(r'id="mfa-secret">([A-Z2-7 ]+)<', page).group(1)
+        device = TOTPDevice.objects.get(user=chief, confirmed=False)
+        assert b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8)) == device.bin_key
+        assert client.get("/mfa/setup/").content.decode().count(secret) == 1  # the same secret on a reload
+
+        wrong = client.post("/mfa/setup/", {"code": "000000" if code_for(device) != "000000" else "111111"})
+        assert "That code is not right" in wrong.content.decode()
+        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=timezone.now() - timedelta(1))
+
+        code = code_for(device)
+        response = client.post("/mfa/setup/", {"code": code})
+        assert response["Location"] == "/mfa/recovery-codes/"
+        codes_page = client.get("/mfa/recovery-codes/").content.decode()
+    shown = re.findall(r"<code>([a-z2-7]{4}-[a-z2-7]{4})</code>", codes_page)
+    assert len(shown) == 10 and len(set(shown)) == 10
+    stored = set(StaticToken.objects.filter(device__user=chief).values_list("token", flat=True))
+    assert {c.replace("-", "") for c in shown} == stored
+    assert "only time Muster shows these codes" in codes_page
+    assert client.get("/mfa/recovery-codes/")["Location"] == "/home/"  # shown once
+    assert client.get(home_of(world)).status_code == 200
+    assert TOTPDevice.objects.get(user=chief).confirmed
+    assert audit_count(AuditAction.MFA_ENROLLED, chief) == 1
+    assert audit_count(AuditAction.MFA_FAILED, chief) == 1
+    secret_plain = secret.replace(" ", "")
+    for line in logs:
+        assert secret_plain not in line.replace(" ", "") and device.key not in line and code not in line, line
+        assert not any(c in line for c in shown), line
+    for event in AuditEvent.objects.filter(actor=chief):
+        assert code not in event.object_id and secret_plain not in event.object_id
+
+
+def test_enrolled_accounts_cannot_enroll_again_without_a_reset(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    sign_in(client, chief)
+    assert client.get("/mfa/setup/")["Location"] == "/mfa/"
+    client.post("/mfa/", {"code": code_for(device, 1)})
+    assert client.get("/mfa/setup/")["Location"] == "/home/"
+    assert TOTPDevice.objects.filter(user=chief).count() == 1
+
+
+# --- Verification ---------------------------------------------------------------------------------
+
+
+def test_a_current_code_opens_the_account_under_a_new_session_key_and_is_audited(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    sign_in(client, chief)
+    assert client.get(home_of(world))["Location"].startswith("/mfa/?next=")
+    before = client.session.session_key
+    response = client.post("/mfa/", {"code": code_for(device, 1)})
+    assert response["Location"] == "/home/"
+    assert client.session.session_key != before
+    assert client.get(home_of(world)).status_code == 200
+    assert AuditEvent.objects.filter(
+        action=AuditAction.MFA_VERIFIED, actor=chief, object_type="otp_totp.totpdevice", object_id=str(device.pk)
+    ).exists()
+
+
+def test_a_used_code_cannot_be_used_again(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    enrolled = enroll(chief)
+    device = enrolled.device
+    sign_in(client, chief)
+    assert "not right" in client.post("/mfa/", {"code": enrolled.code_used}).content.decode()
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
+
+    code = code_for(device, 1)
+    assert client.post("/mfa/", {"code": code})["Location"] == "/home/"
+    client.post("/logout/")
+    sign_in(client, chief)
+    replay = client.post("/mfa/", {"code": code})
+    assert replay.status_code == 200 and "not right" in replay.content.decode()
+    assert client.get(home_of(world))["Location"].startswith("/mfa/")
+
+
+def test_a_recovery_code_signs_in_once(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    codes = enroll(chief).recovery_codes
+    sign_in(client, chief)
+    typed = mfa.format_recovery_code(codes[3]).upper()  # as printed, in capitals: still accepted
+    response = client.post("/mfa/", {"code": typed}, follow=True)
+    assert response.redirect_chain[-1][0] == home_of(world)
+    assert "9 left" in response.content.decode()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.MFA_VERIFIED, actor=chief, object_type="otp_static.staticdevice"
+    ).exists()
+    client.post("/logout/")
+    sign_in(client, chief)
+    again = client.post("/mfa/", {"code": codes[3]})
+    assert again.status_code == 200 and "not right" in again.content.decode()
+    assert mfa.recovery_codes_left(chief) == 9
+
+
+def test_wrong_codes_are_throttled_and_audited_without_the_code(client, world, mfa_required, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60  # a minute after one wrong code, so a slow machine cannot outwait it
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    sign_in(client, chief)
+    right = code_for(device, 1)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    failed_before = audit_count(AuditAction.MFA_FAILED, chief)
+
+    assert "not right" in client.post("/mfa/", {"code": wrong}).content.decode()
+    throttled = client.post("/mfa/", {"code": right}).content.decode()
+    assert "Too many wrong codes" in throttled  # even the right code waits out the back-off
+    assert client.get(home_of(world)).status_code == 302
+
+    failures = AuditEvent.objects.filter(action=AuditAction.MFA_FAILED, actor=chief)
+    assert failures.count() == failed_before + 2
+    assert {(e.object_type, e.object_id) for e in failures} == {("network.user", str(chief.pk))}
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1  # attempts while waiting are refused unchecked
+
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=timezone.now() - timedelta(seconds=61))
+    assert client.post("/mfa/", {"code": right})["Location"] == "/home/"
+
+
+def test_wrong_recovery_codes_are_throttled_too(client, world, mfa_required, settings):
+    settings.OTP_STATIC_THROTTLE_FACTOR = 60
+    chief = world.a[Role.CHIEF]
+    codes = enroll(chief).recovery_codes
+    sign_in(client, chief)
+    client.post("/mfa/", {"code": "aaaa-aaaa"})
+    assert "Too many wrong codes" in client.post("/mfa/", {"code": codes[0]}).content.decode()
+    assert StaticDevice.objects.get(user=chief).throttling_failure_count == 1
+    assert mfa.recovery_codes_left(chief) == 10
+
+
+# --- No way around it -----------------------------------------------------------------------------
+
+
+def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required):
+    clinician = world.a[Role.CLINICIAN]
+    enroll(clinician)
+    client.post("/password-reset/", {"email": clinician.email})
+    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    set_url = client.get(link, follow=True).redirect_chain[-1][0]
+    new_password = "a-brand-new-passphrase"
+    done = client.post(set_url, {"new_password1": new_password, "new_password2": new_password}, follow=True)
+    assert "new password is saved" in done.content.decode()
+    assert client.get(home_of(world))["Location"].startswith("/login/")  # the reset signs nobody in
+
+    response = client.post("/login/", {"username": clinician.email, "password": new_password}, follow=True)
+    assert response.redirect_chain[-1][0].startswith("/mfa/")
+    for path in (home_of(world), f"{home_of(world)}encounters/", "/activations/"):
+        assert client.get(path)["Location"].startswith("/mfa/"), path
+
+
+def test_accepting_an_invitation_signs_in_only_as_far_as_mfa_setup(client, world, mfa_required):
+    email = f"invitee-{uuid.uuid4().hex[:8]}@test.example"
+    _invitation, token = agency_services.invitation_create(
+        actor=world.a[Role.AGENCY_ADMIN], agency=world.agency_a, email=email, role=Role.PEER_SUPPORTER
+    )
+    response = client.post(
+        f"/invite/{token}/",
+        {"full_name": "New Person", "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/mfa/setup/"
+    assert "Set up two-step sign-in" in response.content.decode()
+    assert client.get(home_of(world))["Location"].startswith("/mfa/setup/")
+
+
+def test_an_enrolled_account_is_asked_for_its_code_even_where_mfa_is_relaxed(client, world, settings):
+    settings.MUSTER_MFA_REQUIRED = False
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    sign_in(client, chief)
+    assert client.get(home_of(world))["Location"].startswith("/mfa/?next=")
+    client.post("/mfa/", {"code": code_for(device, 1)})
+    assert client.get(home_of(world)).status_code == 200
+
+
+# --- Relaxed for the demo -------------------------------------------------------------------------
+
+
+def test_relaxed_mfa_lets_a_password_sign_in_and_every_page_says_so(client, world, settings):
+    settings.MUSTER_MFA_REQUIRED = False
+    settings.MUSTER_DEMO = True
+    assert OFF_BANNER in client.get("/login/").content.decode()
+    response = client.post("/login/", {"username": world.a[Role.CHIEF].email, "password": PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == home_of(world)
+    page = response.content.decode()
+    assert f"{OFF_BANNER} for the demo" in page and "Demo network" in page
+    assert "Set up two-step sign-in" in client.get("/mfa/setup/").content.decode()  # still available by choice
+
+
+def test_no_banner_when_mfa_is_required(client, world, mfa_required):
+    assert OFF_BANNER not in client.get("/login/").content.decode()
+
+
+# --- Lost phone -----------------------------------------------------------------------------------
+
+
+def test_reset_mfa_command_removes_the_devices_ends_sessions_and_is_audited(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    sign_in(client, chief)
+    client.post("/mfa/", {"code": code_for(device, 1)})
+    assert client.get(home_of(world)).status_code == 200
+
+    call_command("reset_mfa", chief.email.upper(), "--by", world.state_admin.email)
+
+    assert not TOTPDevice.objects.filter(user=chief).exists()
+    assert not StaticDevice.objects.filter(user=chief).exists()
+    assert client.get(home_of(world))["Location"].startswith("/login/")
+    assert AuditEvent.objects.filter(
+        action=AuditAction.MFA_RESET, actor=world.state_admin, object_id=str(chief.pk)
+    ).exists()
+    sign_in(client, chief)
+    assert client.get(home_of(world))["Location"].startswith("/mfa/setup/")
+
+
+def test_a_state_admin_resets_a_lost_phone_from_the_network_pages(client, world):
+    chief = world.a[Role.CHIEF]
+    enroll(chief)
+    client.force_login(world.state_admin)
+    assert "Reset a lost phone" in client.get("/network/").content.decode()
+    unconfirmed = client.post("/network/mfa-reset/", {"email": chief.email})
+    assert unconfirmed.status_code == 200 and TOTPDevice.objects.filter(user=chief).exists()
+    unknown = client.post("/network/mfa-reset/", {"email": "nobody@test.example", "confirm": "on"})
+    assert "No account has that e-mail address" in unknown.content.decode()
+
+    response = client.post("/network/mfa-reset/", {"email": chief.email, "confirm": "on"}, follow=True)
+    assert f"Two-step sign-in reset for {chief.email}" in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=chief).exists()
+    assert not StaticDevice.objects.filter(user=chief).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.MFA_RESET, actor=world.state_admin, object_id=str(chief.pk)
+    ).exists()
+
+
+def test_reset_mfa_command_refuses_an_unknown_account():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No account"):
+        call_command("reset_mfa", "nobody@test.example")
+
+
+def test_users_without_roles_enroll_too(client, world, mfa_required):
+    """MFA is per account, not per role: someone with no agency yet still sets it up first."""
+    user = make_user(f"norole-{uuid.uuid4().hex[:8]}@test.example")
+    sign_in(client, user)
+    assert client.get("/home/")["Location"] == "/mfa/setup/"
