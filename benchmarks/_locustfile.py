@@ -4,7 +4,7 @@ Sessions come ready-made from web_load.py (MUSTER_BENCH_SESSIONS, a JSON file): 
 depend on the sign-in form or its MFA step. Supporters open the encounter form and post it, filled
 from the form's own fields (CSRF token, one-time submission key, the first choice of each group);
 coordinators read the open activation's board and its live fragment; chiefs read their dashboard;
-TrivialUser reads the anonymous landing page, the reference every figure is compared with.
+TrivialUser, the reference every figure is compared with, requests `/` signed in (a redirect home).
 """
 
 from __future__ import annotations
@@ -93,12 +93,17 @@ class ChiefUser(_SignedIn):
             signed_in(response)
 
 
-class TrivialUser(FastHttpUser):
-    wait_time = WAIT
+class TrivialUser(_SignedIn):
+    """The reference: a signed-in request through the whole stack (session, user, MFA and session
+    limits, agency routing) to a view that only redirects a signed-in user to their home page."""
+
+    role = "supporter"
 
     @task
     def landing(self) -> None:
-        self.client.get("/", name="trivial view (landing)")
+        with self.client.get("/", name="trivial view", allow_redirects=False, catch_response=True) as response:
+            if response.status_code != 302:
+                response.failure(f"status {response.status_code}")
 
 
 for _name, _count in json.loads(os.environ.get("MUSTER_BENCH_FIXED", "{}")).items():

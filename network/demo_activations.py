@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from activations import services
-from activations.models import Activation, OutreachTarget
+from activations.models import Activation, OutreachTarget, TargetFollowUp
 from agencies.models import Agency, Membership, Role
 from encounters import services as encounter_services
 from network.models import DocumentationStandard
@@ -108,6 +108,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
                 services.outreach_update(actor=supporter, target=target, status="attempted")
                 if outcome == "declined":
                     services.outreach_update(actor=supporter, target=target, status="declined")
+        _protocol_progress(activation, coordinator, everything_due=False)
         services.targets_add(
             actor=coordinator,
             activation=activation,
@@ -152,7 +153,24 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
                 OutreachTarget.objects.filter(pk=target.pk).update(
                     first_contact_at=activation.occurred_at + datetime.timedelta(hours=2 + 3 * i)
                 )
+        _protocol_progress(activation, lead_coordinator, everything_due=True)
         services.activation_demobilize(actor=lead_coordinator, activation=activation)
         services.activation_close(actor=lead_coordinator, activation=activation)
         created += 1
     return created
+
+
+def _protocol_progress(activation, coordinator, *, everything_due: bool) -> None:
+    """Tick what a team would have done by now: the first checklist step of a fresh activation, or
+    every step and every follow-up already due (by its supporter) of an older one."""
+    items = list(activation.checklist.order_by("due_at"))
+    for item in items if everything_due else items[:1]:
+        services.checklist_item_done(actor=coordinator, item=item)
+    if everything_due:
+        due = TargetFollowUp.objects.filter(
+            target__activation=activation, due_on__lte=timezone.localdate(), target__assigned_supporter__isnull=False
+        ).select_related("target__assigned_supporter", "target__activation")
+        for follow_up in due:
+            services.target_follow_up_done(
+                actor=follow_up.target.assigned_supporter, follow_up=follow_up, coordinator=False
+            )

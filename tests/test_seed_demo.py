@@ -9,9 +9,10 @@ from django.db.models import Count
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations.models import Activation, OutreachTarget
-from agencies.models import Agency, Discipline, Membership, Role
+from activations.models import Activation, IncidentType, OutreachTarget
+from agencies.models import Agency, Discipline, Membership, Role, SupporterProfile
 from encounters.models import DisclosureRecord, Encounter, FollowUp
+from governance.models import ActivationProtocol, Agreement
 from network.models import NetworkPolicy, NetworkRole, Region, User
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,21 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert open_activation.targets.filter(assigned_supporter__isnull=True).exists()
     closed = Activation.objects.get(name="Harbor Detention disturbance")
     assert closed.status == Activation.Status.CLOSED and closed.summary["affected_members"] == 6
+
+    # Governance: agreements (one flagged as expiring, one awaiting approval), a protocol for every
+    # incident type, applied to the demo activations.
+    network = open_activation.network
+    assert Agreement.objects.filter(network=network).in_force().count() >= 3
+    assert Agreement.objects.filter(network=network).expiring().count() == 1
+    assert Agreement.objects.filter(network=network, status=Agreement.Status.PROPOSED).count() == 1
+    assert set(ActivationProtocol.objects.filter(network=network).values_list("incident_type", flat=True)) == set(
+        IncidentType.values
+    )
+    assert open_activation.checklist.exists() and open_activation.checklist.exclude(done_at=None).count() == 1
+    assert closed.summary["checklist_steps_done"] == closed.summary["checklist_steps"] > 0
+    assert 0 < closed.summary["scheduled_follow_ups_done"] < closed.summary["scheduled_follow_ups"]
+    profiles = SupporterProfile.objects.filter(membership__agency__in=demo_agencies)
+    assert profiles.exclude(disciplines=[]).exists()
 
     call_command("seed_demo", stdout=io.StringIO())
     assert (demo_agencies.count(), Membership.objects.count(), User.objects.count()) == counts

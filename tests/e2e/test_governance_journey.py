@@ -80,6 +80,12 @@ def test_agreement_protocol_and_roster_import_lead_to_a_checklist_on_the_board(s
         axe_check(phone, "roster import report")
         screenshot(phone, "governance-roster-import-phone")
 
+        # The same admin sees the new agreement, flagged as expiring, among their agency's agreements.
+        phone.goto(f"{stack.base_url}/a/{world.agency_a.slug}/agreements/")
+        expect(phone.locator("tr", has_text=title)).to_contain_text("Expires in 20 days")
+        axe_check(phone, "agency agreements on a phone")
+        screenshot(phone, "governance-agency-agreements-phone")
+
         # A coordinator opens a line-of-duty death activation: the protocol's checklist is on the board.
         page.get_by_role("button", name="Sign out").click()
         sign_in(page, stack.base_url, world.a[Role.COORDINATOR])
