@@ -5,6 +5,7 @@ from django.urls import include, path
 from activations import views as activation_views
 from agencies import roster_views, views
 from governance import urls as governance_urls
+from network import views_audit
 from reporting import views as reporting_views
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("directory/", roster_views.directory, name="agency_directory"),
     path("dashboard/", reporting_views.agency_dashboard, name="agency_dashboard"),
     path("dashboard/export.csv", reporting_views.agency_dashboard_csv, name="agency_dashboard_csv"),
+    path("audit/", views_audit.agency_audit, name="agency_audit"),
     *governance_urls.agency_patterns,
     path("", include("encounters.urls")),
 ]

@@ -9,7 +9,7 @@ from agencies.access import public_view
 from config.health import healthz
 from governance import urls as governance_urls
 from network import views as network_views
-from network import views_mfa, views_standard
+from network import views_audit, views_mfa, views_standard
 from network.forms import EmailAuthenticationForm
 from reporting import views as reporting_views
 
@@ -70,6 +70,7 @@ network_patterns = [
     path("standard/", views_standard.standard_detail, name="network_standard"),
     path("standard/new/", views_standard.standard_publish_view, name="network_standard_publish"),
     path("policy/", views_standard.policy_edit, name="network_policy"),
+    path("audit/", views_audit.network_audit, name="network_audit"),
     path("mfa-reset/", views_mfa.mfa_reset_for_user, name="network_mfa_reset"),
     *governance_urls.network_patterns,
 ]

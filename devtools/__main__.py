@@ -210,15 +210,27 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """`./dev bench [NAME ...] [--quick] [--agencies N ...]`: the named benchmarks (all by default), each
+    in its own process with the remaining options; their SUMMARY lines are repeated at the end."""
+    scripts = {path.stem: path for path in sorted((ROOT / "benchmarks").glob("*.py")) if not path.stem.startswith("_")}
+    chosen = [arg for arg in args.bench_args if arg in scripts]
+    options = [arg for arg in args.bench_args if arg not in scripts]
     services = ensure_services()
     try:
         env = _env(services, MUSTER_ENV="development", MUSTER_LOG_LEVEL="WARNING")
-        failures = 0
-        for script in sorted((ROOT / "benchmarks").glob("*.py")):
-            log(f"benchmark {script.name}")
-            failures += (
-                subprocess.run([sys.executable, str(script), *args.bench_args], cwd=ROOT, env=env).returncode != 0
+        failures, summaries = [], []
+        for name in chosen or list(scripts):
+            log(f"benchmark {name}")
+            proc = subprocess.Popen(
+                [sys.executable, str(scripts[name]), *options], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
             )
+            for line in proc.stdout:
+                print(line, end="", flush=True)
+                if line.startswith("SUMMARY "):
+                    summaries.append(line.rstrip())
+            if proc.wait() != 0:
+                failures.append(name)
+        print("\n" + "\n".join(summaries + [f"FAILED {name}" for name in failures]), flush=True)
         return 1 if failures else 0
     finally:
         services.stop()
@@ -231,7 +243,9 @@ def main() -> int:
     test = sub.add_parser("test", help="run the whole suite (extra arguments go to pytest)")
     test.add_argument("--lint", action="store_true", help="also run ruff and bandit when pytest arguments are given")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    bench = sub.add_parser("bench", help="run the benchmarks in benchmarks/ (extra arguments go to each script)")
+    bench = sub.add_parser(
+        "bench", help="run the benchmarks in benchmarks/ (or the named ones; --quick, --agencies N go to each script)"
+    )
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     manage = sub.add_parser("manage", help="run a manage.py command against the development services")
     manage.add_argument("manage_args", nargs=argparse.REMAINDER)

@@ -82,6 +82,7 @@ class AuditAction(models.TextChoices):
     AGENCY_BACKUP = "agency.backup", "Agency backed up"
     AGENCY_RESTORE = "agency.restore", "Agency restored from a backup"
     AGENCY_EXPORT = "agency.export", "Agency's readable export written"
+    AUDIT_SEARCHED = "audit.searched", "Audit trail searched"
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

@@ -182,6 +182,8 @@ POLICY = {
     "network_standard": ("network", STATE),
     "network_standard_publish": ("network", STATE),
     "network_policy": ("network", STATE),
+    "network_audit": ("network", STATE),
+    "agency_audit": ("agency", frozenset({Role.AGENCY_ADMIN})),
     "network_mfa_reset": ("network", STATE),
     "agency_home": ("agency", ANY_AGENCY_ROLE),
     "agency_members": ("agency", frozenset({Role.AGENCY_ADMIN})),
