@@ -64,7 +64,7 @@ def main() -> None:
     try:
         bench.run_child([__file__, "--child", "--encounters", str(args.encounters), "--sessions", str(sessions_file)])
         port = free_port()
-        server = start_server(port, env)
+        server = start_server(port, env, workdir / "gunicorn.log")
         host = f"http://127.0.0.1:{port}"
         run_locust(host, MIX, "paced", 10, workdir, sessions_file, "warm-up")  # workers load templates, connect
         results = {}
@@ -132,9 +132,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """gunicorn as the production image runs it; its own log goes to `log` (shown if it fails to start)."""
     command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3"]
-    server = subprocess.Popen(command, cwd=bench.ROOT, env=env, start_new_session=True)
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            command, cwd=bench.ROOT, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -144,6 +148,7 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
         except OSError:
             time.sleep(0.5)
     os.killpg(server.pid, signal.SIGTERM)
+    print(log.read_text()[-4000:])
     raise RuntimeError("gunicorn did not answer within 60 s")
 
 
