@@ -410,6 +410,8 @@ def activation_action(request: HttpRequest, action: str) -> HttpResponse:
             services.activation_demobilize(actor=request.user, activation=activation, request=request)
             messages.success(request, "Demobilized: no new members or assignments; outreach continues.")
         elif action == "close":
+            if request.POST.get("confirm") != "yes":
+                raise ValidationError("Tick the box to confirm: closing ends the activation for every agency.")
             services.activation_close(actor=request.user, activation=activation, request=request)
             messages.success(request, "Closed. The after-action summary is saved.")
             return redirect("activation_summary", activation_uuid=activation.uuid)

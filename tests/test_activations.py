@@ -482,7 +482,11 @@ def test_close_saves_an_after_action_summary_and_destroying_names_keeps_the_coun
     )
     client.force_login(world.a[Role.COORDINATOR])
     client.post(f"/activations/{activation.uuid}/actions/demobilize/")
-    client.post(f"/activations/{activation.uuid}/actions/close/")
+    unconfirmed = client.post(f"/activations/{activation.uuid}/actions/close/", follow=True)
+    assert "Tick the box to confirm" in unconfirmed.content.decode()
+    activation.refresh_from_db()
+    assert activation.status == Activation.Status.DEMOBILIZED
+    client.post(f"/activations/{activation.uuid}/actions/close/", {"confirm": "yes"})
     activation.refresh_from_db()
     assert activation.status == Activation.Status.CLOSED
     assert activation.summary["affected_members"] == 2 and activation.summary["by_status"]["pending"] == 2
