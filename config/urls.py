@@ -71,6 +71,7 @@ network_patterns = [
     path("standard/new/", views_standard.standard_publish_view, name="network_standard_publish"),
     path("policy/", views_standard.policy_edit, name="network_policy"),
     path("audit/", views_audit.network_audit, name="network_audit"),
+    path("accounts/", network_views.account_status, name="network_account_status"),
     path("mfa-reset/", views_mfa.mfa_reset_for_user, name="network_mfa_reset"),
     *governance_urls.network_patterns,
 ]

@@ -20,6 +20,7 @@ class AuditAction(models.TextChoices):
     PASSWORD_SET = "auth.password_set", "Password set"
     ACCOUNT_UNLOCKED = "auth.account_unlocked", "Account unlocked"
     ACCOUNT_DISABLED = "auth.account_disabled", "Account disabled"
+    ACCOUNT_ENABLED = "auth.account_enabled", "Account enabled again"
     MFA_ENROLLED = "mfa.enrolled", "Authenticator app set up"
     MFA_VERIFIED = "mfa.verified", "Sign-in code accepted"
     MFA_FAILED = "mfa.failed", "Sign-in code refused"

@@ -109,6 +109,18 @@ class MfaCodeForm(forms.Form):
     )
 
 
+class AccountStatusForm(forms.Form):
+    email = forms.EmailField(label="E-mail of the account")
+    action = forms.ChoiceField(
+        label="Change",
+        choices=[
+            ("disable", "Disable: signs them out everywhere; they cannot sign in"),
+            ("enable", "Enable again"),
+        ],
+        widget=forms.RadioSelect(attrs={"class": "usa-radio__input usa-radio__input--tile"}),
+    )
+
+
 class MfaResetForm(forms.Form):
     email = forms.EmailField(label="E-mail of the account", help_text="The person must sign in and set up again.")
     confirm = forms.BooleanField(

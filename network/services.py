@@ -62,6 +62,13 @@ def user_disable(*, actor, user, request=None) -> None:
     user_sessions_end(user=user)
 
 
+def user_enable(*, actor, user, request=None) -> None:
+    """Let a disabled account sign in again (after 90 days unused, or disabled by mistake)."""
+    with transaction.atomic():
+        type(user).objects.filter(pk=user.pk).update(is_active=True, last_login=timezone.now())
+        audit_record(action=AuditAction.ACCOUNT_ENABLED, actor=actor, obj=user, request=request)
+
+
 def users_inactive_disable(*, days: int, now=None) -> int:
     """Disable accounts nobody has signed in to for `days` days (never signed in: counted from joining)."""
     from django.db.models import Q

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies import services as agency_services
@@ -21,10 +22,16 @@ from agencies.access import (
 from agencies.models import Agency, Invitation, Role
 from governance.models import Agreement
 from network.audit import AuditAction, audit_record
-from network.forms import AgencyCreateForm, FirstAdminInvitationForm, InvitationAcceptForm, add_service_errors
+from network.forms import (
+    AccountStatusForm,
+    AgencyCreateForm,
+    FirstAdminInvitationForm,
+    InvitationAcceptForm,
+    add_service_errors,
+)
 from network.models import AuditEvent, NetworkRole
 from network.selectors import agencies_for_network_user, memberships_for_user
-from network.services import network_current
+from network.services import network_current, user_disable, user_enable
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 REGIONAL_COORDINATOR = NetworkRole.Role.REGIONAL_COORDINATOR
@@ -207,3 +214,25 @@ class AuditedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         audit_record(action=AuditAction.PASSWORD_SET, actor=form.user, obj=form.user, request=self.request)
         return response
+
+
+@never_cache
+@network_view(STATE_ADMIN)
+def account_status(request: HttpRequest) -> HttpResponse:
+    """A state admin disables an account (someone left, a lost device) or enables one again."""
+    form = AccountStatusForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = get_user_model().objects.filter(email__iexact=form.cleaned_data["email"].strip()).first()
+        if user is None:
+            form.add_error("email", "No account has that e-mail address.")
+        elif user.pk == request.user.pk:
+            form.add_error("email", "You cannot change your own account here; ask another state admin.")
+        elif form.cleaned_data["action"] == "disable":
+            user_disable(actor=request.user, user=user, request=request)
+            messages.success(request, f"{user.email} is disabled and signed out everywhere.")
+            return redirect("network_account_status")
+        else:
+            user_enable(actor=request.user, user=user, request=request)
+            messages.success(request, f"{user.email} can sign in again.")
+            return redirect("network_account_status")
+    return render(request, "network/account_status.html", {"form": form})

@@ -48,3 +48,33 @@ def test_accounts_unused_for_ninety_days_are_disabled_by_the_daily_task(world, s
     assert "network.tasks.inactive_accounts_disable_task" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
+
+
+def test_state_admin_disables_and_enables_an_account_in_the_browser(client, world):
+    (device_one, device_two), home = two_devices(world)
+    target = world.a[Role.COORDINATOR]
+    client.force_login(world.state_admin)
+    response = client.post("/network/accounts/", {"email": target.email.upper(), "action": "disable"}, follow=True)
+    assert "is disabled and signed out everywhere" in response.content.decode()
+    target.refresh_from_db()
+    assert not target.is_active
+    assert device_one.get(home).status_code == 302 and device_two.get(home).status_code == 302
+    assert Client().post("/login/", {"username": target.email, "password": PASSWORD}).status_code == 200  # refused
+
+    client.post("/network/accounts/", {"email": target.email, "action": "enable"})
+    target.refresh_from_db()
+    assert target.is_active
+    assert Client().post("/login/", {"username": target.email, "password": PASSWORD}).status_code == 302
+    assert list(
+        AuditEvent.objects.filter(object_id=str(target.pk), action__startswith="auth.account_")
+        .order_by("chain_position")
+        .values_list("action", flat=True)
+    )[-2:] == [AuditAction.ACCOUNT_DISABLED, AuditAction.ACCOUNT_ENABLED]
+
+
+def test_a_state_admin_cannot_disable_their_own_account_here(client, world):
+    client.force_login(world.state_admin)
+    response = client.post("/network/accounts/", {"email": world.state_admin.email, "action": "disable"})
+    assert "You cannot change your own account here" in response.content.decode()
+    world.state_admin.refresh_from_db()
+    assert world.state_admin.is_active

@@ -183,6 +183,7 @@ POLICY = {
     "network_standard_publish": ("network", STATE),
     "network_policy": ("network", STATE),
     "network_audit": ("network", STATE),
+    "network_account_status": ("network", STATE),
     "agency_audit": ("agency", frozenset({Role.AGENCY_ADMIN})),
     "network_mfa_reset": ("network", STATE),
     "agency_home": ("agency", ANY_AGENCY_ROLE),
