@@ -21,6 +21,16 @@ MAX_ROWS = 2000
 
 
 @dataclass
+class PlannedRow:
+    """One checked line, ready to apply: the profile's new values and the certification to add."""
+
+    line: int
+    membership: Membership
+    profile: dict
+    certification: dict | None
+
+
+@dataclass
 class ImportReport:
     applied: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
@@ -93,58 +103,34 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
                 if unknown:
                     raise ValueError("disciplines are any of " + ", ".join(Discipline.values) + " separated by ;")
                 extra["disciplines"] = sorted(set(disciplines))
-            planned.append(
-                (
-                    membership,
-                    designated_on,
-                    availability,
-                    languages,
-                    certification,
-                    certified_on,
-                    expires_on,
-                    line,
-                    extra,
-                )
+            profile = {
+                "designated_on": designated_on,
+                "availability": availability,
+                "on_leave_until": None,
+                "languages": languages,
+                **extra,
+            }
+            certificate = (
+                {"kind": certification, "certified_on": certified_on, "expires_on": expires_on}
+                if certification
+                else None
             )
+            planned.append(PlannedRow(line=line, membership=membership, profile=profile, certification=certificate))
         except ValueError as error:
             report.errors.append((line, str(error)))
     if report.errors:
         return report
     try:
         with transaction.atomic():
-            for (
-                membership,
-                designated_on,
-                availability,
-                languages,
-                certification,
-                certified_on,
-                expires_on,
-                line,
-                extra,
-            ) in planned:
+            for row in planned:
                 try:
-                    services.profile_update(
-                        actor=actor,
-                        membership=membership,
-                        designated_on=designated_on,
-                        availability=availability,
-                        on_leave_until=None,
-                        languages=languages,
-                        request=request,
-                        **extra,
-                    )
-                    if certification:
+                    services.profile_update(actor=actor, membership=row.membership, request=request, **row.profile)
+                    if row.certification:
                         services.certification_add(
-                            actor=actor,
-                            membership=membership,
-                            kind=certification,
-                            certified_on=certified_on,
-                            expires_on=expires_on,
-                            request=request,
+                            actor=actor, membership=row.membership, request=request, **row.certification
                         )
                 except ValidationError as error:
-                    report.errors.append((line, " ".join(error.messages)))
+                    report.errors.append((row.line, " ".join(error.messages)))
                     raise
                 report.applied += 1
     except ValidationError:
