@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 
 from activations import services as activation_services
 from agencies import services as agency_services
-from agencies.models import Agency, Discipline, Membership, Role
+from agencies.models import Agency, AgencyExport, Discipline, Membership, Role
 from encounters import services as encounter_services
 from governance import services as governance_services
 from network import services as network_services
@@ -155,6 +155,19 @@ def build_world() -> World:
     )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
+
+
+def ready_export(world, directory) -> None:
+    """A finished offboarding export of agency A, file included in `directory` (the MUSTER_EXPORT_DIR of
+    the test): the sample the access matrix and the fuzzer use for the export URLs."""
+    (directory / "alpha-export.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    world.export = AgencyExport.objects.create(
+        agency=world.agency_a,
+        requested_by=world.state_admin,
+        status=AgencyExport.Status.READY,
+        file_name="alpha-export.zip",
+        size_bytes=22,
+    )
 
 
 def signed_pdf(name: str = "signed.pdf") -> SimpleUploadedFile:

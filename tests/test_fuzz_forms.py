@@ -34,7 +34,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agencies import roster_import
-from agencies.models import AgencyExport, Membership, Role, SupporterProfile
+from agencies.models import Membership, Role, SupporterProfile
+from tests.support import ready_export
 from tests.test_url_access_matrix import Identity, admitted, all_routes, build_path, identities, sample_kwargs
 
 pytestmark = pytest.mark.django_db
@@ -272,19 +273,6 @@ def app_sources() -> list[Path]:
     return [source for folder in folders for source in folder.rglob("*.py") if "migrations" not in source.parts]
 
 
-def add_per_test_samples(world, directory: Path) -> None:
-    """What the access matrix's per-test fixtures add to the world for its sample URLs (a finished
-    offboarding export of agency A, file included); keep in step with tests/test_url_access_matrix.py."""
-    (directory / "alpha-export.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    world.export = AgencyExport.objects.create(
-        agency=world.agency_a,
-        requested_by=world.state_admin,
-        status=AgencyExport.Status.READY,
-        file_name="alpha-export.zip",
-        size_bytes=22,
-    )
-
-
 @pytest.fixture(scope="module")
 def site(django_db_setup, django_db_blocker, tmp_path_factory):
     """The crawl, once per module. The whole module runs inside one transaction rolled back at its
@@ -294,7 +282,7 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
     exports = tmp_path_factory.mktemp("exports")
     export_before = getattr(world, "export", None)
     with override_settings(MUSTER_EXPORT_DIR=str(exports)), django_db_blocker.unblock(), transaction.atomic():
-        add_per_test_samples(world, exports)
+        ready_export(world, exports)  # what the access matrix's per-test fixture adds for its sample URLs
         yield crawl(Client(), world)
         transaction.set_rollback(True)
     world.export = export_before

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agencies.models import AgencyExport, Role
+from agencies.models import Role
 from network.models import NetworkRole
+from tests import support
 
 pytestmark = pytest.mark.django_db
 
@@ -60,17 +61,10 @@ NETWORK_GRANTS = frozenset({COORDINATE, SUMMARY})
 
 
 @pytest.fixture(autouse=True)
-def ready_export(world, settings, tmp_path):
+def export_sample(world, settings, tmp_path):
     """A finished offboarding export of agency A, file included, for the export routes."""
     settings.MUSTER_EXPORT_DIR = str(tmp_path)
-    (tmp_path / "alpha-export.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    world.export = AgencyExport.objects.create(
-        agency=world.agency_a,
-        requested_by=world.state_admin,
-        status=AgencyExport.Status.READY,
-        file_name="alpha-export.zip",
-        size_bytes=22,
-    )
+    support.ready_export(world, tmp_path)
 
 
 def identities(world) -> list[Identity]:
