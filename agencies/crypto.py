@@ -29,9 +29,13 @@ if TYPE_CHECKING:
 
 PREFIX = "m1"  # format version of stored ciphertexts: m1.<data key id>.<base64(nonce | ciphertext+tag)>
 _WRAP_AAD = b"muster:data-key"
-# Unwrapped keys are cached per process this long: a key destroyed elsewhere stops working
-# everywhere within this window (docs/encounters.md).
-_CACHE_SECONDS = 60
+
+
+def cache_seconds() -> int:
+    """How long each process caches unwrapped keys and each owner's current key id
+    (MUSTER_KEY_CACHE_SECONDS, 60): a key rotated or destroyed elsewhere is seen everywhere within
+    this window (docs/encounters.md)."""
+    return settings.MUSTER_KEY_CACHE_SECONDS
 
 
 class DecryptionError(Exception):
@@ -89,25 +93,34 @@ def unwrap(master_key_id: str, wrapped: bytes) -> bytes:
 
 # --- Data keys -------------------------------------------------------------------------------
 
-_unwrapped: dict[str, tuple[float, bytes]] = {}
+_unwrapped: dict[str, tuple[float, AESGCM]] = {}  # key id -> (when unwrapped, its cipher)
+
+
+# Each owner's current key id, so an encrypted save costs no key lookup (docs/performance.md).
+_current: dict[tuple[int | None, int | None], tuple[float, str]] = {}
 
 
 def forget_cached_keys() -> None:
     _unwrapped.clear()
+    _current.clear()
 
 
-def _raw_data_key(key_id: str) -> bytes:
+def _owner(agency, activation) -> tuple[int | None, int | None]:
+    return (getattr(agency, "pk", None), getattr(activation, "pk", None))
+
+
+def _cipher(key_id: str) -> AESGCM:
     from agencies.models import DataKey
 
     cached = _unwrapped.get(key_id)
-    if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
+    if cached and time.monotonic() - cached[0] < cache_seconds():
         return cached[1]
     data_key = DataKey.objects.filter(key_id=key_id).first()
     if data_key is None or data_key.destroyed_at is not None or not data_key.wrapped_key:
         raise DecryptionError(f"data key {key_id} does not exist or was destroyed")
-    raw = unwrap(data_key.master_key_id, data_key.wrapped_key)
-    _unwrapped[key_id] = (time.monotonic(), raw)
-    return raw
+    cipher = AESGCM(unwrap(data_key.master_key_id, data_key.wrapped_key))
+    _unwrapped[key_id] = (time.monotonic(), cipher)
+    return cipher
 
 
 def data_key_create(*, agency=None, activation=None) -> DataKey:
@@ -127,6 +140,7 @@ def data_key_create(*, agency=None, activation=None) -> DataKey:
             wrapped_key=wrapped,
             master_key_id=master_key_id,
         )
+        _current.pop(_owner(agency, activation), None)  # this process sees the new key at once
     return data_key
 
 
@@ -157,11 +171,26 @@ def data_keys_destroy(*, agency=None, activation=None) -> int:
 # --- Field-level encryption ----------------------------------------------------------------------
 
 
+def current_key_id(*, agency=None, activation=None) -> str:
+    """The owner's current data key id, cached per process for `cache_seconds()`. After a rotation
+    elsewhere, this process may encrypt under the previous (retired, still valid) key until the
+    window ends; `reencrypt_agency --destroy-retired` waits it out and sweeps again first."""
+    owner = _owner(agency, activation)
+    cached = _current.get(owner)
+    if cached and time.monotonic() - cached[0] < cache_seconds():
+        return cached[1]
+    key_id = data_key_current(agency=agency, activation=activation).key_id
+    # Remember it only once it is committed: a key created in a transaction that rolls back must not
+    # be used by the next save (its data could never be decrypted).
+    transaction.on_commit(lambda: _current.__setitem__(owner, (time.monotonic(), key_id)))
+    return key_id
+
+
 def encrypt(plaintext: str, *, aad: bytes, agency=None, activation=None) -> str:
-    data_key = data_key_current(agency=agency, activation=activation)
+    key_id = current_key_id(agency=agency, activation=activation)
     nonce = os.urandom(12)
-    sealed = AESGCM(_raw_data_key(data_key.key_id)).encrypt(nonce, plaintext.encode(), aad)
-    return f"{PREFIX}.{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+    sealed = _cipher(key_id).encrypt(nonce, plaintext.encode(), aad)
+    return f"{PREFIX}.{key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
 
 def key_id_of(token: str) -> str:
@@ -172,9 +201,11 @@ def key_id_of(token: str) -> str:
 
 
 def decrypt(token: str, *, aad: bytes) -> str:
-    key_id = key_id_of(token)
+    parts = token.split(".", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise DecryptionError("not a Muster ciphertext")
     try:
-        blob = base64.urlsafe_b64decode(token.split(".", 2)[2])
-        return AESGCM(_raw_data_key(key_id)).decrypt(blob[:12], blob[12:], aad).decode()
+        blob = base64.urlsafe_b64decode(parts[2])
+        return _cipher(parts[1]).decrypt(blob[:12], blob[12:], aad).decode()
     except (InvalidTag, ValueError):
         raise DecryptionError("ciphertext does not belong here or was altered") from None

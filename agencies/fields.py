@@ -7,10 +7,17 @@ page does not show, and a failure raises DecryptionError at the point of use.
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.db import connection, models
 
 from agencies import crypto
+
+
+@functools.cache
+def _tenant_app_labels() -> frozenset[str]:
+    return frozenset(app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS)
 
 
 class Ciphertext(str):
@@ -54,8 +61,7 @@ class EncryptedTextField(models.TextField):
         if row is None:
             raise TypeError(f"{type(instance).__name__} needs a uuid field to hold encrypted fields")
         # Agency-schema tables bind to the schema they live in; public tables to "public".
-        tenant_apps = {app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS}
-        schema = connection.schema_name if instance._meta.app_label in tenant_apps else "public"
+        schema = connection.schema_name if instance._meta.app_label in _tenant_app_labels() else "public"
         return f"{schema}|{instance._meta.db_table}|{self.column}|{row}".encode()
 
     def from_db_value(self, value, expression, connection):

@@ -47,7 +47,6 @@ def main() -> None:
         paths = [
             ("encrypted", Encounter, contextlib.nullcontext),
             ("plain", plain_model, contextlib.nullcontext),
-            ("encrypted, current key cached (what-if)", Encounter, current_data_key_cached),
         ]
         timings = {label: {"save": [], "read": []} for label, _model, _context in paths}
         with tenant_context(agency):
@@ -76,28 +75,6 @@ def main() -> None:
         save_ratio <= GOAL_RATIO and read_ratio <= GOAL_RATIO,
         f"save {save_ratio:.2f}x, read {read_ratio:.2f}x the plain-text path (goal <= {GOAL_RATIO}x)",
     )
-
-
-@contextlib.contextmanager
-def current_data_key_cached():
-    """What-if: every encrypted save looks up the agency's current data key (one query); here it is
-    looked up once. Shows what caching it in agencies/crypto.py would buy (docs/performance.md)."""
-    from agencies import crypto
-
-    original = crypto.data_key_current
-    found = {}
-
-    def cached(*, agency=None, activation=None):
-        owner = (getattr(agency, "pk", None), getattr(activation, "pk", None))
-        if owner not in found:
-            found[owner] = original(agency=agency, activation=activation)
-        return found[owner]
-
-    crypto.data_key_current = cached
-    try:
-        yield
-    finally:
-        crypto.data_key_current = original
 
 
 def plain_encounter_model():

@@ -75,6 +75,11 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "agencies.Agency"
+# Set the schema search path once per request (and again only when the tenant changes), not before
+# every query: half of a page's statements were `SET search_path` (docs/performance.md). django-tenants
+# 4 forgets the cached path on rollback and savepoint rollback (its issue #1262);
+# tests/test_schema_isolation.py guards both.
+TENANT_LIMIT_SET_CALLS = True
 # New agency schemas are cloned from this template instead of replaying every migration.
 MUSTER_TEMPLATE_SCHEMA = "agency_template"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
@@ -145,6 +150,8 @@ CACHES = {
 # Outside production a fixed development key applies; it protects nothing.
 _DEV_MASTER_KEY = "dev1:bXVzdGVyLWRldmVsb3BtZW50LW1hc3Rlci1rZXktMDE="
 MUSTER_MASTER_KEYS = env_list("MUSTER_MASTER_KEYS", [] if PRODUCTION else [_DEV_MASTER_KEY])
+# Each process caches unwrapped data keys and each owner's current key id this long (seconds).
+MUSTER_KEY_CACHE_SECONDS = env_int("MUSTER_KEY_CACHE_SECONDS", 60)
 if PRODUCTION and not MUSTER_MASTER_KEYS:
     raise ImproperlyConfigured("MUSTER_MASTER_KEYS must be set (generate one with `manage.py generate_master_key`).")
 for _entry in MUSTER_MASTER_KEYS:

@@ -118,3 +118,62 @@ def test_reencrypting_an_agency_moves_every_note_to_a_new_data_key_in_resumable_
         assert {crypto.key_id_of(n) for n in stored} == {new_key}
         assert Encounter.objects.get(pk=world.encounter.pk).notes == WORLD_NOTE
     assert DataKey.objects.get(key_id=old_key).retired_at is not None
+
+
+def _data_key_queries(captured) -> int:
+    return sum(1 for query in captured if "agencies_datakey" in query["sql"])
+
+
+def test_saving_looks_up_the_current_key_once_per_cache_window(world, django_capture_on_commit_callbacks):
+    from django.test.utils import CaptureQueriesContext
+
+    crypto.forget_cached_keys()
+    with tenant_context(world.agency_a):
+        with django_capture_on_commit_callbacks(execute=True):  # the key id is remembered once committed
+            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="first")
+        with CaptureQueriesContext(connection) as captured:
+            for n in range(3):
+                log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"next {n}")
+    assert _data_key_queries(captured) == 0
+
+
+def test_a_key_made_in_a_transaction_that_rolls_back_is_never_used(world, settings):
+    from django.db import transaction
+
+    from tests.support import make_agency
+
+    agency = make_agency(
+        actor=world.state_admin, network=world.agency_a.network, region=world.agency_a.region, slug="keyless-ems"
+    )
+    crypto.forget_cached_keys()
+    with tenant_context(agency):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            crypto.encrypt("lost", aad=b"x", agency=agency)  # creates the agency's first key
+            raise RuntimeError("the save fails")
+        assert not DataKey.objects.filter(agency=agency).exists()
+        token = crypto.encrypt("kept", aad=b"x", agency=agency)
+    assert DataKey.objects.filter(agency=agency, key_id=crypto.key_id_of(token)).exists()
+    crypto.forget_cached_keys()
+    assert crypto.decrypt(token, aad=b"x") == "kept"
+
+
+def test_destroying_retired_keys_waits_out_other_processes_caches_and_sweeps_again(world, monkeypatch):
+    old_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
+    late = []
+
+    def another_process_writes_meanwhile(seconds):
+        """While the command waits, a process whose cache still names the old key saves a note."""
+        assert 0 < seconds <= crypto.cache_seconds()
+        crypto._current[(world.agency_a.pk, None)] = (crypto.time.monotonic(), old_key)
+        with tenant_context(world.agency_a):
+            late.append(log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="written late"))
+        assert crypto.key_id_of(raw_notes(world.agency_a, late[0].pk)) == old_key
+        crypto.forget_cached_keys()  # back to the command's own process
+
+    monkeypatch.setattr("agencies.management.commands.reencrypt_agency.time.sleep", another_process_writes_meanwhile)
+    call_command("reencrypt_agency", world.agency_a.slug, "--destroy-retired", stdout=io.StringIO())
+    assert late, "the command did not wait for other processes' key caches"
+    assert DataKey.objects.get(key_id=old_key).destroyed_at is not None
+    crypto.forget_cached_keys()
+    with tenant_context(world.agency_a):
+        assert Encounter.objects.get(pk=late[0].pk).notes == "written late"

@@ -1,5 +1,7 @@
 """Re-encrypt one agency's confidential fields under a new data key, in batches; resumable."""
 
+import time
+
 from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -46,6 +48,31 @@ class Command(BaseCommand):
         else:
             key = crypto.data_key_create(agency=agency)
             self.stdout.write(f"New data key {key.key_id} for {agency.slug}.")
+        _, remaining = self._sweep(agency, key, options["batch_size"], options["max_batches"])
+        if remaining:
+            self.stdout.write(f"Stopped with {remaining} row(s) left; run again with --resume to continue.")
+            return
+        audit_record(action=AuditAction.DATA_KEY_ROTATED, agency=agency, obj=key)
+        if options["destroy_retired"]:
+            # Other processes cache the current key id (crypto.cache_seconds()): until that window has
+            # passed since the new key was made, one may still have encrypted a row under an old key.
+            # Wait it out and sweep again, so destroying the old keys loses nothing.
+            wait = crypto.cache_seconds() - (timezone.now() - key.created_at).total_seconds()
+            if wait > 0:
+                self.stdout.write(f"Waiting {wait:.0f} s for other processes to stop using the previous key.")
+                time.sleep(wait)
+            _, remaining = self._sweep(agency, key, options["batch_size"], None)
+            if remaining:
+                self.stdout.write(f"{remaining} row(s) still under an old key; nothing destroyed. Run again.")
+                return
+            destroyed = DataKey.objects.filter(agency=agency, retired_at__isnull=False, destroyed_at__isnull=True)
+            count = destroyed.update(wrapped_key=b"", destroyed_at=timezone.now())
+            self.stdout.write(f"Destroyed {count} retired key(s).")
+        crypto.forget_cached_keys()
+        self.stdout.write(self.style.SUCCESS(f"All of {agency.slug}'s encrypted data is under key {key.key_id}."))
+
+    def _sweep(self, agency: Agency, key: DataKey, batch_size: int, max_batches: int | None) -> tuple[int, int]:
+        """Re-encrypt rows not yet under `key`, in batches. Returns (batches done, rows left)."""
         prefix = Ciphertext(f"{crypto.PREFIX}.{key.key_id}.")
         batches = 0
         remaining = 0
@@ -54,11 +81,9 @@ class Command(BaseCommand):
                 pending = Q()
                 for field in fields:
                     pending |= Q(**{f"{field.name}__isnull": False}) & ~Q(**{f"{field.name}__startswith": prefix})
-                while options["max_batches"] is None or batches < options["max_batches"]:
+                while max_batches is None or batches < max_batches:
                     with transaction.atomic():
-                        rows = list(
-                            model.objects.select_for_update().filter(pending).order_by("pk")[: options["batch_size"]]
-                        )
+                        rows = list(model.objects.select_for_update().filter(pending).order_by("pk")[:batch_size])
                         for row in rows:
                             for field in fields:
                                 # Reading decrypts under the old key; assigning marks it for encryption anew.
@@ -69,13 +94,4 @@ class Command(BaseCommand):
                     batches += 1
                     self.stdout.write(f"{model._meta.label}: re-encrypted {len(rows)} row(s) (batch {batches})")
                 remaining += model.objects.filter(pending).count()
-        if remaining:
-            self.stdout.write(f"Stopped with {remaining} row(s) left; run again with --resume to continue.")
-            return
-        audit_record(action=AuditAction.DATA_KEY_ROTATED, agency=agency, obj=key)
-        if options["destroy_retired"]:
-            destroyed = DataKey.objects.filter(agency=agency, retired_at__isnull=False, destroyed_at__isnull=True)
-            count = destroyed.update(wrapped_key=b"", destroyed_at=timezone.now())
-            self.stdout.write(f"Destroyed {count} retired key(s).")
-        crypto.forget_cached_keys()
-        self.stdout.write(self.style.SUCCESS(f"All of {agency.slug}'s encrypted data is under key {key.key_id}."))
+        return batches, remaining
