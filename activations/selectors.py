@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -148,13 +148,14 @@ def checklist(activation: Activation) -> list[dict]:
 def follow_up_counts(activation: Activation) -> dict:
     """Scheduled follow-ups of active members: done, overdue, due within 7 days, later."""
     today = timezone.localdate()
-    rows = TargetFollowUp.objects.filter(target__activation=activation, target__merged_into__isnull=True)
-    done = rows.exclude(done_at=None).count()
-    open_rows = rows.filter(done_at=None)
-    overdue = open_rows.filter(due_on__lt=today).count()
-    soon = open_rows.filter(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=7)).count()
-    total = rows.count()
-    return {"total": total, "done": done, "overdue": overdue, "soon": soon, "later": total - done - overdue - soon}
+    pending = Q(done_at__isnull=True)
+    counts = TargetFollowUp.objects.filter(target__activation=activation, target__merged_into__isnull=True).aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(done_at__isnull=False)),
+        overdue=Count("id", filter=pending & Q(due_on__lt=today)),
+        soon=Count("id", filter=pending & Q(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=7))),
+    )
+    return {**counts, "later": counts["total"] - counts["done"] - counts["overdue"] - counts["soon"]}
 
 
 def follow_ups_of(targets: list[OutreachTarget]) -> dict[int, list[TargetFollowUp]]:
