@@ -248,7 +248,7 @@ class AgencyExport(models.Model):
         RUNNING = "running", "Being built"
         READY = "ready", "Ready to download"
         FAILED = "failed", "Failed"
-        DELETED = "deleted", "Deleted after the agency was destroyed"
+        DELETED = "deleted", "Deleted (the agency was destroyed or reinstated)"
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="exports")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -48,12 +48,15 @@ def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
 
 
 def agency_reinstate(*, actor, agency: Agency, request=None) -> Agency:
+    """Back to active. Offboarding exports made meanwhile are deleted: they hold decrypted records and
+    are no longer needed once the agency stays."""
     with transaction.atomic():
         updated = Agency.objects.filter(pk=agency.pk, status=Agency.Status.SUSPENDED).update(
             status=Agency.Status.ACTIVE, suspended_at=None
         )
         if not updated:
             raise ValidationError("Only a suspended agency can be reinstated.")
+        _exports_delete(agency)
         audit_record(action=AuditAction.AGENCY_REINSTATED, actor=actor, agency=agency, obj=agency, request=request)
     agency.refresh_from_db()
     return agency
@@ -167,10 +170,15 @@ def _shred(agency: Agency) -> int:
     for group in Group.objects.filter(name__in=[role_group_name(agency.pk, role) for role in Role.values]):
         group.user_set.clear()  # activation grants go through these groups
     Agency.objects.filter(pk=agency.pk).update(status=Agency.Status.DESTROYED, destroyed_at=timezone.now())
-    files = list(agency.exports.exclude(file_name=""))
+    _exports_delete(agency)
+    return shredded
+
+
+def _exports_delete(agency: Agency) -> None:
+    """Mark the agency's exports deleted and remove their files once the transaction commits."""
+    files = list(agency.exports.exclude(file_name="").exclude(status=AgencyExport.Status.DELETED))
     agency.exports.exclude(status=AgencyExport.Status.DELETED).update(status=AgencyExport.Status.DELETED)
     transaction.on_commit(lambda: _delete_export_files(files))
-    return shredded
 
 
 def _delete_export_files(exports) -> None:

@@ -150,3 +150,15 @@ def test_a_destroyed_agency_cannot_be_restored_from_an_old_backup(world, tmp_pat
     Agency.objects.filter(pk=world.agency_b.pk).update(status=Agency.Status.DESTROYED)
     with pytest.raises(BackupError, match="destroyed"):
         backup_check(backup)  # the checks agency_restore makes before it touches anything
+
+
+def test_reinstating_an_agency_deletes_its_offboarding_exports(world, export_dir, django_capture_on_commit_callbacks):
+    offboarding.agency_suspend(actor=world.state_admin, agency=world.agency_a)
+    export = offboarding.export_request(actor=world.state_admin, agency=world.agency_a, enqueue=False)
+    export = offboarding.export_build(export_id=export.pk)
+    path = export_dir / export.file_name
+    assert path.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        offboarding.agency_reinstate(actor=world.state_admin, agency=world.agency_a)
+    export.refresh_from_db()
+    assert export.status == AgencyExport.Status.DELETED and not path.exists()
