@@ -21,7 +21,6 @@ original name, and a rename is the one step PostgreSQL can do and undo instantly
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import json
 import os
@@ -46,6 +45,7 @@ from agencies import crypto, schemas
 from agencies.management.commands.reencrypt_agency import encrypted_models
 from agencies.models import Agency, Certification, DataKey, Membership
 from network.audit import AuditAction, audit_record
+from network.csvexport import csv_writer
 from network.models import AuditEvent, Network, Region
 
 FORMAT = "muster-agency-backup"
@@ -657,11 +657,9 @@ def agency_restore(
 
 # --- The agency's readable export ----------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
-def _cell(value) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
+def _cell(value):
+    """A value as the export writes it; the shared writer then neutralises formula-like text."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -669,15 +667,14 @@ def _cell(value) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, list | tuple):
-        value = "; ".join(str(item) for item in value)
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+        return "; ".join(str(item) for item in value)
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _write_csv(path: Path, header: list[str], rows: Iterable[list]) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(header)
         for row in rows:
             writer.writerow([_cell(value) for value in row])
@@ -794,8 +791,8 @@ Files (UTF-8 CSV, one header line; times are UTC; several values in one cell are
   certifications.csv  {certifications} training certifications of those members.
   SHA256SUMS          checksums of the files above (check with: sha256sum -c SHA256SUMS).
 
-A cell that begins with = + - or @ is written with a leading apostrophe so a spreadsheet shows it
-as text instead of running it as a formula.
+A text cell that begins with = + - @, a tab or a line break is written with a leading apostrophe
+so a spreadsheet shows it as text instead of running it as a formula.
 """
 
 
