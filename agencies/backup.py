@@ -16,10 +16,10 @@ Restore checks everything it can before it changes anything, then restores with 
 transaction and verifies row counts and that every encrypted value decrypts. What it restores is
 held to the one agency: the manifest's signature must verify (a forged or edited manifest, and so
 any file it checksums, is refused), its schema must be the one the agency's address gives, the
-dump's table of contents may hold nothing outside that schema, and pg_restore runs with --schema. A restore over an
-existing schema first renames that schema aside and puts it back if anything fails: the
-ciphertexts' associated data names the schema, so the restored data must end up under the
-original name, and a rename is the one step PostgreSQL can do and undo instantly.
+dump's table of contents may hold nothing outside that schema, and pg_restore runs with --schema.
+A restore over an existing schema first renames that schema aside and puts it back if anything
+fails: the ciphertexts' associated data names the schema, so the restored data must end up under
+the original name, and a rename is the one step PostgreSQL can do and undo instantly.
 """
 
 from __future__ import annotations
@@ -376,9 +376,8 @@ def _manifest_verify(manifest: dict, path: Path) -> None:
             f"The manifest of {path} is signed under master key {signature.get('master_key_id')!r}, which is not in "
             "MUSTER_MASTER_KEYS; configure it and try again. Nothing restored."
         )
-    if not isinstance(signature.get("value"), str) or not hmac.compare_digest(
-        signature["value"], _mac(master, manifest)
-    ):
+    value = signature.get("value")
+    if not isinstance(value, str) or not hmac.compare_digest(value.encode(), _mac(master, manifest).encode()):
         raise BackupError(
             f"The manifest of {path} does not match its signature: altered or forged, or the master key "
             f"{master.key_id!r} configured here is not the one it was signed under; nothing restored."

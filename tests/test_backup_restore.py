@@ -477,6 +477,9 @@ def test_manifest_is_signed_and_a_wrong_or_missing_signature_is_refused(world, c
     with pytest.raises(backup.BackupError, match="is not the one it was signed under"):
         backup.agency_restore(path, replace=True)
     settings.MUSTER_MASTER_KEYS = real_keys
+    rewrite_manifest(path, lambda manifest: manifest["signature"].update(value="é" * 64), sign=False)
+    with pytest.raises(backup.BackupError, match="does not match its signature"):
+        backup.agency_restore(path, replace=True)
 
     assert state_of(agency) == before
     assert leftover_schemas(agency) == [agency.schema_name]
