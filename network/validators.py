@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-_LINE_BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"}
+_VISIBLE_BREAKS = {"\n", "\r"}  # what a browser shows (or strips) as a new line; the rest hide in the text
 CONTROL_CHARACTERS = frozenset(
     [chr(code) for code in range(0x20)] + ["\x7f"] + [chr(code) for code in range(0x80, 0xA0)] + ["\u2028", "\u2029"]
 )
 
 
 def _describe(character: str) -> str:
-    if character in _LINE_BREAKS:
+    if character in _VISIBLE_BREAKS:
         return "the line break"
     if character == "\t":
         return "the tab"
-    return f"the control character U+{ord(character):04X}"
+    # A line separator or escape character shows as nothing: say where it hides and how to clear it.
+    return f"the invisible character U+{ord(character):04X} (retype the text around it)"
 
 
 def validate_single_line(value: str) -> None:

@@ -144,7 +144,8 @@ def test_a_pasted_list_of_members_refuses_control_characters_within_a_line(world
     form = MembersAddForm(data, agencies=agencies)
     assert not form.is_valid()
     assert form.errors["pasted"] == [
-        "Line 2: Keep this to one line of plain text: remove the control character U+001B."
+        "Line 2: Keep this to one line of plain text: "
+        "remove the invisible character U+001B (retype the text around it)."
     ]
     data["pasted"] = "Pat Doe, engineer\r\nSam Roe"
     assert MembersAddForm(data, agencies=agencies).is_valid()
