@@ -8,6 +8,8 @@ from django.utils import timezone
 from activations.models import IncidentType, OutreachTarget
 from agencies.models import Agency
 from encounters.forms import TileChoices
+from network.forms import SingleLineField
+from network.validators import validate_single_line
 
 
 class AgencyChoice(forms.ModelChoiceField):
@@ -22,11 +24,11 @@ class AgencyMultipleChoice(forms.ModelMultipleChoiceField):
 
 class ActivationOpenForm(TileChoices, forms.Form):
     incident_type = forms.ChoiceField(label="Type of incident", choices=IncidentType.choices, widget=forms.RadioSelect)
-    name = forms.CharField(label="Name", max_length=200, help_text="Short and operational, e.g. 'Route 9 bus crash'.")
+    name = SingleLineField(label="Name", max_length=200, help_text="Short and operational, e.g. 'Route 9 bus crash'.")
     occurred_at = forms.DateTimeField(
         label="Date and time of the incident", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    location = forms.CharField(label="General location", max_length=200, help_text="City, district or facility only.")
+    location = SingleLineField(label="General location", max_length=200, help_text="City, district or facility only.")
     lead_agency = AgencyChoice(label="Lead agency", queryset=Agency.objects.none())
     participating = AgencyMultipleChoice(
         label="Other participating agencies",
@@ -52,8 +54,8 @@ class ActivationOpenForm(TileChoices, forms.Form):
 class MembersAddForm(TileChoices, forms.Form):
     home_agency = AgencyChoice(label="Their agency", queryset=Agency.objects.none())
     exposure = forms.ChoiceField(label="Exposure", choices=OutreachTarget.Exposure.choices, widget=forms.RadioSelect)
-    name = forms.CharField(label="Name", max_length=150, required=False)
-    role = forms.CharField(label="Role or assignment (optional)", max_length=60, required=False)
+    name = SingleLineField(label="Name", max_length=150, required=False)
+    role = SingleLineField(label="Role or assignment (optional)", max_length=60, required=False)
     pasted = forms.CharField(
         label="Or paste a list",
         required=False,
@@ -66,6 +68,16 @@ class MembersAddForm(TileChoices, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["home_agency"].queryset = agencies
         self.style_choice_widgets()
+
+    def clean_pasted(self):
+        """One person per line: each line is held to what a single name field accepts."""
+        pasted = self.cleaned_data["pasted"]
+        for number, line in enumerate(pasted.splitlines(), start=1):
+            try:
+                validate_single_line(line)
+            except forms.ValidationError as error:
+                raise forms.ValidationError(f"Line {number}: {error.messages[0]}") from None
+        return pasted
 
     def clean(self):
         cleaned = super().clean()

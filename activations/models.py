@@ -14,6 +14,7 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from agencies.fields import EncryptedTextField
+from network.validators import validate_single_line
 
 
 class IncidentType(models.TextChoices):
@@ -36,9 +37,15 @@ class Activation(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="activations")
     incident_type = models.CharField(max_length=32, choices=IncidentType.choices)
-    name = models.CharField(max_length=200, help_text="A short operational name, e.g. 'Route 9 bus crash'.")
+    name = models.CharField(
+        max_length=200,
+        help_text="A short operational name, e.g. 'Route 9 bus crash'.",
+        validators=[validate_single_line],
+    )
     occurred_at = models.DateTimeField()
-    location = models.CharField(max_length=200, help_text="General location only (city, district, facility).")
+    location = models.CharField(
+        max_length=200, help_text="General location only (city, district, facility).", validators=[validate_single_line]
+    )
     lead_agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="led_activations")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

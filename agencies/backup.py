@@ -5,24 +5,28 @@ A backup is a directory:
     <slug>-<UTC time>/
         schema.dump     pg_dump --format=custom --schema=<agency schema>
         public.json     the Agency row and its DataKey rows (wrapped key material only)
-        manifest.json   format, agency, time, migrations, row counts, key usage, sha256 of each file
+        manifest.json   format, agency, time, migrations, row counts, key usage, sha256 of each file,
+                        signed (HMAC-SHA256 under a key derived from the newest master key)
 
 The dump, the row counts and the public rows are read in one exported snapshot, so they describe
 the same instant even while the agency keeps working. A backup is worthless without the master
 keys in MUSTER_MASTER_KEYS that wrap its data keys; that is the point (docs/operations.md).
 
 Restore checks everything it can before it changes anything, then restores with pg_restore in one
-transaction and verifies row counts and that every encrypted value decrypts. A restore over an
-existing schema first renames that schema aside and puts it back if anything fails: the
-ciphertexts' associated data names the schema, so the restored data must end up under the
-original name, and a rename is the one step PostgreSQL can do and undo instantly.
+transaction and verifies row counts and that every encrypted value decrypts. What it restores is
+held to the one agency: the manifest's signature must verify (a forged or edited manifest, and so
+any file it checksums, is refused), its schema must be the one the agency's address gives, the
+dump's table of contents may hold nothing outside that schema, and pg_restore runs with --schema.
+A restore over an existing schema first renames that schema aside and puts it back if anything
+fails: the ciphertexts' associated data names the schema, so the restored data must end up under
+the original name, and a rename is the one step PostgreSQL can do and undo instantly.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -36,6 +40,9 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import psycopg
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
@@ -44,8 +51,9 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from agencies import crypto, schemas
 from agencies.management.commands.reencrypt_agency import encrypted_models
-from agencies.models import Agency, Certification, DataKey, Membership
+from agencies.models import Agency, Certification, DataKey, Membership, schema_name_for_slug, validate_agency_slug
 from network.audit import AuditAction, audit_record
+from network.csvexport import csv_writer
 from network.models import AuditEvent, Network, Region
 
 FORMAT = "muster-agency-backup"
@@ -54,6 +62,9 @@ MANIFEST = "manifest.json"
 DUMP = "schema.dump"
 PUBLIC_ROWS = "public.json"
 REQUIRED_FILES = (DUMP, PUBLIC_ROWS)
+SIGNATURE = "signature"
+SIGNATURE_ALGORITHM = "HMAC-SHA256"
+_SIGNING_INFO = b"muster:backup-manifest-signing:v1"
 # libpq connection options that may sit in DATABASES["default"]["OPTIONS"] and matter to pg_dump.
 _LIBPQ_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "target_session_attrs")
 
@@ -319,6 +330,60 @@ def _public_rows(cursor, agency_id: int) -> dict:
     return {"agency": agency_row, "data_keys": data_keys}
 
 
+# --- Signed manifests --------------------------------------------------------------------------
+#
+# The manifest checksums every other file, so its signature covers the whole backup. The key is
+# derived (HKDF-SHA256) from a master key, not a new secret: whoever may restore a backup needs the
+# master keys anyway, and a backup store that can be written to without them cannot forge one.
+
+
+def _signing_key(master: crypto.MasterKey) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SIGNING_INFO).derive(master.key)
+
+
+def _canonical(manifest: dict) -> bytes:
+    """The signed bytes: the manifest without its signature, as sorted, compact JSON."""
+    unsigned = {key: value for key, value in manifest.items() if key != SIGNATURE}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _mac(master: crypto.MasterKey, manifest: dict) -> str:
+    return hmac.new(_signing_key(master), _canonical(manifest), hashlib.sha256).hexdigest()
+
+
+def manifest_sign(manifest: dict) -> dict:
+    """A signed copy of the manifest, under the newest master key (the signature names its key id)."""
+    manifest = json.loads(json.dumps(manifest, cls=DjangoJSONEncoder))  # exactly what is written and read back
+    master = crypto.master_keys()[0]
+    manifest[SIGNATURE] = {
+        "algorithm": SIGNATURE_ALGORITHM,
+        "master_key_id": master.key_id,
+        "value": _mac(master, manifest),
+    }
+    return manifest
+
+
+def _manifest_verify(manifest: dict, path: Path) -> None:
+    signature = manifest.get(SIGNATURE)
+    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
+        raise BackupError(
+            f"The manifest of {path} is not signed: made by a Muster without signed manifests, or altered. "
+            "Nothing restored."
+        )
+    master = next((key for key in crypto.master_keys() if key.key_id == signature.get("master_key_id")), None)
+    if master is None:
+        raise BackupError(
+            f"The manifest of {path} is signed under master key {signature.get('master_key_id')!r}, which is not in "
+            "MUSTER_MASTER_KEYS; configure it and try again. Nothing restored."
+        )
+    value = signature.get("value")
+    if not isinstance(value, str) or not hmac.compare_digest(value.encode(), _mac(master, manifest).encode()):
+        raise BackupError(
+            f"The manifest of {path} does not match its signature: altered or forged, or the master key "
+            f"{master.key_id!r} configured here is not the one it was signed under; nothing restored."
+        )
+
+
 # --- Backup ------------------------------------------------------------------------------------
 
 
@@ -370,7 +435,7 @@ def agency_backup(
                     name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
                     for name in REQUIRED_FILES
                 }
-                _write_json(staging / MANIFEST, manifest)
+                _write_json(staging / MANIFEST, manifest_sign(manifest))
                 final = _finish(staging, final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -396,6 +461,7 @@ def backup_read_manifest(path: str | os.PathLike) -> dict:
             f"{path} is backup format {manifest.get('format_version')!r}; "
             f"this version of Muster reads format {FORMAT_VERSION}."
         )
+    _manifest_verify(manifest, path)
     for key, kind in (("agency", dict), ("migrations", list), ("row_counts", dict), ("encrypted_values_by_key", dict)):
         if not isinstance(manifest.get(key), kind):
             raise BackupError(f"The manifest of {path} has no valid {key!r}: a damaged backup.")
@@ -426,6 +492,77 @@ class _Plan:
     schema_exists: bool
     tools: PgTools
     migrations_missing: list[str]
+
+
+def _plan_identity(manifest: dict, public: dict) -> str:
+    """The one schema a restore may write: the schema the agency's address gives, never another
+    (a manifest naming `public`, the template or another agency's schema is refused)."""
+    described = manifest["agency"]
+    slug, schema = described.get("slug"), described.get("schema_name")
+    try:
+        validate_agency_slug(slug if isinstance(slug, str) else "")
+    except ValidationError:
+        raise BackupError(
+            f"The manifest names the agency address {slug!r}, which no agency has; nothing restored."
+        ) from None
+    expected = schema_name_for_slug(slug)
+    if schema != expected:
+        raise BackupError(
+            f"The manifest names schema {schema!r} for agency {slug!r}, whose schema is {expected!r}: refused; "
+            "nothing restored."
+        )
+    row = public.get("agency") if isinstance(public, dict) else None
+    if not isinstance(row, dict) or (row.get("id"), row.get("slug"), row.get("schema_name")) != (
+        described.get("id"),
+        slug,
+        schema,
+    ):
+        raise BackupError(f"{PUBLIC_ROWS} describes another agency than the manifest; nothing restored.")
+    return schema
+
+
+_TOC_ENTRY = re.compile(r"^(\d+); \d+ \d+ (.*)$")
+
+
+def _archive_entries(tools: PgTools, dump: Path, *, schema: str | None = None) -> dict[int, str]:
+    """The archive's table of contents (`pg_restore --list`, only `schema`'s objects when given):
+    dump id -> "TYPE SCHEMA NAME OWNER"."""
+    arguments = [str(tools.pg_restore), "--list", *([f"--schema={schema}"] if schema else []), str(dump)]
+    try:
+        result = subprocess.run(arguments, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise BackupError("pg_restore --list did not finish within ten minutes.") from None
+    if result.returncode != 0:
+        raise BackupError(f"pg_restore cannot read the table of contents of {dump}; nothing restored.")
+    entries = {}
+    for line in result.stdout.splitlines():
+        if not line.strip() or line.startswith(";"):
+            continue
+        match = _TOC_ENTRY.match(line)
+        if match is None:
+            raise BackupError(
+                f"The table of contents of {dump} has a line pg_restore should not write; nothing restored."
+            )
+        entries[int(match[1])] = match[2]
+    return entries
+
+
+def _plan_archive(tools: PgTools, dump: Path, schema: str) -> None:
+    """Refuse a dump holding anything outside the agency's schema. `pg_restore --schema` restores
+    only that schema's objects; what it leaves out may only be the schema itself (created by the
+    restore) and its comment or grants."""
+    inside = _archive_entries(tools, dump, schema=schema)
+    schema_itself = re.compile(rf"^(?:SCHEMA - |(?:COMMENT|ACL) - SCHEMA ){re.escape(schema)}(?: \S*)?$")
+    outside = [
+        entry
+        for dump_id, entry in _archive_entries(tools, dump).items()
+        if dump_id not in inside and not schema_itself.match(entry)
+    ]
+    if outside:
+        raise BackupError(
+            f"{DUMP} holds {len(outside)} object(s) outside schema {schema} (first: {outside[0][:100]!r}): "
+            "refused; nothing restored."
+        )
 
 
 def _plan_agency(manifest: dict, public: dict) -> Agency | None:
@@ -487,7 +624,7 @@ def _plan(path: Path, replace: bool) -> _Plan:
         public = json.loads((path / PUBLIC_ROWS).read_text(encoding="utf-8"))
     except ValueError:
         raise BackupError(f"{path / PUBLIC_ROWS} is not valid JSON.") from None
-    schema = manifest["agency"]["schema_name"]
+    schema = _plan_identity(manifest, public)
     agency = _plan_agency(manifest, public)
     exists = schema_exists(schema)
     if exists and not replace:
@@ -504,6 +641,7 @@ def _plan(path: Path, replace: bool) -> _Plan:
     _plan_keys(manifest, public)
     with _connect() as conn:
         tools = pg_tools(_server_major(conn))
+    _plan_archive(tools, path / DUMP, schema)
     missing = sorted(_known_migrations() - set(manifest["migrations"]))
     return _Plan(manifest, public, schema, agency, exists, tools, missing)
 
@@ -586,11 +724,13 @@ def agency_restore(
 ) -> RestoreResult:
     """Restore one agency from a backup directory: all of it, or (on any failure) nothing.
 
-    Nothing is touched until the manifest, the checksums, the schema's absence (or `replace`),
-    the migrations and the data keys have been checked. Then: the live schema (if any) is renamed
-    aside; pg_restore runs in a single transaction; the agency and data key rows missing here are
-    re-created, row counts are compared with the manifest and every encrypted value is decrypted,
-    in one database transaction. Any failure drops what was restored and renames the live schema back.
+    Nothing is touched until the manifest's signature, the checksums, the schema (the one the
+    agency's address gives), the dump's table of contents (nothing outside that schema), the
+    schema's absence (or `replace`), the migrations and the data keys have been checked. Then: the
+    live schema (if any) is renamed aside; pg_restore --schema=<schema> runs in a single
+    transaction; the agency and data key rows missing here are re-created, row counts are compared
+    with the manifest and every encrypted value is decrypted, in one database transaction. Any
+    failure drops what was restored and renames the live schema back.
     """
     say = progress or (lambda message: None)
     if connection.in_atomic_block:
@@ -607,9 +747,11 @@ def agency_restore(
         _schema_rename(plan.schema, aside)
     try:
         say(f"Restoring schema {plan.schema} with pg_restore {plan.tools.version}")
+        with connection.cursor() as cursor:  # --schema leaves out the schema's own entry
+            cursor.execute(f"CREATE SCHEMA {_ident(plan.schema)}")
         _run(
             plan.tools.pg_restore,
-            ["--single-transaction", "--exit-on-error", "--no-owner", str(path / DUMP)],
+            ["--single-transaction", "--exit-on-error", "--no-owner", f"--schema={plan.schema}", str(path / DUMP)],
             what="pg_restore",
         )
         with transaction.atomic():
@@ -657,11 +799,9 @@ def agency_restore(
 
 # --- The agency's readable export ----------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
-def _cell(value) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
+def _cell(value):
+    """A value as the export writes it; the shared writer then neutralises formula-like text."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -669,15 +809,14 @@ def _cell(value) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, list | tuple):
-        value = "; ".join(str(item) for item in value)
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+        return "; ".join(str(item) for item in value)
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _write_csv(path: Path, header: list[str], rows: Iterable[list]) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(header)
         for row in rows:
             writer.writerow([_cell(value) for value in row])
@@ -794,8 +933,8 @@ Files (UTF-8 CSV, one header line; times are UTC; several values in one cell are
   certifications.csv  {certifications} training certifications of those members.
   SHA256SUMS          checksums of the files above (check with: sha256sum -c SHA256SUMS).
 
-A cell that begins with = + - or @ is written with a leading apostrophe so a spreadsheet shows it
-as text instead of running it as a formula.
+A text cell that begins with = + - @, a tab or a line break is written with a leading apostrophe
+so a spreadsheet shows it as text instead of running it as a formula.
 """
 
 

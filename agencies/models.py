@@ -11,6 +11,8 @@ from django.utils import timezone
 from django_tenants.models import TenantMixin
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from network.validators import validate_single_line
+
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 RESERVED_SLUGS = frozenset({"public", "template", "admin", "static", "network", "api", "www", "new"})
 
@@ -50,7 +52,7 @@ class Agency(TenantMixin):
         DESTROYED = "destroyed", "Offboarded, data destroyed"
 
     network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="agencies")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=40, unique=True, validators=[validate_agency_slug])
     discipline = models.CharField(max_length=16, choices=Discipline.choices)
     region = models.ForeignKey("network.Region", on_delete=models.PROTECT, related_name="agencies")

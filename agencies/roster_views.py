@@ -13,7 +13,7 @@ from agencies import roster_import, services
 from agencies.access import agency_view
 from agencies.models import CertificationKind, Discipline, Membership, Role, SupporterProfile
 from agencies.roster import readiness_problem
-from network.forms import add_service_errors
+from network.forms import SingleLineField, add_service_errors
 from network.models import Region
 
 ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
@@ -28,7 +28,7 @@ class ProfileForm(forms.Form):
     on_leave_until = forms.DateField(
         label="On leave until", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    languages = forms.CharField(label="Languages besides English (comma-separated)", required=False, max_length=200)
+    languages = SingleLineField(label="Languages besides English (comma-separated)", required=False, max_length=200)
     disciplines = forms.MultipleChoiceField(
         label="Disciplines served",
         choices=Discipline.choices,

@@ -10,10 +10,11 @@ from agencies.models import Agency
 from encounters.forms import TileChoices
 from governance import services
 from governance.models import Scope
+from network.forms import SingleLineField
 
 
 class AgreementForm(TileChoices, forms.Form):
-    title = forms.CharField(label="Title", max_length=200, help_text="As on the signed document.")
+    title = SingleLineField(label="Title", max_length=200, help_text="As on the signed document.")
     network_wide = forms.BooleanField(
         label="Network-wide mutual aid (every agency of the network, present and future)", required=False
     )
@@ -54,7 +55,7 @@ class AgreementDecisionForm(forms.Form):
 
 
 class ProtocolForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=200)
+    name = SingleLineField(label="Name", max_length=200)
     steps = forms.CharField(
         label="Checklist",
         max_length=6000,

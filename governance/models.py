@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from activations.models import IncidentType
+from network.validators import validate_single_line
 
 EXPIRY_WARNING_DAYS = 30
 
@@ -54,7 +55,7 @@ class Agreement(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="agreements")
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_single_line])
     network_wide = models.BooleanField(
         default=False, help_text="Mutual aid among every agency of the network, present and future."
     )
@@ -109,7 +110,7 @@ class ActivationProtocol(models.Model):
 
     network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="protocols")
     incident_type = models.CharField(max_length=32, choices=IncidentType.choices)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     follow_up_days = ArrayField(
         models.PositiveSmallIntegerField(),
         default=list,

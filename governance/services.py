@@ -17,6 +17,7 @@ from agencies.models import Agency, Membership, Role
 from governance.models import ActivationProtocol, Agreement, ProtocolStep, Scope
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, User
+from network.validators import CONTROL_CHARACTERS
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
 # What a signed agreement may be: recognised by its first bytes, never by the name or the browser's word.
@@ -251,6 +252,8 @@ def parse_steps(text: str) -> list[tuple[str, int, int]]:
         start = _hours(match["start"], match["start_unit"]) if match["start"] else 0
         if len(title) > ProtocolStep._meta.get_field("title").max_length:
             errors.append(f"Line {number}: the step is longer than 120 characters.")
+        elif CONTROL_CHARACTERS.intersection(title):
+            errors.append(f"Line {number}: keep each step to plain text (no tabs or control characters).")
         elif due > MAX_STEP_HOURS:
             errors.append(f"Line {number}: a step is due within a year of the incident at most.")
         elif start > due:

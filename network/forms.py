@@ -1,4 +1,4 @@
-"""Forms for sign-in, invitations and onboarding."""
+"""Forms for sign-in, invitations and onboarding, and the form helpers every app shares."""
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from agencies.models import Agency, Discipline, Role, validate_agency_slug
 from network.models import Region
+from network.validators import validate_single_line
 
 
 def add_service_errors(form: forms.Form, error: forms.ValidationError) -> None:
@@ -15,6 +16,13 @@ def add_service_errors(form: forms.Form, error: forms.ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)
+
+
+class SingleLineField(forms.CharField):
+    """One line of text (a title, a name, a label): refuses line breaks, tabs and other control
+    characters with a clear message (network.validators). Every single-line text field uses it."""
+
+    default_validators = [validate_single_line]
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -28,7 +36,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class AgencyCreateForm(forms.Form):
-    name = forms.CharField(max_length=200, help_text="As the agency writes it, e.g. Riverton Fire Department.")
+    name = SingleLineField(max_length=200, help_text="As the agency writes it, e.g. Riverton Fire Department.")
     discipline = forms.ChoiceField(choices=[("", "- Select -")] + list(Discipline.choices))
     region = forms.ModelChoiceField(queryset=Region.objects.none(), empty_label="- Select -")
     slug = forms.CharField(
@@ -59,7 +67,7 @@ class FirstAdminInvitationForm(forms.Form):
 
 
 class InvitationAcceptForm(forms.Form):
-    full_name = forms.CharField(
+    full_name = SingleLineField(
         label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     password1 = forms.CharField(

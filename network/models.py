@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from network.validators import validate_single_line
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -29,7 +31,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """One login for the whole network; what a user may do comes from memberships and network roles."""
 
     email = models.EmailField(unique=True)
-    full_name = models.CharField(max_length=150, blank=True)
+    full_name = models.CharField(max_length=150, blank=True, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -66,7 +68,7 @@ class Network(models.Model):
 
 class Region(models.Model):
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="regions")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     slug = models.SlugField(max_length=50)
 
     class Meta:
@@ -190,7 +192,7 @@ class VocabularyTerm(models.Model):
     standard = models.ForeignKey(DocumentationStandard, on_delete=models.PROTECT, related_name="terms")
     vocabulary = models.CharField(max_length=32, choices=Vocabulary.choices)
     code = models.SlugField(max_length=40)
-    label = models.CharField(max_length=100)
+    label = models.CharField(max_length=100, validators=[validate_single_line])
     concept = models.SlugField(max_length=40)
     position = models.PositiveSmallIntegerField(default=0)
 

@@ -9,6 +9,7 @@ from django.utils.text import slugify
 
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Network, NetworkPolicy, PolicyChange, Vocabulary, VocabularyTerm
+from network.validators import validate_single_line
 
 # Version 1, from the field's common practice (../shared/DOMAIN.md).
 DEFAULT_TERMS: dict[str, list[tuple[str, str]]] = {
@@ -108,6 +109,10 @@ def standard_publish(
                 raise ValidationError(f"{name}: every term needs a code and a label (letters or digits).")
             if len(code) > 40 or len(concept) > 40 or len(label) > 100:
                 raise ValidationError(f"{name}: codes and concepts take 40 characters at most, labels 100.")
+            try:
+                validate_single_line(label)
+            except ValidationError as error:
+                raise ValidationError(f"{name}, label {label[:40]!r}: {error.messages[0]}") from None
             if code in seen:
                 raise ValidationError(f"{Vocabulary(vocabulary).label}: the code {code!r} appears twice.")
             seen.add(code)

@@ -21,6 +21,7 @@ from network.standards import (
     standard_publish,
     terms_by_vocabulary,
 )
+from network.validators import validate_single_line
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 
@@ -72,6 +73,10 @@ def parse_terms(text: str, vocabulary: Vocabulary, concepts: dict[str, str]) -> 
                 raise ValidationError(f"{where}: the label is missing.")
             if len(label) > _LABEL_MAX:
                 raise ValidationError(f"{where}: the label is longer than {_LABEL_MAX} characters.")
+            try:
+                validate_single_line(label)
+            except ValidationError as error:
+                raise ValidationError(f"{where}: {error.messages[0]}") from None
             given = parts[2] if len(parts) == 3 else ""
             concept = _slug_part(given, "concept", where) if given else concepts.get(code, code)
             if code in first_line_of:

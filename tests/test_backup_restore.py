@@ -236,7 +236,8 @@ def test_restore_that_fails_after_pg_restore_puts_the_live_agency_back(world, co
     before = state_of(agency)
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["row_counts"]["encounters_encounter"] += 1
-    (path / "manifest.json").write_text(json.dumps(manifest))
+    # Re-signed with the server's key: an edited manifest is otherwise refused before pg_restore runs.
+    (path / "manifest.json").write_text(json.dumps(backup.manifest_sign(manifest)))
 
     with pytest.raises(backup.BackupError, match="row counts differ"):
         backup.agency_restore(path, replace=True)
@@ -278,12 +279,18 @@ def test_restore_under_a_different_master_key_fails_and_leaves_nothing(world, co
     destroy(agency)
 
     settings.MUSTER_MASTER_KEYS = [crypto.generate_master_key("drill")]
+    # The manifest's signing key derives from the master key, so a mistyped key alone is now refused
+    # before anything is touched (test_manifest_is_signed_and_...). Re-signed under it here, the
+    # restore goes on to pg_restore and decryption: the clean-up path this test is about.
+    genuine = (path / "manifest.json").read_text()
+    (path / "manifest.json").write_text(json.dumps(backup.manifest_sign(json.loads(genuine))))
     with pytest.raises(backup.BackupError, match="does not decrypt"):
         backup.agency_restore(path)
     assert not schema_exists(agency.schema_name)
     assert not DataKey.objects.filter(agency=agency).exists()
 
     settings.MUSTER_MASTER_KEYS = real_keys
+    (path / "manifest.json").write_text(genuine)
     backup.agency_restore(path)
     assert state_of(agency) == before
 
@@ -421,3 +428,139 @@ def test_restoring_a_backup_from_older_code_applies_the_migrations_made_since(wo
             f'SELECT count(*) FROM "{agency.schema_name}".django_migrations WHERE app = %s AND name = %s', list(leaf)
         )
         assert cursor.fetchone()[0] == 1
+
+
+# --- What a restore may write: one agency's schema, under a signed manifest ---------------------------
+
+
+def rewrite_manifest(path: Path, change, *, sign: bool = True) -> None:
+    manifest = json.loads((path / "manifest.json").read_text())
+    change(manifest)
+    (path / "manifest.json").write_text(json.dumps(backup.manifest_sign(manifest) if sign else manifest))
+
+
+def public_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_manifest_is_signed_and_a_wrong_or_missing_signature_is_refused(world, committed, tmp_path, settings):
+    agency = new_agency(world)
+    populate(world, agency)
+    path = backup.agency_backup(agency, tmp_path)
+    signature = json.loads((path / "manifest.json").read_text())["signature"]
+    assert signature["algorithm"] == "HMAC-SHA256"
+    assert signature["master_key_id"] == crypto.master_keys()[0].key_id and len(signature["value"]) == 64
+    before = state_of(agency)
+
+    def more_encounters(manifest):
+        manifest["row_counts"]["encounters_encounter"] += 1
+
+    rewrite_manifest(path, more_encounters, sign=False)  # edited without the key
+    with pytest.raises(backup.BackupError, match="does not match its signature"):
+        backup.agency_restore(path, replace=True)
+    with pytest.raises(CommandError, match="does not match its signature"):
+        call_command("restore_agency", str(path), "--check", stdout=io.StringIO())
+    rewrite_manifest(path, lambda manifest: manifest.pop("signature"), sign=False)
+    with pytest.raises(backup.BackupError, match="is not signed"):
+        backup.agency_restore(path, replace=True)
+    real_keys = list(settings.MUSTER_MASTER_KEYS)
+    settings.MUSTER_MASTER_KEYS = [crypto.generate_master_key("elsewhere")]
+    rewrite_manifest(path, lambda manifest: None)  # signed by another deployment's key
+    settings.MUSTER_MASTER_KEYS = real_keys
+    with pytest.raises(backup.BackupError, match="signed under master key 'elsewhere'"):
+        backup.agency_restore(path, replace=True)
+    mistyped = crypto.generate_master_key(crypto.master_keys()[0].key_id)  # same id, other bytes
+    rewrite_manifest(path, lambda manifest: None)
+    settings.MUSTER_MASTER_KEYS = [mistyped, *real_keys[1:]]
+    with pytest.raises(backup.BackupError, match="is not the one it was signed under"):
+        backup.agency_restore(path, replace=True)
+    settings.MUSTER_MASTER_KEYS = real_keys
+    rewrite_manifest(path, lambda manifest: manifest["signature"].update(value="é" * 64), sign=False)
+    with pytest.raises(backup.BackupError, match="does not match its signature"):
+        backup.agency_restore(path, replace=True)
+
+    assert state_of(agency) == before
+    assert leftover_schemas(agency) == [agency.schema_name]
+
+
+@pytest.mark.parametrize("target", ["public", "agency_template", "other agency"])
+def test_a_forged_manifest_naming_a_schema_other_than_the_agencys_is_refused_even_when_signed(
+    world, committed, tmp_path, target
+):
+    """The forgery: an agency that is not live here (new address and id, no keys to check), whose
+    schema is `public` (or the template, or another agency's), so that `--replace` would move that
+    schema aside. Unsigned it fails the signature; signed here (as a key holder or a faulty tool
+    could), it still fails: the schema must be the one the agency's address gives."""
+    agency = new_agency(world)
+    populate(world, agency)
+    path = backup.agency_backup(agency, tmp_path)
+    schema = world.agency_b.schema_name if target == "other agency" else target
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}"
+    ghost_id = Agency.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    public_rows = json.loads((path / "public.json").read_text())
+    public_rows["agency"].update(id=ghost_id, slug=ghost, schema_name=schema)
+    (path / "public.json").write_text(json.dumps(public_rows))
+    tables, before = public_tables(), state_of(agency)
+
+    def aim_elsewhere(manifest):
+        manifest["agency"] = {"id": ghost_id, "slug": ghost, "schema_name": schema}
+        manifest["encrypted_values_by_key"] = {}
+        data = (path / "public.json").read_bytes()
+        manifest["files"]["public.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+    rewrite_manifest(path, aim_elsewhere, sign=False)
+    with pytest.raises(backup.BackupError, match="does not match its signature"):
+        backup.agency_restore(path, replace=True)
+    rewrite_manifest(path, aim_elsewhere)
+    with pytest.raises(backup.BackupError, match=f"names schema '{schema}' for agency '{ghost}'"):
+        backup.agency_restore(path, replace=True)
+    with pytest.raises(CommandError, match="refused"):
+        call_command("restore_agency", str(path), "--check", stdout=io.StringIO())
+
+    assert public_tables() == tables and state_of(agency) == before
+    assert schema_exists("agency_template") and schema_exists(world.agency_b.schema_name)
+    assert not Agency.objects.filter(slug=ghost).exists()
+
+
+def test_an_archive_holding_objects_of_another_schema_is_refused(world, committed, tmp_path):
+    """A dump of the agency's schema plus another one, with its checksum and signature made good:
+    the table of contents shows the intruder and nothing is restored."""
+    agency = new_agency(world)
+    populate(world, agency)
+    path = backup.agency_backup(agency, tmp_path)
+    intruder = f"intruder_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{intruder}"')
+        cursor.execute(f'CREATE TABLE "{intruder}".network_user (id int)')
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version_num")
+            tools = backup.pg_tools(int(cursor.fetchone()[0]) // 10000)
+        dump = path / "schema.dump"
+        dump.chmod(0o600)
+        backup._run(
+            tools.pg_dump,
+            ["--format=custom", f"--schema={agency.schema_name}", f"--schema={intruder}", f"--file={dump}"],
+            what="pg_dump",
+        )
+
+        def vouch_for_the_dump(manifest):
+            manifest["files"]["schema.dump"] = {"sha256": hashlib.sha256(dump.read_bytes()).hexdigest(),
+                                                "bytes": dump.stat().st_size}  # fmt: skip
+
+        rewrite_manifest(path, vouch_for_the_dump)
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA "{intruder}" CASCADE')  # what the dump would bring back
+        before = state_of(agency)
+        with pytest.raises(backup.BackupError, match=f"outside schema {agency.schema_name}.*{intruder}"):
+            backup.agency_restore(path, replace=True)
+        with pytest.raises(CommandError, match="outside schema"):
+            call_command("restore_agency", str(path), "--check", stdout=io.StringIO())
+        assert state_of(agency) == before
+        assert leftover_schemas(agency) == [agency.schema_name]
+        assert not schema_exists(intruder)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{intruder}" CASCADE')

@@ -9,8 +9,9 @@ from agencies.backup import BackupError, agency_restore, backup_check, human_siz
 
 class Command(BaseCommand):
     help = (
-        "Restore one agency from a backup directory. Checks the manifest and checksums first; "
-        "refuses to overwrite a live agency unless --replace (docs/operations.md)."
+        "Restore one agency from a backup directory. Checks the manifest's signature, its schema, the "
+        "checksums and the dump's contents first; restores only that agency's schema; refuses to "
+        "overwrite a live agency unless --replace (docs/operations.md)."
     )
 
     def add_arguments(self, parser):
