@@ -51,6 +51,7 @@ class AuditAction(models.TextChoices):
     ACTIVATION_OPENED = "activation.opened", "Activation opened"
     ACTIVATION_MEMBERS_ADDED = "activation.members_added", "Affected members added"
     ACTIVATION_ASSIGNED = "activation.assigned", "Outreach assigned"
+    ACTIVATION_ASSIGNMENT_RETURNED = "activation.assignment_returned", "Assignment returned (agency suspended)"
     ACTIVATION_AGENCY_JOINED = "activation.agency_joined", "Agency joined an activation"
     ACTIVATION_CALLOUT_SENT = "activation.callout_sent", "Callout sent"
     ACTIVATION_CALLOUT_ANSWERED = "activation.callout_answered", "Callout answered"
