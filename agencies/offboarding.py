@@ -57,8 +57,8 @@ def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
 
 def agency_reinstate(*, actor, agency: Agency, request=None) -> Agency:
     """Back to active: activation rights return with the status; assignments returned at suspension stay
-    unassigned (coordinators assign again). Offboarding exports made meanwhile are deleted: they hold decrypted records and
-    are no longer needed once the agency stays."""
+    unassigned (coordinators assign again). Offboarding exports made meanwhile are deleted: they hold
+    decrypted records and are no longer needed once the agency stays."""
     with transaction.atomic():
         updated = Agency.objects.filter(pk=agency.pk, status=Agency.Status.SUSPENDED).update(
             status=Agency.Status.ACTIVE, suspended_at=None
