@@ -21,7 +21,7 @@ PAGE_SIZE = 50
 
 class AuditSearchForm(forms.Form):
     action = forms.CharField(
-        label="Action", required=False, max_length=64, help_text="A code or its start, e.g. auth. or encounter.viewed"
+        label="Action", required=False, max_length=64, help_text="A code or its start, e.g. membership. or auth."
     )
     actor = forms.CharField(label="Person (e-mail)", required=False, max_length=254)
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any"), *AuditEvent.Outcome.choices])
