@@ -152,6 +152,9 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.AUDIT_SEARCHED,
     }
 )
+# The administrative events recorded without an agency (one login serves every agency): sign-ins,
+# failed sign-ins, MFA and account changes. An agency admin sees those of their agency's members.
+ACCOUNT_ACTIONS: frozenset[str] = frozenset(a for a in ADMINISTRATIVE_ACTIONS if a.startswith(("auth.", "mfa.")))
 CARE_ACTIONS: frozenset[str] = frozenset(
     {
         AuditAction.ENCOUNTER_LOGGED,

@@ -7,13 +7,13 @@ import datetime
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from agencies.access import agency_view, network_view
-from agencies.models import Agency, Role
-from network.audit import ADMINISTRATIVE_ACTIONS, AuditAction, audit_record
+from agencies.models import Agency, Membership, Role
+from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS, AuditAction, audit_record
 from network.models import AuditEvent, NetworkRole
 
 PAGE_SIZE = 50
@@ -115,5 +115,12 @@ def agency_audit(request: HttpRequest) -> HttpResponse:
     """Administrative events of the agency only. Care events (who logged, viewed or disclosed what, and
     any search by a care record's id) stay with the state admin's security review; an action not
     classified in network.audit is hidden here by default."""
-    events = AuditEvent.objects.filter(agency=request.tenant, action__in=ADMINISTRATIVE_ACTIONS)
-    return _search(request, events, agency=request.tenant)
+    agency = request.tenant
+    members = Membership.objects.filter(agency=agency, is_active=True).values_list("user_id", flat=True)
+    # Sign-ins and account events carry no agency: the agency's current members' are shown (a failed
+    # sign-in names the account by object id only, never as the actor).
+    account_events = Q(agency__isnull=True, action__in=ACCOUNT_ACTIONS) & (
+        Q(actor_id__in=members) | Q(object_type="network.user", object_id__in=[str(pk) for pk in members])
+    )
+    events = AuditEvent.objects.filter(Q(agency=agency, action__in=ADMINISTRATIVE_ACTIONS) | account_events)
+    return _search(request, events, agency=agency)

@@ -107,3 +107,16 @@ def test_an_agency_admin_still_sees_administrative_events_and_is_told_what_is_le
     assert "Not shown here" in text and "care events" in text and "state admin" in text
     client.force_login(world.state_admin)
     assert "Not shown here" not in client.get("/network/audit/").content.decode()
+
+
+def test_an_agency_admin_sees_their_members_sign_ins_and_no_one_elses(client, world):
+    member, outsider = world.a[Role.CHIEF], world.b[Role.CHIEF]
+    for person in (member, outsider):
+        client.force_login(person)  # recorded as auth.sign_in, without an agency (one login, every agency)
+        client.logout()
+        client.post("/login/", {"username": person.email, "password": "wrong"})  # auth.sign_in_failed
+    _page, events = _agency_admin_search(client, world, action="auth.sign_in")
+    signed_in = {e.actor_id for e in events if e.action == AuditAction.SIGN_IN}
+    failed = {e.object_id for e in events if e.action == AuditAction.SIGN_IN_FAILED}
+    assert member.pk in signed_in and outsider.pk not in signed_in
+    assert str(member.pk) in failed and str(outsider.pk) not in failed
