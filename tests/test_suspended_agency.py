@@ -149,6 +149,15 @@ def test_activation_lists_skip_activations_reached_only_through_a_suspended_agen
     assert activation.name not in client.get("/activations/").content.decode()
 
 
+def test_the_network_directory_skips_a_suspended_agency(client, world):
+    """Guard only: the directory already listed active agencies only before this change."""
+    client.force_login(world.a[Role.COORDINATOR])
+    url = f"/a/{world.agency_a.slug}/directory/"
+    assert world.b[Role.PEER_SUPPORTER].email in client.get(url).content.decode()
+    _suspend(world, world.agency_b)
+    assert world.b[Role.PEER_SUPPORTER].email not in client.get(url).content.decode()
+
+
 # --- Open assignments return to the board ---------------------------------------------------------------
 
 
