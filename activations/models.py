@@ -211,6 +211,7 @@ class ActivationEvent(models.Model):
         ASSIGNED = "assigned", "Assigned"
         REASSIGNED = "reassigned", "Reassigned"
         UNASSIGNED = "unassigned", "Unassigned (supporter was a witness or party)"
+        ASSIGNMENT_RETURNED = "assignment_returned", "Assignment returned: supporter's agency suspended"
         STATUS_CHANGED = "status_changed", "Outreach status changed"
         DEMOBILIZED = "demobilized", "Demobilized"
         CLOSED = "closed", "Closed"

@@ -7,26 +7,29 @@ from collections import Counter
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from guardian.shortcuts import get_objects_for_user
 
-from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget, TargetFollowUp
-from agencies.access import network_roles_for
+from activations.models import (
+    Activation,
+    ActivationEvent,
+    ActivationGroupObjectPermission,
+    CalloutResponse,
+    OutreachTarget,
+    TargetFollowUp,
+)
+from agencies.access import granting_role_groups, network_roles_for
 from network.models import NetworkRole
 
 DEFAULT_NO_CONTACT_HOURS = 4
 
 
 def activations_for_user(user) -> QuerySet[Activation]:
-    """Activations the user may open: through their agencies' grants, or as a network role."""
-    granted = get_objects_for_user(
-        user,
-        ["activations.coordinate_activation", "activations.support_activation", "activations.view_activation_summary"],
-        klass=Activation,
-        any_perm=True,
-        with_superuser=False,
-        accept_global_perms=False,
+    """Activations the user may open: through the grants of their active memberships in active agencies
+    (never through a suspended agency), or as a network role."""
+    ids = set(
+        ActivationGroupObjectPermission.objects.filter(group__name__in=granting_role_groups(user)).values_list(
+            "content_object_id", flat=True
+        )
     )
-    ids = set(granted.values_list("pk", flat=True))
     for role in network_roles_for(user):
         scope = Activation.objects.filter(network=role.network)
         if role.role == NetworkRole.Role.REGIONAL_COORDINATOR:

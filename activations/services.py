@@ -30,6 +30,7 @@ from activations.models import (
     TargetFollowUp,
 )
 from agencies import crypto
+from agencies.access import COORDINATE, SUPPORT, activation_perms_for
 from agencies.models import Agency, Membership, Role
 from agencies.roster import readiness_problem
 from agencies.services import role_group
@@ -46,6 +47,17 @@ def _event(activation, kind, *, actor=None, agency=None, target=None, detail: st
     ActivationEvent.objects.create(
         activation=activation, kind=kind, actor=actor, agency=agency, target=target, detail=detail[:64]
     )
+
+
+NO_RIGHTS = "You hold no rights in this activation (an active membership in an active, participating agency)."
+
+
+def _require(actor, activation: Activation, *perms: str) -> None:
+    """The service's own check, the same rule the pages apply (agencies.access.activation_perms_for):
+    rights come only from an active membership in an active, participating agency, or a network role.
+    A suspended agency's coordinators and supporters are refused here even if a page let them through."""
+    if not activation_perms_for(actor, activation) & set(perms):
+        raise ValidationError(NO_RIGHTS)
 
 
 # --- Names and the blind index --------------------------------------------------------------------
@@ -113,7 +125,7 @@ def activation_open(
             action=AuditAction.ACTIVATION_OPENED, actor=actor, agency=lead_agency, obj=activation, request=request
         )
         for agency in [lead_agency, *[a for a in participating if a.pk != lead_agency.pk]]:
-            activation_add_agency(actor=actor, activation=activation, agency=agency, request=request)
+            _add_agency(actor=actor, activation=activation, agency=agency, request=request)
     return activation
 
 
@@ -145,6 +157,12 @@ def joinable_agency_ids(activation: Activation) -> list[int]:
 
 
 def activation_add_agency(*, actor, activation: Activation, agency: Agency, request=None) -> Participation:
+    _require(actor, activation, COORDINATE)
+    return _add_agency(actor=actor, activation=activation, agency=agency, request=request)
+
+
+def _add_agency(*, actor, activation: Activation, agency: Agency, request=None) -> Participation:
+    """Join without the rights check: `activation_open` adds the lead first, which is what grants."""
     if not activation.is_open:
         raise ValidationError("Agencies join only while the activation is open.")
     if not agency.is_active or agency.network_id != activation.network_id:
@@ -178,9 +196,14 @@ def participating_agencies(activation: Activation) -> list[Agency]:
 
 
 def _supporting_memberships(activation: Activation):
+    """Supporters who may be called out and assigned: active members of an active participating agency
+    (a suspended agency's supporters are skipped)."""
     return (
         Membership.objects.filter(
-            agency__in=participating_agencies(activation), role__in=SUPPORTING_ROLES, is_active=True
+            agency__in=participating_agencies(activation),
+            agency__status=Agency.Status.ACTIVE,
+            role__in=SUPPORTING_ROLES,
+            is_active=True,
         )
         .select_related("user", "agency", "profile")
         .prefetch_related("certifications")
@@ -192,6 +215,7 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
     each), by e-mail and in the app. Returns how many were newly called out."""
     if not activation.is_open:
         raise ValidationError("The activation is not open.")
+    _require(actor, activation, COORDINATE)
     link = settings.MUSTER_BASE_URL + reverse("activation_mine", kwargs={"activation_uuid": activation.uuid})
     sent = 0
     with transaction.atomic():
@@ -224,6 +248,7 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
 def callout_answer(*, supporter, activation: Activation, answer: str, involved: bool, request=None):
     if answer not in (CalloutResponse.Answer.AVAILABLE, CalloutResponse.Answer.UNAVAILABLE):
         raise ValidationError({"answer": "Answer available or unavailable."})
+    _require(supporter, activation, SUPPORT)
     with transaction.atomic():
         response = (
             CalloutResponse.objects.select_for_update().filter(activation=activation, supporter=supporter).first()
@@ -290,8 +315,9 @@ def targets_add(
         raise ValidationError("Members are added only while the activation is open (not after demobilizing).")
     if exposure not in OutreachTarget.Exposure.values:
         raise ValidationError({"exposure": "Choose the exposure."})
-    if home_agency.pk not in {a.pk for a in participating_agencies(activation)}:
-        raise ValidationError({"home_agency": "The member's agency must take part in the activation."})
+    _require(actor, activation, COORDINATE)
+    if not home_agency.is_active or home_agency.pk not in {a.pk for a in participating_agencies(activation)}:
+        raise ValidationError({"home_agency": "The member's agency must be active and take part in the activation."})
     added = []
     with transaction.atomic():
         Activation.objects.select_for_update().get(pk=activation.pk)  # serialise adds: duplicates are seen
@@ -343,6 +369,7 @@ def _follow_ups_schedule(activation: Activation, target: OutreachTarget) -> None
 
 def target_merge(*, actor, target: OutreachTarget, request=None) -> OutreachTarget:
     """The flagged record is the same person: fold it into the original, which keeps its assignment."""
+    _require(actor, target.activation, COORDINATE)
     with transaction.atomic():
         target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
         if target.possible_duplicate_of_id is None:
@@ -355,6 +382,7 @@ def target_merge(*, actor, target: OutreachTarget, request=None) -> OutreachTarg
 
 
 def target_keep_separate(*, actor, target: OutreachTarget, request=None) -> OutreachTarget:
+    _require(actor, target.activation, COORDINATE)
     with transaction.atomic():
         target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
         if target.possible_duplicate_of_id is None or target.merged_into_id is not None:
@@ -421,6 +449,7 @@ def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporte
     activation = target.activation
     if not activation.is_open:
         raise ValidationError("Assignments change only while the activation is open.")
+    _require(actor, activation, COORDINATE)
     if target.merged_into_id is not None or target.possible_duplicate_of_id is not None:
         raise ValidationError("Resolve the possible duplicate before assigning.")
     candidate = next((p for p in assignable_supporters(activation, target) if p["user"].pk == supporter.pk), None)
@@ -445,6 +474,16 @@ def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporte
             .exists()
         ):
             raise ValidationError("Assignments change only while the activation is open.")
+        # The supporter's agency row lock orders this against a concurrent suspension of that agency
+        # (agency_suspend updates the row, then returns its supporters' assignments): either the
+        # suspension waits and then returns this assignment too, or this waits and sees the agency
+        # suspended.
+        if (
+            not Agency.objects.select_for_update(no_key=True)
+            .filter(pk=candidate["agency"].pk, status=Agency.Status.ACTIVE)
+            .exists()
+        ):
+            raise ValidationError("Choose a peer supporter of a participating agency.")
         still_assignable = Q(merged_into__isnull=True, possible_duplicate_of__isnull=True)
         updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged & still_assignable).update(
             assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
@@ -462,6 +501,30 @@ def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporte
     return target
 
 
+def assignments_return_for_suspended_agency(*, actor, agency: Agency, request=None) -> int:
+    """Part of suspending `agency` (called by agencies.offboarding.agency_suspend, in its transaction):
+    every open assignment its supporters hold, in every activation not yet closed, goes back to the board
+    unassigned, each with a timeline event that names no person. Finished outreach (contacted, declined,
+    referred) keeps its record. Reinstating the agency does not give them back. Returns how many."""
+    held = list(
+        OutreachTarget.objects.select_for_update(of=("self",))
+        .filter(assigned_agency=agency, merged_into__isnull=True)
+        .exclude(activation__status=Activation.Status.CLOSED)
+        .exclude(status__in=FINAL_STATUSES)
+        .select_related("activation")
+        .order_by("pk")
+    )
+    for target in held:
+        OutreachTarget.objects.filter(pk=target.pk).update(
+            assigned_supporter=None, assigned_agency=None, assigned_at=None
+        )
+        _event(target.activation, Kind.ASSIGNMENT_RETURNED, agency=agency, target=target, detail="agency-suspended")
+        audit_record(
+            action=AuditAction.ACTIVATION_ASSIGNMENT_RETURNED, actor=actor, agency=agency, obj=target, request=request
+        )
+    return len(held)
+
+
 # --- Outreach -------------------------------------------------------------------------------------------------
 
 
@@ -470,6 +533,7 @@ def outreach_update(*, actor, target: OutreachTarget, status: str, request=None)
     allowed = (OutreachTarget.Status.ATTEMPTED, OutreachTarget.Status.DECLINED, OutreachTarget.Status.REFERRED)
     if status not in allowed:
         raise ValidationError("Choose attempted, declined or referred; log a contact as an encounter.")
+    _require(actor, target.activation, COORDINATE, SUPPORT)
     now = timezone.now()
     with transaction.atomic():
         target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
@@ -540,6 +604,7 @@ def checklist_item_done(*, actor, item: ChecklistItem, request=None) -> Checklis
     activation = item.activation
     if activation.status == Activation.Status.CLOSED:
         raise ValidationError("The activation is closed.")
+    _require(actor, activation, COORDINATE)
     with transaction.atomic():
         updated = ChecklistItem.objects.filter(pk=item.pk, done_at__isnull=True).update(
             done_at=timezone.now(), done_by=actor
@@ -558,6 +623,7 @@ def target_follow_up_done(*, actor, follow_up: TargetFollowUp, coordinator: bool
         raise ValidationError("The activation's retention has ended.")
     if not coordinator and target.assigned_supporter_id != actor.pk:
         raise ValidationError("Only the supporter assigned to this member, or a coordinator, marks it done.")
+    _require(actor, target.activation, COORDINATE if coordinator else SUPPORT)
     if target.merged_into_id is not None:
         raise ValidationError("This record was merged into another; follow up there.")
     with transaction.atomic():
@@ -585,6 +651,7 @@ def target_follow_up_done(*, actor, follow_up: TargetFollowUp, coordinator: bool
 def activation_demobilize(*, actor, activation: Activation, request=None) -> Activation:
     if activation.status != Activation.Status.OPEN:
         raise ValidationError("Only an open activation can be demobilized.")
+    _require(actor, activation, COORDINATE)
     with transaction.atomic():
         Activation.objects.filter(pk=activation.pk).update(
             status=Activation.Status.DEMOBILIZED, demobilized_at=timezone.now()
@@ -628,6 +695,7 @@ def after_action_summary(activation: Activation) -> dict:
 def activation_close(*, actor, activation: Activation, request=None) -> Activation:
     if activation.status == Activation.Status.CLOSED:
         raise ValidationError("The activation is already closed.")
+    _require(actor, activation, COORDINATE)
     with transaction.atomic():
         summary = after_action_summary(activation)
         now = timezone.now()

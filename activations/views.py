@@ -189,7 +189,9 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
 @activation_view(COORDINATE)
 def members_add(request: HttpRequest) -> HttpResponse:
     activation = request.activation
-    agencies = Agency.objects.filter(pk__in=[a.pk for a in services.participating_agencies(activation)])
+    agencies = Agency.objects.filter(
+        pk__in=[a.pk for a in services.participating_agencies(activation)], status=Agency.Status.ACTIVE
+    )
     own = agencies.filter(memberships__user=request.user, memberships__is_active=True).first()
     form = MembersAddForm(
         request.POST or None,

@@ -18,7 +18,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from guardian.core import ObjectPermissionChecker
 
-from agencies.models import Membership, Role
+from agencies.models import Agency, Membership, Role, role_group_name
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, NetworkRole
 
@@ -148,12 +148,32 @@ def network_view(*roles: NetworkRole.Role | str) -> Callable[[View], View]:
 COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
 
 
+def granting_role_groups(user) -> list[str]:
+    """Names of the role groups whose activation grants `user` may use: one per active membership in an
+    ACTIVE agency. A suspended agency's people keep their memberships (suspension is reversible) but
+    lose every activation right at once; reinstating the agency restores them."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    memberships = Membership.objects.filter(user=user, is_active=True, agency__status=Agency.Status.ACTIVE)
+    return [role_group_name(agency_id, role) for agency_id, role in memberships.values_list("agency_id", "role")]
+
+
 def activation_perms_for(user, activation) -> set[str]:
-    """What `user` may do in `activation`: guardian grants (through their agency role groups), plus
-    coordination for the state admin and the lead agency's regional coordinator."""
+    """What `user` may do in `activation`: the guardian grants of the role groups of their active
+    memberships in active agencies (grants go only to participating agencies), plus coordination for the
+    state admin and the lead agency's regional coordinator.
+
+    Only group grants through `granting_role_groups` count: a group the user still sits in, or a direct
+    user grant, never outlives the membership or the agency's suspension."""
     if activation is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
-    held = set(object_permission_checker(user).get_perms(activation))
+    from activations.models import ActivationGroupObjectPermission
+
+    held = set(
+        ActivationGroupObjectPermission.objects.filter(
+            content_object=activation, group__name__in=granting_role_groups(user)
+        ).values_list("permission__codename", flat=True)
+    )
     for role in network_roles_for(user):
         if role.network_id != activation.network_id:
             continue

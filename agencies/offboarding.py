@@ -35,7 +35,14 @@ def export_directory() -> Path:
 
 
 def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
-    """Members lose access at once (agency pages answer 404); nothing is deleted."""
+    """Members lose access at once, everywhere: agency pages answer 404, and every activation right that
+    came through the agency ends (agencies.access.activation_perms_for counts active agencies only), so
+    its coordinators, supporters and chiefs get 404 on every activation page, its supporters are no
+    longer called out or assignable, and the open assignments they hold return to the boards unassigned,
+    in this same transaction. Nothing is deleted; reinstating restores rights, not the old assignments."""
+    # The activations app is above this one: imported here, as the one service that writes assignments.
+    from activations.services import assignments_return_for_suspended_agency
+
     with transaction.atomic():
         updated = Agency.objects.filter(pk=agency.pk, status=Agency.Status.ACTIVE).update(
             status=Agency.Status.SUSPENDED, suspended_at=timezone.now()
@@ -43,13 +50,15 @@ def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
         if not updated:
             raise ValidationError("Only an active agency can be suspended.")
         audit_record(action=AuditAction.AGENCY_SUSPENDED, actor=actor, agency=agency, obj=agency, request=request)
+        assignments_return_for_suspended_agency(actor=actor, agency=agency, request=request)
     agency.refresh_from_db()
     return agency
 
 
 def agency_reinstate(*, actor, agency: Agency, request=None) -> Agency:
-    """Back to active. Offboarding exports made meanwhile are deleted: they hold decrypted records and
-    are no longer needed once the agency stays."""
+    """Back to active: activation rights return with the status; assignments returned at suspension stay
+    unassigned (coordinators assign again). Offboarding exports made meanwhile are deleted: they hold
+    decrypted records and are no longer needed once the agency stays."""
     with transaction.atomic():
         updated = Agency.objects.filter(pk=agency.pk, status=Agency.Status.SUSPENDED).update(
             status=Agency.Status.ACTIVE, suspended_at=None

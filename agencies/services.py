@@ -282,6 +282,15 @@ def _ensure_another_admin_remains(membership: Membership) -> None:
         raise ValidationError("An agency must keep at least one active agency admin.")
 
 
+# Roles that open confidential records (every name on an activation board, referred encounters,
+# disclosures): granting one is told to the network's state admins.
+ROLES_TOLD_TO_STATE_ADMINS = {
+    Role.COORDINATOR: AuditAction.MEMBERSHIP_MADE_COORDINATOR,
+    Role.CLINICIAN: AuditAction.MEMBERSHIP_MADE_CLINICIAN,
+}
+OWN_ROLE_REFUSED = "You cannot change your own role; another agency admin (or a state admin) can."
+
+
 def membership_set_role(*, actor, membership: Membership, role: str, request=None) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role from the list."})
@@ -290,6 +299,9 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
     with transaction.atomic():
         if role != Role.AGENCY_ADMIN:
             _ensure_another_admin_remains(membership)  # locks the agency's admins first, in pk order
+        if actor is not None and actor.pk == membership.user_id:
+            # Nobody grants themself a role, nor demotes themself (an admin stepping down asks another).
+            raise ValidationError(OWN_ROLE_REFUSED)
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         membership.role = role
         membership.save(update_fields=["role"])
@@ -301,7 +313,41 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
             obj=membership,
             request=request,
         )
+        if role in ROLES_TOLD_TO_STATE_ADMINS:
+            audit_record(
+                action=ROLES_TOLD_TO_STATE_ADMINS[role],
+                actor=actor,
+                agency=membership.agency,
+                obj=membership,
+                request=request,
+            )
+            _state_admins_tell_role_granted(membership=membership)
     return membership
+
+
+def _state_admins_tell_role_granted(*, membership: Membership) -> None:
+    """E-mail the network's state admins (after commit, like every notice) that someone now holds a role
+    that sees confidential records. Ids, the agency and the role only: the trail says who did it."""
+    from network.models import NetworkRole
+
+    emails = sorted(
+        set(
+            NetworkRole.objects.filter(
+                network_id=membership.agency.network_id, role=NetworkRole.Role.STATE_ADMIN, user__is_active=True
+            ).values_list("user__email", flat=True)
+        )
+    )
+    if not emails:
+        return
+    agency, label = membership.agency, Role(membership.role).label
+    link = settings.MUSTER_BASE_URL + reverse("network_audit") + f"?object_id={membership.pk}"
+    subject = f"Muster: {agency.name} granted the role {label}"
+    body = (
+        f"Membership {membership.pk} at {agency.name} was given the role {label}. "
+        "This role sees confidential records (names on activation boards, referrals or disclosures).\n\n"
+        f"If this was not expected, review it on the audit trail:\n{link}\n"
+    )
+    transaction.on_commit(lambda: send_mail(subject, body, None, emails), robust=True)
 
 
 def membership_deactivate(*, actor, membership: Membership, request=None) -> Membership:

@@ -43,6 +43,15 @@ class AgreementQuerySet(models.QuerySet):
     def involving(self, agency) -> AgreementQuerySet:
         return self.filter(Q(network_wide=True, network_id=agency.network_id) | Q(parties=agency)).distinct()
 
+    def visible_in_regions(self, region_ids: set[int] | None) -> AgreementQuerySet:
+        """Agreements a network user scoped to `region_ids` may read (None: every region, the state
+        admin): those with a party in one of the regions, and network-wide mutual aid, which binds every
+        agency of the network and so the region's too."""
+        if region_ids is None:
+            return self
+        in_region = self.model.objects.filter(parties__region_id__in=region_ids).values("pk")
+        return self.filter(Q(network_wide=True) | Q(pk__in=in_region))
+
 
 class Agreement(models.Model):
     """A signed collaboration agreement: its parties, scope, dates and the signed document."""

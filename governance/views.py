@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations.models import IncidentType
-from agencies.access import agency_view, network_view
+from agencies.access import agency_view, network_view, region_ids_for
 from agencies.models import Agency, Role
 from governance import defaults, services
 from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
@@ -25,6 +25,12 @@ REGIONAL = NetworkRole.Role.REGIONAL_COORDINATOR
 
 def _network(request: HttpRequest):
     return request.network_roles[0].network
+
+
+def _agreements(request: HttpRequest):
+    """The network's agreements this network user may read: a regional coordinator only those with a
+    party in their region (or network-wide mutual aid); any other answers 404."""
+    return Agreement.objects.filter(network=_network(request)).visible_in_regions(region_ids_for(request))
 
 
 def _agreement_rows(agreements):
@@ -45,8 +51,7 @@ def _download(agreement: Agreement) -> HttpResponse:
 
 @network_view(STATE_ADMIN, REGIONAL)
 def agreement_list(request: HttpRequest) -> HttpResponse:
-    network = _network(request)
-    agreements = _agreement_rows(Agreement.objects.filter(network=network))
+    agreements = _agreement_rows(_agreements(request))
     in_force = list(agreements.in_force())
     in_force_ids = {a.pk for a in in_force}
     return render(
@@ -92,9 +97,7 @@ def agreement_create(request: HttpRequest) -> HttpResponse:
 
 @network_view(STATE_ADMIN, REGIONAL)
 def agreement_detail(request: HttpRequest, agreement_uuid) -> HttpResponse:
-    agreement = get_object_or_404(
-        _agreement_rows(Agreement.objects.filter(network=_network(request))), uuid=agreement_uuid
-    )
+    agreement = get_object_or_404(_agreement_rows(_agreements(request)), uuid=agreement_uuid)
     return render(
         request,
         "governance/agreement_detail.html",
@@ -133,7 +136,7 @@ def agreement_decide(request: HttpRequest, agreement_uuid) -> HttpResponse:
 @never_cache
 @network_view(STATE_ADMIN, REGIONAL)
 def agreement_document(request: HttpRequest, agreement_uuid) -> HttpResponse:
-    agreement = get_object_or_404(Agreement, network=_network(request), uuid=agreement_uuid)
+    agreement = get_object_or_404(_agreements(request), uuid=agreement_uuid)
     audit_record(action=AuditAction.AGREEMENT_DOCUMENT_VIEWED, actor=request.user, obj=agreement, request=request)
     return _download(agreement)
 

@@ -33,6 +33,10 @@ class AuditAction(models.TextChoices):
     INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
     MEMBERSHIP_CREATED = "membership.created", "Membership created"
     MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", "Membership role changed"
+    # Written beside membership.role_changed when the new role sees confidential records; the network's
+    # state admins are e-mailed at the same time.
+    MEMBERSHIP_MADE_COORDINATOR = "membership.made_coordinator", "Made team coordinator (state admins told)"
+    MEMBERSHIP_MADE_CLINICIAN = "membership.made_clinician", "Made team clinician (state admins told)"
     MEMBERSHIP_DEACTIVATED = "membership.deactivated", "Membership deactivated"
     NETWORK_ROLE_GRANTED = "network_role.granted", "Network role granted"
     STANDARD_PUBLISHED = "standard.published", "Documentation standard published"
@@ -51,6 +55,7 @@ class AuditAction(models.TextChoices):
     ACTIVATION_OPENED = "activation.opened", "Activation opened"
     ACTIVATION_MEMBERS_ADDED = "activation.members_added", "Affected members added"
     ACTIVATION_ASSIGNED = "activation.assigned", "Outreach assigned"
+    ACTIVATION_ASSIGNMENT_RETURNED = "activation.assignment_returned", "Assignment returned (agency suspended)"
     ACTIVATION_AGENCY_JOINED = "activation.agency_joined", "Agency joined an activation"
     ACTIVATION_CALLOUT_SENT = "activation.callout_sent", "Callout sent"
     ACTIVATION_CALLOUT_ANSWERED = "activation.callout_answered", "Callout answered"
@@ -84,6 +89,102 @@ class AuditAction(models.TextChoices):
     AGENCY_RESTORE = "agency.restore", "Agency restored from a backup"
     AGENCY_EXPORT = "agency.export", "Agency's readable export written"
     AUDIT_SEARCHED = "audit.searched", "Audit trail searched"
+
+
+# Who may read each kind of event. One explicit list, and tests/test_audit_search.py fails when an
+# action is in neither set, so a new action cannot slip into an agency admin's view unreviewed.
+# - Administrative: running the agency and the network (accounts and sign-ins, memberships and roles,
+#   invitations, roster, agreements, exports and backups, keys, refused requests). An agency admin sees
+#   these for their own agency.
+# - Care: anything that shows who received or gave support, when, or about which record (encounters,
+#   follow-ups, disclosures, activations). Only the state admin's security review sees these: to an
+#   agency admin, "disclosure recorded by X at 14:02" or "clinician viewed encounter 812" is the
+#   confidential record itself.
+ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
+    {
+        AuditAction.SIGN_IN,
+        AuditAction.SIGN_IN_FAILED,
+        AuditAction.SIGN_OUT,
+        AuditAction.PASSWORD_RESET_REQUESTED,
+        AuditAction.PASSWORD_SET,
+        AuditAction.ACCOUNT_UNLOCKED,
+        AuditAction.ACCOUNT_DISABLED,
+        AuditAction.ACCOUNT_ENABLED,
+        AuditAction.MFA_ENROLLED,
+        AuditAction.MFA_VERIFIED,
+        AuditAction.MFA_FAILED,
+        AuditAction.MFA_RESET,
+        AuditAction.ACCESS_DENIED,
+        AuditAction.AGENCY_CREATED,
+        AuditAction.AGENCY_PROVISIONED,
+        AuditAction.AGENCY_PROVISION_FAILED,
+        AuditAction.INVITATION_SENT,
+        AuditAction.INVITATION_ACCEPTED,
+        AuditAction.MEMBERSHIP_CREATED,
+        AuditAction.MEMBERSHIP_ROLE_CHANGED,
+        AuditAction.MEMBERSHIP_MADE_COORDINATOR,
+        AuditAction.MEMBERSHIP_MADE_CLINICIAN,
+        AuditAction.MEMBERSHIP_DEACTIVATED,
+        AuditAction.NETWORK_ROLE_GRANTED,
+        AuditAction.STANDARD_PUBLISHED,
+        AuditAction.POLICY_CHANGED,
+        AuditAction.SNAPSHOTS_REQUESTED,
+        AuditAction.REPORT_EXPORTED,
+        AuditAction.ROSTER_CHANGED,
+        AuditAction.ROSTER_CONFIRMED,
+        AuditAction.ROSTER_REMINDED,
+        AuditAction.MASTER_KEY_ROTATED,
+        AuditAction.DATA_KEY_ROTATED,
+        AuditAction.AGREEMENT_RECORDED,
+        AuditAction.AGREEMENT_PROPOSED,
+        AuditAction.AGREEMENT_DECIDED,
+        AuditAction.AGREEMENT_REVOKED,
+        AuditAction.AGREEMENT_DOCUMENT_VIEWED,
+        AuditAction.PROTOCOL_SAVED,
+        AuditAction.AGENCY_SUSPENDED,
+        AuditAction.AGENCY_REINSTATED,
+        AuditAction.AGENCY_EXPORT_REQUESTED,
+        AuditAction.AGENCY_EXPORT_DOWNLOADED,
+        AuditAction.AGENCY_DESTROYED,
+        AuditAction.AGENCY_BACKUP,
+        AuditAction.AGENCY_RESTORE,
+        AuditAction.AGENCY_EXPORT,
+        AuditAction.AUDIT_SEARCHED,
+    }
+)
+# The administrative events recorded without an agency (one login serves every agency): sign-ins,
+# failed sign-ins, MFA and account changes. An agency admin sees those of their agency's members.
+ACCOUNT_ACTIONS: frozenset[str] = frozenset(a for a in ADMINISTRATIVE_ACTIONS if a.startswith(("auth.", "mfa.")))
+CARE_ACTIONS: frozenset[str] = frozenset(
+    {
+        AuditAction.ENCOUNTER_LOGGED,
+        AuditAction.ENCOUNTER_VIEWED,
+        AuditAction.FOLLOWUP_COMPLETED,
+        AuditAction.FOLLOWUP_REASSIGNED,
+        AuditAction.FOLLOWUP_REMINDED,
+        AuditAction.FOLLOWUP_ESCALATED,
+        AuditAction.DISCLOSURE_RECORDED,
+        AuditAction.DISCLOSURE_NOTICE_RECORDED,
+        AuditAction.DISCLOSURE_VIEWED,
+        AuditAction.NOTES_PURGED,
+        AuditAction.LEGAL_HOLD_CHANGED,
+        AuditAction.ACTIVATION_OPENED,
+        AuditAction.ACTIVATION_MEMBERS_ADDED,
+        AuditAction.ACTIVATION_ASSIGNED,
+        AuditAction.ACTIVATION_ASSIGNMENT_RETURNED,
+        AuditAction.ACTIVATION_AGENCY_JOINED,
+        AuditAction.ACTIVATION_CALLOUT_SENT,
+        AuditAction.ACTIVATION_CALLOUT_ANSWERED,
+        AuditAction.ACTIVATION_DUPLICATE_RESOLVED,
+        AuditAction.ACTIVATION_OUTREACH_UPDATED,
+        AuditAction.ACTIVATION_DEMOBILIZED,
+        AuditAction.ACTIVATION_CLOSED,
+        AuditAction.ACTIVATION_NAMES_DESTROYED,
+        AuditAction.ACTIVATION_VIEWED,
+        AuditAction.CHECKLIST_DONE,
+        AuditAction.ACTIVATION_FOLLOW_UP_DONE,
+    }
+)
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

@@ -271,6 +271,74 @@ def test_the_last_agency_admin_cannot_remove_or_demote_themself(client, world):
     assert membership.is_active
 
 
+def _second_admin(world):
+    """Another agency admin for A, so the last-admin rule is not what refuses."""
+    other = make_user("second.admin@test.example", "Second Admin")
+    return services.membership_add(actor=world.state_admin, user=other, agency=world.agency_a, role=Role.AGENCY_ADMIN)
+
+
+@pytest.mark.parametrize("role", [Role.COORDINATOR, Role.CLINICIAN, Role.CHIEF])
+def test_an_agency_admin_cannot_change_their_own_role(world, role):
+    _second_admin(world)
+    own = world.membership(world.agency_a, Role.AGENCY_ADMIN)
+    with pytest.raises(ValidationError, match="cannot change your own role"):
+        services.membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=own, role=role)
+    own.refresh_from_db()
+    assert own.role == Role.AGENCY_ADMIN
+    assert not AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_ROLE_CHANGED, object_id=str(own.pk)).exists()
+
+
+def test_the_members_page_offers_no_role_change_for_ones_own_membership(client, world):
+    second = _second_admin(world)
+    own = world.membership(world.agency_a, Role.AGENCY_ADMIN)
+    client.force_login(world.a[Role.AGENCY_ADMIN])
+    page = client.get(f"/a/{world.agency_a.slug}/members/").content.decode()
+    assert f'id="role-{own.pk}"' not in page
+    assert f'id="role-{second.pk}"' in page  # the other admin's role is offered
+    response = client.post(f"/a/{world.agency_a.slug}/members/{own.pk}/role/", {"role": Role.CHIEF}, follow=True)
+    assert "cannot change your own role" in response.content.decode()
+    own.refresh_from_db()
+    assert own.role == Role.AGENCY_ADMIN
+
+
+@pytest.mark.parametrize(
+    ("role", "action"),
+    [
+        (Role.COORDINATOR, AuditAction.MEMBERSHIP_MADE_COORDINATOR),
+        (Role.CLINICIAN, AuditAction.MEMBERSHIP_MADE_CLINICIAN),
+    ],
+)
+def test_making_someone_coordinator_or_clinician_tells_the_state_admins_and_the_trail(
+    client, world, django_capture_on_commit_callbacks, role, action
+):
+    membership = world.membership(world.agency_a, Role.PEER_SUPPORTER)
+    client.force_login(world.a[Role.AGENCY_ADMIN])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/a/{world.agency_a.slug}/members/{membership.pk}/role/", {"role": role})
+    membership.refresh_from_db()
+    assert membership.role == role
+    (message,) = mail.outbox
+    assert message.to == [world.state_admin.email]
+    assert Role(role).label in message.subject and world.agency_a.name in message.subject
+    person = membership.user
+    assert person.full_name not in message.body and person.email not in message.body
+    assert f"object_id={membership.pk}" in message.body
+    event = AuditEvent.objects.get(action=action)
+    assert (event.actor, event.agency, event.object_type, event.object_id) == (
+        world.a[Role.AGENCY_ADMIN],
+        world.agency_a,
+        "agencies.membership",
+        str(membership.pk),
+    )
+
+
+def test_other_role_changes_tell_no_one(world, django_capture_on_commit_callbacks):
+    membership = world.membership(world.agency_a, Role.PEER_SUPPORTER)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=membership, role=Role.CHIEF)
+    assert mail.outbox == []
+
+
 def test_one_membership_per_user_and_agency_is_enforced_by_the_database(world):
     from django.db import IntegrityError, transaction
 

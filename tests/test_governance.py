@@ -228,6 +228,28 @@ def test_a_non_party_agency_admin_cannot_download_the_signed_document(client, wo
     assert client.get(f"/a/{world.agency_a.slug}/agreements/{agreement.uuid}/document/").status_code == 200
 
 
+def test_a_regional_coordinator_sees_only_agreements_with_a_party_in_their_region(client, world):
+    """regional_a coordinates North (agency A). An agreement between two South agencies is not theirs:
+    absent from the list, 404 on its page and its document. One with a North party, and network-wide
+    mutual aid (which binds North's agencies too), are shown. The state admin sees all three."""
+    south = world.agency_b.region
+    delta = make_agency(actor=world.state_admin, network=world.agency_a.network, region=south, slug="delta-ems")
+    southern = agreement_record(world, [world.agency_b, delta], title="Bravo and Delta")
+    statewide = agreement_record(world, [], network_wide=True, title="Statewide mutual aid")
+    client.force_login(world.regional_a)
+    listing = client.get("/network/agreements/").content.decode()
+    assert world.agreement.title in listing and statewide.title in listing
+    assert southern.title not in listing
+    assert client.get(f"/network/agreements/{southern.uuid}/").status_code == 404
+    assert client.get(f"/network/agreements/{southern.uuid}/document/").status_code == 404
+    assert client.get(f"/network/agreements/{world.agreement.uuid}/").status_code == 200
+    assert client.get(f"/network/agreements/{statewide.uuid}/").status_code == 200
+    client.force_login(world.state_admin)
+    listing = client.get("/network/agreements/").content.decode()
+    assert all(a.title in listing for a in (southern, statewide, world.agreement))
+    assert client.get(f"/network/agreements/{southern.uuid}/").status_code == 200
+
+
 # --- Expiry -------------------------------------------------------------------------------------------------
 
 

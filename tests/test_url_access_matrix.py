@@ -315,3 +315,38 @@ def test_another_agencys_object_answers_404_under_your_own_agency(client, world)
 def test_unknown_or_unready_agency_path_answers_404(client, world):
     client.force_login(world.a[Role.AGENCY_ADMIN])
     assert client.get("/a/no-such-agency/").status_code == 404
+
+
+@pytest.mark.parametrize("suspended", ["lead", "joined"])
+def test_a_suspended_agencys_people_get_404_on_every_activation_url(client, world, suspended):
+    """Every role of a suspended agency, on every activation URL (and every page of the agency), GET and
+    POST: 404. Whether the agency leads the activation (A) or joined it (B), rights end with the status."""
+    from activations import services as activation_services
+    from agencies import offboarding
+
+    activation_services.activation_add_agency(
+        actor=world.a[Role.COORDINATOR], activation=world.activation, agency=world.agency_b
+    )
+    agency, staff = (world.agency_a, world.a) if suspended == "lead" else (world.agency_b, world.b)
+    people = [Identity(f"suspended {agency.slug}:{role.value}", staff[role.value], {}, frozenset()) for role in Role]
+    # Before suspension the agency's coordinator, supporter and chief do get in: the 404s below are the
+    # suspension's doing, not a missing grant.
+    board = f"/activations/{world.activation.uuid}/"
+    for role in (Role.COORDINATOR, Role.PEER_SUPPORTER, Role.CHIEF):
+        assert (
+            request_as(client, Identity(role.value, staff[role.value], {}, frozenset()), "GET", board).status_code
+            == 302
+        )
+    offboarding.agency_suspend(actor=world.state_admin, agency=agency)
+
+    routes = [r for r in all_routes() if r.callback.access_rule.scope in ("activation", "agency")]
+    assert sum(r.callback.access_rule.scope == "activation" for r in routes) >= 10
+    failures = []
+    for route in routes:
+        path = build_path(route, sample_kwargs(world, route, agency))
+        for identity in people:
+            for method in ("GET", "POST"):
+                response = request_as(client, identity, method, path)
+                if not refused(response, identity):  # 404 (405 where the method is not served at all)
+                    failures.append(f"{identity.label} {method} {path} -> {response.status_code}")
+    assert not failures, "\n".join(failures)
