@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies import services as agency_services
 from agencies.models import Role
 from network import mfa
 from network.audit import AuditAction
-from network.models import AuditEvent
+from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, recovery_code_digest
 from tests.support import PASSWORD, make_user
 from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
@@ -38,24 +37,34 @@ def mfa_required(settings):
     settings.MUSTER_MFA_REQUIRED = True
 
 
-def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
+def code_for(device: AuthenticatorApp, steps_ahead: int = 0) -> str:
     """What the user's authenticator app shows now (or `steps_ahead` 30-second steps from now)."""
     device.refresh_from_db()
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=steps_ahead):06d}"
 
 
+def code_for_secret(secret: str, steps_ahead: int = 0) -> str:
+    """What an app set up with this secret (hex, or base32 as the page shows it) shows now."""
+    compact = secret.replace(" ", "")
+    try:
+        key = bytes.fromhex(compact)
+    except ValueError:
+        key = b32decode(compact + "=" * (-len(compact) % 8))
+    return f"{totp(key, step=30, t0=0, digits=6, drift=steps_ahead):06d}"
+
+
 @dataclass
 class Enrolled:
-    device: TOTPDevice
+    device: AuthenticatorApp
     recovery_codes: list[str]
     code_used: str  # the code that confirmed the app
 
 
 def enroll(user) -> Enrolled:
-    """Enroll through the service the setup page calls."""
-    device = mfa.mfa_enrollment_device(user=user)
-    code = code_for(device)
-    check, codes = mfa.mfa_enrollment_confirm(user=user, device=device, code=code)
+    """Enroll through the service the setup page calls (the secret a setup page would have shown)."""
+    secret = mfa.new_secret()
+    code = code_for_secret(secret)
+    check, codes = mfa.mfa_enrollment_confirm(user=user, secret=secret, code=code)
     assert check.ok
     return Enrolled(check.device, codes, code)
 
@@ -173,31 +182,34 @@ def test_enrollment_shows_a_qr_code_and_the_secret_and_confirms_with_a_current_c
         qr = re.search(r"<svg[^>]*muster-qr__svg.*?</svg>", page, re.S).group(0)
         assert "<script" not in qr and "style=" not in qr and "<path" in qr
         secret = re.search(r'id="mfa-secret">([A-Z2-7 ]+)<', page).group(1)
-        device = TOTPDevice.objects.get(user=chief, confirmed=False)
-        assert b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8)) == device.bin_key
+        enrollment = re.search(r'name="enrollment" value="([^"]+)"', page).group(1)
+        assert not AuthenticatorApp.objects.filter(user=chief).exists()  # nothing stored before a code confirms
         assert client.get("/mfa/setup/").content.decode().count(secret) == 1  # the same secret on a reload
 
-        wrong = client.post("/mfa/setup/", {"code": "000000" if code_for(device) != "000000" else "111111"})
+        wrong_code = "000000" if code_for_secret(secret) != "000000" else "111111"
+        wrong = client.post("/mfa/setup/", {"code": wrong_code, "enrollment": enrollment})
         assert "That code is not right" in wrong.content.decode()
-        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=timezone.now() - timedelta(1))
 
-        code = code_for(device)
-        response = client.post("/mfa/setup/", {"code": code})
+        code = code_for_secret(secret)
+        response = client.post("/mfa/setup/", {"code": code, "enrollment": enrollment})
         assert response["Location"] == "/mfa/recovery-codes/"
         codes_page = client.get("/mfa/recovery-codes/").content.decode()
     shown = re.findall(r"<code>([a-z2-7]{4}-[a-z2-7]{4})</code>", codes_page)
     assert len(shown) == 10 and len(set(shown)) == 10
-    stored = set(StaticToken.objects.filter(device__user=chief).values_list("token", flat=True))
-    assert {c.replace("-", "") for c in shown} == stored
+    recovery = RecoveryCodeSet.objects.get(user=chief)
+    stored = set(RecoveryCode.objects.filter(device=recovery).values_list("digest", flat=True))
+    assert {recovery_code_digest(device_uuid=recovery.uuid, code=c.replace("-", "")) for c in shown} == stored
     assert "only time Muster shows these codes" in codes_page
     assert client.get("/mfa/recovery-codes/")["Location"] == "/home/"  # shown once
     assert client.get(home_of(world)).status_code == 200
-    assert TOTPDevice.objects.get(user=chief).confirmed
+    device = AuthenticatorApp.objects.get(user=chief)
+    compact = secret.replace(" ", "")
+    assert device.confirmed and device.bin_key == b32decode(compact + "=" * (-len(compact) % 8))
     assert audit_count(AuditAction.MFA_ENROLLED, chief) == 1
     assert audit_count(AuditAction.MFA_FAILED, chief) == 1
     secret_plain = secret.replace(" ", "")
     for line in logs:
-        assert secret_plain not in line.replace(" ", "") and device.key not in line and code not in line, line
+        assert secret_plain not in line.replace(" ", "") and device.secret not in line and code not in line, line
         assert not any(c in line for c in shown), line
     for event in AuditEvent.objects.filter(actor=chief):
         assert code not in event.object_id and secret_plain not in event.object_id
@@ -210,7 +222,7 @@ def test_enrolled_accounts_cannot_enroll_again_without_a_reset(client, world, mf
     assert client.get("/mfa/setup/")["Location"] == "/mfa/"
     client.post("/mfa/", {"code": code_for(device, 1)})
     assert client.get("/mfa/setup/")["Location"] == "/home/"
-    assert TOTPDevice.objects.filter(user=chief).count() == 1
+    assert AuthenticatorApp.objects.filter(user=chief).count() == 1
 
 
 # --- Verification ---------------------------------------------------------------------------------
@@ -227,7 +239,7 @@ def test_a_current_code_opens_the_account_under_a_new_session_key_and_is_audited
     assert client.session.session_key != before
     assert client.get(home_of(world)).status_code == 200
     assert AuditEvent.objects.filter(
-        action=AuditAction.MFA_VERIFIED, actor=chief, object_type="otp_totp.totpdevice", object_id=str(device.pk)
+        action=AuditAction.MFA_VERIFIED, actor=chief, object_type="network.authenticatorapp", object_id=str(device.pk)
     ).exists()
 
 
@@ -237,7 +249,7 @@ def test_a_used_code_cannot_be_used_again(client, world, mfa_required):
     device = enrolled.device
     sign_in(client, chief)
     assert "not right" in client.post("/mfa/", {"code": enrolled.code_used}).content.decode()
-    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
+    AuthenticatorApp.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
 
     code = code_for(device, 1)
     assert client.post("/mfa/", {"code": code})["Location"] == "/home/"
@@ -257,7 +269,7 @@ def test_a_recovery_code_signs_in_once(client, world, mfa_required):
     assert response.redirect_chain[-1][0] == home_of(world)
     assert "9 left" in response.content.decode()
     assert AuditEvent.objects.filter(
-        action=AuditAction.MFA_VERIFIED, actor=chief, object_type="otp_static.staticdevice"
+        action=AuditAction.MFA_VERIFIED, actor=chief, object_type="network.recoverycodeset"
     ).exists()
     client.post("/logout/")
     sign_in(client, chief)
@@ -286,7 +298,9 @@ def test_wrong_codes_are_throttled_and_audited_without_the_code(client, world, m
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # attempts while waiting are refused unchecked
 
-    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=timezone.now() - timedelta(seconds=61))
+    AuthenticatorApp.objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=timezone.now() - timedelta(seconds=61)
+    )
     assert client.post("/mfa/", {"code": right})["Location"] == "/home/"
 
 
@@ -297,7 +311,7 @@ def test_wrong_recovery_codes_are_throttled_too(client, world, mfa_required, set
     sign_in(client, chief)
     client.post("/mfa/", {"code": "aaaa-aaaa"})
     assert "Too many wrong codes" in client.post("/mfa/", {"code": codes[0]}).content.decode()
-    assert StaticDevice.objects.get(user=chief).throttling_failure_count == 1
+    assert RecoveryCodeSet.objects.get(user=chief).throttling_failure_count == 1
     assert mfa.recovery_codes_left(chief) == 10
 
 
@@ -308,7 +322,7 @@ def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required):
     clinician = world.a[Role.CLINICIAN]
     enroll(clinician)
     client.post("/password-reset/", {"email": clinician.email})
-    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    link = re.search(re.escape(settings.MUSTER_BASE_URL) + r"(/password-reset/\S+/)", mail.outbox[0].body).group(1)
     set_url = client.get(link, follow=True).redirect_chain[-1][0]
     new_password = "a-brand-new-passphrase"
     done = client.post(set_url, {"new_password1": new_password, "new_password2": new_password}, follow=True)
@@ -376,8 +390,8 @@ def test_reset_mfa_command_removes_the_devices_ends_sessions_and_is_audited(clie
 
     call_command("reset_mfa", chief.email.upper(), "--by", world.state_admin.email)
 
-    assert not TOTPDevice.objects.filter(user=chief).exists()
-    assert not StaticDevice.objects.filter(user=chief).exists()
+    assert not AuthenticatorApp.objects.filter(user=chief).exists()
+    assert not RecoveryCodeSet.objects.filter(user=chief).exists()
     assert client.get(home_of(world))["Location"].startswith("/login/")
     assert AuditEvent.objects.filter(
         action=AuditAction.MFA_RESET, actor=world.state_admin, object_id=str(chief.pk)
@@ -392,14 +406,14 @@ def test_a_state_admin_resets_a_lost_phone_from_the_network_pages(client, world)
     client.force_login(world.state_admin)
     assert "Reset a lost phone" in client.get("/network/").content.decode()
     unconfirmed = client.post("/network/mfa-reset/", {"email": chief.email})
-    assert unconfirmed.status_code == 200 and TOTPDevice.objects.filter(user=chief).exists()
+    assert unconfirmed.status_code == 200 and AuthenticatorApp.objects.filter(user=chief).exists()
     unknown = client.post("/network/mfa-reset/", {"email": "nobody@test.example", "confirm": "on"})
     assert "No account has that e-mail address" in unknown.content.decode()
 
     response = client.post("/network/mfa-reset/", {"email": chief.email, "confirm": "on"}, follow=True)
     assert f"Two-step sign-in reset for {chief.email}" in response.content.decode()
-    assert not TOTPDevice.objects.filter(user=chief).exists()
-    assert not StaticDevice.objects.filter(user=chief).exists()
+    assert not AuthenticatorApp.objects.filter(user=chief).exists()
+    assert not RecoveryCodeSet.objects.filter(user=chief).exists()
     assert AuditEvent.objects.filter(
         action=AuditAction.MFA_RESET, actor=world.state_admin, object_id=str(chief.pk)
     ).exists()
