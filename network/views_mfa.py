@@ -76,9 +76,9 @@ def mfa_enroll(request: HttpRequest) -> HttpResponse:
         pending = mfa.enrollment_pending(request, create=False)
         if pending is None or request.POST.get("enrollment") != pending.id:
             # A page from an earlier sign-in (another account's, or an older secret): never confirm it.
-            form = _enroll_form(None)
-            form.add_error(None, "This set-up page belonged to an earlier sign-in. Scan the new code below.")
-        elif form.is_valid():
+            messages.warning(request, "That set-up page belonged to an earlier sign-in. Scan the new code below.")
+            return redirect(request.get_full_path())
+        if form.is_valid():
             check, codes = mfa.mfa_enrollment_confirm(
                 user=request.user, secret=pending.secret, code=form.cleaned_data["code"], request=request
             )

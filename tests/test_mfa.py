@@ -4,10 +4,11 @@ lost phone, and production that refuses to run without it."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
-from base64 import b32decode
+from base64 import b32decode, b32encode
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django_otp.oath import totp
 
 from agencies import services as agency_services
+from agencies.fields import Ciphertext
 from agencies.models import Role
 from network import mfa
 from network.audit import AuditAction
@@ -431,3 +433,158 @@ def test_users_without_roles_enroll_too(client, world, mfa_required):
     user = make_user(f"norole-{uuid.uuid4().hex[:8]}@test.example")
     sign_in(client, user)
     assert client.get("/home/")["Location"] == "/mfa/setup/"
+
+
+# --- Enrollment belongs to one session; an unfinished sign-in traps no one -------------------------
+
+
+def setup_page(client) -> tuple[str, str]:
+    """The secret (as shown, base32) and the enrollment id of the setup page this client is shown."""
+    page = client.get("/mfa/setup/").content.decode()
+    secret = re.search(r'id="mfa-secret">([A-Z2-7 ]+)<', page).group(1)
+    return secret, re.search(r'name="enrollment" value="([^"]+)"', page).group(1)
+
+
+def test_someone_who_knows_a_new_accounts_password_cannot_plant_their_authenticator(world, mfa_required):
+    """The issue's two browsers: the attacker's session and the real user's are shown different
+    secrets, and after the real user enrolls the attacker's codes open nothing."""
+    from django.test import Client
+
+    user = world.a[Role.PEER_SUPPORTER]
+    attacker, owner = Client(), Client()
+    sign_in(attacker, user)
+    attacker_secret, attacker_enrollment = setup_page(attacker)
+    sign_in(owner, user)
+    owner_secret, owner_enrollment = setup_page(owner)
+    assert attacker_secret != owner_secret
+    assert not AuthenticatorApp.objects.filter(user=user).exists()
+
+    confirmed = owner.post("/mfa/setup/", {"code": code_for_secret(owner_secret), "enrollment": owner_enrollment})
+    assert confirmed["Location"] == "/mfa/recovery-codes/"
+
+    late = attacker.post("/mfa/setup/", {"code": code_for_secret(attacker_secret), "enrollment": attacker_enrollment})
+    assert late.status_code == 302 and late["Location"] == "/mfa/"
+    stored_key = AuthenticatorApp.objects.get(user=user).bin_key
+    assert b32encode(stored_key).decode().rstrip("=") == owner_secret.replace(" ", "")
+    encounters = f"{home_of(world)}encounters/"
+    for steps in (0, 1):
+        refused = attacker.post("/mfa/", {"code": code_for_secret(attacker_secret, steps)})
+        assert refused.status_code == 200 and "not right" in refused.content.decode()
+        AuthenticatorApp.objects.filter(user=user).update(throttling_failure_count=0, throttling_failure_timestamp=None)
+    assert attacker.get(encounters)["Location"].startswith("/mfa/")
+    assert owner.get(encounters).status_code == 200
+
+
+def test_the_sign_in_page_lets_the_next_person_sign_in_over_an_unfinished_sign_in(client, world, mfa_required):
+    first, second = world.a[Role.CHIEF], world.a[Role.COORDINATOR]
+    sign_in(client, first)  # password given, code never entered; then they walk away
+    page = client.get("/login/")
+    assert page.status_code == 200
+    assert "started in this browser but not finished" in page.content.decode()
+    assert first.email not in page.content.decode()
+    response = sign_in(client, second)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(second.pk)
+    assert client.get(home_of(world))["Location"].startswith("/mfa/setup/")  # the second person's own setup
+
+
+def test_a_setup_page_from_an_earlier_sign_in_is_never_confirmed_onto_the_next_account(client, world, mfa_required):
+    first, second = world.a[Role.CHIEF], world.a[Role.COORDINATOR]
+    sign_in(client, first)
+    old_secret, old_enrollment = setup_page(client)  # the first person's page, still open in a tab
+    sign_in(client, second)
+    response = client.post(
+        "/mfa/setup/", {"code": code_for_secret(old_secret), "enrollment": old_enrollment}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/mfa/setup/"
+    assert "belonged to an earlier sign-in" in response.content.decode()
+    assert not AuthenticatorApp.objects.filter(user__in=[first, second]).exists()
+    new_secret, new_enrollment = setup_page(client)
+    assert new_secret != old_secret and new_enrollment != old_enrollment
+
+
+def test_a_setup_form_without_this_sessions_enrollment_confirms_nothing(client, world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    sign_in(client, chief)
+    secret, _enrollment = setup_page(client)
+    client.post("/mfa/setup/", {"code": code_for_secret(secret)})
+    client.post("/mfa/setup/", {"code": code_for_secret(secret), "enrollment": "guessed"})
+    assert not AuthenticatorApp.objects.filter(user=chief).exists()
+
+
+# --- At rest: secrets encrypted, recovery codes hashed -----------------------------------------------
+
+
+def raw_column(sql: str, params) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_authenticator_secret_is_encrypted_in_the_database(world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    device = enroll(chief).device
+    secret_hex = device.bin_key.hex()
+    secret_b32 = b32encode(device.bin_key).decode().rstrip("=")
+    (stored,) = raw_column("SELECT secret FROM network_authenticatorapp WHERE user_id = %s", [chief.pk])
+    assert stored.startswith("m1.")  # an AES-256-GCM ciphertext under the network's data key
+    assert secret_hex not in stored.lower() and secret_b32 not in stored.upper()
+    assert not raw_column("SELECT key FROM otp_totp_totpdevice WHERE user_id = %s", [chief.pk])
+    # Moved to another row it no longer decrypts (the ciphertext is bound to its row).
+    other = enroll(world.a[Role.CLINICIAN]).device
+    AuthenticatorApp.objects.filter(pk=other.pk).update(secret=Ciphertext(stored))
+    from agencies.crypto import DecryptionError
+
+    with pytest.raises(DecryptionError):
+        AuthenticatorApp.objects.get(pk=other.pk).bin_key  # noqa: B018
+
+
+def test_recovery_codes_are_stored_only_as_keyed_hashes(world, mfa_required):
+    chief = world.a[Role.CHIEF]
+    codes = enroll(chief).recovery_codes
+    stored = raw_column(
+        "SELECT c.digest FROM network_recoverycode c JOIN network_recoverycodeset s ON s.id = c.device_id "
+        "WHERE s.user_id = %s",
+        [chief.pk],
+    )
+    assert len(stored) == 10
+    for code in codes:
+        assert all(code not in value for value in stored)
+        assert all(hashlib.sha256(code.encode()).hexdigest() != value for value in stored)  # keyed, not bare
+    assert not raw_column(
+        "SELECT t.token FROM otp_static_statictoken t JOIN otp_static_staticdevice d ON d.id = t.device_id "
+        "WHERE d.user_id = %s",
+        [chief.pk],
+    )
+
+
+def test_enrolled_accounts_keep_their_app_and_recovery_codes_through_the_migration(client, world, mfa_required):
+    """The data migration moves django-otp's plain-text devices into the encrypted and hashed ones."""
+    import importlib
+
+    from django.apps import apps
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    chief, pending = world.a[Role.CHIEF], world.a[Role.CLINICIAN]
+    old_app = TOTPDevice.objects.create(user=chief, name="Authenticator app", confirmed=True)
+    TOTPDevice.objects.create(user=pending, name="Authenticator app", confirmed=False)  # a shared pending one
+    old_codes = StaticDevice.objects.create(user=chief, name="Recovery codes", confirmed=True)
+    StaticToken.objects.bulk_create([StaticToken(device=old_codes, token=t) for t in ("abcd2345", "wxyz6777")])
+
+    migration = importlib.import_module("network.migrations.0010_mfa_devices_moved_from_django_otp")
+    migration.move_devices(apps, None)
+
+    assert not TOTPDevice.objects.exists() and not StaticToken.objects.exists()
+    assert not AuthenticatorApp.objects.filter(user=pending).exists()
+    moved = AuthenticatorApp.objects.get(user=chief)
+    assert moved.bin_key == old_app.bin_key
+    sign_in(client, chief)
+    code = f"{totp(old_app.bin_key, step=30, t0=0, digits=6, drift=1):06d}"
+    assert client.post("/mfa/", {"code": code})["Location"] == "/home/"
+    client.post("/logout/")
+    sign_in(client, chief)
+    assert client.post("/mfa/", {"code": "abcd-2345"}, follow=True).redirect_chain[-1][0] == home_of(world)
+    assert mfa.recovery_codes_left(chief) == 1
