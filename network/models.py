@@ -1,4 +1,4 @@
-"""Public-schema models: users, the statewide network, regions, network roles, audit events."""
+"""Public-schema models: users, the statewide network, regions, network roles, audit events, MFA devices."""
 
 import base64
 import hashlib
