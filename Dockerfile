@@ -1,7 +1,8 @@
 # Production image: gunicorn + whitenoise for web; the same image runs the Celery worker and beat.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MUSTER_ENV=production
 WORKDIR /app
 
 # pg_dump / pg_restore matching the PostgreSQL 16 server, for backup_agency, restore_agency and

@@ -143,9 +143,10 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invitation_url(token: str, *, request=None) -> str:
-    path = reverse("invitation_accept", kwargs={"token": token})
-    return request.build_absolute_uri(path) if request is not None else settings.MUSTER_BASE_URL + path
+def invitation_url(token: str) -> str:
+    """The link in the invitation e-mail: always on MUSTER_BASE_URL, never on the Host the request
+    named (a forged Host header must not send someone's invitation token to another site)."""
+    return settings.MUSTER_BASE_URL + reverse("invitation_accept", kwargs={"token": token})
 
 
 def invitation_create(*, actor, agency: Agency, email: str, role: str, request=None) -> tuple[Invitation, str]:
@@ -177,7 +178,7 @@ def invitation_create(*, actor, agency: Agency, email: str, role: str, request=N
         invitation.full_clean()
         invitation.save()
         audit_record(action=AuditAction.INVITATION_SENT, actor=actor, agency=agency, obj=invitation, request=request)
-        link = invitation_url(token, request=request)
+        link = invitation_url(token)
         transaction.on_commit(lambda: _invitation_send(invitation=invitation, link=link))
     return invitation, token
 

@@ -10,17 +10,10 @@ from config.health import healthz
 from governance import urls as governance_urls
 from network import views as network_views
 from network import views_audit, views_mfa, views_standard
-from network.forms import EmailAuthenticationForm
 from reporting import views as reporting_views
 
 auth_patterns = [
-    path(
-        "login/",
-        public_view(
-            auth_views.LoginView.as_view(authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True)
-        ),
-        name="login",
-    ),
+    path("login/", public_view(network_views.SignInView.as_view()), name="login"),
     path("logout/", public_view(auth_views.LogoutView.as_view()), name="logout"),
     path("mfa/", views_mfa.mfa_verify, name="mfa_verify"),
     path("mfa/setup/", views_mfa.mfa_enroll, name="mfa_enroll"),

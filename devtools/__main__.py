@@ -28,6 +28,8 @@ CHROMIUM = "/usr/bin/chromium"
 def _env(services: Services, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        # Settings refuse to load without MUSTER_ENV; ./dev is development unless told otherwise.
+        MUSTER_ENV=os.environ.get("MUSTER_ENV") or "development",
         DATABASE_URL=services.database_url,
         REDIS_URL=services.redis_url,
         DJANGO_SETTINGS_MODULE="config.settings",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 
 from network.models import AuditEvent
@@ -188,9 +189,16 @@ CARE_ACTIONS: frozenset[str] = frozenset(
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's address. Behind a proxy, gunicorn's --forwarded-allow-ips sets REMOTE_ADDR."""
+    """The caller's address: REMOTE_ADDR, or behind MUSTER_PROXY_COUNT proxies that each append to
+    X-Forwarded-For, the entry the outermost of them wrote (entries further left are the caller's own
+    word and are ignored). The lockout and the reset limits count by this address too."""
     if request is None:
         return None
+    proxies = settings.MUSTER_PROXY_COUNT
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= proxies and forwarded[-proxies]:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR") or None
 
 

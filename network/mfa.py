@@ -13,9 +13,13 @@ Codes and secrets are never logged or audited; audit events carry the account an
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from base64 import b32encode
+from binascii import unhexlify
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 import segno
 from django.conf import settings
@@ -27,19 +31,24 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 from django_otp import login as otp_login
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.oath import TOTP
 
+from agencies import crypto
 from network.audit import AuditAction, audit_record
-from network.models import AuditEvent
+from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, User, recovery_code_digest
 
 RECOVERY_CODE_COUNT = 10
 AUTHENTICATOR_NAME = "Authenticator app"
 RECOVERY_NAME = "Recovery codes"
 NEW_RECOVERY_CODES_KEY = "muster_mfa_new_recovery_codes"  # shown once, then removed from the session
+# The secret being set up: in this session only (encrypted), bound to the account that gave its password
+# here, and written to the database only when a code from the app confirms it.
+PENDING_ENROLLMENT_KEY = "muster_mfa_enrollment"
+SECRET_BYTES = 20
 
-# The only pages a signed-in session that still owes its code may open.
-OPEN_BEFORE_VERIFICATION = frozenset({"mfa_verify", "mfa_enroll", "logout", "healthz"})
+# The only pages a signed-in session that still owes its code may open. The sign-in page is one of
+# them: someone else at this browser can always sign in, which discards the unfinished sign-in.
+OPEN_BEFORE_VERIFICATION = frozenset({"mfa_verify", "mfa_enroll", "login", "logout", "healthz"})
 
 _TOTP_CODE = re.compile(r"^\d{6}$")
 _SEPARATORS = re.compile(r"[\s-]+")
@@ -48,17 +57,17 @@ _SEPARATORS = re.compile(r"[\s-]+")
 # --- Reads ---------------------------------------------------------------------------------------
 
 
-def authenticator_for(user) -> TOTPDevice | None:
+def authenticator_for(user) -> AuthenticatorApp | None:
     """The user's confirmed authenticator app, if they have enrolled one."""
-    return TOTPDevice.objects.devices_for_user(user, confirmed=True).order_by("pk").first()
+    return AuthenticatorApp.objects.devices_for_user(user, confirmed=True).order_by("pk").first()
 
 
-def recovery_device_for(user) -> StaticDevice | None:
-    return StaticDevice.objects.devices_for_user(user, confirmed=True).order_by("pk").first()
+def recovery_device_for(user) -> RecoveryCodeSet | None:
+    return RecoveryCodeSet.objects.devices_for_user(user, confirmed=True).order_by("pk").first()
 
 
 def recovery_codes_left(user) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return RecoveryCode.objects.filter(device__user=user, device__confirmed=True).count()
 
 
 def is_verified(request: HttpRequest) -> bool:
@@ -67,15 +76,35 @@ def is_verified(request: HttpRequest) -> bool:
     return bool(verified and verified())
 
 
-def secret_for_display(device: TOTPDevice) -> str:
+def new_secret() -> str:
+    """A fresh authenticator secret, hex (20 random bytes, as RFC 4226 recommends)."""
+    return secrets.token_hex(SECRET_BYTES)
+
+
+def secret_for_display(secret: str) -> str:
     """The TOTP secret as authenticator apps ask for it by hand: base32, in groups of four."""
-    secret = b32encode(device.bin_key).decode().rstrip("=")
-    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    text = b32encode(unhexlify(secret)).decode().rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-def qr_code_svg(device: TOTPDevice) -> SafeString:
+def otpauth_url(*, user, secret: str) -> str:
+    """The otpauth:// link the QR code carries (the Key URI format every authenticator app reads)."""
+    issuer = settings.OTP_TOTP_ISSUER.replace(":", "")
+    label = quote(f"{issuer}:{user.get_username()}")
+    params = urlencode(
+        {
+            "secret": b32encode(unhexlify(secret)).decode(),
+            "algorithm": "SHA1",
+            "digits": AuthenticatorApp.digits,
+            "period": AuthenticatorApp.step,
+        }
+    )
+    return f"otpauth://totp/{label}?{params}&issuer={quote(issuer)}"
+
+
+def qr_code_svg(url: str) -> SafeString:
     """The enrollment QR code as inline SVG drawn on the server: no script, no inline style, no CDN."""
-    qr = segno.make(device.config_url, error="m")
+    qr = segno.make(url, error="m")
     svg = qr.svg_inline(scale=1, border=4, omitsize=True, dark="#000", light="#fff", svgclass="muster-qr__svg")
     return mark_safe(svg)  # noqa: S308  # nosec B308, B703  # segno draws our own otpauth URL; no user markup
 
@@ -100,8 +129,9 @@ def _normalize(code: str) -> str:
 class CodeCheck:
     """The outcome of checking one code: the device that accepted it, or why nothing did."""
 
-    device: TOTPDevice | StaticDevice | None = None
+    device: AuthenticatorApp | RecoveryCodeSet | None = None
     locked_until: datetime | None = None
+    already_enrolled: bool = False  # enrollment only: another session set up an app first
 
     @property
     def ok(self) -> bool:
@@ -109,7 +139,7 @@ class CodeCheck:
 
     @property
     def used_recovery_code(self) -> bool:
-        return isinstance(self.device, StaticDevice)
+        return isinstance(self.device, RecoveryCodeSet)
 
 
 def _check_device(*, device_model, pk: int, code: str) -> CodeCheck:
@@ -150,41 +180,60 @@ def mfa_code_check(*, user, code: str, request: HttpRequest | None = None) -> Co
     return result
 
 
-def mfa_enrollment_device(*, user) -> TOTPDevice:
-    """The authenticator app being set up: the same secret on every visit until it is confirmed."""
-    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("pk").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
-    return device
+def _enrollment_code_step(*, secret: str, code: str) -> tuple[int, int] | None:
+    """The time step and drift at which `code` matches `secret` (one step either way), or None."""
+    if not _TOTP_CODE.match(code):
+        return None
+    totp = TOTP(unhexlify(secret), AuthenticatorApp.step, AuthenticatorApp.t0, AuthenticatorApp.digits)
+    totp.time = time.time()
+    if not totp.verify(int(code), AuthenticatorApp.tolerance):
+        return None
+    return totp.t(), totp.drift
 
 
 def mfa_enrollment_confirm(
-    *, user, device: TOTPDevice, code: str, request: HttpRequest | None = None
+    *, user, secret: str, code: str, request: HttpRequest | None = None
 ) -> tuple[CodeCheck, list[str]]:
-    """Confirm the authenticator app with a current code; on success issue fresh recovery codes.
+    """Confirm an authenticator app with a current code for `secret` (which until now lived only in
+    the enrolling session); on success store the app and issue fresh recovery codes.
 
-    Returns the check and, when it passed, the new recovery codes (shown once, stored by django-otp).
+    The app is created here and nowhere else, so no two sessions ever share a secret. If the account
+    already has an app (another session confirmed first), nothing changes: replacing an app goes
+    through the audited reset. Returns the check and, when it passed, the recovery codes (shown once).
     """
+    matched = _enrollment_code_step(secret=secret, code=_normalize(code))
     with transaction.atomic():
-        result = _check_device(device_model=TOTPDevice, pk=device.pk, code=_normalize(code))
-        if not result.ok:
+        # One enrollment at a time per account: a second session waits here, then sees the first's app.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if authenticator_for(user) is not None:
             _audit_failure(user=user, request=request)
-            return result, []
-        confirmed = result.device
-        confirmed.confirmed = True
-        confirmed.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=user).exclude(pk=confirmed.pk).delete()
+            return CodeCheck(already_enrolled=True), []
+        if matched is None:
+            _audit_failure(user=user, request=request)
+            return CodeCheck(), []
+        step, drift = matched
+        AuthenticatorApp.objects.filter(user=user).delete()
+        device = AuthenticatorApp(user=user, name=AUTHENTICATOR_NAME, confirmed=True, secret=secret)
+        device.last_t, device.drift = step, drift  # the confirming code cannot be used again to sign in
+        device.save()
         codes = _recovery_codes_replace(user=user)
-        audit_record(action=AuditAction.MFA_ENROLLED, actor=user, obj=confirmed, request=request)
-    return result, codes
+        audit_record(action=AuditAction.MFA_ENROLLED, actor=user, obj=device, request=request)
+    return CodeCheck(device=device), codes
 
 
 def _recovery_codes_replace(*, user) -> list[str]:
-    StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
-    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    RecoveryCodeSet.objects.filter(user=user).delete()
+    device = RecoveryCodeSet.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
+    codes = [_random_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    RecoveryCode.objects.bulk_create(
+        [RecoveryCode(device=device, digest=recovery_code_digest(device_uuid=device.uuid, code=c)) for c in codes]
+    )
     return codes
+
+
+def _random_recovery_code() -> str:
+    """Eight base32 characters (40 random bits), shown as xxxx-xxxx."""
+    return b32encode(secrets.token_bytes(5)).decode().lower()
 
 
 def mfa_reset(*, actor, user, request: HttpRequest | None = None) -> int:
@@ -195,8 +244,8 @@ def mfa_reset(*, actor, user, request: HttpRequest | None = None) -> int:
     from network.services import user_sessions_end
 
     with transaction.atomic():
-        removed = TOTPDevice.objects.filter(user=user).delete()[1].get(TOTPDevice._meta.label, 0)
-        removed += StaticDevice.objects.filter(user=user).delete()[1].get(StaticDevice._meta.label, 0)
+        removed = AuthenticatorApp.objects.filter(user=user).delete()[1].get(AuthenticatorApp._meta.label, 0)
+        removed += RecoveryCodeSet.objects.filter(user=user).delete()[1].get(RecoveryCodeSet._meta.label, 0)
         audit_record(action=AuditAction.MFA_RESET, actor=actor, obj=user, request=request)
     user_sessions_end(user=user)
     return removed
@@ -207,9 +256,51 @@ def mfa_reset(*, actor, user, request: HttpRequest | None = None) -> int:
 
 def session_mark_verified(request: HttpRequest, device) -> None:
     """Record in the session that MFA passed, under a new session key (as Django does at sign-in),
-    so a session id seen before the code was given is worth nothing after it."""
+    so a session id seen before the code was given is worth nothing after it. The person has now
+    proved who they are, so any sign-in lockout on the account (from any address) is lifted."""
+    from network.services import user_lockout_lift
+
     otp_login(request, device)
+    request.session.pop(PENDING_ENROLLMENT_KEY, None)
     request.session.cycle_key()
+    user_lockout_lift(user=request.user)
+
+
+@dataclass(frozen=True)
+class PendingEnrollment:
+    """The authenticator secret this session is setting up, and the id the setup form carries."""
+
+    id: str
+    secret: str  # hex
+
+
+def _pending_aad(user_pk) -> bytes:
+    return f"public|session|{PENDING_ENROLLMENT_KEY}|{user_pk}".encode()
+
+
+def enrollment_pending(request: HttpRequest, *, create: bool = True) -> PendingEnrollment | None:
+    """This session's enrollment for the signed-in account: made on first need, kept across reloads,
+    never shown to another session. One left by another account's sign-in is discarded."""
+    stored = request.session.get(PENDING_ENROLLMENT_KEY)
+    if stored and stored.get("user") == request.user.pk:
+        try:
+            return PendingEnrollment(stored["id"], crypto.decrypt(stored["secret"], aad=_pending_aad(request.user.pk)))
+        except crypto.DecryptionError:
+            pass
+    request.session.pop(PENDING_ENROLLMENT_KEY, None)
+    if not create:
+        return None
+    pending = PendingEnrollment(secrets.token_urlsafe(16), new_secret())
+    request.session[PENDING_ENROLLMENT_KEY] = {
+        "user": request.user.pk,
+        "id": pending.id,
+        "secret": crypto.encrypt(pending.secret, aad=_pending_aad(request.user.pk)),
+    }
+    return pending
+
+
+def enrollment_discard(request: HttpRequest) -> None:
+    request.session.pop(PENDING_ENROLLMENT_KEY, None)
 
 
 def safe_next(request: HttpRequest, default: str = "home") -> str:

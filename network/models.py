@@ -1,9 +1,21 @@
-"""Public-schema models: users, the statewide network, regions, network roles, audit events."""
+"""Public-schema models: users, the statewide network, regions, network roles, audit events, MFA devices."""
 
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from binascii import unhexlify
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+
+from agencies.fields import EncryptedTextField
 
 from network.validators import validate_single_line
 
@@ -287,3 +299,106 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} ({'sent' if self.sent_at else 'pending'})"
+
+
+# --- Two-step sign-in (network/mfa.py) ---------------------------------------------------------------
+# django-otp's own TOTPDevice and StaticToken keep the authenticator secret and the recovery codes in
+# plain text; these two keep the secret encrypted under the network's data key and the codes as keyed
+# hashes. Both are django-otp devices, so its middleware and `otp_login` work with them unchanged.
+
+
+class AuthenticatorApp(TimestampMixin, ThrottlingMixin, Device):
+    """A confirmed authenticator app (TOTP, RFC 6238: 6 digits, 30-second steps, SHA-1 as every app
+    supports). Created only when a code confirms the secret; there is never a pending row to share."""
+
+    step = 30
+    t0 = 0
+    digits = 6
+    tolerance = 1  # one step of clock drift either way
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    secret = EncryptedTextField(help_text="The shared secret, hex, encrypted under the network's data key.")
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1, help_text="Time step of the last accepted code: only later ones pass.")
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"
+
+    def encryption_owner(self):
+        return None  # the network's data key, whatever agency a request happens to be in
+
+    @property
+    def bin_key(self) -> bytes:
+        return unhexlify(self.secret.encode())
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token) -> bool:
+        """As django-otp's TOTPDevice: a code of a later step than the last accepted one, within one
+        step of drift; each wrong code doubles the wait before the next is checked."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            verified = False
+        else:
+            totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = totp.verify(code, self.tolerance, self.last_t + 1)
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+
+def recovery_code_digest(*, device_uuid, code: str) -> str:
+    """A recovery code as stored: HMAC-SHA256 under MUSTER_BLIND_INDEX_KEY (a key outside the database),
+    bound to its set, so a copy of the table alone gives nothing to try codes against."""
+    key = base64.b64decode(settings.MUSTER_BLIND_INDEX_KEY)
+    return hmac.new(key, f"mfa-recovery|{device_uuid}|{code}".encode(), hashlib.sha256).hexdigest()
+
+
+class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):
+    """An account's one-time recovery codes, as a django-otp device (throttled like the app)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery code set"
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token) -> bool:
+        """A code is spent (deleted) when it is accepted."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        match = self.codes.filter(digest=recovery_code_digest(device_uuid=self.uuid, code=str(token))).first()
+        if match is None:
+            self.throttle_increment()
+            return False
+        match.delete()
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeSet, related_name="codes", on_delete=models.CASCADE)
+    digest = models.CharField(max_length=64, help_text="recovery_code_digest() of the code; never the code.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "digest"], name="recovery_code_unique")]
+
+    def __str__(self) -> str:
+        return f"Recovery code {self.pk}"

@@ -83,3 +83,14 @@ def users_inactive_disable(*, days: int, now=None) -> int:
         user_disable(actor=None, user=user)
         count += 1
     return count
+
+
+def user_lockout_lift(*, user) -> int:
+    """Lift every sign-in lockout on the account, from every source address (django-axes counts per
+    account and address). Called when the person proves who they are: a completed password reset or
+    a sign-in that passed MFA. Returns how many failure records were cleared."""
+    from axes.utils import reset
+
+    from network.sessions import lockout_username
+
+    return reset(username=lockout_username(None, {"username": user.email}))

@@ -24,6 +24,15 @@ def inactive_accounts_disable_task() -> int:
     return users_inactive_disable(days=days)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sessions_clear_task() -> None:
+    """Beat, daily: delete expired sessions from the database (Django's `clearsessions`), so a session
+    past its 12 hours does not stay on disk until someone happens to present its cookie."""
+    from django.core.management import call_command
+
+    call_command("clearsessions")
+
+
 @shared_task(ignore_result=True)
 def beat_heartbeat() -> None:
     """Scheduled by beat every 30 s and run by a worker: /healthz reads its age."""

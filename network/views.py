@@ -1,5 +1,8 @@
 """Public-schema pages: sign-in, the home router, network administration, invitations."""
 
+import logging
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -21,17 +24,21 @@ from agencies.access import (
 )
 from agencies.models import Agency, Invitation, Role
 from governance.models import Agreement
-from network.audit import AuditAction, audit_record
+from network.audit import AuditAction, audit_record, client_ip
 from network.forms import (
     AccountStatusForm,
     AgencyCreateForm,
+    EmailAuthenticationForm,
     FirstAdminInvitationForm,
     InvitationAcceptForm,
     add_service_errors,
 )
 from network.models import AuditEvent, NetworkRole
+from network.ratelimit import rate_limit_allows
 from network.selectors import agencies_for_network_user, memberships_for_user
-from network.services import network_current, user_disable, user_enable
+from network.services import network_current, user_disable, user_enable, user_lockout_lift
+
+logger = logging.getLogger(__name__)
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 REGIONAL_COORDINATOR = NetworkRole.Role.REGIONAL_COORDINATOR
@@ -193,11 +200,32 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "network/invitation_accept.html", context)
 
 
+class SignInView(auth_views.LoginView):
+    """Django's sign-in with the e-mail form. A session that has passed sign-in goes home; a session
+    holding someone's unfinished sign-in (password given, code owed) gets the form like anyone else,
+    because the person at the browser now may be someone else: signing in as another account discards
+    the unfinished one (django.contrib.auth.login flushes a session that belonged to another user)."""
+
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def dispatch(self, request, *args, **kwargs):
+        self.unfinished_sign_in = request.user.is_authenticated and getattr(request, "mfa_pending", False)
+        if self.unfinished_sign_in:
+            self.redirect_authenticated_user = False
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "unfinished_sign_in": self.unfinished_sign_in}
+
+
 class AuditedPasswordResetView(auth_views.PasswordResetView):
-    """Django's reset request, plus an audit event (which account, when it exists; never the address typed)."""
+    """Django's reset request, plus an audit event (which account, when it exists; never the address
+    typed), a limit per address and per client, and links built on MUSTER_BASE_URL."""
 
     def form_valid(self, form):
-        user = get_user_model().objects.filter(email__iexact=form.cleaned_data["email"], is_active=True).first()
+        email = form.cleaned_data["email"].strip().lower()
+        user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
         audit_record(
             action=AuditAction.PASSWORD_RESET_REQUESTED,
             actor=None,
@@ -206,6 +234,26 @@ class AuditedPasswordResetView(auth_views.PasswordResetView):
             outcome=AuditEvent.Outcome.SUCCESS if user else AuditEvent.Outcome.FAILURE,
             request=self.request,
         )
+        window = settings.MUSTER_PASSWORD_RESET_WINDOW_SECONDS
+        # Both are counted on every request (no short-circuit), so neither can be spent without the other.
+        per_address = rate_limit_allows(
+            scope="password-reset-address",
+            key=email,
+            limit=settings.MUSTER_PASSWORD_RESET_PER_ADDRESS,
+            window_seconds=window,
+        )
+        per_client = rate_limit_allows(
+            scope="password-reset-client",
+            key=client_ip(self.request) or "",
+            limit=settings.MUSTER_PASSWORD_RESET_PER_CLIENT,
+            window_seconds=window,
+        )
+        if not (per_address and per_client):
+            # The same page as a sent link, so the limit reveals nothing about the account.
+            logger.info("password reset e-mail not sent: %s limit reached", "client" if per_address else "address")
+            return redirect(self.get_success_url())
+        # The e-mail's link is built on the configured origin, never on the Host this request named.
+        self.extra_email_context = {"base_url": settings.MUSTER_BASE_URL}
         return super().form_valid(form)
 
 
@@ -213,6 +261,8 @@ class AuditedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
         audit_record(action=AuditAction.PASSWORD_SET, actor=form.user, obj=form.user, request=self.request)
+        # Whoever chose the new password proved they hold the mailbox: the lock page promises this.
+        user_lockout_lift(user=form.user)
         return response
 
 

@@ -51,34 +51,56 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "network/mfa_verify.html", {"form": form, "next": request.GET.get("next", "")})
 
 
+def _enroll_form(data) -> MfaCodeForm:
+    form = MfaCodeForm(data)
+    form.fields["code"].label = "6-digit code from the app"
+    form.fields["code"].widget.attrs.update(inputmode="numeric", pattern="[0-9 ]*")
+    return form
+
+
 @never_cache
 @login_view
 def mfa_enroll(request: HttpRequest) -> HttpResponse:
-    """Set up an authenticator app: scan the QR code (or type the secret), confirm with a current code."""
+    """Set up an authenticator app: scan the QR code (or type the secret), confirm with a current code.
+
+    The secret is this session's own (network.mfa.enrollment_pending) and the form names it, so a code
+    is only ever confirmed onto the account that gave its password in this session, with the secret this
+    session was shown.
+    """
     if mfa.authenticator_for(request.user) is not None:
         # Already set up: replacing it goes through an audited reset, not this page.
+        mfa.enrollment_discard(request)
         return redirect("mfa_verify" if not mfa.is_verified(request) else "home")
-    device = mfa.mfa_enrollment_device(user=request.user)
-    form = MfaCodeForm(request.POST or None)
-    form.fields["code"].label = "6-digit code from the app"
-    form.fields["code"].widget.attrs.update(inputmode="numeric", pattern="[0-9 ]*")
-    if request.method == "POST" and form.is_valid():
-        check, codes = mfa.mfa_enrollment_confirm(
-            user=request.user, device=device, code=form.cleaned_data["code"], request=request
-        )
-        if check.ok:
-            mfa.session_mark_verified(request, check.device)
-            request.session[mfa.NEW_RECOVERY_CODES_KEY] = codes
-            url = reverse("mfa_recovery_codes")
-            next_url = request.POST.get("next")
-            return redirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
-        wrong = "That code is not right. Check the app and try again."
-        form.add_error("code", _wait_message(check) if check.locked_until else wrong)
+    form = _enroll_form(request.POST or None)
+    if request.method == "POST":
+        pending = mfa.enrollment_pending(request, create=False)
+        if pending is None or request.POST.get("enrollment") != pending.id:
+            # A page from an earlier sign-in (another account's, or an older secret): never confirm it.
+            messages.warning(request, "That set-up page belonged to an earlier sign-in. Scan the new code below.")
+            return redirect(request.get_full_path())
+        if form.is_valid():
+            check, codes = mfa.mfa_enrollment_confirm(
+                user=request.user, secret=pending.secret, code=form.cleaned_data["code"], request=request
+            )
+            if check.ok:
+                mfa.session_mark_verified(request, check.device)
+                request.session[mfa.NEW_RECOVERY_CODES_KEY] = codes
+                url = reverse("mfa_recovery_codes")
+                next_url = request.POST.get("next")
+                return redirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
+            if check.already_enrolled:
+                mfa.enrollment_discard(request)
+                messages.info(request, "Two-step sign-in is already set up for this account: enter its code.")
+                return redirect("mfa_verify")
+            form.add_error("code", "That code is not right. Check the app and try again.")
+    pending = mfa.enrollment_pending(request)
+    setup_link = mfa.otpauth_url(user=request.user, secret=pending.secret)
     context = {
         "form": form,
-        "qr_svg": mfa.qr_code_svg(device),
-        "secret": mfa.secret_for_display(device),
-        "setup_link": device.config_url,  # otpauth://: opens the app when enrolling on the phone itself
+        "enrollment": pending.id,
+        "qr_svg": mfa.qr_code_svg(setup_link),
+        "secret": mfa.secret_for_display(pending.secret),
+        "setup_link": setup_link,  # otpauth://: opens the app when enrolling on the phone itself
         "next": request.GET.get("next", "") or request.POST.get("next", ""),
     }
     return render(request, "network/mfa_enroll.html", context)

@@ -54,6 +54,19 @@ def _public_schema_after_each_test():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_cleared_after_each_test():
+    """Rate-limit counters (password-reset e-mails) live in Redis, outside each test's transaction: one
+    test's requests must not use up the next one's allowance."""
+    yield
+    from network.ratelimit import rate_limits_clear
+
+    try:
+        rate_limits_clear()
+    except Exception:  # noqa: BLE001, S110 - a test that took Redis away; nothing was counted there
+        pass  # nosec B110
+
+
 @pytest.fixture(scope="session")
 def stack(django_db_setup, django_db_blocker):
     """A real Celery worker and web server (gunicorn) running against the test database."""

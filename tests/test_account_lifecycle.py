@@ -78,3 +78,26 @@ def test_a_state_admin_cannot_disable_their_own_account_here(client, world):
     assert "You cannot change your own account here" in response.content.decode()
     world.state_admin.refresh_from_db()
     assert world.state_admin.is_active
+
+
+def test_expired_sessions_are_deleted_by_a_daily_beat_task(settings):
+    from celery import current_app
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    expired, live = SessionStore(), SessionStore()
+    expired["muster_seen_at"] = live["muster_seen_at"] = 0
+    expired.set_expiry(1)
+    live.set_expiry(3600)
+    expired.create()
+    live.create()
+    Session.objects.filter(session_key=expired.session_key).update(
+        expire_date=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    scheduled = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    clearing = [name for name in scheduled if "session" in name]
+    assert clearing, "no beat entry clears expired sessions"
+    for name in clearing:
+        current_app.tasks[name].apply().get()
+    assert not Session.objects.filter(session_key=expired.session_key).exists()
+    assert Session.objects.filter(session_key=live.session_key).exists()

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from django.test import override_settings
@@ -77,3 +78,69 @@ def test_healthz_is_503_naming_the_database_when_postgres_is_unreachable(stack):
     finally:
         web.terminate()
         web.wait(10)
+
+
+# --- No broadcast per request: workers' heartbeats instead ---------------------------------------------
+
+
+@pytest.fixture
+def control_calls(monkeypatch):
+    """Every Celery broadcast /healthz makes (ping, inspect, any control command), recorded and refused."""
+    from config.celery import app
+
+    calls: list[str] = []
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"/healthz sent a {name} broadcast")
+
+        return call
+
+    for name in ("ping", "inspect", "broadcast"):
+        monkeypatch.setattr(app.control, name, refuse(name))
+    return calls
+
+
+@pytest.mark.django_db
+def test_healthz_asks_no_worker_anything_and_reports_the_worker_without_waiting(client, control_calls):
+    response = client.get("/healthz")
+    assert control_calls == []  # no broadcast that waits up to a second for replies on every request
+    assert "worker" in response.json()["checks"]
+
+
+@pytest.fixture
+def heartbeats(monkeypatch):
+    """A heartbeat hash of this test's own, away from any worker the suite's stack is running."""
+    from network import heartbeat
+
+    monkeypatch.setattr(heartbeat, "WORKER_HEARTBEATS_KEY", f"workers:heartbeat:test-{uuid.uuid4().hex}")
+    yield heartbeat
+    heartbeat._redis().delete(heartbeat.cache.make_key(heartbeat.WORKER_HEARTBEATS_KEY))
+
+
+@pytest.mark.django_db
+def test_healthz_says_the_worker_is_down_without_a_fresh_heartbeat_and_up_with_one(client, heartbeats, control_calls):
+    none = client.get("/healthz")
+    assert none.status_code == 503 and none.json()["down"] == ["worker"]
+
+    heartbeats.worker_heartbeat_record("worker-1@host", now=time.time() - heartbeats.WORKER_STALE_AFTER - 1)
+    stale = client.get("/healthz")
+    assert stale.status_code == 503 and stale.json()["down"] == ["worker"]
+
+    heartbeats.worker_heartbeat_record("worker-2@host")
+    fresh = client.get("/healthz")
+    assert fresh.status_code == 200 and fresh.json()["checks"]["worker"] == "ok"
+    assert control_calls == []
+
+
+@pytest.mark.django_db
+def test_a_worker_writes_its_heartbeat_and_removes_it_when_it_stops(heartbeats):
+    from types import SimpleNamespace
+
+    from config.celery import _record_worker_heartbeat, _remove_worker_heartbeat
+
+    _record_worker_heartbeat(sender=SimpleNamespace(eventer=SimpleNamespace(hostname="w@host")))
+    assert heartbeats.workers_alive() == 1
+    _remove_worker_heartbeat(sender=SimpleNamespace(hostname="w@host"))
+    assert heartbeats.workers_alive() == 0

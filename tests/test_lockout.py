@@ -60,3 +60,83 @@ def test_changing_the_case_of_the_address_does_not_dodge_the_lock(client, world)
     for variant in (email, email.upper(), f" {email} ", email.title(), email):
         attempt(client, variant, "wrong-password")
     assert attempt(client, email.upper(), PASSWORD).status_code == 429
+
+
+# --- Counted per account and source together; lifted by proof of identity ---------------------------
+
+SCRIPT_ADDRESS = "203.0.113.66"  # somewhere else on the internet
+
+
+def attempt_from(client, address, email, password):
+    return client.post("/login/", {"username": email, "password": password}, REMOTE_ADDR=address)
+
+
+def test_five_failures_from_another_address_do_not_lock_the_owner_out_of_their_own_browser(world):
+    from django.test import Client
+
+    email = world.a[Role.COORDINATOR].email
+    script, owner = Client(), Client()
+    for _ in range(4):
+        assert attempt_from(script, SCRIPT_ADDRESS, email, "wrong-password").status_code == 200
+    assert attempt_from(script, SCRIPT_ADDRESS, email, "wrong-password").status_code == 429
+    assert attempt_from(script, SCRIPT_ADDRESS, email, PASSWORD).status_code == 429  # the script is locked out
+    assert attempt(owner, email, PASSWORD).status_code == 302  # the coordinator is not
+    assert owner.get(f"/a/{world.agency_a.slug}/").status_code == 200
+
+
+def test_a_completed_password_reset_lifts_the_lock_as_the_lock_page_says(client, world):
+    import re
+
+    from django.core import mail
+
+    user = world.a[Role.CLINICIAN]
+    for _ in range(5):
+        attempt(client, user.email, "wrong-password")
+    locked = attempt(client, user.email, PASSWORD)
+    assert locked.status_code == 429 and "reset it" in locked.content.decode()
+
+    client.post("/password-reset/", {"email": user.email})
+    link = re.search(r"https?://[^/\s]+(/password-reset/\S+/)", mail.outbox[-1].body).group(1)
+    set_url = client.get(link, follow=True).redirect_chain[-1][0]
+    new_password = "a-brand-new-passphrase"
+    client.post(set_url, {"new_password1": new_password, "new_password2": new_password})
+
+    assert attempt(client, user.email, new_password).status_code == 302
+
+
+def test_an_mfa_verified_sign_in_lifts_locks_on_the_account_from_every_address(client, world, settings):
+    from axes.models import AccessAttempt
+
+    from tests.test_mfa import code_for, enroll
+
+    settings.MUSTER_MFA_REQUIRED = True
+    user = world.a[Role.CHIEF]
+    device = enroll(user).device
+    for _ in range(5):
+        attempt_from(client, SCRIPT_ADDRESS, user.email, "wrong-password")
+    assert AccessAttempt.objects.filter(username=user.email).exists()
+    assert attempt(client, user.email, PASSWORD).status_code == 302  # own address: not locked
+    assert AccessAttempt.objects.filter(username=user.email).exists()  # a password alone proves little
+    assert client.post("/mfa/", {"code": code_for(device, 1)})["Location"] == "/home/"
+    assert not AccessAttempt.objects.filter(username=user.email).exists()
+
+
+def test_retrying_while_locked_does_not_restart_the_fifteen_minutes(client, world):
+    import datetime
+
+    from axes.models import AccessAttempt
+    from django.db.models import F
+
+    email = world.a[Role.PEER_SUPPORTER].email
+    for _ in range(5):
+        attempt(client, email, "wrong-password")
+
+    def minutes_pass(minutes):
+        AccessAttempt.objects.filter(username=email).update(
+            attempt_time=F("attempt_time") - datetime.timedelta(minutes=minutes)
+        )
+
+    minutes_pass(14)
+    assert attempt(client, email, "wrong-password").status_code == 429  # a retry from the locked client
+    minutes_pass(2)  # 16 minutes after the lock began
+    assert attempt(client, email, PASSWORD).status_code == 302

@@ -100,3 +100,26 @@ def test_pages_carry_a_content_security_policy_without_inline_script(client):
     policy = client.get("/login/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_settings_refuse_to_load_without_muster_env_instead_of_using_development_keys():
+    without = run_manage("check", env_overrides={**PRODUCTION_ENV, "MUSTER_ENV": None})
+    assert without.returncode != 0
+    assert "MUSTER_ENV is not set" in without.stderr
+    bare = run_manage("check", env_overrides={})  # nothing at all: not a development server either
+    assert bare.returncode != 0 and "MUSTER_ENV" in bare.stderr
+
+
+def test_dev_the_image_and_compose_say_which_environment_they_are(monkeypatch):
+    from types import SimpleNamespace
+
+    from devtools.__main__ import _env
+
+    monkeypatch.delenv("MUSTER_ENV", raising=False)
+    services = SimpleNamespace(database_url="postgres://x/y", redis_url="redis://x/0")
+    assert _env(services)["MUSTER_ENV"] == "development"  # ./dev manage, ./dev up
+    assert _env(services, MUSTER_ENV="test")["MUSTER_ENV"] == "test"  # ./dev test
+    assert "MUSTER_ENV=production" in (ROOT / "Dockerfile").read_text().split("RUN", 1)[0]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name in ("migrate", "web", "worker", "beat"):
+        assert compose["services"][name]["environment"]["MUSTER_ENV"] == "production", name

@@ -4,6 +4,7 @@ resetting a password, and the audit events each of these leaves."""
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from agencies.models import Role
@@ -103,7 +104,7 @@ def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(cli
     user = world.a[Role.CLINICIAN]
     client.post("/password-reset/", {"email": user.email})
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [user.email]
-    link = re.search(r"http://testserver(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    link = re.search(re.escape(settings.MUSTER_BASE_URL) + r"(/password-reset/\S+/)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
     set_url = form_page.redirect_chain[-1][0]
     new_password = "a-brand-new-passphrase"

@@ -130,3 +130,43 @@ def test_a_user_sets_up_mfa_on_a_phone_and_signs_in_with_a_code_then_a_recovery_
         assert not violations, violations
     finally:
         context.close()
+
+
+@pytest.fixture
+def second_newcomer(django_db_blocker):
+    with django_db_blocker.unblock():
+        return make_user(f"mfa-{uuid.uuid4().hex[:10]}@test.example", "Riley Example")
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_next_person_at_a_browser_with_an_unfinished_sign_in_can_sign_in(
+    mfa_stack, browser, axe_check, newcomer, second_newcomer, viewport
+):
+    """Someone gave their password and walked away from the code step: the sign-in page still works
+    for the next person, says the unfinished sign-in ends, and the next person sets up their own app."""
+    size = VIEWPORTS[viewport]
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    violations = csp_violations(page)
+    try:
+        sign_in(page, mfa_stack.base_url, newcomer.email)
+        expect(page).to_have_url(re.compile(r"/mfa/setup/$"))
+        first_secret = page.locator("#mfa-secret").inner_text()
+
+        page.goto(mfa_stack.base_url + "/login/")
+        expect(page).to_have_url(re.compile(r"/login/$"))
+        expect(page.get_by_role("status")).to_contain_text("started in this browser but not finished")
+        axe_check(page, "sign-in over an unfinished sign-in")
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        screenshot(page, f"sign-in-over-unfinished-{viewport}")
+
+        page.get_by_label("E-mail").fill(second_newcomer.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(re.compile(r"/mfa/setup/$"))
+        expect(page.get_by_text(f"Account: {second_newcomer.email}")).to_be_visible()
+        assert page.locator("#mfa-secret").inner_text() != first_secret
+        screenshot(page, f"mfa-setup-after-unfinished-{viewport}")
+        assert not violations, violations
+    finally:
+        context.close()
