@@ -574,7 +574,7 @@ def test_enrolled_accounts_keep_their_app_and_recovery_codes_through_the_migrati
     old_codes = StaticDevice.objects.create(user=chief, name="Recovery codes", confirmed=True)
     StaticToken.objects.bulk_create([StaticToken(device=old_codes, token=t) for t in ("abcd2345", "wxyz6777")])
 
-    migration = importlib.import_module("network.migrations.0010_mfa_devices_moved_from_django_otp")
+    migration = importlib.import_module("network.migrations.0011_mfa_devices_moved_from_django_otp")
     migration.move_devices(apps, None)
 
     assert not TOTPDevice.objects.exists() and not StaticToken.objects.exists()

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('network', '0008_outbox'),
+        ('network', '0009_single_line_text_fields'),
     ]
 
     operations = [

@@ -57,7 +57,7 @@ def move_devices(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("network", "0009_mfa_devices_encrypted_and_hashed"),
+        ("network", "0010_mfa_devices_encrypted_and_hashed"),
         ("agencies", "0004_datakey_activation"),
         ("otp_totp", "0003_add_timestamps"),
         ("otp_static", "0003_add_timestamps"),
