@@ -52,8 +52,13 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
     except UnicodeDecodeError:
         report.errors.append((0, "The file is not UTF-8 text; save it as CSV (UTF-8)."))
         return report
-    reader = csv.DictReader(io.StringIO(text))
-    header = [c.strip().lower() for c in reader.fieldnames or []]
+    # newline="": the csv module reads line breaks itself, so a lone CR inside a cell is data, not an error.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [c.strip().lower() for c in reader.fieldnames or []]
+    except csv.Error as error:  # the first line itself cannot be read (a stray quote, an oversized cell)
+        report.errors.append((1, f"This line cannot be read as CSV ({error})."))
+        return report
     if header not in (COLUMNS, COLUMNS + OPTIONAL_COLUMNS):
         report.errors.append(
             (1, "The first line must be exactly: " + ",".join(COLUMNS) + " (optionally followed by ,disciplines)")

@@ -64,6 +64,9 @@ def test_one_bad_row_is_reported_by_line_and_nothing_is_applied(client, world):
     [
         ("name,email\nx,y\n", "The first line must be exactly"),
         (b"\xff\xfe\x00bad", "not UTF-8"),
+        # A lone carriage return (the fuzzer's find): once a 500 "new-line character seen in unquoted field".
+        ("email,avail\rability\n", "The first line must be exactly"),
+        ('"email\rx,y', "The first line must be exactly"),
     ],
 )
 def test_a_wrong_file_is_explained(client, world, content, message):
