@@ -36,86 +36,173 @@ Equality = tuple[frozenset, frozenset]
 
 
 class _Constraints:
-    """Everything shown in one connected component, as the linear system A x = b, x >= 0, where x are
-    the component's atoms. Rows are the shown cells (x summed = value) and the equalities (sum A - sum B
-    = 0); `owners[i]` is the key of the shown cell behind row i, or None for an equality."""
+    """Everything shown in one connected group, as the linear system A x = b, x >= 0, where x are the
+    group's atoms: one row per shown cell (its atoms add up to its value) and one per equality (sum A -
+    sum B = 0).
 
-    def __init__(self, atoms: Sequence[Hashable], shown: Iterable[Cell], equalities: Iterable[Equality]):
-        self.index = {atom: i for i, atom in enumerate(atoms)}
-        rows, cols, data, rhs, owners = [], [], [], [], []
+    Before any LP, atoms that the rows fix outright are substituted (a shown single-atom cell, a row
+    with one unknown left, a zero row of same-signed unknowns), remembering which shown figures fixed
+    each one; the rows left, over atoms still unknown, fall apart into small independent blocks, and
+    each interval is solved on the blocks its atoms touch."""
+
+    def __init__(self, shown: Iterable[Cell], equalities: Iterable[Equality]):
+        rows: list[tuple[dict[Hashable, float], float, frozenset]] = []
         for cell in shown:
-            for atom in cell.atoms:
-                rows.append(len(rhs))
-                cols.append(self.index[atom])
-                data.append(1.0)
-            rhs.append(float(cell.value))
-            owners.append(cell.key)
+            rows.append(({atom: 1.0 for atom in cell.atoms}, float(cell.value), frozenset({cell.key})))
         for left, right in equalities:
-            coefficients: dict[Hashable, float] = defaultdict(float)
+            terms: dict[Hashable, float] = defaultdict(float)
             for atom in left:
-                coefficients[atom] += 1.0
+                terms[atom] += 1.0
             for atom in right:
-                coefficients[atom] -= 1.0
-            terms = [(atom, c) for atom, c in coefficients.items() if c]
-            if not terms:
-                continue
-            for atom, c in terms:
-                rows.append(len(rhs))
-                cols.append(self.index[atom])
-                data.append(c)
-            rhs.append(0.0)
-            owners.append(None)
-        self.owners = owners
-        self.size = len(atoms)
-        self.matrix = csr_matrix((data, (rows, cols)), shape=(len(rhs), self.size)) if rhs else None
-        self.rhs = np.array(rhs)
+                terms[atom] -= 1.0
+            terms = {atom: c for atom, c in terms.items() if c}
+            if terms:
+                rows.append((terms, 0.0, frozenset()))  # an equality is known anyway: nothing to hide
+        self.pinned: dict[Hashable, float] = {}
+        self.why: dict[Hashable, frozenset] = {}  # the shown figures that fix a pinned atom
+        self._presolve(rows)
 
-    def _solve(self, objective: np.ndarray):
-        res = linprog(
-            objective,
-            A_eq=self.matrix,
-            b_eq=self.rhs if self.matrix is not None else None,
-            bounds=(0, None),
-            method="highs",
-        )
-        if res.status == 2:
-            raise ValueError("The figures contradict each other: no non-negative counts add up to them.")
-        if res.status == 3:
-            return None, None
-        if res.status != 0:
-            raise RuntimeError(f"The linear-programming audit failed: {res.message}")
-        marginals = res.eqlin.marginals if self.matrix is not None else np.zeros(0)
-        return float(res.fun), marginals
+    def _reduced(self, row):
+        terms, rhs, owners = row
+        free = {}
+        for atom, c in terms.items():
+            if atom in self.pinned:
+                rhs -= c * self.pinned[atom]
+                owners = owners | self.why[atom]
+            else:
+                free[atom] = c
+        return free, rhs, owners
+
+    def _presolve(self, rows) -> None:
+        rows_of: dict[Hashable, list[int]] = defaultdict(list)
+        for i, (terms, _rhs, _owners) in enumerate(rows):
+            for atom in terms:
+                rows_of[atom].append(i)
+        work, done = list(range(len(rows))), set()
+        while work:
+            i = work.pop()
+            if i in done:
+                continue
+            free, rhs, owners = self._reduced(rows[i])
+            if not free:
+                if abs(rhs) > _EPS:
+                    raise ValueError("The figures contradict each other: no non-negative counts add up to them.")
+                done.add(i)
+                continue
+            signs = {c > 0 for c in free.values()}
+            if len(free) == 1:
+                ((atom, c),) = free.items()
+                values = {atom: rhs / c}
+            elif len(signs) == 1 and abs(rhs) <= _EPS:
+                values = dict.fromkeys(free, 0.0)  # non-negative unknowns adding up to zero
+            else:
+                continue
+            if any(v < -_EPS for v in values.values()) or (len(signs) == 1 and rhs * next(iter(free.values())) < -_EPS):
+                raise ValueError("The figures contradict each other: no non-negative counts add up to them.")
+            done.add(i)
+            for atom, value in values.items():
+                self.pinned[atom] = max(value, 0.0)
+                self.why[atom] = owners
+                work.extend(rows_of[atom])
+        left = [self._reduced(rows[i]) for i in range(len(rows)) if i not in done]
+        left = [row for row in left if row[0]]
+        # Blocks: the unknown atoms linked by the rows left.
+        parent: dict[Hashable, Hashable] = {}
+
+        def find(atom):
+            parent.setdefault(atom, atom)
+            while parent[atom] != atom:
+                parent[atom] = parent[parent[atom]]
+                atom = parent[atom]
+            return atom
+
+        for free, _rhs, _owners in left:
+            atoms = list(free)
+            for atom in atoms[1:]:
+                parent[find(atom)] = find(atoms[0])
+        grouped: dict[Hashable, list] = defaultdict(list)
+        for row in left:
+            grouped[find(next(iter(row[0])))].append(row)
+        self.block_of: dict[Hashable, _Block] = {}
+        for block_rows in grouped.values():
+            block = _Block(block_rows)
+            for atom in block.index:
+                self.block_of[atom] = block
 
     def feasible(self) -> None:
-        self._solve(np.zeros(self.size))
+        for block in set(self.block_of.values()):
+            block.solve({})
 
     def interval(self, cell: Cell, *, enough: float | None = None) -> tuple[float, float, set]:
         """(min, max) of the cell's value over every non-negative solution, and the keys of the shown
-        cells that bind it (non-zero dual values: the figures an attacker adds and subtracts to get
-        the bounds). With `enough`, stop early once the interval is known to be at least that wide."""
-        objective = np.zeros(self.size)
-        for atom in cell.atoms:
-            objective[self.index[atom]] = 1.0
+        cells behind those bounds (rows with non-zero dual values, and the figures that fixed the atoms
+        in them: what an attacker adds and subtracts). With `enough`, stop early once the interval is
+        known to be at least that wide."""
+        base = sum(self.pinned[atom] for atom in cell.atoms if atom in self.pinned)
         binding: set = set()
-        neg_max, marginals = self._solve(-objective)
-        high = float("inf") if neg_max is None else -neg_max
-        if marginals is not None:
-            binding |= self._binding(marginals)
+        for atom in cell.atoms:
+            if atom in self.pinned:
+                binding |= self.why[atom]
+        free = [atom for atom in cell.atoms if atom not in self.pinned]
+        objectives: dict[_Block, list] = defaultdict(list)
+        for atom in free:
+            if atom in self.block_of:
+                objectives[self.block_of[atom]].append(atom)
+        high = base
+        if any(atom not in self.block_of for atom in free):
+            high = float("inf")  # an atom that no row left mentions: nothing bounds it from above
+        else:
+            for block, atoms in objectives.items():
+                value, rows = block.solve(dict.fromkeys(atoms, -1.0))
+                binding |= rows
+                high = float("inf") if value is None else high - value
         if enough is not None and high >= cell.value + enough - _EPS:
-            return 0.0, high, binding
-        low, marginals = self._solve(objective)
-        low = max(low, 0.0)
-        binding |= self._binding(marginals)
+            return base, high, binding  # wide enough: the minimum is not needed (base stands in for it)
+        low = base
+        for block, atoms in objectives.items():
+            value, rows = block.solve(dict.fromkeys(atoms, 1.0))
+            binding |= rows
+            low += max(value, 0.0)
         return low, high, binding
 
-    def _binding(self, marginals: np.ndarray) -> set:
-        return {self.owners[i] for i in np.flatnonzero(np.abs(marginals) > _DUAL_EPS) if self.owners[i] is not None}
+
+class _Block:
+    """Rows over unknown atoms that share no atom with any other block: one small LP."""
+
+    def __init__(self, rows):
+        self.index: dict[Hashable, int] = {}
+        data, row_ids, col_ids, rhs = [], [], [], []
+        for i, (free, value, _owners) in enumerate(rows):
+            for atom, c in free.items():
+                data.append(c)
+                row_ids.append(i)
+                col_ids.append(self.index.setdefault(atom, len(self.index)))
+            rhs.append(value)
+        self.owners = [owners for _free, _value, owners in rows]
+        self.matrix = csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(self.index)))
+        self.rhs = np.array(rhs)
+
+    def solve(self, objective: dict[Hashable, float]) -> tuple[float | None, set]:
+        """The LP minimum of the objective (None when unbounded below) and the figures behind it."""
+        c = np.zeros(len(self.index))
+        for atom, weight in objective.items():
+            c[self.index[atom]] = weight
+        res = linprog(c, A_eq=self.matrix, b_eq=self.rhs, bounds=(0, None), method="highs")
+        if res.status == 2:
+            raise ValueError("The figures contradict each other: no non-negative counts add up to them.")
+        if res.status == 3:
+            return None, set()
+        if res.status != 0:
+            raise RuntimeError(f"The linear-programming audit failed: {res.message}")
+        binding: set = set()
+        for i in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_EPS):
+            binding |= self.owners[i]
+        return float(res.fun), binding
 
 
-def _components(cells: Sequence[Cell], equalities: Sequence[Equality]) -> list[tuple[list[Hashable], list[Cell]]]:
-    """Cells linked by shared atoms or by an equality, each group with its atoms (a hidden figure can only
-    be worked out from figures in its own group)."""
+def _groups(cells: Sequence[Cell], equalities: Sequence[Equality]) -> list[tuple[list[Cell], list[Equality]]]:
+    """Cells linked by shared atoms or by an equality, with their equalities: a hidden figure can only be
+    worked out from figures in its own group, so each group is solved on its own."""
     parent: dict[Hashable, Hashable] = {}
 
     def find(atom):
@@ -136,24 +223,14 @@ def _components(cells: Sequence[Cell], equalities: Sequence[Equality]) -> list[t
         join(cell.atoms)
     for left, right in equalities:
         join(left | right)
-    atoms_of: dict[Hashable, list] = defaultdict(list)
-    for atom in list(parent):
-        atoms_of[find(atom)].append(atom)
-    cells_of: dict[Hashable, list] = defaultdict(list)
+    groups: dict[Hashable, tuple[list, list]] = defaultdict(lambda: ([], []))
     for cell in cells:
         if cell.atoms:
-            cells_of[find(next(iter(cell.atoms)))].append(cell)
-    return [(atoms_of[root], cells_of[root]) for root in atoms_of]
-
-
-def _equalities_by_component(equalities: Sequence[Equality], components) -> list[list[Equality]]:
-    where = {atom: n for n, (atoms, _cells) in enumerate(components) for atom in atoms}
-    grouped: list[list[Equality]] = [[] for _ in components]
+            groups[find(next(iter(cell.atoms)))][0].append(cell)
     for left, right in equalities:
-        atoms = left | right
-        if atoms:
-            grouped[where[next(iter(atoms))]].append((left, right))
-    return grouped
+        if left | right:
+            groups[find(next(iter(left | right)))][1].append((left, right))
+    return list(groups.values())
 
 
 def _check(cells: Sequence[Cell], fixed: Sequence[tuple[Cell, bool]], threshold: int) -> None:
@@ -204,16 +281,12 @@ def protect(
     hidden = {cell.key for cell in cells if 0 < cell.value < threshold}
     hidden |= {cell.key for cell, shown in fixed if not shown}
 
-    every = cells + [cell for cell, _shown in fixed]
-    components = _components(every, equalities)
-    for (atoms, group), group_equalities in zip(
-        components, _equalities_by_component(equalities, components), strict=True
-    ):
-        _Constraints(atoms, group, group_equalities).feasible()  # all true values together: consistent input
+    for group, group_equalities in _groups(cells + [cell for cell, _shown in fixed], equalities):
+        _Constraints(group, group_equalities).feasible()  # all true values together: consistent input
         by_key = {cell.key: cell for cell in group}
         pending = sorted((cell for cell in group if cell.key in hidden), key=_sort_key)
         while pending:
-            system = _Constraints(atoms, [c for c in group if c.key not in hidden], group_equalities)
+            system = _Constraints([c for c in group if c.key not in hidden], group_equalities)
             complements: set = set()
             still_weak = []
             for cell in pending:
@@ -241,14 +314,10 @@ def audit(
     figures and equalities, atoms >= 0, solved with scipy.optimize.linprog(method="highs"). A max of
     inf means nothing published bounds the cell from above."""
     equalities = [(frozenset(left), frozenset(right)) for left, right in equalities]
-    every = [cell for cell, _shown in cells]
     shown_keys = {cell.key for cell, shown in cells if shown}
     result = {}
-    components = _components(every, equalities)
-    for (atoms, group), group_equalities in zip(
-        components, _equalities_by_component(equalities, components), strict=True
-    ):
-        system = _Constraints(atoms, [c for c in group if c.key in shown_keys], group_equalities)
+    for group, group_equalities in _groups([cell for cell, _shown in cells], equalities):
+        system = _Constraints([c for c in group if c.key in shown_keys], group_equalities)
         for cell in group:
             if cell.key not in shown_keys:
                 low, high, _binding = system.interval(cell)
