@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import csr_matrix
+from scipy.sparse import block_diag, csr_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -133,37 +133,51 @@ class _Constraints:
         for block in set(self.block_of.values()):
             block.solve({})
 
-    def interval(self, cell: Cell, *, enough: float | None = None) -> tuple[float, float, set]:
-        """(min, max) of the cell's value over every non-negative solution, and the keys of the shown
-        cells behind those bounds (rows with non-zero dual values, and the figures that fixed the atoms
-        in them: what an attacker adds and subtracts). With `enough`, stop early once the interval is
-        known to be at least that wide."""
-        base = sum(self.pinned[atom] for atom in cell.atoms if atom in self.pinned)
-        binding: set = set()
+    def _touched(self, cell: Cell) -> tuple[float, set, dict | None]:
+        """The cell's pinned part, the figures that pinned it, and its unknown atoms by block (None when
+        one of them is in no row left, so that nothing bounds the cell from above)."""
+        base, binding = 0.0, set()
+        blocks: dict[_Block, list] | None = defaultdict(list)
         for atom in cell.atoms:
             if atom in self.pinned:
+                base += self.pinned[atom]
                 binding |= self.why[atom]
-        free = [atom for atom in cell.atoms if atom not in self.pinned]
-        objectives: dict[_Block, list] = defaultdict(list)
-        for atom in free:
-            if atom in self.block_of:
-                objectives[self.block_of[atom]].append(atom)
-        high = base
-        if any(atom not in self.block_of for atom in free):
-            high = float("inf")  # an atom that no row left mentions: nothing bounds it from above
-        else:
-            for block, atoms in objectives.items():
-                value, rows = block.solve(dict.fromkeys(atoms, -1.0))
-                binding |= rows
-                high = float("inf") if value is None else high - value
-        if enough is not None and high >= cell.value + enough - _EPS:
-            return base, high, binding  # wide enough: the minimum is not needed (base stands in for it)
-        low = base
-        for block, atoms in objectives.items():
-            value, rows = block.solve(dict.fromkeys(atoms, 1.0))
+            elif atom not in self.block_of:
+                blocks = None
+            elif blocks is not None:
+                blocks[self.block_of[atom]].append(atom)
+        return base, binding, blocks
+
+    def width(self, cell: Cell) -> tuple[float, set]:
+        """max - min of the cell's value over every non-negative solution, and the keys of the shown
+        cells behind the bounds (rows with non-zero dual values, and the figures that fixed the atoms in
+        them and in the cell: what an attacker adds and subtracts). One LP per block the cell touches."""
+        _base, binding, blocks = self._touched(cell)
+        if blocks is None:
+            return float("inf"), binding
+        total = 0.0
+        for block, atoms in blocks.items():
+            spread, rows = block.spread(atoms)
+            total += spread
             binding |= rows
+        return total, binding
+
+    def interval(self, cell: Cell) -> tuple[float, float]:
+        """(min, max) of the cell's value over every non-negative solution (max inf when unbounded)."""
+        base, _binding, blocks = self._touched(cell)
+        low, high = base, base
+        if blocks is None:
+            high = float("inf")
+            blocks = defaultdict(list)
+            for atom in cell.atoms:
+                if atom in self.block_of:
+                    blocks[self.block_of[atom]].append(atom)
+        for block, atoms in blocks.items():
+            value, _rows = block.solve(dict.fromkeys(atoms, 1.0))
             low += max(value, 0.0)
-        return low, high, binding
+            value, _rows = block.solve(dict.fromkeys(atoms, -1.0))
+            high = float("inf") if value is None else high - value
+        return low, high
 
 
 class _Block:
@@ -181,6 +195,28 @@ class _Block:
         self.owners = [owners for _free, _value, owners in rows]
         self.matrix = csr_matrix((data, (row_ids, col_ids)), shape=(len(rows), len(self.index)))
         self.rhs = np.array(rhs)
+        self._pair = None  # the block twice, for `spread`
+
+    def spread(self, atoms: list) -> tuple[float, set]:
+        """max - min of the atoms' sum in one LP over two copies of the block (one pushed up, one down):
+        one solver call instead of two. Returns the width (inf when unbounded) and the figures behind it."""
+        if self._pair is None:
+            self._pair = block_diag([self.matrix, self.matrix], format="csr")
+        size = len(self.index)
+        c = np.zeros(2 * size)
+        for atom in atoms:
+            c[self.index[atom]] = -1.0
+            c[size + self.index[atom]] = 1.0
+        res = linprog(c, A_eq=self._pair, b_eq=np.concatenate([self.rhs, self.rhs]), bounds=(0, None), method="highs")
+        if res.status == 3:
+            return float("inf"), set()
+        if res.status != 0:
+            raise RuntimeError(f"The linear-programming audit failed: {res.message}")
+        binding: set = set()
+        rows = len(self.owners)
+        for i in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_EPS):
+            binding |= self.owners[i % rows]
+        return -float(res.fun), binding
 
     def solve(self, objective: dict[Hashable, float]) -> tuple[float | None, set]:
         """The LP minimum of the objective (None when unbounded below) and the figures behind it."""
@@ -249,6 +285,36 @@ def _sort_key(cell: Cell) -> tuple:
     return (cell.value, repr(cell.key))
 
 
+def _lines_covered(group: list[Cell], hidden: set, new_keys: set, threshold: int) -> set:
+    """A quick first pass that the LP loop then checks: a shown figure whose atoms each have a figure
+    of their own is a line with its total, and its hidden atoms add up to a known amount that bounds
+    each of them. So such a line needs two hidden cells or none, adding up to the threshold or more:
+    the smallest shown non-zero new cells of the line are hidden until it does. Both conditions are
+    necessary while the line's total is shown, so this saves LP rounds without hiding more."""
+    alone: dict[Hashable, Cell] = {}
+    for cell in sorted(group, key=lambda c: (c.key not in new_keys, repr(c.key))):
+        if len(cell.atoms) == 1:
+            alone.setdefault(next(iter(cell.atoms)), cell)
+    lines = [
+        [alone[atom] for atom in cell.atoms]
+        for cell in group
+        if len(cell.atoms) > 1 and cell.key not in hidden and all(atom in alone for atom in cell.atoms)
+    ]
+    added: set = set()
+    changed = True
+    while changed:
+        changed = False
+        for members in lines:
+            inside = [c for c in members if c.key in hidden or c.key in added]
+            if not inside or (len(inside) >= 2 and sum(c.value for c in inside) >= threshold):
+                continue
+            spare = [c for c in members if c.key in new_keys and c.key not in hidden | added and c.value > 0]
+            if spare:
+                added.add(min(spare, key=_sort_key).key)
+                changed = True
+    return added
+
+
 def protect(
     cells: Sequence[Cell],
     *,
@@ -284,14 +350,15 @@ def protect(
     for group, group_equalities in _groups(cells + [cell for cell, _shown in fixed], equalities):
         _Constraints(group, group_equalities).feasible()  # all true values together: consistent input
         by_key = {cell.key: cell for cell in group}
+        hidden |= _lines_covered(group, hidden, new_keys, threshold)
         pending = sorted((cell for cell in group if cell.key in hidden), key=_sort_key)
         while pending:
             system = _Constraints([c for c in group if c.key not in hidden], group_equalities)
             complements: set = set()
             still_weak = []
             for cell in pending:
-                low, high, binding = system.interval(cell, enough=threshold)
-                if high - low >= threshold - _EPS:
+                width, binding = system.width(cell)
+                if width >= threshold - _EPS:
                     continue  # hiding more later only widens it
                 candidates = [
                     by_key[key] for key in binding if key in new_keys and key not in hidden and by_key[key].value > 0
@@ -320,8 +387,7 @@ def audit(
         system = _Constraints([c for c in group if c.key in shown_keys], group_equalities)
         for cell in group:
             if cell.key not in shown_keys:
-                low, high, _binding = system.interval(cell)
-                result[cell.key] = (low, high)
+                result[cell.key] = system.interval(cell)
     for cell, shown in cells:
         if not shown and not cell.atoms:
             result[cell.key] = (0.0, 0.0)
