@@ -285,14 +285,35 @@ def _sort_key(cell: Cell) -> tuple:
     return (cell.value, repr(cell.key))
 
 
-def _lines_covered(group: list[Cell], hidden: set, new_keys: set, threshold: int) -> set:
+class _Covers:
+    """Which cells may serve as complements: new ones, never zeros, and never one whose value the fixed
+    figures (with the equalities and the zeros, which stay shown) already pin to a range narrower than the
+    threshold: hiding it would protect nothing and leave a hidden figure that no one can protect."""
+
+    def __init__(self, group: list[Cell], new_keys: set, fixed_shown: set, equalities, threshold: int):
+        self.new_keys, self.threshold = new_keys, threshold
+        known = [c for c in group if c.key in fixed_shown or (c.key in new_keys and c.value == 0)]
+        self.base = _Constraints(known, equalities) if any(c.key in fixed_shown for c in known) else None
+        self.cache: dict[Hashable, bool] = {}
+
+    def can(self, cell: Cell) -> bool:
+        if cell.key not in self.new_keys or cell.value <= 0:
+            return False
+        if self.base is None:
+            return True  # only zeros and equalities stay: every non-zero cell can move without bound
+        if cell.key not in self.cache:
+            self.cache[cell.key] = self.base.width(cell)[0] >= self.threshold - _EPS
+        return self.cache[cell.key]
+
+
+def _lines_covered(group: list[Cell], hidden: set, covers: _Covers) -> set:
     """A quick first pass that the LP loop then checks: a shown figure whose atoms each have a figure
     of their own is a line with its total, and its hidden atoms add up to a known amount that bounds
     each of them. So such a line needs two hidden cells or none, adding up to the threshold or more:
     the smallest shown non-zero new cells of the line are hidden until it does. Both conditions are
     necessary while the line's total is shown, so this saves LP rounds without hiding more."""
     alone: dict[Hashable, Cell] = {}
-    for cell in sorted(group, key=lambda c: (c.key not in new_keys, repr(c.key))):
+    for cell in sorted(group, key=lambda c: (c.key not in covers.new_keys, repr(c.key))):
         if len(cell.atoms) == 1:
             alone.setdefault(next(iter(cell.atoms)), cell)
     lines = [
@@ -306,9 +327,9 @@ def _lines_covered(group: list[Cell], hidden: set, new_keys: set, threshold: int
         changed = False
         for members in lines:
             inside = [c for c in members if c.key in hidden or c.key in added]
-            if not inside or (len(inside) >= 2 and sum(c.value for c in inside) >= threshold):
+            if not inside or (len(inside) >= 2 and sum(c.value for c in inside) >= covers.threshold):
                 continue
-            spare = [c for c in members if c.key in new_keys and c.key not in hidden | added and c.value > 0]
+            spare = [c for c in members if c.key not in hidden | added and covers.can(c)]
             if spare:
                 added.add(min(spare, key=_sort_key).key)
                 changed = True
@@ -332,7 +353,8 @@ def protect(
     Rules: every new cell with 0 < value < threshold is hidden (primary suppression). Then, for as long
     as the LP audit finds a hidden cell whose interval is too narrow, the smallest shown new cell among
     the figures that bind its bound is hidden too (complementary suppression; ties broken on the key,
-    never on position). Zeros are never hidden (a zero protects nothing) and fixed figures never change.
+    never on position). Zeros are never hidden (a zero protects nothing), nor is a cell the fixed
+    figures already pin (hiding it protects nothing either), and fixed figures never change.
     Hiding every new non-zero cell of a group always works unless fixed figures alone already pin a
     hidden cell; that case cannot be repaired by hiding new figures, is logged, and the new figures that
     bind it stay hidden.
@@ -346,11 +368,13 @@ def protect(
     new_keys = {cell.key for cell in cells}
     hidden = {cell.key for cell in cells if 0 < cell.value < threshold}
     hidden |= {cell.key for cell, shown in fixed if not shown}
+    fixed_shown = {cell.key for cell, shown in fixed if shown}
 
     for group, group_equalities in _groups(cells + [cell for cell, _shown in fixed], equalities):
         _Constraints(group, group_equalities).feasible()  # all true values together: consistent input
         by_key = {cell.key: cell for cell in group}
-        hidden |= _lines_covered(group, hidden, new_keys, threshold)
+        covers = _Covers(group, new_keys, fixed_shown, group_equalities, threshold)
+        hidden |= _lines_covered(group, hidden, covers)
         pending = sorted((cell for cell in group if cell.key in hidden), key=_sort_key)
         while pending:
             system = _Constraints([c for c in group if c.key not in hidden], group_equalities)
@@ -360,9 +384,7 @@ def protect(
                 width, binding = system.width(cell)
                 if width >= threshold - _EPS:
                     continue  # hiding more later only widens it
-                candidates = [
-                    by_key[key] for key in binding if key in new_keys and key not in hidden and by_key[key].value > 0
-                ]
+                candidates = [by_key[key] for key in binding if key not in hidden and covers.can(by_key[key])]
                 if not candidates:
                     # The bound rests on fixed figures, equalities and zeros only: no new figure can widen it.
                     logger.warning("Suppression: fixed figures already narrow hidden figure %r", cell.key)

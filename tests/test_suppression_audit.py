@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -360,3 +360,62 @@ def test_the_module_audit_agrees_with_the_audit_written_here():
     for key, (low, high) in ours.items():
         assert theirs[key][0] == pytest.approx(low, abs=1e-6)
         assert theirs[key][1] == pytest.approx(high, abs=1e-6) or high == theirs[key][1] == float("inf")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    months=st.lists(st.lists(st.integers(min_value=0, max_value=12), min_size=4, max_size=4), min_size=3, max_size=3),
+    threshold=st.integers(min_value=3, max_value=8),
+)
+# Found by this test: the quarter's last term (3) was fully known from the months, so hiding it as a
+# complement protected nothing; the quarter total had to go instead.
+@example(months=[[0, 0, 0, 0], [0, 0, 0, 3], [0, 0, 1, 0]], threshold=3)
+def test_figures_published_later_never_narrow_what_was_hidden_before(months, threshold):
+    """Three months of one table (each with its total) are published first; later the quarter (each
+    term's sum and the quarter total) is published with the months as fixed figures. Audited together,
+    from what the figures mean: one unknown per month and term."""
+    terms = range(len(months[0]))
+
+    def month_cells(m):
+        cells = [Cell(("month", m, t), frozenset({(m, t)}), months[m][t]) for t in terms]
+        return cells + [Cell(("month", m, "total"), frozenset((m, t) for t in terms), sum(months[m]))]
+
+    earlier = []
+    for m in range(3):
+        cells = month_cells(m)
+        shown = protect(cells, threshold=threshold)
+        earlier += [(cell, shown[cell.key] is not None) for cell in cells]
+    quarter = [
+        Cell(("quarter", t), frozenset((m, t) for m in range(3)), sum(months[m][t] for m in range(3))) for t in terms
+    ]
+    quarter.append(
+        Cell(("quarter", "total"), frozenset((m, t) for m in range(3) for t in terms), sum(map(sum, months)))
+    )
+    shown = protect(quarter, threshold=threshold, fixed=earlier)
+    published = earlier + [(cell, shown[cell.key] is not None) for cell in quarter]
+
+    index = {(m, t): m * len(terms) + t for m in range(3) for t in terms}
+
+    def figure(key) -> np.ndarray:
+        row = np.zeros(len(index))
+        if key[0] == "month":
+            for t in terms if key[2] == "total" else [key[2]]:
+                row[index[(key[1], t)]] = 1
+        else:
+            for m in range(3):
+                for t in terms if key[1] == "total" else [key[1]]:
+                    row[index[(m, t)]] = 1
+        return row
+
+    shown_rows = [(figure(cell.key), cell.value) for cell, visible in published if visible]
+    a_eq = np.array([row for row, _value in shown_rows]) if shown_rows else None
+    b_eq = np.array([value for _row, value in shown_rows]) if shown_rows else None
+    widths = []
+    for cell, visible in published:
+        assert visible or cell.value != 0  # a zero protects nothing
+        if not visible:
+            low, high = lp_range(figure(cell.key), a_eq, b_eq)
+            assert high - low >= threshold - TOLERANCE, (cell.key, low, high)
+            widths.append((high - low) / threshold * THRESHOLD)
+    FIGURES["series"] += 4
+    _note(widths)
