@@ -356,8 +356,7 @@ def protect(
     never on position). Zeros are never hidden (a zero protects nothing), nor is a cell the fixed
     figures already pin (hiding it protects nothing either), and fixed figures never change.
     Hiding every new non-zero cell of a group always works unless fixed figures alone already pin a
-    hidden cell; that case cannot be repaired by hiding new figures, is logged, and the new figures that
-    bind it stay hidden.
+    hidden cell; that case cannot be repaired by hiding new figures, and is logged (with the key).
 
     An attacker's inequalities are expressed with atoms that are never published: "a topic count is at
     most the encounter total" is the equality topic + without_topic == total."""
