@@ -215,3 +215,15 @@ def test_reinstating_restores_rights_but_not_the_returned_assignments(client, wo
     client.force_login(world.b[Role.COORDINATOR])
     assert client.get(f"/activations/{activation.uuid}/board/").status_code == 200
     assert supporter.pk in {p["user"].pk for p in services.assignable_supporters(activation, target)}
+
+
+def test_a_suspended_agencys_chief_loses_the_summary_of_a_closed_activation(client, world):
+    """Chiefs see an activation's summary only once it is closed; suspension takes even that away."""
+    activation = _two_agency_activation(world)
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=activation)
+    chief = type(world.b[Role.CHIEF]).objects.get(pk=world.b[Role.CHIEF].pk)  # not another test's stale copy
+    client.force_login(chief)
+    summary = f"/activations/{activation.uuid}/summary/"
+    assert client.get(summary).status_code == 200
+    _suspend(world, world.agency_b)
+    assert client.get(summary).status_code == 404
