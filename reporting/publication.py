@@ -66,15 +66,23 @@ def due_date(network: Network, kind: str, start: datetime.date, *, delay: int) -
     return period_end(kind, start) + datetime.timedelta(days=delay)
 
 
+def network_start(network: Network) -> datetime.date | None:
+    """The month the network's earliest agency joined."""
+    created = Agency.objects.filter(network=network).order_by("created_at").values_list("created_at", flat=True).first()
+    return None if created is None else period_start(PeriodKind.MONTH, timezone.localtime(created).date())
+
+
 def first_period(network: Network, today: datetime.date) -> datetime.date | None:
     """The first month a network publishes: when its earliest agency joined, at most HISTORY_MONTHS back."""
-    created = Agency.objects.filter(network=network).order_by("created_at").values_list("created_at", flat=True).first()
-    if created is None:
+    start = network_start(network)
+    if start is None:
         return None
     earliest = today.replace(day=1)
     for _ in range(HISTORY_MONTHS):
         earliest = (earliest - datetime.timedelta(days=1)).replace(day=1)
-    return max(period_start(PeriodKind.MONTH, timezone.localtime(created).date()), earliest)
+    # Whole quarters only: a quarter's figures sum its months, so none of its months may be left out.
+    earliest = period_start(PeriodKind.QUARTER, earliest)
+    return max(start, earliest)
 
 
 def due_periods(network: Network, *, today: datetime.date, delay: int) -> list[tuple[str, datetime.date]]:
@@ -87,7 +95,7 @@ def due_periods(network: Network, *, today: datetime.date, delay: int) -> list[t
     while due_date(network, PeriodKind.MONTH, month, delay=delay) <= today:
         periods.append((PeriodKind.MONTH, month))
         quarter = period_start(PeriodKind.QUARTER, month)
-        if month == months_of(quarter)[2] or quarter < period_start(PeriodKind.QUARTER, first):
+        if month == months_of(quarter)[2]:
             periods.append((PeriodKind.QUARTER, quarter))
         month = (month + datetime.timedelta(days=32)).replace(day=1)
     return periods
@@ -202,9 +210,37 @@ def agency_atoms(agency_id: int, kind: str, start: datetime.date, counts: dict, 
         if vocabulary in SINGLE_VALUED:
             # Every encounter has exactly one code of each single-valued field: its rows add up to the total.
             data.equalities.append((frozenset(concepts), frozenset([total])))
+        else:
+            _multi_valued_facts(data, agency_id, kind, start, vocabulary, concepts, total)
+    # Completed on time is a part of completed.
+    late = atom(agency_id, kind, start, "followups_late")
+    data.atoms[late] = int(counts.get("followups_completed", 0)) - int(counts.get("followups_on_time", 0))
+    data.equalities.append(
+        (
+            frozenset([atom(agency_id, kind, start, "followups_on_time"), late]),
+            frozenset([atom(agency_id, kind, start, "followups_completed")]),
+        )
+    )
     for incident in IncidentType.values:
         put(f"activations:{incident}")
     return data
+
+
+def _multi_valued_facts(data: PeriodData, agency_id, kind, start, vocabulary, concepts: list, total: tuple) -> None:
+    """What anyone knows of a multi-valued field, as equalities with atoms that are never published: each
+    encounter has at least one code (the rows add up to the total or more), and no code is counted more than
+    once per encounter (each row is at most the total). Added only when the data bear them out."""
+    values = {a: data.atoms[a] for a in concepts}
+    extra = sum(values.values()) - data.atoms[total]
+    if extra >= 0:
+        surplus = atom(agency_id, kind, start, f"{vocabulary}:surplus")
+        data.atoms[surplus] = extra
+        data.equalities.append((frozenset(concepts), frozenset([total, surplus])))
+    for concept_atom, value in values.items():
+        if value and data.atoms[total] - value >= 0:
+            without = (*concept_atom, "without")
+            data.atoms[without] = data.atoms[total] - value
+            data.equalities.append((frozenset([concept_atom, without]), frozenset([total])))
 
 
 def agency_rows(

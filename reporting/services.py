@@ -135,14 +135,26 @@ def publication_publish_period(*, network: Network, kind: str, start: datetime.d
             cursor.execute("SELECT pg_advisory_xact_lock(%s::int, %s::int)", [PUBLICATION_LOCK, network.pk])
         if Publication.objects.filter(network=network, period_kind=kind, period_start=start).exists():
             return None
+        if kind == PeriodKind.QUARTER:
+            # Its regional and network figures add up the months that monthly agencies published.
+            first = publication.network_start(network) or start
+            wanted = [m for m in publication.months_of(start) if m >= first]
+            months = Publication.objects.filter(network=network, period_kind=PeriodKind.MONTH, period_start__in=wanted)
+            if months.count() != len(wanted):
+                raise ValueError(f"The months of the quarter starting {start} must be published before it.")
         threshold = policy_for(network).suppression_threshold
         plan = (
             publication.plan_month(network, start)
             if kind == PeriodKind.MONTH
             else publication.plan_quarter(network, start)
         )
-        decided = suppression.protect(
-            [Cell(row.cell_key, row.atoms, row.value) for row in plan.rows],
+        # A new figure that adds up exactly the atoms of a figure already shown (a region of one monthly
+        # agency, say) is public already: it is published as it is, and not offered to the engine as a
+        # candidate to hide, where hiding it would protect nothing.
+        known = {row.atoms: row.value for row, shown in plan.fixed if shown}
+        decided = {row.cell_key: known[row.atoms] for row in plan.rows if row.atoms in known}
+        decided |= suppression.protect(
+            [Cell(row.cell_key, row.atoms, row.value) for row in plan.rows if row.atoms not in known],
             threshold=threshold,
             fixed=[(Cell(row.cell_key, row.atoms, row.value), shown) for row, shown in plan.fixed],
             equalities=plan.equalities,
