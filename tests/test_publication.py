@@ -30,6 +30,7 @@ from reporting.models import (
     PublishedFigure,
 )
 from reporting.suppression import Cell, audit
+from reporting.tasks import publish_due_task
 from tests.support import entered, grow_roster, joined, log_encounter, make_agency, make_user, open_activation
 
 JUL, AUG, SEP, OCT, NOV = (datetime.date(2026, m, 1) for m in (7, 8, 9, 10, 11))
@@ -126,6 +127,16 @@ def test_publishing_twice_publishes_each_period_once(world, network, monthly_age
     call_command("publish_periods", "--today", AFTER_OCTOBER.isoformat(), stdout=io.StringIO())
     assert PublishedFigure.objects.filter(publication__network=network).count() == figures
     assert Publication.objects.filter(network=network).count() == 5
+
+
+@pytest.mark.django_db
+def test_the_daily_beat_task_publishes_what_is_due(settings, world, network):
+    entries = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "reporting.tasks.publish_due_task" in entries
+    assert entries["reporting.tasks.publish_due_task"].hour == {2}  # daily
+    assert publish_due_task() >= 4  # July to October at least, whatever today is
+    assert publish_due_task() == 0
+    assert Publication.objects.filter(network=network, period_kind=PeriodKind.MONTH, period_start=OCT).exists()
 
 
 @pytest.mark.django_db
