@@ -151,7 +151,7 @@ def followups_overdue_at(day: datetime.date) -> int:
     """Follow-ups overdue as the local day `day` begins: created and due before it, not completed by then.
     Depends only on what happened before `day`, so it is final once `day` has come. Call inside the schema."""
     ((count,),) = _rows(
-        "SELECT count(*) FROM encounters_followup WHERE due_on < %(day)s "
+        "SELECT count(*) FROM encounters_followup WHERE due_on < %(day)s "  # nosec B608  # formats in constants only
         f"AND {_local_date('created_at')} < %(day)s "
         f"AND (completed_at IS NULL OR {_local_date('completed_at')} >= %(day)s)",
         {"day": day, "tz": settings.TIME_ZONE},
