@@ -8,6 +8,7 @@ import calendar
 import datetime
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -363,7 +364,7 @@ def plan_quarter(network: Network, quarter: datetime.date) -> Plan:
             network=network, period_kind=PeriodKind.MONTH, period_start__in=months_of(quarter)
         )
     }
-    contributions: dict[int, callable] = {}
+    contributions: dict[int, Callable[[str], frozenset]] = {}
     agencies = agencies_in(network, end)
     for agency in agencies:
         if granularity(agency, quarter.year) == PeriodKind.QUARTER:
@@ -396,9 +397,10 @@ def plan_quarter(network: Network, quarter: datetime.date) -> Plan:
         minutes = builder._first_contact_minutes(targets, PeriodKind.QUARTER, quarter).get(quarter)
         if minutes:
             plan.medians[("", None, region_id, "first_contact", "contacts")] = statistics.median(minutes)
-    network_total = lambda members: frozenset().union(  # noqa: E731
-        *(contributions[a.pk]("encounters") for a in members)
-    )
+
+    def network_total(members: list[Agency]) -> frozenset:
+        return frozenset().union(*(contributions[a.pk]("encounters") for a in members))
+
     for position, (discipline, label) in enumerate(Discipline.choices):
         members = [a for a in agencies if a.discipline == discipline]
         atoms = network_total(members)

@@ -119,11 +119,18 @@ def publication_publish_due(*, network: Network, today: datetime.date | None = N
     in its own transaction under an advisory lock, and a period already published is left alone."""
     today = today or timezone.localdate()
     delay = policy_for(network).publication_delay_days
-    published = []
+    published, failed = [], []
     for kind, start in publication.due_periods(network, today=today, delay=delay):
-        made = publication_publish_period(network=network, kind=kind, start=start)
+        try:
+            made = publication_publish_period(network=network, kind=kind, start=start)
+        except Exception as exc:  # one period that cannot be published must not hold back the others
+            logger.exception("publication of %s %s failed for network %s", kind, start, network.pk)
+            failed.append(exc)
+            continue
         if made is not None:
             published.append(made)
+    if failed:  # after publishing what could be: the task fails visibly, and the next run tries again
+        raise failed[0]
     return published
 
 

@@ -140,6 +140,24 @@ def test_the_daily_beat_task_publishes_what_is_due(settings, world, network):
 
 
 @pytest.mark.django_db
+def test_a_period_that_fails_to_publish_holds_back_no_other_and_is_tried_again(world, network, monkeypatch):
+    real = publication.plan_quarter
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("solver unavailable")
+
+    monkeypatch.setattr(publication, "plan_quarter", broken)
+    with pytest.raises(RuntimeError):
+        services.publication_publish_due(network=network, today=AFTER_OCTOBER)
+    published = set(Publication.objects.filter(network=network).values_list("period_kind", "period_start"))
+    assert published == {(PeriodKind.MONTH, m) for m in (JUL, AUG, SEP, OCT)}
+    monkeypatch.setattr(publication, "plan_quarter", real)
+    assert [
+        (p.period_kind, p.period_start) for p in services.publication_publish_due(network=network, today=AFTER_OCTOBER)
+    ] == [(PeriodKind.QUARTER, JUL)]
+
+
+@pytest.mark.django_db
 def test_a_published_figure_cannot_be_updated_or_deleted(world, network):
     services.publication_publish_due(network=network, today=AFTER_OCTOBER)
     published = PublishedFigure.objects.filter(publication__network=network).first()
