@@ -4,6 +4,7 @@ never change; what a leader downloads tells nothing new until the next period is
 import csv
 import datetime
 import io
+import threading
 import time
 import uuid
 
@@ -208,6 +209,35 @@ def test_a_late_entered_encounter_counts_when_entered_and_leaves_the_published_m
         == september
     )
     assert figure(monthly_agency, PeriodKind.MONTH, OCT, "encounters", "total") == 5
+
+
+def test_two_publishers_at_once_publish_each_period_once(django_db_setup, django_db_blocker):
+    """The beat task and a hand-run command at the same moment: the advisory lock makes one wait, and it
+    then finds the period published. Committed data (two connections), so in a network of its own."""
+    with django_db_blocker.unblock():
+        tag = uuid.uuid4().hex[:6]
+        network = network_services.network_get_or_create(name=f"Concurrent {tag}", slug=f"concurrent-{tag}")
+        region = network_services.region_get_or_create(network=network, name="East", slug="east")
+        agency = make_agency(actor=None, network=network, region=region, slug=f"concurrent-{tag}")
+        joined(agency, SEP)
+        results, errors = [], []
+
+        def publish():
+            try:
+                results.append(services.publication_publish_due(network=network, today=AFTER_OCTOBER))
+            except Exception as exc:  # noqa: BLE001  # reported below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=publish) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert sum(len(made) for made in results) == 3  # each period by exactly one of them
+        assert Publication.objects.filter(network=network).count() == 3  # September, Q3, October
 
 
 # --- Granularity -----------------------------------------------------------------------------------------------
