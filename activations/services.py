@@ -617,6 +617,7 @@ def after_action_summary(activation: Activation) -> dict:
         "supporters_available": callouts.get(CalloutResponse.Answer.AVAILABLE, 0),
         "supporters_assigned": targets.exclude(assigned_supporter=None).values("assigned_supporter").distinct().count(),
         "median_minutes_to_first_contact": round(median) if median is not None else None,
+        "first_contacts": len(contact_minutes),
         "follow_ups_planned": targets.exclude(next_follow_up_on=None).count(),
         "scheduled_follow_ups": follow_ups.count(),
         "scheduled_follow_ups_done": follow_ups.exclude(done_at=None).count(),
@@ -625,11 +626,65 @@ def after_action_summary(activation: Activation) -> dict:
     }
 
 
+# The counts chiefs see, each the sum of some unpublished atoms, for the suppression engine.
+LEADERSHIP_COUNTS = {
+    "affected_members": [("status", status) for status in OutreachTarget.Status.values],
+    "follow_ups_planned": [("planned",)],
+    "supporters_called_out": [("called out",)],
+    "supporters_assigned": [("assigned",)],
+    "scheduled_follow_ups": [("scheduled", "done"), ("scheduled", "open")],
+    "scheduled_follow_ups_done": [("scheduled", "done")],
+}
+
+
+def leadership_summary(summary: dict, *, threshold: int, participating: list[str] | None = None) -> dict:
+    """What chiefs see of a closed activation, computed once at close and kept in the summary: the
+    status table (in the fixed order of OutreachTarget.Status) with its total and the other counts,
+    protected by the suppression engine so that no hidden count can be narrowed below the threshold
+    (an attacker knows that planned follow-ups are some of the affected members and done ones some of
+    the scheduled); the median time to first contact only from `threshold` contacts or more."""
+    from reporting.suppression import Cell, protect  # a pure function module: no models, no layer cycle
+
+    statuses = OutreachTarget.Status.values
+    cells = [Cell(("status", s), frozenset({("status", s)}), int(summary["by_status"].get(s, 0))) for s in statuses]
+    cells += [
+        Cell(name, frozenset(atoms), int(summary.get(name) or 0))
+        for name, atoms in LEADERSHIP_COUNTS.items()
+        if summary.get(name) is not None
+    ]
+    members = frozenset(LEADERSHIP_COUNTS["affected_members"])
+    shown = protect(
+        cells,
+        threshold=threshold,
+        equalities=[(frozenset({("planned",), ("unplanned",)}), members)],  # planned ones are some of the members
+    )
+    contacts = summary.get("first_contacts") or 0  # summaries saved before this count existed: no median
+    median = summary.get("median_minutes_to_first_contact")
+    return {
+        "threshold": threshold,
+        "agencies": summary.get("agencies"),
+        "participating": participating,
+        "by_status": [[s, shown[("status", s)]] for s in statuses],
+        **{name: shown.get(name) for name in LEADERSHIP_COUNTS},
+        "median_minutes_to_first_contact": median if contacts >= threshold else None,
+        "median_suppressed": median is not None and contacts < threshold,
+        "checklist_steps": summary.get("checklist_steps") or 0,  # protocol steps, not people
+        "checklist_steps_done": summary.get("checklist_steps_done") or 0,
+    }
+
+
 def activation_close(*, actor, activation: Activation, request=None) -> Activation:
+    from network.standards import policy_for
+
     if activation.status == Activation.Status.CLOSED:
         raise ValidationError("The activation is already closed.")
     with transaction.atomic():
         summary = after_action_summary(activation)
+        summary["published"] = leadership_summary(
+            summary,
+            threshold=policy_for(activation.network).suppression_threshold,
+            participating=[agency.name for agency in participating_agencies(activation)],
+        )
         now = timezone.now()
         Activation.objects.filter(pk=activation.pk).update(
             status=Activation.Status.CLOSED,

@@ -15,6 +15,7 @@ from agencies.access import (
     COORDINATE,
     SUMMARY,
     SUPPORT,
+    activation_perms_for,
     activation_view,
     agency_view,
     login_view,
@@ -28,7 +29,6 @@ from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
 from network.standards import policy_for
-from reporting.suppression import suppress_mapping
 
 SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")
 
@@ -84,7 +84,12 @@ def activation_open_for_network(request: HttpRequest) -> HttpResponse:
 
 @login_view
 def activation_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "activations/list.html", {"activations": selectors.activations_for_user(request.user)})
+    rows = [
+        # Leadership opens an activation only once it is closed (its summary is frozen then).
+        (a, a.status == Activation.Status.CLOSED or bool(activation_perms_for(request.user, a) & {COORDINATE, SUPPORT}))
+        for a in selectors.activations_for_user(request.user)
+    ]
+    return render(request, "activations/list.html", {"rows": rows})
 
 
 @activation_view(COORDINATE, SUPPORT, SUMMARY)
@@ -94,6 +99,8 @@ def activation_home(request: HttpRequest) -> HttpResponse:
         return _to_board(activation)
     if SUPPORT in held:
         return redirect("activation_mine", activation_uuid=activation.uuid)
+    if activation.status != Activation.Status.CLOSED:
+        raise Http404("Not found.")  # leadership sees an activation's summary once it is closed
     return redirect("activation_summary", activation_uuid=activation.uuid)
 
 
@@ -143,44 +150,49 @@ def activation_board_live(request: HttpRequest) -> HttpResponse:
 
 @activation_view(COORDINATE, SUMMARY)
 def activation_summary(request: HttpRequest) -> HttpResponse:
+    """Coordinators: the live numbers, exact. Leadership (the summary permission without coordinate):
+    nothing while the activation runs, then the version frozen at close (a live summary would show one
+    member's status change)."""
     activation = request.activation
-    summary = (
-        activation.summary
-        if activation.status == Activation.Status.CLOSED
-        else services.after_action_summary(activation)
-    )
-    # Summaries saved before protocols existed lack these counts.
-    summary = {**dict.fromkeys(SUMMARY_PROTOCOL_KEYS, 0), **summary}
+    closed = activation.status == Activation.Status.CLOSED
     statuses = OutreachTarget.Status
-    by_status = {s.value: summary["by_status"].get(s.value, 0) for s in statuses}
-    suppressed = COORDINATE not in request.activation_perms  # leadership: no small cells
-    threshold = policy_for(activation.network).suppression_threshold
-    if suppressed:
-        by_status = suppress_mapping(by_status, threshold)
-        summary = {
-            **summary,
-            **{
-                key: None if isinstance(summary.get(key), int) and 0 < summary[key] < threshold else summary.get(key)
-                for key in (
-                    "affected_members",
-                    "supporters_called_out",
-                    "supporters_assigned",
-                    "follow_ups_planned",
-                    "scheduled_follow_ups",
-                    "scheduled_follow_ups_done",
-                )
+    if COORDINATE in request.activation_perms:
+        summary = activation.summary if closed else services.after_action_summary(activation)
+        # Summaries saved before protocols existed lack these counts.
+        summary = {**dict.fromkeys(SUMMARY_PROTOCOL_KEYS, 0), **summary}
+        return render(
+            request,
+            "activations/summary.html",
+            {
+                "activation": activation,
+                "summary": summary,
+                "by_status": [(s.label, summary["by_status"].get(s.value, 0)) for s in statuses],
+                "participating": [agency.name for agency in services.participating_agencies(activation)],
+                "suppressed": False,
+                "threshold": policy_for(activation.network).suppression_threshold,
             },
-        }
+        )
+    if not closed:
+        raise Http404("Not found.")
+    published = activation.summary.get("published") or services.leadership_summary(
+        # Closed before summaries were frozen: the same engine over the summary saved at close.
+        {**dict.fromkeys(SUMMARY_PROTOCOL_KEYS, 0), **activation.summary},
+        threshold=policy_for(activation.network).suppression_threshold,
+    )
+    labels = dict(statuses.choices)
+    participating = published.get("participating")
+    if participating is None:
+        participating = [agency.name for agency in services.participating_agencies(activation)]
     return render(
         request,
         "activations/summary.html",
         {
             "activation": activation,
-            "summary": summary,
-            "by_status": [(s.label, by_status[s.value]) for s in statuses],
-            "agencies": services.participating_agencies(activation),
-            "suppressed": suppressed,
-            "threshold": threshold,
+            "summary": published,
+            "by_status": [(labels[status], count) for status, count in published["by_status"]],
+            "participating": participating,
+            "suppressed": True,
+            "threshold": published["threshold"],
         },
     )
 

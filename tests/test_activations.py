@@ -448,6 +448,8 @@ def test_a_supporter_sees_the_names_of_their_own_assignments_only(client, world)
 
 @pytest.mark.django_db
 def test_a_chief_sees_aggregates_only(client, world):
+    # Chiefs see a summary once the activation is closed (tests/test_activation_summary_frozen.py).
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=world.activation)
     client.force_login(world.a[Role.CHIEF])
     response = client.get(f"/activations/{world.activation.uuid}/", follow=True)
     page = response.content.decode()
@@ -602,12 +604,14 @@ def test_leadership_summary_suppresses_small_counts_and_their_complement(client,
         expected_supporter_id=None,
     )
     services.outreach_update(actor=world.a[Role.PEER_SUPPORTER], target=targets[0], status="declined")
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=activation)  # chiefs: after close
     client.force_login(world.a[Role.CHIEF])
     page = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
-    # 7 pending and 1 declined: the 1 is hidden, and with it the smallest other cell (a 0), so the
-    # total of 8 leaves two unknowns.
+    # 7 pending and 1 declined: the 1 is hidden, and with it the smallest other non-zero cell (the 7:
+    # a zero protects nothing), so with the total of 8 each lies anywhere from 0 to 8.
     assert page.count("suppressed</td>") == 2
-    assert "Declined</th><td>suppressed</td>" in page and "Pending</th><td>7</td>" in page
+    assert "Declined</th><td>suppressed</td>" in page and "Pending</th><td>suppressed</td>" in page
+    assert "Attempted</th><td>0</td>" in page
     client.force_login(world.a[Role.COORDINATOR])  # coordinators work with exact numbers
     page = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
     assert "Declined</th><td>1</td>" in page and "suppressed</td>" not in page
@@ -619,7 +623,7 @@ def test_small_cell_suppression_never_leaves_a_single_hidden_cell():
     def suppress_small_cells(cells):
         return suppress_mapping(cells, 5)  # the network policy's default threshold
 
-    assert suppress_small_cells({"a": 7, "b": 1, "c": 0}) == {"a": 7, "b": None, "c": None}
+    assert suppress_small_cells({"a": 7, "b": 1, "c": 0}) == {"a": None, "b": None, "c": 0}  # zeros: no cover
     assert suppress_small_cells({"a": 2, "b": 3, "c": 9}) == {"a": None, "b": None, "c": 9}
     assert suppress_small_cells({"a": 6, "b": 5}) == {"a": 6, "b": 5}
 
@@ -637,10 +641,22 @@ def test_leadership_summary_follows_the_network_policy_threshold(client, world):
         entries=[(f"Person {n}", "") for n in range(7)],
         exposure="direct",
     )
+    # Chiefs see the summary frozen at close, under the threshold of that moment.
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=activation)
+    later = open_two_agency_activation(world, name="Second incident")
+    services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=later,
+        home_agency=world.agency_a,
+        entries=[(f"Person {n}", "") for n in range(7)],
+        exposure="direct",
+    )
     client.force_login(world.a[Role.CHIEF])
     assert "Pending</th><td>7</td>" in client.get(f"/activations/{activation.uuid}/summary/").content.decode()
     standards.policy_update(
         actor=world.state_admin, network=Network.objects.get(pk=world.network_id), suppression_threshold=10
     )
-    page = client.get(f"/activations/{activation.uuid}/summary/").content.decode()
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=later)
+    page = client.get(f"/activations/{later.uuid}/summary/").content.decode()
     assert "Pending</th><td>suppressed</td>" in page and "Counts from 1 to 9 are suppressed" in page
+    assert "Pending</th><td>7</td>" in client.get(f"/activations/{activation.uuid}/summary/").content.decode()
