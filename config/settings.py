@@ -227,6 +227,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expired-sessions-clear": {"task": "network.tasks.sessions_clear_task", "schedule": crontab(hour=4, minute=5)},
     "reporting-snapshots": {"task": "reporting.tasks.snapshots_nightly_task", "schedule": crontab(hour=2, minute=30)},
+    # Daily: publishes each period once its day has come (docs/reporting.md, "Publication"). Idempotent.
+    "reporting-publish": {"task": "reporting.tasks.publish_due_task", "schedule": crontab(hour=2, minute=45)},
     "roster-confirmation-reminders": {
         "task": "agencies.tasks.roster_reminders_task",
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=10),

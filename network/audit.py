@@ -68,6 +68,7 @@ class AuditAction(models.TextChoices):
     ACTIVATION_VIEWED = "activation.viewed", "Activation names viewed"
     SNAPSHOTS_REQUESTED = "reporting.snapshots_requested", "Report rebuild requested"
     REPORT_EXPORTED = "reporting.exported", "Report exported"
+    PERIOD_PUBLISHED = "reporting.published", "Leadership figures of a period published"
     ROSTER_CHANGED = "roster.changed", "Peer team roster changed"
     MASTER_KEY_ROTATED = "keys.master_rotated", "Data keys re-wrapped under a new master key"
     DATA_KEY_ROTATED = "keys.data_key_rotated", "Agency data re-encrypted under a new data key"

@@ -31,7 +31,13 @@ WEIGHTED_TOPICS = (
 )
 
 
-def seed_encounters(*, agency: Agency, standard: DocumentationStandard, rng: random.Random, days: int = 120) -> int:
+# How far back the demo's encounters go.
+DEMO_HISTORY_DAYS = 120
+
+
+def seed_encounters(
+    *, agency: Agency, standard: DocumentationStandard, rng: random.Random, days: int = DEMO_HISTORY_DAYS
+) -> int:
     """Create encounters if the agency has none (call inside the agency's schema). Returns how many."""
     if Encounter.objects.exists():
         return 0
@@ -77,6 +83,13 @@ def seed_encounters(*, agency: Agency, standard: DocumentationStandard, rng: ran
             follow_up_due_on=follow_up_due_on,
         )
         created += 1
+        # Entered the day it happened or up to two days later (never in the future): leadership figures
+        # count an encounter in the period in which it was entered.
+        entered_on = min(occurred_on + datetime.timedelta(days=rng.choice([0, 0, 0, 1, 2])), today)
+        entered_at = timezone.make_aware(datetime.datetime.combine(entered_on, datetime.time(rng.randint(8, 20))))
+        entered_at = min(entered_at, timezone.now())
+        Encounter.objects.filter(pk=encounter.pk).update(created_at=entered_at)
+        FollowUp.objects.filter(encounter=encounter).update(created_at=entered_at)
         follow_up = encounter.follow_ups.first()
         if follow_up and follow_up.due_on < today and rng.random() < 0.75:
             FollowUp.objects.filter(pk=follow_up.pk).update(

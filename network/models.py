@@ -251,6 +251,9 @@ class NetworkPolicy(models.Model):
     account_inactive_days = models.PositiveSmallIntegerField(
         default=90, help_text="Accounts unused for this many days are disabled (at most 90)."
     )
+    publication_delay_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Leadership figures of a period are published once, this many days after it ends."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 

@@ -168,6 +168,15 @@ class PolicyForm(forms.Form):
         label="Keep names in closed activations for (days)",
         help_text="After this, the activation's key is destroyed and its names with it; counts remain.",
     )
+    publication_delay_days = forms.IntegerField(
+        min_value=1,
+        max_value=60,
+        label="Publish leadership figures (days after a period ends)",
+        help_text=(
+            "Dashboards show a month or quarter only once it is published, this many days after it ends; "
+            "a published figure never changes. 1 to 60."
+        ),
+    )
     account_inactive_days = forms.IntegerField(
         min_value=1,
         max_value=90,

@@ -7,6 +7,7 @@ import datetime
 import statistics
 from collections import defaultdict
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -53,33 +54,42 @@ def _rows(sql: str, params: list | dict) -> list[tuple]:
 
 
 # The counts of _schema_counts, for every period kind (see there). Each SELECT reads one table once.
+# Every record counts in the period in which it was ENTERED (an encounter by its local `created_at` date,
+# not its `occurred_on`), so a record entered late never changes a period that is already published.
 _SCHEMA_COUNTS_SQL = """
 SELECT {kind}, CASE {single_part} ELSE 'encounters' END, {period}, standard_id, coalesce({single_fields}), count(*)
 FROM (SELECT {encounter_periods}, standard_id, {single_fields}
-      FROM encounters_encounter WHERE occurred_on >= %(first)s) AS e
+      FROM encounters_encounter WHERE {entered} >= %(first)s) AS e
 GROUP BY GROUPING SETS ({single_sets}) HAVING {period} IS NOT NULL
 UNION ALL
 SELECT {kind}, part, {period}, standard_id, code, count(*) FROM ({multi}) AS m
 GROUP BY GROUPING SETS ({multi_sets}) HAVING {period} IS NOT NULL
 UNION ALL
 SELECT {kind}, 'supporters_active', {period}, NULL, NULL, count(DISTINCT person)
-FROM (SELECT {encounter_periods}, author_id AS person FROM encounters_encounter WHERE occurred_on >= %(first)s
+FROM (SELECT {encounter_periods}, author_id AS person FROM encounters_encounter WHERE {entered} >= %(first)s
       UNION ALL
       SELECT {joined_periods}, s.user_id FROM encounters_encounter_co_supporters s
-      JOIN encounters_encounter e ON e.id = s.encounter_id WHERE e.occurred_on >= %(first)s) AS people
+      JOIN encounters_encounter e ON e.id = s.encounter_id WHERE {joined_entered} >= %(first)s) AS people
 GROUP BY GROUPING SETS ({kind_sets}) HAVING {period} IS NOT NULL
 UNION ALL
-SELECT f.kind, counted.metric, f.period, NULL, NULL, counted.n
-FROM (SELECT {kind} AS kind, {period} AS period, count(*) AS due,
-          count(*) FILTER (WHERE status = 'done') AS done,
-          count(*) FILTER (WHERE status = 'done' AND completed_at::date <= due_on) AS on_time,
-          count(*) FILTER (WHERE status = 'open' AND due_on < %(today)s) AS overdue
-      FROM (SELECT {due_periods}, status, completed_at, due_on FROM encounters_followup
-            WHERE due_on >= %(first)s) AS followups
-      GROUP BY GROUPING SETS ({kind_sets}) HAVING {period} IS NOT NULL) AS f
-CROSS JOIN LATERAL (VALUES ('followups_due', f.due), ('followups_completed', f.done),
-    ('followups_on_time', f.on_time), ('followups_overdue', f.overdue)) AS counted(metric, n)
+SELECT {kind}, part, {period}, NULL, NULL, count(*)
+FROM ({followups}) AS f
+GROUP BY GROUPING SETS ({part_sets}) HAVING {period} IS NOT NULL
 """
+
+# Follow-up events, each dated when it happened: due by its due date, or by the day it was created when
+# that is later (a follow-up created after its period closed counts in the period of creation);
+# completed and on time by the completion date.
+_FOLLOWUP_EVENTS = {
+    "followups_due": ("greatest(due_on, {created})", "TRUE"),
+    "followups_completed": ("{completed}", "status = 'done' AND completed_at IS NOT NULL"),
+    "followups_on_time": ("{completed}", "status = 'done' AND completed_at IS NOT NULL AND {completed} <= due_on"),
+}
+
+
+def _local_date(column: str) -> str:
+    """SQL for the local calendar date of a timestamp column (the network's time zone)."""
+    return f"({column} AT TIME ZONE %(tz)s)::date"
 
 
 def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, list[tuple]]:
@@ -92,7 +102,7 @@ def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, l
     Separate GROUP BY queries per kind and field read the encounters 24 times (docs/performance.md).
     """
     params = {kind: period_start(kind, since) for kind in KINDS}
-    params.update(first=min(params.values()), today=today)
+    params.update(first=min(params.values()), today=today, tz=settings.TIME_ZONE)
 
     def periods(column: str) -> str:
         return ", ".join(
@@ -103,7 +113,14 @@ def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, l
     def sets(*columns: str) -> str:
         return ", ".join(f"({', '.join([kind, *columns])})" for kind in KINDS)
 
-    # Formats in only constants (KINDS and the CODED_* field names); values are parameters.
+    entered, joined_entered = _local_date("created_at"), _local_date("e.created_at")
+    dates = {"created": _local_date("created_at"), "completed": _local_date("completed_at")}
+    followups = " UNION ALL ".join(
+        f"SELECT {periods(day.format(**dates))}, '{part}' AS part FROM encounters_followup "  # nosec B608
+        f"WHERE {where.format(**dates)} AND {day.format(**dates)} >= %(first)s"
+        for part, (day, where) in _FOLLOWUP_EVENTS.items()
+    )
+    # Formats in only constants (KINDS, the CODED_* field names, _FOLLOWUP_EVENTS); values are parameters.
     sql = _SCHEMA_COUNTS_SQL.format(
         kind="CASE WHEN GROUPING(week) = 0 THEN 'week' WHEN GROUPING(month) = 0 THEN 'month' ELSE 'quarter' END",
         period="coalesce(week, month, quarter)",
@@ -111,20 +128,35 @@ def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, l
         single_fields=", ".join(CODED_SINGLE),
         single_sets=", ".join([sets(), *(sets("standard_id", field) for field in CODED_SINGLE)]),
         multi=" UNION ALL ".join(
-            f"SELECT {periods('occurred_on')}, '{field}' AS part, standard_id, unnest({field}) AS code "  # nosec B608
-            "FROM encounters_encounter WHERE occurred_on >= %(first)s"
+            f"SELECT {periods(entered)}, '{field}' AS part, standard_id, unnest({field}) AS code "  # nosec B608
+            f"FROM encounters_encounter WHERE {entered} >= %(first)s"
             for field in CODED_MULTI
         ),
         multi_sets=sets("part", "standard_id", "code"),
         kind_sets=sets(),
-        encounter_periods=periods("occurred_on"),
-        joined_periods=periods("e.occurred_on"),
-        due_periods=periods("due_on"),
+        part_sets=sets("part"),
+        encounter_periods=periods(entered),
+        joined_periods=periods(joined_entered),
+        entered=entered,
+        joined_entered=joined_entered,
+        followups=followups,
     )
     counts: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
     for row_kind, *row in _rows(sql, params):
         counts[row_kind].append(tuple(row))
     return counts
+
+
+def followups_overdue_at(day: datetime.date) -> int:
+    """Follow-ups overdue as the local day `day` begins: created and due before it, not completed by then.
+    Depends only on what happened before `day`, so it is final once `day` has come. Call inside the schema."""
+    ((count,),) = _rows(
+        "SELECT count(*) FROM encounters_followup WHERE due_on < %(day)s "  # nosec B608  # formats in constants only
+        f"AND {_local_date('created_at')} < %(day)s "
+        f"AND (completed_at IS NULL OR {_local_date('completed_at')} >= %(day)s)",
+        {"day": day, "tz": settings.TIME_ZONE},
+    )
+    return count
 
 
 def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date) -> list[tuple]:
@@ -135,6 +167,7 @@ def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date
         agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
     ).count()
     counts = _schema_counts(since=since, today=today)
+    overdue = followups_overdue_at(today)
     for kind in KINDS:
         start = period_start(kind, since)
         sums: dict[tuple, int] = defaultdict(int)
@@ -147,6 +180,7 @@ def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date
         out += [(kind, p, "encounters", vocabulary, key, n) for (vocabulary, p, key), n in sums.items()]
         periods = {p for _k, p, *_ in out if _k == kind} | {period_start(kind, today)}
         out += [(kind, p, "roster", "", "", roster) for p in periods]
+        out.append((kind, period_start(kind, today), "followups_overdue", "", "", overdue))
         for participation in Participation.objects.filter(
             agency=agency, activation__occurred_at__date__gte=start
         ).select_related("activation"):

@@ -97,3 +97,73 @@ class AgencySnapshotState(models.Model):
     @property
     def is_stale(self) -> bool:
         return self.changes > self.built
+
+
+class Publication(models.Model):
+    """One published period of a network's leadership figures. Published once, a set number of days after
+    the period ends (the network policy's `publication_delay_days`), and never changed afterwards.
+    Months carry the figures of agencies published by month; quarters carry those of agencies published
+    by quarter and every regional and network figure (docs/reporting.md, "Publication")."""
+
+    network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="+")
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="The last day of the period.")
+    published_at = models.DateTimeField(default=timezone.now)
+    # The policy's threshold when it was published: the figures were suppressed with it, whatever it is now.
+    threshold = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "period_kind", "period_start"], name="publication_once_per_period"
+            ),
+        ]
+        ordering = ["period_start", "period_kind"]
+
+    def __str__(self) -> str:
+        return f"{self.period_kind} {self.period_start}"
+
+
+class PublishedFigure(models.Model):
+    """One published number, frozen: an agency's, a region's, or (both empty) the network's. `value` is
+    NULL when the figure is suppressed. Append-only: a database trigger refuses UPDATE and DELETE."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.PROTECT, related_name="figures")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    region = models.ForeignKey("network.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    table = models.CharField(max_length=40)
+    key = models.CharField(max_length=64)
+    # The row's label as it read when published, so a later renamed term never changes a published row.
+    label = models.CharField(max_length=120)
+    value = models.IntegerField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "agency", "region", "table", "key"],
+                name="published_figure_once",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "publication"]), models.Index(fields=["region", "publication"])]
+
+    def __str__(self) -> str:
+        return f"{self.table}/{self.key}"
+
+
+class AgencyReportingGranularity(models.Model):
+    """Whether an agency's figures are published by month or by quarter in one calendar year: decided once,
+    at the agency's first publication of that year, from its roster then, and never both."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=8, choices=[(PeriodKind.MONTH, "Month"), (PeriodKind.QUARTER, "Quarter")])
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agency", "year"], name="granularity_once_per_agency_year")]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} {self.year}: {self.kind}"

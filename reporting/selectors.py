@@ -1,95 +1,57 @@
-"""What the dashboards show, read from the snapshot tables only (never an agency schema)."""
+"""What the leadership dashboards show: published figures only (never a snapshot, never an agency schema).
+A published figure never changes, so reloading a page or downloading the CSV again tells nothing new until
+the next period is published (docs/reporting.md, "Publication")."""
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
-from django.db.models import Sum
 from django.utils import timezone
 
-from activations.models import Activation, IncidentType
-from agencies.models import Agency, Discipline
-from network.models import Network, Region, Vocabulary, VocabularyTerm
+from agencies.models import Agency, Membership, Role
+from network.models import Network
+from network.standards import policy_for
 from reporting.builder import period_start
-from reporting.models import MetricSnapshot, PeriodKind, SnapshotRun
-from reporting.suppression import suppress_series
+from reporting.models import AgencyReportingGranularity, PeriodKind, Publication, PublishedFigure
+from reporting.publication import (
+    BREAKDOWN_TABLES,
+    SMALL_AGENCY_ROSTER,
+    due_date,
+    period_end,
+    period_label,
+)
 
-BREAKDOWNS = [
-    (Vocabulary.INTERVENTION, "Encounters by intervention"),
-    (Vocabulary.TOPIC, "Encounters by topic"),
-    (Vocabulary.INITIATOR, "Encounters by who reached out"),
-    (Vocabulary.CONTACT_MODE, "Encounters by contact mode"),
-    (Vocabulary.REFERRAL, "Referrals by type"),
-]
-SMALL_AGENCY_ROSTER = 10
-
-
-def _periods(kind: str, count: int, today: datetime.date) -> list[datetime.date]:
-    periods = [period_start(kind, today)]
-    while len(periods) < count:
-        periods.append(period_start(kind, periods[-1] - datetime.timedelta(days=1)))
-    return list(reversed(periods))
-
-
-def _label(kind: str, day: datetime.date) -> str:
-    if kind == PeriodKind.QUARTER:
-        return f"{day.year} Q{(day.month - 1) // 3 + 1}"
-    return day.strftime("%b %y") if kind == PeriodKind.MONTH else day.isoformat()
-
-
-def _sum(qs, **filters) -> dict:
-    return {
-        row["period_start"]: row["total"]
-        for row in qs.filter(**filters).values("period_start").annotate(total=Sum("value"))
-    }
-
-
-DASHBOARD_METRICS = [
-    "encounters",
-    "supporters_active",
-    "roster",
-    "followups_due",
-    "followups_completed",
-    "followups_on_time",
-    "activations",
+# How many published periods the trend shows.
+TREND_PERIODS = {PeriodKind.MONTH: 12, PeriodKind.QUARTER: 8}
+SECTIONS = [
+    ("encounters", "Encounters"),
+    *BREAKDOWN_TABLES,
+    ("activations", "Activations by incident type"),
+    ("followups", "Follow-ups"),
+    ("participation", "Participation"),
+    ("first_contact", "Time from activation to first contact"),
+    ("by_discipline", "Encounters by discipline"),
+    ("by_region", "Encounters by region"),
 ]
 
 
-class _Cells:
-    """The dashboard's snapshot totals, read in one query grouped by metric, dimension, key and period,
-    then summed in Python along whichever of those a figure needs (the page made 16 queries before)."""
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: one agency, some regions (their published figures combined), or the whole network."""
 
-    def __init__(self, snapshots) -> None:
-        self.rows = list(
-            snapshots.values("metric", "dimension", "key", "period_start").annotate(total=Sum("value")).order_by()
-        )
+    network: Network
+    agency: Agency | None = None
+    region_ids: tuple[int, ...] | None = None
 
-    def _matching(self, metric: str, dimension: str | None):
-        return (
-            row for row in self.rows if row["metric"] == metric and (dimension is None or row["dimension"] == dimension)
-        )
-
-    def by_period(self, metric: str, dimension: str | None = None) -> dict:
-        totals = defaultdict(float)
-        for row in self._matching(metric, dimension):
-            totals[row["period_start"]] += row["total"]
-        return totals
-
-    def by_key(self, metric: str, dimension: str | None = None) -> dict:
-        totals = defaultdict(float)
-        for row in self._matching(metric, dimension):
-            totals[row["key"]] += row["total"]
-        return totals
-
-
-def _concept_labels(network: Network) -> dict[tuple[str, str], str]:
-    """The newest label of each concept, so breakdowns read in today's words across versions."""
-    terms = VocabularyTerm.objects.filter(standard__network=network).order_by("standard__version", "id")
-    return {
-        (vocabulary, concept): label
-        for vocabulary, concept, label in terms.values_list("vocabulary", "concept", "label")
-    }
+    def figures(self):
+        figures = PublishedFigure.objects.filter(publication__network=self.network)
+        if self.agency is not None:
+            return figures.filter(agency=self.agency)
+        if self.region_ids is not None:
+            return figures.filter(agency=None, region_id__in=self.region_ids)
+        return figures.filter(agency=None, region=None)
 
 
 def _short(kind: str, day: datetime.date) -> str:
@@ -97,155 +59,192 @@ def _short(kind: str, day: datetime.date) -> str:
     return f"Q{(day.month - 1) // 3 + 1}" if kind == PeriodKind.QUARTER else day.strftime("%b")
 
 
-def _duration(minutes: float) -> str:
-    hours, rest = divmod(round(minutes), 60)
-    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+def _combine(values: list[int | None]) -> int | None:
+    """Several regions' published values of one figure: their sum only when every one is shown (a sum of
+    shown figures tells nothing new; with one hidden it would)."""
+    return None if any(v is None for v in values) else sum(values)
 
 
-def _table(rows: list[tuple[str, float]], threshold: int, short: list[str] | None = None) -> dict:
-    values = [int(v) for _label_, v in rows]
-    shown = suppress_series(values, threshold)
-    total = sum(values)
-    hidden = sum(1 for v in shown if v is None)
-    short = short or [label for label, _v in rows]
-    return {
-        "rows": [
-            {"label": label, "short": s, "value": value}
-            for (label, _v), value, s in zip(rows, shown, short, strict=True)
-        ],
-        "total": None if hidden == 1 or 0 < total < threshold else total,
-        "max": max([v for v in shown if v is not None] or [0]),
-    }
+def published_figures(scope: Scope) -> dict[Publication, dict[str, list[dict]]]:
+    """{publication: {table: [{"key", "label", "value"}, ...] in the order published}}, oldest first, for every
+    publication with figures in scope. One query."""
+    grouped: dict[int, dict[tuple[str, str], dict]] = defaultdict(dict)
+    publications: dict[int, Publication] = {}
+    for figure in scope.figures().select_related("publication").order_by("publication__period_start", "position"):
+        publications.setdefault(figure.publication_id, figure.publication)
+        cell = grouped[figure.publication_id].setdefault(
+            (figure.table, figure.key),
+            {"key": figure.key, "label": figure.label, "values": [], "position": figure.position},
+        )
+        cell["values"].append(figure.value)
+    result = {}
+    for publication_id, cells in grouped.items():
+        tables: dict[str, list[dict]] = defaultdict(list)
+        for (table, _key), cell in sorted(cells.items(), key=lambda item: (item[0][0], item[1]["position"])):
+            tables[table].append({"key": cell["key"], "label": cell["label"], "value": _combine(cell["values"])})
+        result[publications[publication_id]] = dict(tables)
+    return dict(sorted(result.items(), key=lambda item: (item[0].period_start, item[0].period_kind)))
 
 
-def _rate(numerator: float, denominator: float, threshold: int) -> int | None:
-    if denominator < threshold or (0 < numerator < threshold):
+def _value(tables: dict, table: str, key: str) -> int | None:
+    return next((row["value"] for row in tables.get(table, []) if row["key"] == key), None)
+
+
+def _rate(numerator: int | None, denominator: int | None, threshold: int) -> int | None:
+    """A rate only where both figures are shown and the denominator reaches the threshold."""
+    if numerator is None or denominator is None or denominator < threshold:
         return None
     return round(100 * numerator / denominator)
 
 
-def dashboard(
-    *,
-    network: Network,
-    agency_ids: list[int],
-    region: Region | None = None,
-    whole_network: bool = False,
-    threshold: int,
-    small: bool = False,
-    today: datetime.date | None = None,
-) -> dict:
-    today = today or timezone.localdate()
-    kind = PeriodKind.QUARTER if small else PeriodKind.MONTH
-    periods = _periods(kind, 8 if small else 12, today)
-    base = MetricSnapshot.objects.filter(agency_id__in=agency_ids, period_kind=kind, period_start__gte=periods[0])
-    cells = _Cells(base.filter(metric__in=DASHBOARD_METRICS))  # one query for every figure below
-    encounters = cells.by_period("encounters", dimension="")
-    trend = _table(
-        [(_label(kind, p), encounters.get(p, 0)) for p in periods], threshold, short=[_short(kind, p) for p in periods]
-    )
+def rates(tables: dict, threshold: int) -> dict[str, int | None]:
+    return {
+        "participation": _rate(
+            _value(tables, "participation", "supporters_active"), _value(tables, "participation", "roster"), threshold
+        ),
+        "completion": _rate(
+            _value(tables, "followups", "followups_completed"), _value(tables, "followups", "followups_due"), threshold
+        ),
+        "on_time": _rate(
+            _value(tables, "followups", "followups_on_time"),
+            _value(tables, "followups", "followups_completed"),
+            threshold,
+        ),
+    }
 
-    labels = _concept_labels(network)
-    breakdowns = []
-    for vocabulary, title in BREAKDOWNS:
-        sums = cells.by_key("encounters", dimension=vocabulary)
-        if vocabulary == Vocabulary.REFERRAL:
-            sums.pop("none", None)
-        rows = sorted(((labels.get((vocabulary, k), k), v) for k, v in sums.items()), key=lambda r: -r[1])
-        breakdowns.append({"title": title, **_table(rows, threshold)})
 
-    current = periods[-1]
-    active = cells.by_period("supporters_active").get(current, 0)
-    roster = cells.by_period("roster").get(current, 0)
-    recent = periods[-3:] if not small else periods[-2:]
-    due = sum(cells.by_period("followups_due").get(p, 0) for p in recent)
-    completed = sum(cells.by_period("followups_completed").get(p, 0) for p in recent)
-    on_time = sum(cells.by_period("followups_on_time").get(p, 0) for p in recent)
-    overdue = sum(
-        _sum(
-            MetricSnapshot.objects.filter(agency_id__in=agency_ids, period_kind=kind), metric="followups_overdue"
-        ).values()
-    )
-    incident_labels = dict(IncidentType.choices)
-    activation_rows = [(incident_labels.get(key, key), total) for key, total in cells.by_key("activations").items()]
-    activations = _table(sorted(activation_rows, key=lambda r: -r[1]), threshold)
+def _chart(rows: list[dict], *, total: int | None, short: list[str] | None = None) -> dict:
+    """A table for the chart helper: rows in the order published, never sorted by value."""
+    shown = [row["value"] for row in rows if row["value"] is not None]
+    return {
+        "rows": [
+            {"label": row["label"], "short": (short[i] if short else row["label"]), "value": row["value"]}
+            for i, row in enumerate(rows)
+        ],
+        "total": total,
+        "max": max(shown or [0]),
+    }
 
-    medians = MetricSnapshot.objects.filter(
-        period_kind=kind, period_start__gte=periods[0], metric="first_contact_minutes_median"
-    )
-    if whole_network:
-        medians = medians.filter(agency=None, region=None)
-    elif region is not None:
-        medians = medians.filter(agency=None, region=region)
+
+def _table(tables: dict, table: str) -> dict:
+    rows = tables.get(table, [])
+    body = [row for row in rows if row["key"] != "total"]
+    total = next((row["value"] for row in rows if row["key"] == "total"), None)
+    return _chart(body, total=total)
+
+
+def _kind_for(scope: Scope, today: datetime.date) -> str:
+    """The kind of period this scope publishes: regions and the network by quarter; an agency as decided for
+    the year (or, before its first publication of the year, as its roster would decide it)."""
+    if scope.agency is None:
+        return PeriodKind.QUARTER
+    decided = AgencyReportingGranularity.objects.filter(agency=scope.agency, year=today.year).first()
+    if decided is not None:
+        return decided.kind
+    roster = Membership.objects.filter(
+        agency=scope.agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
+    ).count()
+    return PeriodKind.QUARTER if roster < SMALL_AGENCY_ROSTER else PeriodKind.MONTH
+
+
+def schedule(scope: Scope, latest: Publication | None, today: datetime.date) -> dict:
+    """Which period is the latest published, and which is next and when (the page says both plainly)."""
+    delay = policy_for(scope.network).publication_delay_days
+    kind = latest.period_kind if latest is not None else _kind_for(scope, today)
+    if latest is not None:
+        upcoming = period_start(kind, latest.period_end + datetime.timedelta(days=1))
     else:
-        medians = medians.filter(agency_id__in=agency_ids)
-    first_contact = [(_label(kind, m.period_start), _duration(m.value)) for m in medians.order_by("period_start")]
-
+        upcoming = period_start(kind, today)
+        previous = period_start(kind, upcoming - datetime.timedelta(days=1))
+        if due_date(scope.network, kind, previous, delay=delay) > today:
+            upcoming = previous
+    if latest is not None and upcoming.year != latest.period_start.year and scope.agency is not None:
+        kind = _kind_for(scope, upcoming)  # a new year may publish by the other kind
+        upcoming = period_start(kind, upcoming)
     return {
-        "kind": kind,
-        "small": small,
-        "threshold": threshold,
-        "trend": trend,
-        "breakdowns": breakdowns,
-        "activations": activations,
-        "participation": {"active": int(active), "roster": int(roster), "rate": _rate(active, roster, threshold)},
-        "followups": {
-            "due": int(due),
-            "completion_rate": _rate(completed, due, threshold),
-            "on_time_rate": _rate(on_time, due, threshold),
-            "overdue": int(overdue) if not 0 < overdue < threshold else None,
-        },
-        "first_contact": first_contact,
-        "before_after": _before_after(agency_ids, threshold),
-        "last_run": SnapshotRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
+        "latest": latest,
+        "latest_label": period_label(latest.period_kind, latest.period_start) if latest else "",
+        "next_label": period_label(kind, upcoming),
+        "next_on": due_date(scope.network, kind, upcoming, delay=delay),
+        "next_end": period_end(kind, upcoming),
     }
 
 
-def _before_after(agency_ids: list[int], threshold: int) -> list[dict]:
-    rows = defaultdict(lambda: {"before": 0.0, "after": 0.0})
-    for row in (
-        MetricSnapshot.objects.filter(
-            agency_id__in=agency_ids,
-            period_kind=PeriodKind.MONTH,
-            metric__in=["encounters_before_30d", "encounters_after_30d"],
-        )
-        .values("key", "metric")
-        .annotate(total=Sum("value"))
-    ):
-        rows[row["key"]]["before" if row["metric"].endswith("before_30d") else "after"] += row["total"]
-    activations = {str(a.uuid): a for a in Activation.objects.filter(uuid__in=list(rows))}
-    result = []
-    for key, values in rows.items():
-        activation = activations.get(key)
-        if activation is None:
-            continue
-        shown = suppress_series([int(values["before"]), int(values["after"])], threshold)
-        result.append({"activation": activation, "before": shown[0], "after": shown[1]})
-    return sorted(result, key=lambda r: r["activation"].occurred_at, reverse=True)
-
-
-def network_breakdowns(*, network: Network, threshold: int, today: datetime.date | None = None) -> dict:
-    """Encounters over the last 12 months by discipline and by region (state admin)."""
+def dashboard(*, scope: Scope, today: datetime.date | None = None) -> dict:
+    """Everything a leadership dashboard shows: the latest published period's tables, the trend over the
+    published periods before it, rates where the figures behind them allow, and the publication schedule."""
     today = today or timezone.localdate()
-    since = _periods(PeriodKind.MONTH, 12, today)[0]
-    per_agency = {
-        row["agency"]: row["total"]
-        for row in MetricSnapshot.objects.filter(
-            agency__network=network,
-            period_kind=PeriodKind.MONTH,
-            period_start__gte=since,
-            metric="encounters",
-            dimension="",
-        )
-        .values("agency")
-        .annotate(total=Sum("value"))
+    published = published_figures(scope)
+    publications = list(published)
+    latest = publications[-1] if publications else None
+    tables = published[latest] if latest else {}
+    threshold = latest.threshold if latest else policy_for(scope.network).suppression_threshold
+    kind = latest.period_kind if latest else _kind_for(scope, today)
+    window = [p for p in publications if p.period_kind == kind][-TREND_PERIODS[kind] :]
+    trend_rows = [
+        {
+            "key": p.period_start.isoformat(),
+            "label": period_label(p.period_kind, p.period_start),
+            "value": _value(published[p], "encounters", "total"),
+        }
+        for p in window
+    ]
+    trend_values = [row["value"] for row in trend_rows]
+    trend = _chart(
+        trend_rows,
+        total=_combine(trend_values) if trend_values else None,  # only when every period in it is shown
+        short=[_short(p.period_kind, p.period_start) for p in window],
+    )
+    first_contact = [
+        {
+            "label": period_label(p.period_kind, p.period_start),
+            "contacts": _value(published[p], "first_contact", "contacts"),
+            "median": _value(published[p], "first_contact", "median_minutes"),
+        }
+        for p in window
+        if "first_contact" in published[p]
+    ]
+    data = {
+        "kind": kind,
+        "threshold": threshold,
+        "schedule": schedule(scope, latest, today),
+        "period_label": period_label(latest.period_kind, latest.period_start) if latest else "",
+        "trend": trend,
+        "breakdowns": [{"title": title, **_table(tables, vocabulary)} for vocabulary, title in BREAKDOWN_TABLES],
+        "activations": _table(tables, "activations"),
+        "participation": {
+            "active": _value(tables, "participation", "supporters_active"),
+            "roster": _value(tables, "participation", "roster"),
+        },
+        "followups": {
+            "due": _value(tables, "followups", "followups_due"),
+            "completed": _value(tables, "followups", "followups_completed"),
+            "overdue": _value(tables, "followups", "followups_overdue"),
+        },
+        "rates": rates(tables, threshold),
+        "first_contact": first_contact,
+        "small": kind == PeriodKind.QUARTER and scope.agency is not None,
     }
-    agencies = Agency.objects.filter(network=network, status=Agency.Status.ACTIVE).select_related("region")
-    by_discipline, by_region = defaultdict(float), defaultdict(float)
-    for agency in agencies:
-        by_discipline[agency.get_discipline_display()] += per_agency.get(agency.pk, 0)
-        by_region[agency.region.name] += per_agency.get(agency.pk, 0)
-    disciplines = [(label, by_discipline.get(label, 0)) for label in dict(Discipline.choices).values()]
-    return {
-        "by_discipline": _table(disciplines, threshold),
-        "by_region": _table(sorted(by_region.items()), threshold),
-    }
+    if scope.agency is None and scope.region_ids is None:
+        data["by_discipline"] = _table(tables, "by_discipline")
+        data["by_region"] = _table(tables, "by_region")
+    return data
+
+
+def csv_rows(*, scope: Scope) -> list[list[str]]:
+    """The CSV: one row per (period, section, item, value), every published period oldest first. Rows once
+    published never change, so two downloads differ only by the periods published between them."""
+    out = []
+    for publication, tables in published_figures(scope).items():
+        period = period_label(publication.period_kind, publication.period_start)
+        for table, title in SECTIONS:
+            for row in tables.get(table, []):
+                hidden = "not shown" if row["key"] == "median_minutes" else "suppressed"
+                out.append([period, title, row["label"], hidden if row["value"] is None else str(row["value"])])
+        for name, value in rates(tables, publication.threshold).items():
+            label = {"participation": "Participation rate %", "completion": "Follow-up completion rate %"}.get(
+                name, "Follow-ups completed on time %"
+            )
+            out.append([period, "Rates", label, "not shown" if value is None else str(value)])
+        out.append([period, "Note", f"Counts from 1 to {publication.threshold - 1} are suppressed", ""])
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 
@@ -13,9 +14,12 @@ from django_tenants.utils import tenant_context
 
 from agencies.models import Agency
 from network.audit import AuditAction, audit_record
+from network.models import Network
 from network.outbox import outbox_enqueue
-from reporting import builder
-from reporting.models import AgencySnapshotState, SnapshotRun
+from network.standards import policy_for
+from reporting import builder, publication, suppression
+from reporting.models import AgencySnapshotState, PeriodKind, Publication, SnapshotRun
+from reporting.suppression import Cell
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +106,74 @@ def agency_snapshot_refresh(*, agency_id: int) -> bool:
         built=changes, refreshed_at=timezone.now()
     )
     return True
+
+
+# --- Publication ---------------------------------------------------------------------------------------------
+
+PUBLICATION_LOCK = 74230003  # advisory lock class; the audit chain uses 74230001, snapshots 74230002
+
+
+def publication_publish_due(*, network: Network, today: datetime.date | None = None) -> list[Publication]:
+    """Publish every period of `network` whose day has come (`publication_delay_days` after it ends) and that
+    is not published yet, oldest first. Idempotent and safe to run twice at once: each period is published
+    in its own transaction under an advisory lock, and a period already published is left alone."""
+    today = today or timezone.localdate()
+    delay = policy_for(network).publication_delay_days
+    published, failed = [], []
+    for kind, start in publication.due_periods(network, today=today, delay=delay):
+        try:
+            made = publication_publish_period(network=network, kind=kind, start=start)
+        except Exception as exc:  # one period that cannot be published must not hold back the others
+            logger.exception("publication of %s %s failed for network %s", kind, start, network.pk)
+            failed.append(exc)
+            continue
+        if made is not None:
+            published.append(made)
+    if failed:  # after publishing what could be: the task fails visibly, and the next run tries again
+        raise failed[0]
+    return published
+
+
+def publication_publish_period(*, network: Network, kind: str, start: datetime.date) -> Publication | None:
+    """Publish one period once: decide its figures (suppression over everything it overlaps) and store them.
+    Returns None when it was already published. A published period is never recomputed."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s::int, %s::int)", [PUBLICATION_LOCK, network.pk])
+        if Publication.objects.filter(network=network, period_kind=kind, period_start=start).exists():
+            return None
+        if kind == PeriodKind.QUARTER:
+            # Its regional and network figures add up the months that monthly agencies published.
+            first = publication.network_start(network) or start
+            wanted = [m for m in publication.months_of(start) if m >= first]
+            months = Publication.objects.filter(network=network, period_kind=PeriodKind.MONTH, period_start__in=wanted)
+            if months.count() != len(wanted):
+                raise ValueError(f"The months of the quarter starting {start} must be published before it.")
+        threshold = policy_for(network).suppression_threshold
+        plan = (
+            publication.plan_month(network, start)
+            if kind == PeriodKind.MONTH
+            else publication.plan_quarter(network, start)
+        )
+        # A new figure that adds up exactly the atoms of a figure already shown (a region of one monthly
+        # agency, say) is public already: it is published as it is, and not offered to the engine as a
+        # candidate to hide, where hiding it would protect nothing.
+        known = {row.atoms: row.value for row, shown in plan.fixed if shown}
+        decided = {row.cell_key: known[row.atoms] for row in plan.rows if row.atoms in known}
+        decided |= suppression.protect(
+            [Cell(row.cell_key, row.atoms, row.value) for row in plan.rows if row.atoms not in known],
+            threshold=threshold,
+            fixed=[(Cell(row.cell_key, row.atoms, row.value), shown) for row, shown in plan.fixed],
+            equalities=plan.equalities,
+        )
+        made = Publication.objects.create(
+            network=network,
+            period_kind=kind,
+            period_start=start,
+            period_end=publication.period_end(kind, start),
+            threshold=threshold,
+        )
+        publication.write(made, plan, decided)
+        audit_record(action=AuditAction.PERIOD_PUBLISHED, obj=made)
+    logger.info("published %s %s for network %s", kind, start, network.pk)
+    return made

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from network.models import Network
 from reporting import services
 
 
@@ -22,3 +23,9 @@ def agency_snapshot_refresh_task(agency_id: int) -> bool:
     """Queued (through the outbox) by every saved encounter: bring the agency's recent snapshots up to
     date so its dashboard catches up. Idempotent, and a no-op when nothing changed since the last one."""
     return services.agency_snapshot_refresh(agency_id=agency_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def publish_due_task() -> int:
+    """Beat, daily: publish every network's periods whose publication day has come. Idempotent."""
+    return sum(len(services.publication_publish_due(network=network)) for network in Network.objects.order_by("pk"))

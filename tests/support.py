@@ -243,3 +243,40 @@ def log_encounter(agency, *, author, **overrides):
     standard = standards.standard_ensure_default(network=agency.network)
     encounter, _created = encounter_services.encounter_log(author=author, agency=agency, standard=standard, **arguments)
     return encounter
+
+
+# --- Publication (tests/test_publication.py, tests/test_reporting.py) ----------------------------------------
+
+
+def entered(agency, *, author, on, **codes):
+    """An encounter entered on the day `on` (and, unless `occurred_on` says otherwise, that happened then)."""
+    import datetime
+
+    from encounters.models import Encounter, FollowUp
+
+    codes.setdefault("occurred_on", on)
+    with tenant_context(agency):
+        encounter = log_encounter(agency, author=author, **codes)
+        at = timezone.make_aware(datetime.datetime.combine(on, datetime.time(12)))
+        Encounter.objects.filter(pk=encounter.pk).update(created_at=at)
+        FollowUp.objects.filter(encounter=encounter).update(created_at=at)
+    return encounter
+
+
+def joined(agency, on) -> None:
+    """Record that `agency` joined the network on the day `on` (its first published period is that month)."""
+    import datetime
+
+    Agency.objects.filter(pk=agency.pk).update(
+        created_at=timezone.make_aware(datetime.datetime.combine(on, datetime.time(9)))
+    )
+
+
+def grow_roster(agency, count: int) -> list:
+    """Add `count` peer supporters to the agency's roster."""
+    users = []
+    for _ in range(count):
+        user = make_user(f"supporter-{uuid.uuid4().hex[:8]}@test.example")
+        agency_services.membership_add(actor=None, user=user, agency=agency, role=Role.PEER_SUPPORTER)
+        users.append(user)
+    return users

@@ -23,7 +23,11 @@ STANDARD = "/network/standard/"
 PUBLISH = "/network/standard/new/"
 POLICY = "/network/policy/"
 # The policy settings these tests do not change, at their defaults.
-POLICY_TEXT_DEFAULTS = {"account_inactive_days": "90", "confidentiality_notice_text": DEFAULT_CONFIDENTIALITY_NOTICE}
+POLICY_TEXT_DEFAULTS = {
+    "account_inactive_days": "90",
+    "publication_delay_days": "7",
+    "confidentiality_notice_text": DEFAULT_CONFIDENTIALITY_NOTICE,
+}
 
 
 @pytest.fixture
@@ -268,6 +272,8 @@ def test_notes_stay_off_unless_the_network_turns_them_on(admin_client, network):
         ("activation_retention_days", "0"),
         ("account_inactive_days", "0"),
         ("account_inactive_days", "91"),
+        ("publication_delay_days", "0"),
+        ("publication_delay_days", "61"),
     ],
 )
 def test_policy_values_out_of_range_are_refused(admin_client, network, field, value):

@@ -20,7 +20,7 @@ from network.models import AuditEvent, Network, Vocabulary
 from reporting import builder, services
 from reporting.models import MetricSnapshot, PeriodKind, SnapshotRun
 from reporting.suppression import line_total, suppress_table
-from tests.support import log_encounter
+from tests.support import entered, joined, log_encounter
 
 
 def month_start(day=None):
@@ -132,15 +132,31 @@ def test_beat_rebuilds_snapshots_nightly(settings):
 # --- Dashboards ------------------------------------------------------------------------------------------
 
 
+def published(world, *, codes=(("video", 3), ("phone", 1)), today=datetime.date(2026, 11, 20)):
+    """Leadership pages show published periods only: agencies A and B joined in July 2026, A's supporter
+    entered `codes` (contact mode, how many) in August, and every period due by `today` is published
+    (months to October, and the third quarter, which small agencies like A and B publish)."""
+    for agency in (world.agency_a, world.agency_b):
+        joined(agency, datetime.date(2026, 7, 1))
+    day = datetime.date(2026, 8, 1)
+    for mode, count in codes:
+        for _ in range(count):
+            entered(world.agency_a, author=world.a[Role.PEER_SUPPORTER], on=day, contact_mode=mode)
+    services.publication_publish_due(network=Network.objects.get(pk=world.network_id), today=today)
+
+
+# Adapted for issue 12: the dashboards read published figures (reporting_publishedfigure), never the
+# snapshots, which a saved encounter refreshes within seconds.
 @pytest.mark.django_db
-def test_chief_dashboard_reads_snapshots_only_and_never_touches_the_agency_schema(client, world):
+def test_chief_dashboard_reads_published_figures_only_and_never_touches_the_agency_schema(client, world):
+    published(world)
     client.force_login(world.a[Role.CHIEF])
     with CaptureQueriesContext(connection) as queries:
         response = client.get(f"/a/{world.agency_a.slug}/dashboard/")
     assert response.status_code == 200
     reads = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SET search_path")]
     sql = " ".join(reads)
-    assert "reporting_metricsnapshot" in sql
+    assert "reporting_publishedfigure" in sql and "reporting_metricsnapshot" not in sql
     for tenant_table in ("encounters_encounter", "encounters_followup", "encounters_disclosurerecord"):
         assert tenant_table not in sql
     assert world.agency_a.schema_name not in sql
@@ -148,6 +164,7 @@ def test_chief_dashboard_reads_snapshots_only_and_never_touches_the_agency_schem
 
 @pytest.mark.django_db
 def test_chief_dashboard_shows_charts_with_tables_and_no_names(client, world):
+    published(world)  # set-up only: the page shows published periods (issue 12)
     client.force_login(world.a[Role.CHIEF])
     page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
     assert page.count("<svg") >= 5 and "The numbers" in page
@@ -160,30 +177,35 @@ def test_chief_dashboard_shows_charts_with_tables_and_no_names(client, world):
 @pytest.mark.django_db
 def test_small_counts_are_suppressed_and_large_ones_shown(client, world):
     network = Network.objects.get(pk=world.network_id)
-    with tenant_context(world.agency_a):
-        for mode, count in (("video", 7), ("text", 6)):
-            for _ in range(count):
-                log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], contact_mode=mode)
-    rebuild()
+    published(world, codes=(("video", 7), ("text", 6), ("phone", 1)))
     client.force_login(world.a[Role.CHIEF])
     page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
     row = '<th scope="row">{}</th><td>{}</td>'
     assert row.format("Video", 7) in page
-    assert row.format("Phone", "suppressed") in page  # the world's one phone contact
+    assert row.format("Phone", "suppressed") in page  # one phone contact
     assert row.format("Text", "suppressed") in page  # hidden too, or Phone = total - Video - Text
     standards.policy_update(actor=world.state_admin, network=network, suppression_threshold=10)
+    # Issue 12: a published figure never changes, so a new threshold applies from the next period on.
+    assert row.format("Video", 7) in client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    for _ in range(7):
+        entered(
+            world.agency_a, author=world.a[Role.PEER_SUPPORTER], on=datetime.date(2026, 10, 5), contact_mode="video"
+        )
+    services.publication_publish_due(network=network, today=datetime.date(2027, 1, 10))
     page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
     assert row.format("Video", "suppressed") in page
 
 
 @pytest.mark.django_db
 def test_csv_export_carries_the_same_suppression_and_is_audited(client, world):
+    published(world)
     client.force_login(world.a[Role.CHIEF])
     response = client.get(f"/a/{world.agency_a.slug}/dashboard/export.csv")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["section", "item", "value"]
-    values = [row[2] for row in rows[1:]]
+    # Issue 12: one row per period, section, item and value, so published rows never change.
+    assert rows[0] == ["period", "section", "item", "value"]
+    values = [row[3] for row in rows[1:] if row[1] != "Rates"]  # rates are percentages, not counts
     assert "suppressed" in values
     assert not any(v.isdigit() and 0 < int(v) < 5 for v in values)
     assert AuditEvent.objects.filter(action=AuditAction.REPORT_EXPORTED, actor=world.a[Role.CHIEF]).exists()
@@ -191,6 +213,7 @@ def test_csv_export_carries_the_same_suppression_and_is_audited(client, world):
 
 @pytest.mark.django_db
 def test_regional_coordinator_sees_their_region_and_state_admin_sees_disciplines_and_regions(client, world):
+    published(world)
     client.force_login(world.regional_a)
     page = client.get("/network/dashboard/").content.decode()
     assert "North: peer support program" in page and "Encounters by region" not in page

@@ -14,6 +14,7 @@ from agencies.models import Agency, Discipline, Membership, Role, SupporterProfi
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from governance.models import ActivationProtocol, Agreement
 from network.models import NetworkPolicy, NetworkRole, Region, User
+from reporting.models import PeriodKind, Publication, PublishedFigure
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,17 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     profiles = SupporterProfile.objects.filter(membership__agency__in=demo_agencies)
     assert profiles.exclude(disciplines=[]).exists()
 
+    # Leadership dashboards show published periods only (issue 12): the demo's encounters were entered
+    # on their days, and every period due is published, so the dashboards show data on first run.
+    publications = Publication.objects.filter(network=network)
+    assert publications.filter(period_kind=PeriodKind.QUARTER).exists()  # 130 days back hold a due quarter
+    assert PublishedFigure.objects.filter(
+        publication__network=network, region=None, agency=None, table="encounters", value__gt=0
+    ).exists()
+    published = publications.count()
+
     call_command("seed_demo", stdout=io.StringIO())
+    assert publications.count() == published
     assert (demo_agencies.count(), Membership.objects.count(), User.objects.count()) == counts
     with tenant_context(demo_agencies.first()):
         assert Encounter.objects.count() == encounters_before

@@ -65,3 +65,10 @@ def bar_chart(table: dict, title: str, chart_id: str, vertical: bool = False):
         "bar": BAR,
         "label_x": LABEL - 8,
     }
+
+
+@register.filter
+def duration(minutes: int) -> str:
+    """Minutes as "2 h 05 min" or "40 min"."""
+    hours, rest = divmod(int(minutes), 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"

@@ -1,16 +1,21 @@
-"""Leaders in a browser: a chief opens the dashboard, sees charts and downloads the CSV; the state
-admin rebuilds the snapshots on the real Celery worker and watches the progress finish."""
+"""Leaders in a browser: a chief opens the dashboard, sees the published periods' charts and downloads the
+CSV; the state admin rebuilds the snapshots on the real Celery worker and watches the progress finish."""
 
 import csv
+import datetime
 import io
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import expect
 
+from agencies import services as agency_services
 from agencies.models import Role
+from network import services as network_services
+from reporting import services as reporting_services
 from tests.e2e.conftest import VIEWPORTS, screenshot
-from tests.support import PASSWORD
+from tests.support import PASSWORD, entered, grow_roster, joined, make_agency, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -22,13 +27,40 @@ def sign_in(page, base_url, user):
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_chief_reads_the_dashboard_and_downloads_the_csv(stack, world, browser, axe_check):
+def published_agency(django_db_blocker):
+    """A chief of an agency with published periods, in a network of its own: publications are committed by
+    this browser test and can never be deleted, so they stay out of the shared test network."""
+    with django_db_blocker.unblock():
+        tag = uuid.uuid4().hex[:6]
+        network = network_services.network_get_or_create(name=f"Journey {tag}", slug=f"journey-{tag}")
+        region = network_services.region_get_or_create(network=network, name="West", slug="west")
+        admin = make_user(f"journey-admin-{tag}@test.example")
+        agency = make_agency(actor=admin, network=network, region=region, slug=f"journey-fire-{tag}")
+        chief, supporter = make_user(f"journey-chief-{tag}@test.example"), make_user(f"journey-peer-{tag}@test.example")
+        agency_services.membership_add(actor=None, user=chief, agency=agency, role=Role.CHIEF)
+        agency_services.membership_add(actor=None, user=supporter, agency=agency, role=Role.PEER_SUPPORTER)
+        grow_roster(agency, 9)
+        joined(agency, datetime.date(2026, 7, 1))
+        for n in range(40):
+            entered(
+                agency,
+                author=supporter,
+                on=datetime.date(2026, 7 + n % 3, 1 + n % 27),
+                contact_mode=["in-person", "phone", "in-person", "video"][n % 4],
+            )
+        reporting_services.publication_publish_due(network=network, today=datetime.date(2026, 10, 10))
+    return chief
+
+
+def test_chief_reads_the_dashboard_and_downloads_the_csv(stack, world, browser, axe_check, django_db_blocker):
+    chief = published_agency(django_db_blocker)
     context = browser.new_context(viewport=VIEWPORTS["phone"], accept_downloads=True)
     page = context.new_page()
     try:
-        sign_in(page, stack.base_url, world.a[Role.CHIEF])
+        sign_in(page, stack.base_url, chief)
         page.get_by_role("link", name="Open the dashboard").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("peer support program")
+        expect(page.get_by_test_id("publication-status")).to_contain_text("Latest published period: September 2026")
         expect(page.locator("svg.muster-chart__svg").first).to_be_visible()
         assert page.locator("svg.muster-chart__svg").count() >= 5
         axe_check(page, "chief dashboard")
@@ -37,7 +69,7 @@ def test_chief_reads_the_dashboard_and_downloads_the_csv(stack, world, browser, 
             page.get_by_role("link", name="Download CSV").click()
         content = open(download_info.value.path(), encoding="utf-8").read()
         rows = list(csv.reader(io.StringIO(content)))
-        assert rows[0] == ["section", "item", "value"] and len(rows) > 5
+        assert rows[0] == ["period", "section", "item", "value"] and len(rows) > 5
     finally:
         context.close()
 

@@ -1,11 +1,13 @@
 """Load the demo network: fictional agencies, people and roles. Idempotent; demo mode only."""
 
+import datetime
 import random
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from agencies import services as agency_services
@@ -13,7 +15,7 @@ from agencies.models import Agency, Discipline, Role
 from network import services as network_services
 from network import standards
 from network.demo_activations import seed_activations
-from network.demo_encounters import seed_encounters
+from network.demo_encounters import DEMO_HISTORY_DAYS, seed_encounters
 from network.demo_governance import seed_governance
 from network.demo_roster import seed_roster
 from network.models import NetworkRole
@@ -225,6 +227,14 @@ class Command(BaseCommand):
             run = reporting_services.run_request(full=True, enqueue=False)
             reporting_services.run_execute(run_id=run.pk)
             self.stdout.write("  reporting snapshots built")
+        if encounter_count:
+            # The demo network has been running since its encounters began, so its past periods are due.
+            Agency.objects.filter(slug__in=agencies).update(
+                created_at=timezone.now() - datetime.timedelta(days=DEMO_HISTORY_DAYS + 10)
+            )
+        published = reporting_services.publication_publish_due(network=network)
+        if published:
+            self.stdout.write(f"  {len(published)} periods of leadership figures published")
 
         self.stdout.write(
             self.style.SUCCESS(
