@@ -16,7 +16,6 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
 from agencies.fields import EncryptedTextField
-
 from network.validators import validate_single_line
 
 
