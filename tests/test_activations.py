@@ -14,7 +14,7 @@ from activations import services
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from activations.tasks import activation_names_retention_task
 from agencies import crypto
-from agencies.models import Role
+from agencies.models import DataKey, Role
 from encounters.models import Encounter
 from tests.support import WORLD_MEMBER, open_activation
 
@@ -118,7 +118,7 @@ def test_names_are_encrypted_under_the_activations_own_key(world):
         stored = cursor.fetchone()[0]
     assert WORLD_MEMBER not in stored and "Jordan" not in stored
     key = crypto.key_id_of(stored)
-    assert world.activation.data_keys.get().key_id == key
+    assert world.activation.data_keys.get(purpose=DataKey.Purpose.ENCRYPTION).key_id == key
     assert OutreachTarget.objects.get(pk=world.target.pk).name == WORLD_MEMBER
 
 
