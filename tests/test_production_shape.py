@@ -19,7 +19,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://muster:secret@db.internal:5432/muster",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "EMAIL_HOST": "smtp.example.gov",
-    "MUSTER_BLIND_INDEX_KEY": "YmxpbmQtaW5kZXgta2V5LWZvci10ZXN0cy1vbmx5ISE=",
+    "MUSTER_AUDIT_KEY": "YXVkaXQtY2hhaW4ta2V5LWZvci10ZXN0cy1vbmx5ISE=",
     "MUSTER_MASTER_KEYS": "2026a:c2VjcmV0LW1hc3Rlci1rZXktZm9yLXRlc3RzLW9ubHk=",
 }
 
@@ -52,7 +52,7 @@ def test_check_deploy_is_clean_under_production_settings():
         "MUSTER_BASE_URL",
         "EMAIL_HOST",
         "MUSTER_MASTER_KEYS",
-        "MUSTER_BLIND_INDEX_KEY",
+        "MUSTER_AUDIT_KEY",
     ],
 )
 def test_production_refuses_to_start_without_each_secret(missing):
