@@ -67,7 +67,8 @@ BEGIN
         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
         WHERE c.relnamespace = quote_ident(template)::regnamespace AND con.contype IN ('p', 'u', 'x', 'f');
     -- pg_get_indexdef always qualifies the table: "CREATE INDEX name ON agency_template.table USING ...".
-    SELECT statements || coalesce(array_agg(replace(pg_get_indexdef(i.indexrelid), ' ON ' || quote_ident(template) || '.',
+    SELECT statements || coalesce(array_agg(replace(pg_get_indexdef(i.indexrelid),
+                                                    ' ON ' || quote_ident(template) || '.',
                                                     ' ON ' || quote_ident(new_schema) || '.') ORDER BY 1), '{}')
         INTO statements
         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
@@ -150,7 +151,8 @@ def runtime_role_problems(role: str) -> list[str]:
         if cursor.fetchone()[0]:
             problems.append(f"role {role} owns objects in this database")
         cursor.execute(
-            "SELECT pg_has_role(%s, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = 'public.network_auditevent'::regclass",
+            "SELECT pg_has_role(%s, c.relowner, 'USAGE') FROM pg_class c "
+            "WHERE c.oid = 'public.network_auditevent'::regclass",
             [role],
         )
         if cursor.fetchone()[0]:

@@ -55,6 +55,9 @@ LEGACY_EVENT_TEXT = """concat_ws('|', {prev}, to_char({t}.occurred_at AT TIME ZO
     coalesce({t}.actor_id::text, ''), coalesce({t}.agency_id::text, ''), {t}.action, {t}.object_type,
     {t}.object_id, {t}.outcome, coalesce(host({t}.source_ip), ''))"""
 
+_LEGACY_NEW = LEGACY_EVENT_TEXT.format(prev="NEW.previous_hash", t="NEW")
+_LEGACY_ROW = LEGACY_EVENT_TEXT.format(prev="previous_hash", t="e")
+
 LEGACY_INSTALL = f"""
 CREATE OR REPLACE FUNCTION muster_audit_chain() RETURNS trigger AS $$
 DECLARE previous text; position bigint;
@@ -65,7 +68,7 @@ BEGIN
         WHERE chain_position IS NOT NULL ORDER BY chain_position DESC LIMIT 1;
     NEW.previous_hash := coalesce(previous, '');
     NEW.chain_position := coalesce(position, 0) + 1;
-    NEW.hash := encode(sha256(convert_to({LEGACY_EVENT_TEXT.format(prev="NEW.previous_hash", t="NEW")}, 'UTF8')), 'hex');
+    NEW.hash := encode(sha256(convert_to({_LEGACY_NEW}, 'UTF8')), 'hex');
     RETURN NEW;
 END $$ LANGUAGE plpgsql;
 
@@ -89,7 +92,7 @@ CREATE TRIGGER muster_audit_no_truncate BEFORE TRUNCATE ON network_auditevent
 LEGACY_VERIFY = f"""
 SELECT id, hash, previous_hash,
        lag(hash, 1, '') OVER (ORDER BY chain_position) AS expected_previous,
-       encode(sha256(convert_to({LEGACY_EVENT_TEXT.format(prev="previous_hash", t="e")}, 'UTF8')), 'hex') AS expected_hash
+       encode(sha256(convert_to({_LEGACY_ROW}, 'UTF8')), 'hex') AS expected_hash
 FROM network_auditevent e
 ORDER BY chain_position
 """  # nosec B608  # formats in only the constant LEGACY_EVENT_TEXT

@@ -138,3 +138,37 @@ def test_the_runtime_role_makes_and_removes_agency_schemas_only_through_the_owne
         assert runtime.execute("SELECT to_regnamespace('agency_runtime_clone')").fetchone()[0] is None
     finally:
         schemas.schema_drop("agency_runtime_clone")
+
+
+def test_the_suites_web_server_and_worker_connect_as_the_runtime_role(runtime):
+    """tests/stack.py starts gunicorn and Celery with this environment; a process started with it is the
+    runtime role, as web, worker and beat are under ./dev up and docker-compose.yml."""
+    import subprocess
+    import sys
+
+    from tests.stack import ROOT, Stack
+
+    probe = (
+        "from django.db import connection; c = connection.cursor(); "
+        "c.execute('SELECT current_user'); print(c.fetchone()[0])"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", probe],
+        cwd=ROOT,
+        env=Stack().env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == settings.MUSTER_DB_RUNTIME_ROLE
+
+
+def test_migrate_network_refuses_a_runtime_role_that_could_undo_the_audit_log(owner, settings):
+    from django.core.management.base import CommandError
+
+    from agencies.management.commands.migrate_network import Command
+
+    settings.MUSTER_DB_RUNTIME_ROLE = connection.settings_dict["USER"] or "postgres"  # the owner itself
+    with pytest.raises(CommandError, match="The runtime role is not safe: .*owns objects in this database"):
+        Command()._grant_runtime_role(verbosity=0)

@@ -53,7 +53,6 @@ class Command(BaseCommand):
             )
         )
 
-
     def _grant_runtime_role(self, verbosity: int) -> None:
         role = settings.MUSTER_DB_RUNTIME_ROLE
         if not role:
