@@ -38,6 +38,9 @@ def runtime(world):
         dbname=connection.settings_dict["NAME"], autocommit=True, **{k: v for k, v in params.items() if v}
     ) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == settings.MUSTER_DB_RUNTIME_ROLE
+        # It does its work (so each refusal below is that one limit, not a role with no access at all).
+        assert conn.execute("SELECT count(*) FROM network_auditevent").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM agencies_agency").fetchone()[0] > 0
         yield conn
 
 

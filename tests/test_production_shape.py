@@ -95,6 +95,23 @@ def test_compose_file_runs_every_service_with_health_checks_and_volumes():
     assert "gunicorn" in dockerfile and "collectstatic" in dockerfile
 
 
+def test_compose_runs_web_worker_and_beat_as_the_runtime_role_and_migrates_as_the_owner():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    superuser = services["postgres"]["environment"]["POSTGRES_USER"]
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://muster_app:"), name
+        assert env["MUSTER_DB_RUNTIME_ROLE"] == "muster_app"
+        assert env["MUSTER_AUDIT_KEY"].startswith("${MUSTER_AUDIT_KEY:?")
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://muster_owner:")
+    for name in ("migrate", "web", "worker", "beat"):
+        assert f"//{superuser}:" not in services[name]["environment"]["DATABASE_URL"], f"{name} runs as the superuser"
+    assert services["migrate"]["depends_on"]["db-roles"]["condition"] == "service_completed_successfully"
+    assert "/db-roles.sql" in " ".join(services["db-roles"]["command"])
+    roles_sql = (ROOT / "deploy" / "db-roles.sql").read_text()
+    assert "NOSUPERUSER" in roles_sql and "REVOKE muster_owner FROM muster_app" in roles_sql
+
+
 @pytest.mark.django_db
 def test_pages_carry_a_content_security_policy_without_inline_script(client):
     policy = client.get("/login/")["Content-Security-Policy"]
