@@ -27,7 +27,7 @@ RUN MUSTER_ENV=production \
     DJANGO_SECRET_KEY=build-only-placeholder-secret-0123456789-abcdefghijklmnopqrstuvwxyz \
     DJANGO_ALLOWED_HOSTS=build.invalid MUSTER_BASE_URL=https://build.invalid \
     DATABASE_URL=postgres://build.invalid/none REDIS_URL=redis://build.invalid:6379/0 EMAIL_HOST=build.invalid \
-    MUSTER_MASTER_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= MUSTER_BLIND_INDEX_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    MUSTER_MASTER_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= MUSTER_AUDIT_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     python manage.py collectstatic --noinput \
     && chown -R muster /app
 USER muster

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import hmac
@@ -71,12 +70,17 @@ def normalize_name(name: str) -> str:
     return " ".join(text.split())
 
 
-def blind_index(activation: Activation, name: str) -> str:
-    """HMAC of the normalized name, keyed separately from the data keys and scoped to one activation:
-    equal names match within an activation and nowhere else."""
-    key = base64.b64decode(settings.MUSTER_BLIND_INDEX_KEY)
-    message = f"{activation.uuid}|{normalize_name(name)}".encode()
+def blind_index_value(key: bytes, activation_uuid, name: str) -> str:
+    """The index formula: HMAC-SHA256 of the activation's uuid and the normalized name."""
+    message = f"{activation_uuid}|{normalize_name(name)}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def blind_index(activation: Activation, name: str) -> str:
+    """HMAC of the normalized name under the activation's own index key (agencies.crypto.index_key_for):
+    equal names match within an activation and nowhere else, and shredding the activation's keys
+    leaves nothing that could recompute an index value."""
+    return blind_index_value(crypto.index_key_for(activation), activation.uuid, name)
 
 
 # --- Opening and joining ------------------------------------------------------------------------------

@@ -6,6 +6,11 @@ A ciphertext names its data key and is bound, through GCM's associated data, to 
 table, column and row it was written for: moved anywhere else it fails to decrypt, and a
 failure raises DecryptionError; it never hands back ciphertext as if it were text.
 Rotating a master key re-wraps data keys only; destroying an agency's data keys shreds its data.
+
+An activation also has its own blind-index key (HMAC-SHA256 for duplicate detection), created with
+its data key, wrapped by the master key like it, cached like it and shredded in the same step: once
+an activation's names are destroyed, no key remains anywhere that could recompute an index value
+and confirm a guessed name against an old backup.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ def unwrap(master_key_id: str, wrapped: bytes) -> bytes:
 # --- Data keys -------------------------------------------------------------------------------
 
 _unwrapped: dict[str, tuple[float, AESGCM]] = {}  # key id -> (when unwrapped, its cipher)
+_index_keys: dict[int, tuple[float, bytes]] = {}  # activation id -> (when unwrapped, its blind-index key)
 
 
 # Each owner's current key id, so an encrypted save costs no key lookup (docs/performance.md).
@@ -103,6 +109,7 @@ _current: dict[tuple[int | None, int | None], tuple[float, str]] = {}
 def forget_cached_keys() -> None:
     _unwrapped.clear()
     _current.clear()
+    _index_keys.clear()
 
 
 def _owner(agency, activation) -> tuple[int | None, int | None]:
@@ -115,7 +122,7 @@ def _cipher(key_id: str) -> AESGCM:
     cached = _unwrapped.get(key_id)
     if cached and time.monotonic() - cached[0] < cache_seconds():
         return cached[1]
-    data_key = DataKey.objects.filter(key_id=key_id).first()
+    data_key = DataKey.objects.filter(key_id=key_id, purpose=DataKey.Purpose.ENCRYPTION).first()
     if data_key is None or data_key.destroyed_at is not None or not data_key.wrapped_key:
         raise DecryptionError(f"data key {key_id} does not exist or was destroyed")
     cipher = AESGCM(unwrap(data_key.master_key_id, data_key.wrapped_key))
@@ -124,15 +131,16 @@ def _cipher(key_id: str) -> AESGCM:
 
 
 def data_key_create(*, agency=None, activation=None) -> DataKey:
-    """A new current data key for an agency or an activation; the previous one is retired."""
+    """A new current data key for an agency or an activation; the previous one is retired. An
+    activation's first data key comes with its blind-index key (`index_key_for`)."""
     from agencies.models import DataKey
 
     raw = AESGCM.generate_key(bit_length=256)
     master_key_id, wrapped = wrap(raw)
     with transaction.atomic():
-        DataKey.objects.filter(agency=agency, activation=activation, retired_at__isnull=True).update(
-            retired_at=timezone.now()
-        )
+        DataKey.objects.filter(
+            agency=agency, activation=activation, purpose=DataKey.Purpose.ENCRYPTION, retired_at__isnull=True
+        ).update(retired_at=timezone.now())
         data_key = DataKey.objects.create(
             agency=agency,
             activation=activation,
@@ -140,6 +148,8 @@ def data_key_create(*, agency=None, activation=None) -> DataKey:
             wrapped_key=wrapped,
             master_key_id=master_key_id,
         )
+        if activation is not None and not _live_index_keys(activation).exists():
+            _index_key_create(activation)
         _current.pop(_owner(agency, activation), None)  # this process sees the new key at once
     return data_key
 
@@ -148,7 +158,13 @@ def data_key_current(*, agency=None, activation=None) -> DataKey:
     from agencies.models import DataKey
 
     data_key = (
-        DataKey.objects.filter(agency=agency, activation=activation, retired_at__isnull=True, destroyed_at__isnull=True)
+        DataKey.objects.filter(
+            agency=agency,
+            activation=activation,
+            purpose=DataKey.Purpose.ENCRYPTION,
+            retired_at__isnull=True,
+            destroyed_at__isnull=True,
+        )
         .order_by("-created_at")
         .first()
     )
@@ -158,7 +174,8 @@ def data_key_current(*, agency=None, activation=None) -> DataKey:
 
 
 def data_keys_destroy(*, agency=None, activation=None) -> int:
-    """Shred: empty every key of the owner, so what they encrypted can never be read again."""
+    """Shred: empty every key of the owner (an activation's blind-index key with its data keys), so what
+    they encrypted can never be read again and no index value can be recomputed."""
     from agencies.models import DataKey
 
     count = DataKey.objects.filter(agency=agency, activation=activation, destroyed_at__isnull=True).update(
@@ -166,6 +183,50 @@ def data_keys_destroy(*, agency=None, activation=None) -> int:
     )
     forget_cached_keys()
     return count
+
+
+# --- Blind-index keys (one per activation) -----------------------------------------------------
+
+
+def _live_index_keys(activation):
+    from agencies.models import DataKey
+
+    return DataKey.objects.filter(
+        activation=activation, purpose=DataKey.Purpose.BLIND_INDEX, destroyed_at__isnull=True
+    ).exclude(wrapped_key=b"")
+
+
+def _index_key_create(activation) -> DataKey:
+    from agencies.models import DataKey
+
+    master_key_id, wrapped = wrap(secrets.token_bytes(32))
+    return DataKey.objects.create(
+        activation=activation,
+        purpose=DataKey.Purpose.BLIND_INDEX,
+        key_id=secrets.token_hex(8),
+        wrapped_key=wrapped,
+        master_key_id=master_key_id,
+    )
+
+
+def index_key_for(activation) -> bytes:
+    """The activation's blind-index key (32 bytes for HMAC-SHA256), cached per process like data keys.
+
+    Made with the activation's first data key; an activation whose names were destroyed has none, and
+    asking for it raises DecryptionError rather than making a new one."""
+    cached = _index_keys.get(activation.pk)
+    if cached and time.monotonic() - cached[0] < cache_seconds():
+        return cached[1]
+    row = _live_index_keys(activation).first()
+    if row is None:
+        if activation.names_destroyed_at is not None:
+            raise DecryptionError("this activation's keys were destroyed; its index cannot be computed")
+        data_key_current(activation=activation)  # a new activation: its data key and index key together
+        row = _live_index_keys(activation).first() or _index_key_create(activation)
+    raw = unwrap(row.master_key_id, row.wrapped_key)
+    # Cached only once committed: a key made in a transaction that rolls back must not index anything.
+    transaction.on_commit(lambda: _index_keys.__setitem__(activation.pk, (time.monotonic(), raw)))
+    return raw
 
 
 # --- Field-level encryption ----------------------------------------------------------------------

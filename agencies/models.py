@@ -165,15 +165,21 @@ class Invitation(models.Model):
 class DataKey(models.Model):
     """An AES-256 data key, stored only wrapped by a master key (see agencies/crypto.py).
 
-    One current key per agency and one per activation.
+    One current key per agency and one per activation; an activation also has one blind-index key
+    (purpose BLIND_INDEX, the HMAC key of its duplicate detection), shredded with its data key.
     Destroying every key of an agency (wrapped_key emptied) shreds its encrypted data.
     """
+
+    class Purpose(models.TextChoices):
+        ENCRYPTION = "encryption", "Encrypts fields (AES-256-GCM)"
+        BLIND_INDEX = "blind-index", "Keys an activation's blind index (HMAC-SHA256)"
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys")
     # An activation's own key: names of affected members, shredded when its retention ends.
     activation = models.ForeignKey(
         "activations.Activation", on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys"
     )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.ENCRYPTION)
     key_id = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=64)
@@ -183,6 +189,14 @@ class DataKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Two index keys for one activation would split its duplicates between them.
+            models.UniqueConstraint(
+                fields=["activation"],
+                condition=models.Q(purpose="blind-index", destroyed_at__isnull=True),
+                name="one_live_blind_index_key_per_activation",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"DataKey {self.key_id}"

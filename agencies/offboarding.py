@@ -17,10 +17,10 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from agencies import crypto
+from agencies import crypto, schemas
 from agencies.models import Agency, AgencyExport, Membership, Role, role_group_name
 from network.audit import AuditAction, audit_record
 from network.outbox import outbox_enqueue
@@ -173,8 +173,7 @@ def _shred(agency: Agency) -> int:
     """The destruction itself, without the checks: keys, schema, memberships, grants, export files.
     Call inside a transaction. Returns how many data keys were shredded."""
     shredded = crypto.data_keys_destroy(agency=agency)
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{agency.schema_name}" CASCADE')  # nosec B608  # slug-derived name
+    schemas.schema_drop(agency.schema_name)
     Membership.objects.filter(agency=agency, is_active=True).update(is_active=False)
     for group in Group.objects.filter(name__in=[role_group_name(agency.pk, role) for role in Role.values]):
         group.user_set.clear()  # activation grants go through these groups

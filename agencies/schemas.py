@@ -117,11 +117,13 @@ def schemas_behind(schema_names: Iterable[str]) -> list[str]:
 def schema_clone_from_template(schema_name: str) -> None:
     """Create `schema_name` as a copy of the template (tables, constraints, indexes, rows).
 
-    The template holds plain tables only, so we copy them with a handful of catalog queries and
-    one batch of DDL (`_clone_tables`), in a few milliseconds per table. django-tenants'
-    `clone_schema` PL/pgSQL function rebuilds every table's DDL column by column, which took
-    most of an onboarding and grew with every column a migration adds; it remains the fallback
-    for a template holding anything else (functions, triggers, views, types, serial columns...).
+    The copy runs in `public.muster_schema_clone`, a SECURITY DEFINER function owned by the owner role
+    (agencies/db_roles.py): the runtime role the worker connects as cannot create schemas itself. The
+    template holds plain tables only, so the function copies them with a handful of catalog queries and
+    one batch of DDL, in a few milliseconds per table. django-tenants' `clone_schema` PL/pgSQL function
+    rebuilds every table's DDL column by column, which took most of an onboarding and grew with every
+    column a migration adds; it remains the fallback for a template holding anything else (functions,
+    triggers, views, types, serial columns...).
     """
     connection.set_schema_to_public()
     if not schema_exists(template_schema_name()):
@@ -130,21 +132,21 @@ def schema_clone_from_template(schema_name: str) -> None:
     if schema_exists(schema_name, case_sensitive=False):
         raise ValueError(f"Schema {schema_name} already exists.")
     with transaction.atomic(), connection.cursor() as cursor:
-        if _template_has_only_tables(cursor, template_schema_name()):
-            _clone_tables(cursor, template_schema_name(), schema_name)
-        else:
+        whole = not _template_has_only_tables(cursor, template_schema_name())
+        if whole:
             clone_function_install()
-            cursor.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [template_schema_name(), schema_name])
+        cursor.execute("SELECT public.muster_schema_clone(%s, %s, %s)", [template_schema_name(), schema_name, whole])
     connection.set_schema_to_public()
 
 
 # Anything in the template besides ordinary tables, their identity sequences, indexes and
 # constraints (CHECK, NOT NULL, primary, unique, foreign, exclusion keys) sends the clone to
-# django-tenants' function, which knows about the rest.
+# django-tenants' function, which knows about the rest. Table privileges are not a reason: the
+# runtime role's grants on the template reappear on the copy through the owner's default privileges.
 _OTHER_OBJECTS_SQL = """
 SELECT
     (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid
-        AND (c.relkind NOT IN ('r', 'i', 'S') OR c.relpersistence <> 'p' OR c.relacl IS NOT NULL
+        AND (c.relkind NOT IN ('r', 'i', 'S') OR c.relpersistence <> 'p'
              OR c.relrowsecurity OR c.relhasrules))
   + (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid AND c.relkind = 'S'
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
@@ -167,65 +169,6 @@ FROM pg_namespace s WHERE s.nspname = %s
 def _template_has_only_tables(cursor, template: str) -> bool:
     cursor.execute(_OTHER_OBJECTS_SQL, [template])
     return cursor.fetchone()[0] == 0
-
-
-def _clone_tables(cursor, template: str, new: str) -> None:
-    """Copy the template's tables into a new schema, keeping every constraint and index name (later
-    migrations drop them by name). Statements are built from the catalog with the template as the
-    only schema on the search path, so its own tables come out unqualified and, run again with the
-    new schema on the path, land there; references to public tables stay qualified."""
-    quote = connection.ops.quote_name
-    cursor.execute(f"CREATE SCHEMA {quote(new)}")
-    cursor.execute("SELECT set_config('search_path', %s, true)", [quote(template)])
-    cursor.execute(
-        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
-        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' ORDER BY c.relname",
-        [quote(template)],
-    )
-    tables = cursor.fetchall()
-    cursor.execute(
-        "SELECT c.relname, con.conname, con.contype, pg_get_constraintdef(con.oid) FROM pg_constraint con "
-        "JOIN pg_class c ON c.oid = con.conrelid WHERE c.relnamespace = %s::regnamespace "
-        "AND con.contype IN ('p', 'u', 'x', 'f') ORDER BY con.contype = 'f', c.relname, con.conname",
-        [quote(template)],
-    )
-    constraints = cursor.fetchall()
-    # pg_get_indexdef always qualifies the table: "CREATE INDEX name ON agency_template.table USING ...".
-    cursor.execute(
-        "SELECT pg_get_indexdef(i.indexrelid), ' ON ' || quote_ident(%s) || '.' FROM pg_index i "
-        "JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = %s::regnamespace AND NOT EXISTS ("
-        "SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid "
-        "AND con.contype IN ('p', 'u', 'x')) ORDER BY 1",
-        [template, quote(template)],
-    )
-    indexes = [definition.replace(on_template, " ON ", 1) for definition, on_template in cursor.fetchall()]
-    cursor.execute(
-        "SELECT c.relname, a.attname, pg_sequence_last_value(pg_get_serial_sequence(%s || '.' || quote_ident("
-        "c.relname), a.attname)::regclass) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' AND a.attidentity <> '' AND a.attnum > 0",
-        [quote(template), quote(template)],
-    )
-    identities = [(table, column, last) for table, column, last in cursor.fetchall() if last is not None]
-
-    like = "INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS"
-    statements = [f"CREATE TABLE {quote(new)}.{quote(t)} (LIKE {quote(template)}.{quote(t)} {like})" for t, _ in tables]
-    copy = "INSERT INTO {new}.{table} OVERRIDING SYSTEM VALUE SELECT * FROM {template}.{table}"
-    statements += [copy.format(new=quote(new), template=quote(template), table=quote(t)) for t, _ in tables]
-    cursor.execute(";\n".join(statements))
-    for table, comment in tables:
-        if comment is not None:
-            cursor.execute(f"COMMENT ON TABLE {quote(new)}.{quote(table)} IS %s", [comment])
-    cursor.execute("SELECT set_config('search_path', %s, true)", [quote(new)])
-    statements = [
-        f"ALTER TABLE {quote(t)} ADD CONSTRAINT {quote(name)} {definition}" for t, name, _k, definition in constraints
-    ]
-    statements += indexes
-    if statements:
-        cursor.execute(";\n".join(statements))
-    for table, column, last in identities:
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, %s), %s)", [f"{quote(new)}.{quote(table)}", column, last]
-        )
 
 
 def clone_function_install() -> None:
@@ -262,8 +205,9 @@ def _clone_function_installed_version() -> str | None:
 
 
 def schema_drop(schema_name: str) -> None:
-    """Drop an agency schema. Only for tests, the benchmark and failed onboarding clean-up."""
+    """Drop an agency schema if it exists (offboarding, tests, the benchmark), through the owner's
+    `public.muster_schema_drop`, which refuses anything that is not an agency schema."""
     if schema_name in {"public", template_schema_name()}:
         raise ValueError(f"Refusing to drop {schema_name}.")
     with connection.cursor() as cursor:
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+        cursor.execute("SELECT public.muster_schema_drop(%s)", [schema_name])

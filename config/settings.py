@@ -168,15 +168,21 @@ for _entry in MUSTER_MASTER_KEYS:
         _ok = False
     if not _ok:
         raise ImproperlyConfigured(f"MUSTER_MASTER_KEYS: entry {_key_id!r} must be 32 bytes of base64 as id:base64.")
-# Blind index for duplicate detection (HMAC-SHA256), a key separate from the master keys.
-_DEV_BLIND_INDEX_KEY = "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAxMjM0NTY="
-MUSTER_BLIND_INDEX_KEY = env_str("MUSTER_BLIND_INDEX_KEY", required=PRODUCTION) or _DEV_BLIND_INDEX_KEY
+# Blind indexes (duplicate detection in activations) use each activation's own key, wrapped by the
+# master keys and shredded with its names (agencies/crypto.py); there is no global index key any more.
+# Audit chain key (HMAC-SHA256 over every audit event, docs/security.md#tamper-evidence): base64 of 32
+# bytes. Whoever can write audit rows without it cannot make them verify.
+_DEV_AUDIT_KEY = "ZGV2LW9ubHktYXVkaXQtY2hhaW4ta2V5LTAxMjM0NTY="
+MUSTER_AUDIT_KEY = env_str("MUSTER_AUDIT_KEY", required=PRODUCTION) or _DEV_AUDIT_KEY
 try:
-    _blind_ok = len(base64.b64decode(MUSTER_BLIND_INDEX_KEY, validate=True)) == 32
+    _audit_ok = len(base64.b64decode(MUSTER_AUDIT_KEY, validate=True)) == 32
 except ValueError:
-    _blind_ok = False
-if not _blind_ok or (PRODUCTION and MUSTER_BLIND_INDEX_KEY == _DEV_BLIND_INDEX_KEY):
-    raise ImproperlyConfigured("MUSTER_BLIND_INDEX_KEY must be base64 of 32 random bytes (not the development key).")
+    _audit_ok = False
+if not _audit_ok or (PRODUCTION and MUSTER_AUDIT_KEY == _DEV_AUDIT_KEY):
+    raise ImproperlyConfigured("MUSTER_AUDIT_KEY must be base64 of 32 random bytes (not the development key).")
+# The login role that web, worker and beat connect as (DATABASE_URL there). `migrate_network`, run as
+# the owner role, grants it what it needs and no more (agencies/db_roles.py, docs/operations.md).
+MUSTER_DB_RUNTIME_ROLE = env_str("MUSTER_DB_RUNTIME_ROLE", "")
 if PRODUCTION and _DEV_MASTER_KEY in MUSTER_MASTER_KEYS:
     raise ImproperlyConfigured("MUSTER_MASTER_KEYS holds the development key; generate a real one.")
 

@@ -23,6 +23,9 @@ DEMO_LOGINS = [
 ]
 DEMO_PASSWORD = "muster-demo-2026"  # nosec B105  # the published password of the fictional demo logins
 CHROMIUM = "/usr/bin/chromium"
+# Web, worker and beat connect as this role, which owns nothing; migrations run as DATABASE_URL's role.
+RUNTIME_ROLE = "muster_app"
+RUNTIME_PASSWORD = "muster-app-development-only"  # nosec B105  # local development and test servers only
 
 
 def _env(services: Services, **extra: str) -> dict[str, str]:
@@ -58,6 +61,40 @@ def _ensure_database(url: str) -> None:
             log(f"created database {cfg['NAME']}")
 
 
+def _runtime_url(url: str) -> str:
+    """DATABASE_URL with the runtime role's credentials instead of the owner's."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{RUNTIME_ROLE}:{RUNTIME_PASSWORD}@{host}"))
+
+
+def _ensure_runtime_role(url: str) -> str:
+    """Create the runtime login role if it is missing (idempotent, safe when two runs race) and return
+    the URL web, worker and beat connect with. DATABASE_URL's role stays the owner: it migrates and
+    grants (`migrate_network`, agencies/db_roles.py)."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    cfg = dj_database_url.parse(url)
+    params = {"host": cfg["HOST"], "port": cfg["PORT"], "user": cfg["USER"], "password": cfg["PASSWORD"]}
+    params = {k: v for k, v in params.items() if v}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:  # roles are cluster-wide
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [RUNTIME_ROLE]).fetchone():
+            try:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                        sql.Identifier(RUNTIME_ROLE), sql.Literal(RUNTIME_PASSWORD)
+                    )
+                )
+                log(f"created the runtime database role {RUNTIME_ROLE}")
+            except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                pass  # another run created it meanwhile
+    return _runtime_url(url)
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -90,14 +127,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _ensure_database(services.database_url)
+        runtime_url = _ensure_runtime_role(services.database_url)
         env = _env(
             services,
             MUSTER_ENV="development",
             MUSTER_DEMO="1",
+            MUSTER_DB_RUNTIME_ROLE=RUNTIME_ROLE,
             EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
         )
+        # As the owner: migrations, the runtime role's grants, the demo network.
         _manage(env, "migrate_network", "-v", "0")
         _manage(env, "seed_demo")
+        env = {**env, "DATABASE_URL": runtime_url}  # web, worker and beat: the role that owns nothing
         DATA.mkdir(exist_ok=True)
         port = os.environ.get("MUSTER_PORT", "8000")
         commands = {
@@ -183,6 +224,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             # Own test database per run, so two runs (or a run beside a helper's) never collide.
             "MUSTER_TEST_DB_NAME": f"test_muster_{os.getpid()}",
         }
+        # The suite's own web server and worker (tests/stack.py) connect as the runtime role.
+        extra["MUSTER_DB_RUNTIME_ROLE"] = RUNTIME_ROLE
+        extra["MUSTER_RUNTIME_DATABASE_URL"] = _ensure_runtime_role(services.database_url)
         why_no_browser = _ensure_chromium()
         if why_no_browser:
             log(f"browser tests will be skipped: {why_no_browser}")

@@ -1,11 +1,25 @@
-"""The one audit function: every service writes its event here, in the same transaction as the change."""
+"""The one audit function: every service writes its event here, in the same transaction as the change.
+
+Events form one keyed chain: each event's `hash` is HMAC-SHA256, under MUSTER_AUDIT_KEY, of its
+fields and the previous event's hash. The key lives in the environment and never in the database,
+so whoever can write rows (the runtime database role, a stolen password, an injected query) cannot
+make an inserted or edited event verify; `manage.py audit_anchor` prints the signed chain head to
+keep outside the database, and `audit_verify --anchor` proves that no tail was cut off since.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from network.models import AuditEvent
 
@@ -204,6 +218,57 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# Serialises writers: each event is chained to the one committed before it (the INSERT trigger
+# takes the same lock and refuses an event that does not follow the current head).
+CHAIN_LOCK = 74230001
+ANCHOR_PREFIX = "muster-audit-anchor/v1"
+
+
+def _audit_key() -> bytes:
+    return base64.b64decode(settings.MUSTER_AUDIT_KEY)
+
+
+def event_text(
+    *,
+    previous_hash: str,
+    chain_position: int,
+    occurred_at: datetime,
+    actor_id: int | None,
+    agency_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    outcome: str,
+    source_ip: str | None,
+) -> bytes:
+    """The canonical text of an event: the one formula, used to write, verify and re-chain."""
+    moment = occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    address = str(ipaddress.ip_address(str(source_ip))) if source_ip else ""
+    fields = [previous_hash, str(chain_position), moment, str(actor_id or ""), str(agency_id or "")]
+    fields += [action, object_type, object_id, outcome, address]
+    return "|".join(fields).encode()
+
+
+def chain_hash(text: bytes) -> str:
+    return hmac.new(_audit_key(), text, hashlib.sha256).hexdigest()
+
+
+def _event_fields(event: AuditEvent | dict) -> dict:
+    get = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
+    return {
+        "previous_hash": get("previous_hash"),
+        "chain_position": get("chain_position"),
+        "occurred_at": get("occurred_at"),
+        "actor_id": get("actor_id"),
+        "agency_id": get("agency_id"),
+        "action": get("action"),
+        "object_type": get("object_type"),
+        "object_id": get("object_id"),
+        "outcome": get("outcome"),
+        "source_ip": get("source_ip"),
+    }
+
+
 def audit_record(
     *,
     action: AuditAction,
@@ -220,7 +285,8 @@ def audit_record(
         object_id = object_id or obj.pk
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
+        occurred_at=timezone.now(),
         action=action,
         actor=actor,
         agency=agency,
@@ -229,3 +295,111 @@ def audit_record(
         outcome=outcome,
         source_ip=client_ip(request),
     )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        head = chain_head()
+        event.chain_position = (head["chain_position"] if head else 0) + 1
+        event.previous_hash = head["hash"] if head else ""
+        event.hash = chain_hash(event_text(**_event_fields(event)))
+        event.save()
+    return event
+
+
+def chain_head() -> dict | None:
+    return (
+        AuditEvent.objects.filter(chain_position__isnull=False)
+        .order_by("-chain_position")
+        .values("id", "chain_position", "hash", "occurred_at")
+        .first()
+    )
+
+
+# --- Verification and anchors ------------------------------------------------------------------
+
+
+class ChainBroken(Exception):
+    """The audit chain does not verify; the message names the first event where it breaks."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    chain_position: int
+    event_id: int
+    occurred_at: str  # ISO 8601, UTC
+    hash: str
+
+    def _signed_part(self) -> str:
+        return f"{ANCHOR_PREFIX}/{self.chain_position}/{self.event_id}/{self.occurred_at}/{self.hash}"
+
+    def line(self) -> str:
+        signature = hmac.new(_audit_key(), b"anchor|" + self._signed_part().encode(), hashlib.sha256).hexdigest()
+        return f"{self._signed_part()}/{signature}"
+
+
+def anchor_current() -> Anchor:
+    """The chain head as an anchor, to print and keep outside the database."""
+    head = chain_head()
+    if head is None:
+        raise ChainBroken("The audit log is empty: there is nothing to anchor yet.")
+    moment = head["occurred_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return Anchor(head["chain_position"], head["id"], moment, head["hash"])
+
+
+def anchor_parse(line: str) -> Anchor:
+    """An anchor line back, refused unless its signature verifies under MUSTER_AUDIT_KEY."""
+    parts = line.strip().rsplit("/", 5)
+    if len(parts) != 6 or parts[0] != ANCHOR_PREFIX:
+        raise ChainBroken("Not an audit anchor line (it starts with muster-audit-anchor/v1/).")
+    _prefix, position, event_id, occurred_at, head_hash, signature = parts
+    try:
+        anchor = Anchor(int(position), int(event_id), occurred_at, head_hash)
+    except ValueError:
+        raise ChainBroken("The anchor line is malformed.") from None
+    if not hmac.compare_digest(anchor.line(), line.strip()):
+        raise ChainBroken("The anchor's signature does not verify under MUSTER_AUDIT_KEY: it was altered or forged.")
+    return anchor
+
+
+def chain_verify(*, anchors: list[Anchor] = (), batch: int = 2000) -> int:
+    """Check every event's HMAC and link in chain order, then that each anchor's event is still there
+    unchanged. Returns how many events were checked; raises ChainBroken at the first problem."""
+    columns = ["id", "hash", *_event_fields({}).keys()]
+    expected_previous, checked, last_position = "", 0, 0
+    by_position = {}
+    wanted = {anchor.chain_position for anchor in anchors}
+    while True:
+        rows = list(
+            AuditEvent.objects.filter(chain_position__gt=last_position)
+            .order_by("chain_position")
+            .values(*columns)[:batch]
+        )
+        if not rows:
+            break
+        for row in rows:
+            if row["previous_hash"] != expected_previous or row["chain_position"] != last_position + 1:
+                raise ChainBroken(
+                    f"Audit chain broken at event {row['id']}: the event before it was changed or removed."
+                )
+            if not hmac.compare_digest(row["hash"], chain_hash(event_text(**_event_fields(row)))):
+                raise ChainBroken(f"Audit chain broken at event {row['id']}: its content was changed.")
+            if row["chain_position"] in wanted:
+                by_position[row["chain_position"]] = row
+            expected_previous, last_position = row["hash"], row["chain_position"]
+            checked += 1
+    unchained = AuditEvent.objects.filter(chain_position__isnull=True).values_list("id", flat=True).first()
+    if unchained is not None:
+        raise ChainBroken(f"Audit chain broken at event {unchained}: it is outside the chain.")
+    for anchor in anchors:
+        row = by_position.get(anchor.chain_position)
+        if row is None:
+            raise ChainBroken(
+                f"The anchored event {anchor.event_id} (position {anchor.chain_position}) is gone: "
+                f"the chain ends at position {last_position}, so events were removed from its end."
+            )
+        if row["id"] != anchor.event_id or row["hash"] != anchor.hash:
+            raise ChainBroken(
+                f"The event at the anchored position {anchor.chain_position} is not the anchored event: "
+                "the chain was rewritten from there."
+            )
+    return checked

@@ -1,8 +1,5 @@
 """Public-schema models: users, the statewide network, regions, network roles, audit events, MFA devices."""
 
-import base64
-import hashlib
-import hmac
 import time
 import uuid
 from binascii import unhexlify
@@ -12,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
@@ -362,10 +360,9 @@ class AuthenticatorApp(TimestampMixin, ThrottlingMixin, Device):
 
 
 def recovery_code_digest(*, device_uuid, code: str) -> str:
-    """A recovery code as stored: HMAC-SHA256 under MUSTER_BLIND_INDEX_KEY (a key outside the database),
-    bound to its set, so a copy of the table alone gives nothing to try codes against."""
-    key = base64.b64decode(settings.MUSTER_BLIND_INDEX_KEY)
-    return hmac.new(key, f"mfa-recovery|{device_uuid}|{code}".encode(), hashlib.sha256).hexdigest()
+    """A recovery code as stored: HMAC-SHA256 under a key derived from DJANGO_SECRET_KEY (outside the
+    database), bound to its set, so a copy of the table alone gives nothing to try codes against."""
+    return salted_hmac("muster.mfa-recovery-code", f"{device_uuid}|{code}", algorithm="sha256").hexdigest()
 
 
 class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):

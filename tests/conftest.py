@@ -4,9 +4,10 @@ process stack (Celery worker + web server) for tests that prove background work 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
-from agencies import schemas
+from agencies import db_roles, schemas
 from tests.support import World, build_world
 
 
@@ -25,6 +26,9 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         name = connection.settings_dict["NAME"]
         assert name.startswith("test_"), f"refusing to build test data in {name!r}"
         schemas.template_schema_migrate()
+        if settings.MUSTER_DB_RUNTIME_ROLE:  # what migrate_network does: the stack connects as this role
+            assert not db_roles.runtime_role_problems(settings.MUSTER_DB_RUNTIME_ROLE)
+            db_roles.runtime_grant(settings.MUSTER_DB_RUNTIME_ROLE)
         world = build_world()
         connection.set_schema_to_public()
     yield world

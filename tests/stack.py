@@ -37,6 +37,10 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
+        # `./dev test` names the runtime role's URL: the stack connects as the role that owns nothing,
+        # as web and worker do in production (agencies/db_roles.py).
+        if os.environ.get("MUSTER_RUNTIME_DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["MUSTER_RUNTIME_DATABASE_URL"]
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings",
             MUSTER_ENV="test",

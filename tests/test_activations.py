@@ -1,6 +1,7 @@
 """Interagency activations: opening, callout, affected members and duplicates, assignment (including
 two coordinators at once), outreach tracking, the board, permissions, closing and destroying names."""
 
+import base64
 import datetime
 import threading
 
@@ -14,7 +15,7 @@ from activations import services
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from activations.tasks import activation_names_retention_task
 from agencies import crypto
-from agencies.models import Role
+from agencies.models import DataKey, Role
 from encounters.models import Encounter
 from tests.support import WORLD_MEMBER, open_activation
 
@@ -118,7 +119,7 @@ def test_names_are_encrypted_under_the_activations_own_key(world):
         stored = cursor.fetchone()[0]
     assert WORLD_MEMBER not in stored and "Jordan" not in stored
     key = crypto.key_id_of(stored)
-    assert world.activation.data_keys.get().key_id == key
+    assert world.activation.data_keys.get(purpose=DataKey.Purpose.ENCRYPTION).key_id == key
     assert OutreachTarget.objects.get(pk=world.target.pk).name == WORLD_MEMBER
 
 
@@ -502,6 +503,136 @@ def test_close_saves_an_after_action_summary_and_destroying_names_keeps_the_coun
     board = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
     assert "name destroyed" in board and "Close One" not in board
     assert kinds(activation)[-3:] == [Kind.DEMOBILIZED, Kind.CLOSED, Kind.NAMES_DESTROYED]
+
+
+def _key_candidates() -> list[bytes]:
+    """Every key material an attacker with the database (a backup) and this process's memory could try:
+    every bytea value in every public table, unwrapped by every master key where that works, every
+    setting named like a key, and everything cached in agencies.crypto."""
+    from django.conf import settings
+
+    candidates = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type = 'bytea'"
+        )
+        for table, column in cursor.fetchall():
+            cursor.execute(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL')  # noqa: S608
+            candidates += [bytes(value) for (value,) in cursor.fetchall()]
+    for wrapped in list(candidates):
+        for master in crypto.master_keys():
+            try:
+                candidates.append(crypto.unwrap(master.key_id, wrapped))
+            except (crypto.DecryptionError, ValueError):  # not a wrapped key, or an emptied one
+                pass
+    for name in dir(settings):
+        value = getattr(settings, name)
+        if "KEY" in name and isinstance(value, str | list):
+            for item in value if isinstance(value, list) else [value]:
+                candidates.append(item.encode())
+                try:
+                    candidates.append(base64.b64decode(item.rpartition(":")[2]))
+                except ValueError:
+                    pass
+    for cache in (value for value in vars(crypto).values() if isinstance(value, dict)):
+        for entry in cache.values():
+            for part in entry if isinstance(entry, tuple) else (entry,):
+                if isinstance(part, bytes):
+                    candidates.append(part)
+                elif hasattr(part, "_key"):  # a cached AESGCM cipher
+                    candidates.append(bytes(part._key))
+    return candidates
+
+
+@pytest.mark.django_db
+def test_after_shredding_no_key_in_the_database_or_in_memory_can_recompute_an_old_index_value(
+    world, django_capture_on_commit_callbacks
+):
+    activation = open_two_agency_activation(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        (target,) = services.targets_add(
+            actor=world.a[Role.COORDINATOR],
+            activation=activation,
+            home_agency=world.agency_a,
+            entries=[("Avery Shredded", "")],
+            exposure="direct",
+        )
+    old_index = target.name_index
+    recomputes = [
+        key
+        for key in _key_candidates()
+        if services.blind_index_value(key, activation.uuid, "avery shredded") == old_index
+    ]
+    assert recomputes, "the index key must be findable before shredding, or this test proves nothing"
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=activation)
+
+    assert services.activation_destroy_names(activation=activation)
+
+    for key in _key_candidates():
+        assert services.blind_index_value(key, activation.uuid, "Avery Shredded") != old_index
+    assert not DataKey.objects.filter(activation=activation).exclude(wrapped_key=b"").exists()
+    activation.refresh_from_db()
+    with pytest.raises(crypto.DecryptionError):
+        services.blind_index(activation, "Avery Shredded")  # no new key is made for a shredded activation
+
+
+@pytest.mark.django_db
+def test_each_activation_has_its_own_wrapped_index_key_created_with_its_data_key(world):
+    other = open_two_agency_activation(world, name="Another incident")
+    services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=other,
+        home_agency=world.agency_a,
+        entries=[("Sam Other", "")],
+        exposure="direct",
+    )
+    keys = {
+        activation.pk: DataKey.objects.get(activation=activation, purpose=DataKey.Purpose.BLIND_INDEX)
+        for activation in (world.activation, other)
+    }
+    assert keys[world.activation.pk].key_id != keys[other.pk].key_id
+    raw = {pk: crypto.unwrap(key.master_key_id, key.wrapped_key) for pk, key in keys.items()}
+    assert len(set(raw.values())) == 2 and all(bytes(k.wrapped_key) not in raw.values() for k in keys.values())
+    assert services.blind_index(world.activation, WORLD_MEMBER) == services.blind_index_value(
+        raw[world.activation.pk], world.activation.uuid, WORLD_MEMBER
+    )
+
+
+@pytest.mark.django_db
+def test_the_migration_reindexes_an_activation_from_before_index_keys_without_the_old_global_key(world):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("activations.migrations.0007_reindex_under_activation_index_keys")
+    activation = open_two_agency_activation(world)
+    (target,) = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Riley Legacy", "")],
+        exposure="direct",
+    )
+    # As it was before: no index key of its own, the index made under the one global key.
+    DataKey.objects.filter(activation=activation, purpose=DataKey.Purpose.BLIND_INDEX).delete()
+    legacy = services.blind_index_value(b"g" * 32, activation.uuid, "Riley Legacy")
+    OutreachTarget.objects.filter(pk=target.pk).update(name_index=legacy)
+    crypto.forget_cached_keys()
+
+    migration.reindex(apps, None)
+
+    target.refresh_from_db()
+    assert target.name_index not in ("", legacy)
+    assert target.name_index == services.blind_index(activation, "riley  LEGACY")
+    (again,) = services.targets_add(
+        actor=world.b[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_b,
+        entries=[("Riley Legacy", "")],
+        exposure="direct",
+    )
+    assert again.possible_duplicate_of == target
 
 
 @pytest.mark.django_db

@@ -273,7 +273,14 @@ def outage():
         with postgres.connect("postgres") as conn:
             conn.execute('CREATE DATABASE "muster"')
         redis.start()
-        env = {k: v for k, v in os.environ.items() if k not in ("MUSTER_DATABASE_NAME", "MUSTER_TEST_DB_NAME")}
+        # The private server has only its superuser: no runtime role to grant to or connect as.
+        private = (
+            "MUSTER_DATABASE_NAME",
+            "MUSTER_TEST_DB_NAME",
+            "MUSTER_DB_RUNTIME_ROLE",
+            "MUSTER_RUNTIME_DATABASE_URL",
+        )
+        env = {k: v for k, v in os.environ.items() if k not in private}
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings",
             MUSTER_ENV="test",

@@ -19,7 +19,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://muster:secret@db.internal:5432/muster",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "EMAIL_HOST": "smtp.example.gov",
-    "MUSTER_BLIND_INDEX_KEY": "YmxpbmQtaW5kZXgta2V5LWZvci10ZXN0cy1vbmx5ISE=",
+    "MUSTER_AUDIT_KEY": "YXVkaXQtY2hhaW4ta2V5LWZvci10ZXN0cy1vbmx5ISE=",
     "MUSTER_MASTER_KEYS": "2026a:c2VjcmV0LW1hc3Rlci1rZXktZm9yLXRlc3RzLW9ubHk=",
 }
 
@@ -52,7 +52,7 @@ def test_check_deploy_is_clean_under_production_settings():
         "MUSTER_BASE_URL",
         "EMAIL_HOST",
         "MUSTER_MASTER_KEYS",
-        "MUSTER_BLIND_INDEX_KEY",
+        "MUSTER_AUDIT_KEY",
     ],
 )
 def test_production_refuses_to_start_without_each_secret(missing):
@@ -93,6 +93,23 @@ def test_compose_file_runs_every_service_with_health_checks_and_volumes():
     assert web_env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")  # compose refuses to start without it
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "gunicorn" in dockerfile and "collectstatic" in dockerfile
+
+
+def test_compose_runs_web_worker_and_beat_as_the_runtime_role_and_migrates_as_the_owner():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    superuser = services["postgres"]["environment"]["POSTGRES_USER"]
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://muster_app:"), name
+        assert env["MUSTER_DB_RUNTIME_ROLE"] == "muster_app"
+        assert env["MUSTER_AUDIT_KEY"].startswith("${MUSTER_AUDIT_KEY:?")
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://muster_owner:")
+    for name in ("migrate", "web", "worker", "beat"):
+        assert f"//{superuser}:" not in services[name]["environment"]["DATABASE_URL"], f"{name} runs as the superuser"
+    assert services["migrate"]["depends_on"]["db-roles"]["condition"] == "service_completed_successfully"
+    assert "/db-roles.sql" in " ".join(services["db-roles"]["command"])
+    roles_sql = (ROOT / "deploy" / "db-roles.sql").read_text()
+    assert "NOSUPERUSER" in roles_sql and "REVOKE muster_owner FROM muster_app" in roles_sql
 
 
 @pytest.mark.django_db

@@ -2,7 +2,9 @@
 
 from django.db import migrations, models
 
-from network.audit_sql import EVENT_TEXT, INSTALL, UNINSTALL
+from network.audit_sql import LEGACY_EVENT_TEXT as EVENT_TEXT
+from network.audit_sql import LEGACY_INSTALL as INSTALL
+from network.audit_sql import UNINSTALL
 
 
 def backfill_chain(apps, schema_editor):

@@ -1,12 +1,14 @@
-"""Migrate everything in the right order: public schema, the agency template, then every agency."""
+"""Migrate everything in the right order: public schema, the agency template, then every agency; then
+grant the runtime role (MUSTER_DB_RUNTIME_ROLE) its privileges. Run it as the owner role."""
 
 import os
 
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from agencies import schemas
+from agencies import db_roles, schemas
 from agencies.models import Agency
 
 # Below this many schemas to migrate, forking a pool costs more than it saves.
@@ -42,11 +44,27 @@ class Command(BaseCommand):
                 parallel = len(behind) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
                 executor = "multiprocessing" if parallel else "standard"
             schemas.schemas_migrate(behind, executor=executor, verbosity=verbosity)
+        # Installed here, by the owner: the runtime role cannot create functions (fallback clones only).
+        schemas.clone_function_install()
+        self._grant_runtime_role(verbosity)
         self.stdout.write(
             self.style.SUCCESS(
                 f"All schemas are up to date ({len(existing)} agencies checked, {len(behind)} migrated)."
             )
         )
+
+    def _grant_runtime_role(self, verbosity: int) -> None:
+        role = settings.MUSTER_DB_RUNTIME_ROLE
+        if not role:
+            if settings.PRODUCTION:
+                raise CommandError("MUSTER_DB_RUNTIME_ROLE is not set: web and worker need their own role.")
+            return
+        problems = db_roles.runtime_role_problems(role)
+        if problems:
+            raise CommandError(f"The runtime role is not safe: {'; '.join(problems)} (docs/operations.md).")
+        covered = db_roles.runtime_grant(role)
+        if verbosity >= 1:
+            self.stdout.write(f"Runtime role {role}: data privileges on {len(covered)} schemas, audit log append-only.")
 
 
 def _existing_schemas(names: list[str]) -> list[str]:

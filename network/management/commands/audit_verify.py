@@ -1,24 +1,30 @@
-"""Check the audit log's hash chain and report the first event where it breaks."""
+"""Check the audit log's keyed chain (and any anchors kept outside the database); report the first break."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
-from network.audit_sql import VERIFY
+from network.audit import ChainBroken, anchor_parse, chain_verify
 
 
 class Command(BaseCommand):
-    help = "Verify the audit log's hash chain; exit 1 at the first broken event."
+    help = (
+        "Verify the audit log's chain (HMAC under MUSTER_AUDIT_KEY) and, with --anchor, that each anchored "
+        "chain head printed earlier by audit_anchor is still there unchanged. Exit 1 at the first break."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--anchor",
+            action="append",
+            default=[],
+            metavar="LINE",
+            help="an anchor line printed by `manage.py audit_anchor` (repeatable)",
+        )
 
     def handle(self, *args, **options):
-        checked = 0
-        with connection.cursor() as cursor:
-            cursor.execute(VERIFY)
-            for event_id, stored, previous, expected_previous, expected_hash in cursor.fetchall():
-                if previous != expected_previous:
-                    raise CommandError(
-                        f"Audit chain broken at event {event_id}: the event before it was changed or removed."
-                    )
-                if stored != expected_hash:
-                    raise CommandError(f"Audit chain broken at event {event_id}: its content was changed.")
-                checked += 1
-        self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {checked} events verified."))
+        try:
+            anchors = [anchor_parse(line) for line in options["anchor"]]
+            checked = chain_verify(anchors=anchors)
+        except ChainBroken as broken:
+            raise CommandError(str(broken)) from None
+        held = f"; {len(anchors)} anchor(s) still in the chain" if anchors else ""
+        self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {checked} events verified{held}."))
