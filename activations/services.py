@@ -36,6 +36,7 @@ from agencies.services import role_group
 from governance.models import Scope
 from governance.services import agencies_covered_with, agreement_covering, protocol_for
 from network.audit import AuditAction, audit_record
+from network.suppression import Cell, protect
 
 Kind = ActivationEvent.Kind
 SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
@@ -714,8 +715,6 @@ def leadership_summary(summary: dict, *, threshold: int, participating: list[str
     protected by the suppression engine so that no hidden count can be narrowed below the threshold
     (an attacker knows that planned follow-ups are some of the affected members and done ones some of
     the scheduled); the median time to first contact only from `threshold` contacts or more."""
-    from reporting.suppression import Cell, protect  # a pure function module: no models, no layer cycle
-
     statuses = OutreachTarget.Status.values
     cells = [Cell(("status", s), frozenset({("status", s)}), int(summary["by_status"].get(s, 0))) for s in statuses]
     cells += [

@@ -1,4 +1,4 @@
-"""Suppression engine: how long `reporting.suppression.protect` takes to decide a period's figures for a
+"""Suppression engine: how long `network.suppression.protect` takes to decide a period's figures for a
 whole network (every agency's tables and totals, region and network figures), and what the LP audit finds
 afterwards (the narrowest protection interval). No database: random networks shaped like the property
 test's (tests/test_suppression_audit.py), many small peer teams and a few busy ones, threshold 5.
@@ -28,7 +28,7 @@ def main() -> None:
         __doc__.splitlines()[0], agencies=40, quick_agencies=20, networks=(3, 2, "random networks per size")
     )
     bench.print_machine()
-    from reporting.suppression import audit, protect
+    from network.suppression import audit, protect
     from tests.test_suppression_audit import random_network
 
     ten = None

@@ -749,7 +749,7 @@ def test_leadership_summary_suppresses_small_counts_and_their_complement(client,
 
 
 def test_small_cell_suppression_never_leaves_a_single_hidden_cell():
-    from reporting.suppression import suppress_mapping
+    from network.suppression import suppress_mapping
 
     def suppress_small_cells(cells):
         return suppress_mapping(cells, 5)  # the network policy's default threshold

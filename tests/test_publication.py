@@ -22,6 +22,7 @@ from agencies.models import Membership, Role
 from network import services as network_services
 from network import standards
 from network.models import Network, OutboxMessage, PolicyChange
+from network.suppression import Cell, audit
 from reporting import publication, services
 from reporting.models import (
     AgencyReportingGranularity,
@@ -30,7 +31,6 @@ from reporting.models import (
     Publication,
     PublishedFigure,
 )
-from reporting.suppression import Cell, audit
 from reporting.tasks import publish_due_task
 from tests.support import entered, grow_roster, joined, log_encounter, make_agency, make_user, open_activation
 

@@ -17,9 +17,9 @@ from encounters.models import Encounter, FollowUp
 from network import standards
 from network.audit import AuditAction
 from network.models import AuditEvent, Network, Vocabulary
+from network.suppression import line_total, suppress_table
 from reporting import builder, services
 from reporting.models import MetricSnapshot, PeriodKind, SnapshotRun
-from reporting.suppression import line_total, suppress_table
 from tests.support import entered, joined, log_encounter
 
 

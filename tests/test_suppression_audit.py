@@ -1,4 +1,4 @@
-"""Suppression that a solver cannot undo: `reporting.suppression.protect` checked by a linear-programming
+"""Suppression that a solver cannot undo: `network.suppression.protect` checked by a linear-programming
 audit written here from what the tables mean (independent of the module's own `audit`), the way
 statistical agencies audit a suppressed table (tau-ARGUS): for every hidden figure, the smallest and
 largest value consistent with everything shown must lie at least the threshold apart.
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from reporting.suppression import Cell, audit, line_total, protect, suppress_mapping, suppress_series
+from network.suppression import Cell, audit, line_total, protect, suppress_mapping, suppress_series
 
 THRESHOLD = 5  # the network policy's default
 TOLERANCE = 1e-6  # LP optima are floats
