@@ -14,11 +14,11 @@ from django_tenants.utils import tenant_context
 
 from agencies.models import Agency
 from network import suppression
-from network.suppression import Cell
 from network.audit import AuditAction, audit_record
 from network.models import Network
 from network.outbox import outbox_enqueue
 from network.standards import policy_for
+from network.suppression import Cell
 from reporting import builder, publication
 from reporting.models import AgencySnapshotState, PeriodKind, Publication, SnapshotRun
 
