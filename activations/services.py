@@ -672,7 +672,8 @@ def after_action_summary(activation: Activation) -> dict:
     targets = OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True)
     statuses = Counter(targets.values_list("status", flat=True))
     contact_minutes = [
-        (t.first_contact_at - t.added_at).total_seconds() / 60
+        # Never negative: a contact logged before the member was listed counts as immediate.
+        max(0.0, (t.first_contact_at - t.added_at).total_seconds() / 60)
         for t in targets.exclude(first_contact_at=None).only("first_contact_at", "added_at")
     ]
     contact_minutes.sort()

@@ -149,9 +149,10 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
                 services.outreach_update(actor=lead_coordinator, target=target, status="declined")
             else:
                 _log_contact(target, standard, referred=i == 2, rng=rng)
-                # The contacts happened within hours of the incident, 45 days ago.
+                # The member was listed within the hour and contacted within hours of the incident, 45 days ago.
                 OutreachTarget.objects.filter(pk=target.pk).update(
-                    first_contact_at=activation.occurred_at + datetime.timedelta(hours=2 + 3 * i)
+                    added_at=activation.occurred_at + datetime.timedelta(hours=1),
+                    first_contact_at=activation.occurred_at + datetime.timedelta(hours=2 + 3 * i),
                 )
         _protocol_progress(activation, lead_coordinator, everything_due=True)
         services.activation_demobilize(actor=lead_coordinator, activation=activation)

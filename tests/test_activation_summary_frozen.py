@@ -1,10 +1,12 @@
 """Chiefs' activation summaries: nothing while the activation runs, then one version computed at close
 with the suppression engine and never changed, whose status table passes the linear-programming audit."""
 
+import datetime
 import re
 
 import numpy as np
 import pytest
+from django.db.models import F
 from scipy.optimize import linprog
 
 from activations import services
@@ -152,6 +154,16 @@ def test_the_median_is_shown_from_the_threshold_on(world):
     activation, _targets = activation_with(world, contacted=5)
     activation = close(world, activation)
     assert activation.summary["published"]["median_minutes_to_first_contact"] is not None
+
+
+def test_the_median_time_to_first_contact_is_never_negative(world):
+    """A contact recorded before the member was listed (a list typed in after the night's calls)
+    counts as immediate, not as minus hours."""
+    activation, _targets = activation_with(world, contacted=5)
+    listed_late = OutreachTarget.objects.filter(activation=activation, first_contact_at__isnull=False)
+    assert listed_late.update(added_at=F("first_contact_at") + datetime.timedelta(hours=3)) == 5
+    activation = close(world, activation)
+    assert activation.summary["median_minutes_to_first_contact"] == 0
 
 
 def test_a_summary_closed_before_freezing_is_shown_through_the_same_engine(client, world):

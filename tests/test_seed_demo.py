@@ -62,6 +62,8 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert open_activation.targets.filter(assigned_supporter__isnull=True).exists()
     closed = Activation.objects.get(name="Harbor Detention disturbance")
     assert closed.status == Activation.Status.CLOSED and closed.summary["affected_members"] == 6
+    # Contacts within hours of the incident, measured from when each member was listed.
+    assert 0 < closed.summary["median_minutes_to_first_contact"] < 24 * 60
 
     # Governance: agreements (one flagged as expiring, one awaiting approval), a protocol for every
     # incident type, applied to the demo activations.
