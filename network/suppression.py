@@ -107,22 +107,12 @@ class _Constraints:
         left = [self._reduced(rows[i]) for i in range(len(rows)) if i not in done]
         left = [row for row in left if row[0]]
         # Blocks: the unknown atoms linked by the rows left.
-        parent: dict[Hashable, Hashable] = {}
-
-        def find(atom):
-            parent.setdefault(atom, atom)
-            while parent[atom] != atom:
-                parent[atom] = parent[parent[atom]]
-                atom = parent[atom]
-            return atom
-
+        links = _Links()
         for free, _rhs, _owners in left:
-            atoms = list(free)
-            for atom in atoms[1:]:
-                parent[find(atom)] = find(atoms[0])
+            links.join(free)
         grouped: dict[Hashable, list] = defaultdict(list)
         for row in left:
-            grouped[find(next(iter(row[0])))].append(row)
+            grouped[links.find(next(iter(row[0])))].append(row)
         self.block_of: dict[Hashable, _Block] = {}
         for block_rows in grouped.values():
             block = _Block(block_rows)
@@ -236,36 +226,43 @@ class _Block:
         return float(res.fun), binding
 
 
-def _groups(cells: Sequence[Cell], equalities: Sequence[Equality]) -> list[tuple[list[Cell], list[Equality]]]:
-    """Cells linked by shared atoms or by an equality, with their equalities: a hidden figure can only be
-    worked out from figures in its own group, so each group is solved on its own."""
-    parent: dict[Hashable, Hashable] = {}
+class _Links:
+    """Union-find over atoms: which atoms some figure or equality ties together."""
 
-    def find(atom):
+    def __init__(self) -> None:
+        self.parent: dict[Hashable, Hashable] = {}
+
+    def find(self, atom: Hashable) -> Hashable:
+        parent = self.parent
         parent.setdefault(atom, atom)
         while parent[atom] != atom:
             parent[atom] = parent[parent[atom]]
             atom = parent[atom]
         return atom
 
-    def join(atoms):
+    def join(self, atoms: Iterable[Hashable]) -> None:
         atoms = list(atoms)
         for atom in atoms:
-            find(atom)
+            self.find(atom)
         for atom in atoms[1:]:
-            parent[find(atom)] = find(atoms[0])
+            self.parent[self.find(atom)] = self.find(atoms[0])
 
+
+def _groups(cells: Sequence[Cell], equalities: Sequence[Equality]) -> list[tuple[list[Cell], list[Equality]]]:
+    """Cells linked by shared atoms or by an equality, with their equalities: a hidden figure can only be
+    worked out from figures in its own group, so each group is solved on its own."""
+    links = _Links()
     for cell in cells:
-        join(cell.atoms)
+        links.join(cell.atoms)
     for left, right in equalities:
-        join(left | right)
+        links.join(left | right)
     groups: dict[Hashable, tuple[list, list]] = defaultdict(lambda: ([], []))
     for cell in cells:
         if cell.atoms:
-            groups[find(next(iter(cell.atoms)))][0].append(cell)
+            groups[links.find(next(iter(cell.atoms)))][0].append(cell)
     for left, right in equalities:
         if left | right:
-            groups[find(next(iter(left | right)))][1].append((left, right))
+            groups[links.find(next(iter(left | right)))][1].append((left, right))
     return list(groups.values())
 
 
