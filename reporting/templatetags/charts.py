@@ -11,26 +11,27 @@ from django import template
 register = template.Library()
 
 WIDTH, BAR, GAP, LABEL = 340, 20, 6, 150
+PERIOD_LABEL = 80  # "Sep 2026" needs about 50 units: the bars get the rest
 COLUMNS_WIDTH, COLUMNS_HEIGHT = 420, 150
 
 
-def _horizontal(rows: list[dict], top: int, key: str) -> dict:
+def _horizontal(rows: list[dict], top: int, key: str, label: int = LABEL) -> dict:
     bars = []
     for i, row in enumerate(rows):
         value = row["value"]
-        w = 0 if value is None else round((WIDTH - LABEL - 60) * value / top, 1)
+        w = 0 if value is None else round((WIDTH - label - 60) * value / top, 1)
         bars.append(
             {
                 "y": i * (BAR + GAP),
                 "w": w,
                 "label": row[key],
                 "value": value,
-                "x": LABEL,
+                "x": label,
                 "ty": i * (BAR + GAP) + BAR * 0.7,
-                "vx": LABEL + w + 6,
+                "vx": label + w + 6,
             }
         )
-    return {"bars": bars, "width": WIDTH, "height": max(len(rows), 1) * (BAR + GAP), "bar": BAR, "label_x": LABEL - 8}
+    return {"bars": bars, "width": WIDTH, "height": max(len(rows), 1) * (BAR + GAP), "bar": BAR, "label_x": label - 8}
 
 
 def _columns(rows: list[dict], top: int) -> dict:
@@ -65,7 +66,7 @@ def bar_chart(table: dict, title: str, chart_id: str, vertical: bool = False):
         "table": table,
         "vertical": vertical,
         "bars": bool(rows),
-        "narrow": _horizontal(rows, top, "short" if vertical else "label"),
+        "narrow": _horizontal(rows, top, "short", PERIOD_LABEL) if vertical else _horizontal(rows, top, "label"),
         "wide": _columns(rows, top) if vertical else None,
     }
 
