@@ -42,8 +42,12 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names Muster is served on.")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
-# Public origin used in e-mailed links (invitations, password resets sent by background jobs).
-MUSTER_BASE_URL = env_str("MUSTER_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").rstrip("/")
+# Public origin used in e-mailed links (invitations, password resets sent by background jobs). Outside
+# production it defaults to the local server on MUSTER_PORT (what `./dev up` serves on), so a worker
+# started beside a server on another port still links to that server (devtools.__main__.web_address).
+MUSTER_BASE_URL = env_str(
+    "MUSTER_BASE_URL", "" if PRODUCTION else f"http://127.0.0.1:{env_int('MUSTER_PORT', 8000)}"
+).rstrip("/")
 if PRODUCTION and not MUSTER_BASE_URL:
     raise ImproperlyConfigured("MUSTER_BASE_URL must be set, e.g. https://muster.example.gov")
 # Offboarding exports (decrypted agency data) wait here until downloaded; keep it on encrypted storage.

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from devtools.services import DATA, ROOT, Services, ensure_services, log
 
@@ -26,6 +28,8 @@ CHROMIUM = "/usr/bin/chromium"
 # Web, worker and beat connect as this role, which owns nothing; migrations run as DATABASE_URL's role.
 RUNTIME_ROLE = "muster_app"
 RUNTIME_PASSWORD = "muster-app-development-only"  # nosec B105  # local development and test servers only
+DEFAULT_PORT = "8000"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def _env(services: Services, **extra: str) -> dict[str, str]:
@@ -40,6 +44,25 @@ def _env(services: Services, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def web_address(environ: Mapping[str, str]) -> dict[str, str]:
+    """The port `./dev up` serves on and the origin of the links its web server and worker e-mail, each
+    derived from the other when only one is given, so a callout e-mail never points at another server:
+    - neither set: port 8000, links to http://127.0.0.1:8000;
+    - MUSTER_PORT only: links to http://127.0.0.1:<port>;
+    - MUSTER_BASE_URL only: the port it names when it is this machine (http://127.0.0.1:8123 serves on
+      8123); any other address (a tunnel, a proxy) says nothing about the local port, which stays 8000;
+    - both: used as given (a proxy in front may well listen elsewhere)."""
+    port = (environ.get("MUSTER_PORT") or "").strip()
+    base_url = (environ.get("MUSTER_BASE_URL") or "").strip().rstrip("/")
+    if port and not (port.isascii() and port.isdigit()):
+        raise SystemExit(f"[dev] MUSTER_PORT={port!r} is not a port number")
+    if not port:
+        parts = urlsplit(base_url) if base_url else None
+        local = parts is not None and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        port = str(parts.port) if local and parts.port else DEFAULT_PORT
+    return {"MUSTER_PORT": port, "MUSTER_BASE_URL": base_url or f"http://127.0.0.1:{port}"}
 
 
 def _ensure_database(url: str) -> None:
@@ -63,7 +86,7 @@ def _ensure_database(url: str) -> None:
 
 def _runtime_url(url: str) -> str:
     """DATABASE_URL with the runtime role's credentials instead of the owner's."""
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import urlunsplit
 
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
@@ -128,8 +151,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         _ensure_database(services.database_url)
         runtime_url = _ensure_runtime_role(services.database_url)
+        address = web_address(os.environ)
+        port = address["MUSTER_PORT"]
         env = _env(
             services,
+            **address,  # the server's port and the links it and the worker e-mail agree
             MUSTER_ENV="development",
             MUSTER_DEMO="1",
             MUSTER_DB_RUNTIME_ROLE=RUNTIME_ROLE,
@@ -140,7 +166,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         _manage(env, "seed_demo")
         env = {**env, "DATABASE_URL": runtime_url}  # web, worker and beat: the role that owns nothing
         DATA.mkdir(exist_ok=True)
-        port = os.environ.get("MUSTER_PORT", "8000")
         commands = {
             "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"],
             "beat": [
@@ -162,6 +187,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         time.sleep(2)
         print("\n" + "=" * 72)
         print(f"  Muster is running: http://127.0.0.1:{port}/")
+        if address["MUSTER_BASE_URL"] != f"http://127.0.0.1:{port}":
+            print(f"  E-mailed links point at {address['MUSTER_BASE_URL']}/ (MUSTER_BASE_URL)")
         print(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
         for role, email in DEMO_LOGINS:
             print(f"    {role:<22} {email}")
@@ -249,7 +276,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_manage(args: argparse.Namespace) -> int:
     services = ensure_services()
     try:
-        env = _env(services, MUSTER_DEMO=os.environ.get("MUSTER_DEMO", "1"))
+        env = _env(services, **web_address(os.environ), MUSTER_DEMO=os.environ.get("MUSTER_DEMO", "1"))
         return subprocess.run([sys.executable, "manage.py", *args.manage_args], cwd=ROOT, env=env).returncode
     finally:
         services.stop()

@@ -36,14 +36,21 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class AgencyCreateForm(forms.Form):
-    name = SingleLineField(max_length=200, help_text="As the agency writes it, e.g. Riverton Fire Department.")
+    name = SingleLineField(
+        max_length=200,
+        help_text="As the agency writes it, e.g. Riverton Fire Department.",
+        # static/muster/agency_slug.js suggests the web address from it as it is typed.
+        widget=forms.TextInput(attrs={"data-slug-from-name": ""}),
+    )
     discipline = forms.ChoiceField(choices=[("", "- Select -")] + list(Discipline.choices))
     region = forms.ModelChoiceField(queryset=Region.objects.none(), empty_label="- Select -")
     slug = forms.CharField(
         label="Web address",
         max_length=40,
-        help_text="Lowercase letters, digits and hyphens; the agency's pages will live at /a/<address>/.",
+        help_text="Suggested from the name; change it if you like. Lowercase letters, digits and hyphens; the "
+        "agency's pages will live at /a/<address>/.",
         validators=[validate_agency_slug],
+        widget=forms.TextInput(attrs={"data-slug-suggested": "", "autocomplete": "off", "spellcheck": "false"}),
     )
 
     def __init__(self, *args, network=None, **kwargs):

@@ -55,8 +55,8 @@ class Scope:
 
 
 def _short(kind: str, day: datetime.date) -> str:
-    """Axis label: the month's abbreviation, or the quarter."""
-    return f"Q{(day.month - 1) // 3 + 1}" if kind == PeriodKind.QUARTER else day.strftime("%b")
+    """Axis label, always with its year (a trend can span two): "Oct 2026", "Q1 2026"."""
+    return f"Q{(day.month - 1) // 3 + 1} {day.year}" if kind == PeriodKind.QUARTER else f"{day:%b} {day.year}"
 
 
 def _combine(values: list[int | None]) -> int | None:

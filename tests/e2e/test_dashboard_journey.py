@@ -90,3 +90,67 @@ def test_state_admin_rebuilds_the_snapshots_and_watches_them_finish(stack, world
         screenshot(page, "dashboard-network-desktop")
     finally:
         context.close()
+
+
+PERIOD_WITH_YEAR = re.compile(r"^(Q[1-4]|[A-Z][a-z]{2}) 20\d\d$")
+
+
+def visible_trend_labels(page) -> list[dict]:
+    """The trend chart's axis labels as drawn: text, on-screen font size and box."""
+    return page.locator("figure:has(#trend-title) svg.muster-chart__svg:visible").evaluate(
+        """svg => {
+            const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            return [...svg.querySelectorAll('text.muster-chart__label')].map(t => {
+                const r = t.getBoundingClientRect();
+                const size = parseFloat(getComputedStyle(t).fontSize) * scale;
+                return {text: t.textContent.replace(/\\s+/g, ' ').trim(), size, left: r.left, right: r.right,
+                        top: r.top, bottom: r.bottom};
+            });
+        }"""
+    )
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_chief_dashboard_labels_carry_the_year_readably_and_figures_are_as_of_their_publication(
+    stack, world, browser, axe_check, django_db_blocker, viewport
+):
+    from django.utils import dateformat, timezone
+
+    from agencies.models import Membership
+    from reporting.models import PeriodKind, Publication
+
+    chief = published_agency(django_db_blocker)
+    with django_db_blocker.unblock():
+        network = Membership.objects.select_related("agency__network").get(user=chief).agency.network
+        september = Publication.objects.get(
+            network=network, period_kind=PeriodKind.MONTH, period_start=datetime.date(2026, 9, 1)
+        )
+    context = browser.new_context(viewport=VIEWPORTS[viewport])
+    page = context.new_page()
+    try:
+        sign_in(page, stack.base_url, chief)
+        page.get_by_role("link", name="Open the dashboard").click()
+        expect(page.get_by_test_id("publication-status")).to_contain_text("Latest published period: September 2026")
+
+        labels = visible_trend_labels(page)
+        assert [label["text"] for label in labels] == ["Jul 2026", "Aug 2026", "Sep 2026"]
+        assert all(PERIOD_WITH_YEAR.match(label["text"]) for label in labels)
+        # Readable on the screen it is drawn on: at least 11 CSS px, and no label drawn over another.
+        assert min(label["size"] for label in labels) >= 11, labels
+        for a, b in zip(labels, labels[1:], strict=False):
+            apart = a["right"] <= b["left"] or a["bottom"] <= b["top"]
+            assert apart, (a, b)
+        page.locator("figure:has(#trend-title) summary").click()
+        periods = page.locator("#trend-table tbody th").all_inner_texts()
+        assert periods == ["July 2026", "August 2026", "September 2026"]
+        table_periods = page.locator("table:has(caption:text('Median time')) tbody th").all_inner_texts()
+        assert table_periods and all(re.search(r" 20\d\d$", p) for p in table_periods), table_periods
+
+        # "Figures as of" is the moment the shown figures were built and published, to the second.
+        as_of = page.get_by_test_id("figures-as-of").locator("time")
+        assert datetime.datetime.fromisoformat(as_of.get_attribute("datetime")) == september.published_at
+        expect(as_of).to_have_text(dateformat.format(timezone.localtime(september.published_at), "j F Y, H:i T"))
+        axe_check(page, f"chief dashboard ({viewport})")
+        screenshot(page, f"dashboard-labels-{viewport}")
+    finally:
+        context.close()
