@@ -193,6 +193,9 @@ def test_activation_follow_ups_are_in_my_follow_ups_on_the_home_page_and_on_the_
         expect(page.get_by_role("region", name=re.compile("^Follow-up due"))).to_have_count(3)
         axe_check(page, "my follow-ups with activation follow-ups")
         screenshot(page, "encform-my-follow-ups-phone")
+        page.set_viewport_size(VIEWPORTS["desktop"])
+        screenshot(page, "encform-my-follow-ups-desktop")
+        page.set_viewport_size(VIEWPORTS["phone"])
 
         # Once contacted, the 7-day follow-up is done from the list itself.
         page.goto(incident.form_url(stack.base_url))
@@ -281,8 +284,11 @@ def test_required_groups_are_marked_and_an_error_summary_takes_focus(stack, worl
             assert href.startswith("#") and page.locator(href).count() == 1, href
         axe_check(page, "encounter form with errors")
         screenshot(page, "encform-error-summary-phone")
+        page.set_viewport_size(VIEWPORTS["desktop"])
+        screenshot(page, "encform-error-summary-desktop")
         links.filter(has_text=re.compile("^Topics")).first.click()
         expect(page).to_have_url(re.compile("#id_topics"))
+        expect(page.locator("#id_topics_0")).to_be_focused()
         assert not violations, violations
     finally:
         context.close()
@@ -314,6 +320,8 @@ def test_friction_notes_policy_name_warning_and_assignment_actions(stack, world,
         expect(warning).to_be_visible()
         expect(warning).to_contain_text("name")
         screenshot(page, "encform-name-warning-phone")
+        page.set_viewport_size(VIEWPORTS["desktop"])
+        screenshot(page, "encform-activation-contact-desktop")
         page.get_by_role("button", name="Save encounter").click()
         expect(page.get_by_role("status").filter(has_text="Encounter saved.")).to_be_visible()
 
