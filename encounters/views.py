@@ -203,6 +203,7 @@ def followup_list(request: HttpRequest) -> HttpResponse:
     }
     if request.membership.role == Role.COORDINATOR:
         context["team"] = selectors.follow_ups_of_team()
+        context["team_scheduled"] = activation_selectors.scheduled_follow_ups_open(agency=request.tenant)
         context["reassign_form"] = FollowUpReassignForm(agency=request.tenant)
     return render(request, "encounters/followup_list.html", context)
 

@@ -616,3 +616,18 @@ def test_notes_help_states_the_retention_in_force(client, world):
     page = client.get(url(world, "encounters/new/")).content.decode()
     assert f"Kept {policy.notes_retention_days} days after the last follow-up closes" in page
     assert "purged after follow-up closes" not in page
+
+
+def test_coordinators_team_follow_ups_list_the_activation_schedule_their_overdue_count_includes(client, world):
+    from activations.models import TargetFollowUp
+
+    target = scheduled_member(world, supporter=world.a[Role.PEER_SUPPORTER], supporter_agency=world.agency_a)
+    seven = target.follow_ups.get(days_after=7)
+    TargetFollowUp.objects.filter(pk=seven.pk).update(due_on=timezone.localdate() - datetime.timedelta(days=1))
+    client.force_login(world.a[Role.COORDINATOR])
+    home = client.get(url(world, "")).content.decode()
+    with tenant_context(world.agency_a):
+        agency_overdue = FollowUp.objects.filter(status="open", due_on__lt=timezone.localdate()).count()
+    assert f"Team follow-ups overdue: <strong>{agency_overdue + 1}</strong>" in home
+    team = client.get(url(world, "follow-ups/")).content.decode()
+    assert "7-day follow-up of the activation" in team and world.a[Role.PEER_SUPPORTER].get_full_name() in team

@@ -12,7 +12,6 @@ from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
 from activations import services as activation_services
-from activations.models import TargetFollowUp
 from agencies import services as agency_services
 from agencies.models import Discipline, Membership, Role
 from encounters.models import Encounter
@@ -332,10 +331,3 @@ def test_friction_notes_policy_name_warning_and_assignment_actions(stack, world,
         screenshot(page, "encform-my-assignments-after-contact-phone")
     finally:
         context.close()
-
-
-def test_scheduled_follow_ups_exist_for_the_incident(django_db_blocker, stack, world):
-    """Guard for the journeys above: the protocol laid out three scheduled follow-ups for the member."""
-    incident = Incident(django_db_blocker)
-    with django_db_blocker.unblock():
-        assert TargetFollowUp.objects.filter(target=incident.target).count() == 3
