@@ -283,6 +283,10 @@ class TargetFollowUp(models.Model):
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The morning reminder to the supporter and the escalation to their coordinators, each sent once
+    # (encounters.maintenance.follow_up_reminders_send, with the agency follow-ups).
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_on", "id"]

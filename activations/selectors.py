@@ -78,9 +78,11 @@ def board(
         return (not waiting, target.assigned_supporter_id is not None, target.added_at)
 
     shown.sort(key=urgency)
+    next_scheduled = next_scheduled_follow_ups(shown)
     rows = [
         {
             "target": t,
+            "next_follow_up": next_scheduled.get(t.pk),
             "overdue": t.first_contact_at is None and t.added_at <= threshold,
             "hours_waiting": int((now - t.added_at).total_seconds() // 3600) if t.first_contact_at is None else None,
             "duplicate": t.possible_duplicate_of_id is not None,
@@ -167,3 +169,42 @@ def follow_ups_of(targets: list[OutreachTarget]) -> dict[int, list[TargetFollowU
     for follow_up in TargetFollowUp.objects.filter(target__in=targets).order_by("due_on"):
         grouped[follow_up.target_id].append(follow_up)
     return grouped
+
+
+# --- Scheduled follow-ups as a supporter's (and an agency's) follow-ups -------------------------------------
+# encounters.selectors merges these with the agency's own follow-ups into "My follow-ups", the home page
+# counts and the morning reminders; the activation data stays here, read only through these selectors.
+
+
+def scheduled_follow_ups_open(*, agency, supporter=None) -> QuerySet[TargetFollowUp]:
+    """Open scheduled follow-ups of the members held through `agency` (by `supporter`, when given), by due
+    date. Merged records and activations whose names were destroyed have none left."""
+    qs = TargetFollowUp.objects.filter(
+        done_at__isnull=True,
+        target__assigned_agency=agency,
+        target__merged_into__isnull=True,
+        target__activation__names_destroyed_at__isnull=True,
+    )
+    if supporter is not None:
+        qs = qs.filter(target__assigned_supporter=supporter)
+    return qs.select_related("target", "target__activation", "target__assigned_supporter").order_by("due_on", "id")
+
+
+def scheduled_follow_up_of_supporter(*, agency, supporter, follow_up_id: int) -> TargetFollowUp | None:
+    return scheduled_follow_ups_open(agency=agency, supporter=supporter).filter(pk=follow_up_id).first()
+
+
+def scheduled_follow_ups_recently_done_by(*, agency, supporter, limit: int = 10) -> QuerySet[TargetFollowUp]:
+    return (
+        TargetFollowUp.objects.filter(done_by=supporter, target__assigned_agency=agency, done_at__isnull=False)
+        .select_related("target__activation")
+        .order_by("-done_at")[:limit]
+    )
+
+
+def next_scheduled_follow_ups(targets) -> dict[int, TargetFollowUp]:
+    """Each target's next open scheduled follow-up (the board's follow-up column), keyed by target id."""
+    upcoming: dict[int, TargetFollowUp] = {}
+    for follow_up in TargetFollowUp.objects.filter(target__in=targets, done_at__isnull=True).order_by("due_on", "id"):
+        upcoming.setdefault(follow_up.target_id, follow_up)
+    return upcoming

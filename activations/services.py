@@ -791,3 +791,37 @@ def activations_past_retention(*, now: datetime.datetime | None = None):
         days = policy_for(activation.network).activation_retention_days
         if activation.closed_at + datetime.timedelta(days=days) <= now:
             yield activation
+
+
+# --- Reminders and escalations of scheduled follow-ups (run by encounters.maintenance with the agency's own) --
+
+
+def target_follow_up_mark_reminded(*, agency: Agency, follow_up: TargetFollowUp) -> bool:
+    """Claim the once-only reminder of a scheduled follow-up; True if this call claimed it. Audited; the caller
+    sends the e-mail on commit."""
+    with transaction.atomic():
+        if not TargetFollowUp.objects.filter(pk=follow_up.pk, reminded_at__isnull=True).update(
+            reminded_at=timezone.now()
+        ):
+            return False
+        audit_record(action=AuditAction.FOLLOWUP_REMINDED, agency=agency, obj=follow_up)
+    return True
+
+
+def target_follow_ups_mark_escalated(*, agency: Agency, follow_up_ids: list[int]) -> list[int]:
+    """Claim the once-only escalation of overdue scheduled follow-ups; returns the ids this call claimed."""
+    with transaction.atomic():
+        claimed = list(
+            TargetFollowUp.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=follow_up_ids, escalated_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        TargetFollowUp.objects.filter(pk__in=claimed).update(escalated_at=timezone.now())
+        for pk in claimed:
+            audit_record(
+                action=AuditAction.FOLLOWUP_ESCALATED,
+                agency=agency,
+                object_type="activations.targetfollowup",
+                object_id=str(pk),
+            )
+    return claimed

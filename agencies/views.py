@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from activations.models import Activation, CalloutResponse
@@ -14,7 +13,6 @@ from agencies import services
 from agencies.access import agency_view
 from agencies.models import Invitation, Membership, Role
 from encounters import selectors as encounter_selectors
-from encounters.models import FollowUp
 from network.forms import InvitationForm, MembershipRoleForm, add_service_errors
 
 ALL_ROLES = tuple(Role)
@@ -55,11 +53,11 @@ def agency_home(request: HttpRequest) -> HttpResponse:
         )
         context["role_counts"] = [(role.label, counts.get(role.value, 0)) for role in Role]
     if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR):
-        mine = FollowUp.objects.filter(owner=request.user, status=FollowUp.Status.OPEN)
-        context["my_open"] = mine.count()
-        context["my_overdue"] = mine.filter(due_on__lt=timezone.localdate()).count()
+        # Agency follow-ups and the activation follow-ups of the members held through this agency alike.
+        counts = encounter_selectors.follow_up_counts_of_supporter(membership)
+        context["my_open"], context["my_overdue"] = counts["open"], counts["overdue"]
     if membership.role == Role.COORDINATOR:
-        context["team_overdue"] = encounter_selectors.overdue_count()
+        context["team_overdue"] = encounter_selectors.overdue_count(agency)
     if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CHIEF):
         open_activations = (
             activations_for_user(request.user)

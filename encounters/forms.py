@@ -26,6 +26,24 @@ DISCIPLINE_DEFAULTS = {
     Discipline.CORRECTIONS: ("corrections", "corrections-officer"),
 }
 YES_NO = [("yes", "Yes"), ("no", "No")]
+# Fields that carry what the member said or did: never restored by the browser, never autofilled.
+CONFIDENTIAL_FIELDS = ("notes", "follow_up_due_on", "occurred_on")
+
+
+def outreach_initial(target, agency: Agency) -> dict:
+    """An activation contact describes the affected member, not the supporter: their home agency's
+    discipline and role class, "another agency" when that is not the supporter's own, and the activation."""
+    home = target.home_agency
+    discipline, role_class = DISCIPLINE_DEFAULTS.get(home.discipline, ("other", "other"))
+    return {
+        "outreach_target": target.uuid,
+        "initiator": "activation",
+        "visit_number": 1,
+        "recipient_relation": "own-agency" if home.pk == agency.pk else "other-agency",
+        "recipient_discipline": discipline,
+        "role_class": role_class,
+        "activation": target.activation,
+    }
 
 
 class TileChoices:
@@ -37,6 +55,22 @@ class TileChoices:
                 field.widget.attrs["class"] = "usa-radio__input usa-radio__input--tile"
             elif isinstance(field.widget, forms.CheckboxSelectMultiple):
                 field.widget.attrs["class"] = "usa-checkbox__input usa-checkbox__input--tile"
+
+
+class ErrorSummary:
+    """The USWDS error summary: one link per field in error, to the field itself (the first choice of a
+    group), in the order the fields appear."""
+
+    def error_summary(self) -> list[dict]:
+        rows = [{"anchor": "", "label": "", "errors": list(self.non_field_errors())}] if self.non_field_errors() else []
+        for bound in self:
+            if not bound.errors:
+                continue
+            grouped = isinstance(bound.field.widget, (forms.RadioSelect, forms.CheckboxSelectMultiple))
+            anchor = f"{bound.auto_id}_0" if grouped else bound.id_for_label
+            label = "The form" if bound.is_hidden else bound.label
+            rows.append({"anchor": "" if bound.is_hidden else anchor, "label": label, "errors": list(bound.errors)})
+        return rows
 
 
 class MemberChoiceField(forms.ModelMultipleChoiceField):
@@ -55,7 +89,7 @@ def _members(agency: Agency, roles, exclude=None):
     return qs.exclude(pk=exclude.pk) if exclude is not None else qs
 
 
-class EncounterForm(TileChoices, forms.Form):
+class EncounterForm(ErrorSummary, TileChoices, forms.Form):
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
     outreach_target = forms.UUIDField(widget=forms.HiddenInput, required=False)
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
@@ -96,14 +130,23 @@ class EncounterForm(TileChoices, forms.Form):
         label="A confidentiality exception applies (opens a disclosure record; no details here)", required=False
     )
     notes = forms.CharField(
-        label="Notes (encrypted; purged after follow-up closes)",
+        label="Notes (encrypted)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,
-        help_text="Only what the next supporter needs. No diagnoses, no judgments, no names.",
     )
 
-    def __init__(self, *args, agency: Agency, user, standard: DocumentationStandard, notes_enabled: bool, **kwargs):
+    def __init__(
+        self,
+        *args,
+        agency: Agency,
+        user,
+        standard: DocumentationStandard,
+        notes_enabled: bool,
+        notes_retention_days: int | None = None,
+        activation_fixed: bool = False,
+        **kwargs,
+    ):
         initial = kwargs.setdefault("initial", {})
         discipline, role_class = DISCIPLINE_DEFAULTS.get(agency.discipline, ("other", "other"))
         initial.setdefault("submission_key", uuid.uuid4())
@@ -132,8 +175,27 @@ class EncounterForm(TileChoices, forms.Form):
         self.fields["referred_to"].queryset = _members(agency, [Role.CLINICIAN])
         self.fields["activation"].queryset = activations_open_for(agency)
         self.fields["activation"].label_from_instance = lambda a: f"{a.name} ({a.get_incident_type_display()})"
+        if activation_fixed:
+            # An activation contact belongs to its assignment's activation: shown, not chosen.
+            self.fields["activation"].disabled = True
+            self.fields["activation"].label = "Part of an activation"
         if not notes_enabled:
             del self.fields["notes"]
+        else:
+            kept = (
+                f"Kept {notes_retention_days} days after the last follow-up closes (or after logging, if there is "
+                "none), then purged. "
+                if notes_retention_days is not None
+                else ""
+            )
+            self.fields["notes"].help_text = (
+                kept + "Only what the next supporter needs. No diagnoses, no judgments, no names."
+            )
+            # The gentle name check (static/muster/notes_names.js) reads this; it never blocks saving.
+            self.fields["notes"].widget.attrs["data-name-warning"] = "id_notes_name_warning"
+        for name in CONFIDENTIAL_FIELDS:
+            if name in self.fields:
+                self.fields[name].widget.attrs["autocomplete"] = "off"
         self.style_choice_widgets()
 
     def clean_occurred_on(self):

@@ -11,15 +11,31 @@ from django.db.models import Exists, Max, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
+from activations import selectors as activation_selectors
+from activations import services as activation_services
 from agencies.models import Agency, Membership, Role
 from encounters.models import Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.standards import policy_for
 
 
+def _remind(owner, due: datetime.date, agency: Agency, link: str) -> None:
+    transaction.on_commit(
+        robust=True,
+        func=lambda: send_mail(
+            subject=f"Peer support follow-up due {due:%Y-%m-%d}",
+            message=f"You have a peer support follow-up due on {due:%A %d %B} at {agency.name}.\n\n{link}\n",
+            from_email=None,
+            recipient_list=[owner.email],
+        ),
+    )
+
+
 def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = None) -> dict[str, int]:
     """E-mail owners of follow-ups due soon (once), and the agency's coordinators about overdue ones (once).
 
+    A supporter's follow-ups are one list whatever created them: the agency's own (after an encounter) and the
+    activation protocol's scheduled ones of the members they hold through this agency (activations app).
     E-mails carry dates and a link only: never who the member is or what the contact was about.
     """
     today = today or timezone.localdate()
@@ -37,22 +53,27 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
             ):
                 continue
             audit_record(action=AuditAction.FOLLOWUP_REMINDED, agency=agency, obj=follow_up)
-            owner = follow_up.owner
-            transaction.on_commit(
-                robust=True,
-                func=lambda owner=owner, due=follow_up.due_on: send_mail(
-                    subject=f"Peer support follow-up due {due:%Y-%m-%d}",
-                    message=f"You have a peer support follow-up due on {due:%A %d %B} at {agency.name}.\n\n{link}\n",
-                    from_email=None,
-                    recipient_list=[owner.email],
-                ),
-            )
+            _remind(follow_up.owner, follow_up.due_on, agency, link)
+        reminded += 1
+    scheduled_soon = activation_selectors.scheduled_follow_ups_open(agency=agency).filter(
+        reminded_at__isnull=True, due_on__gte=today, due_on__lte=horizon
+    )
+    for scheduled in scheduled_soon:
+        with transaction.atomic():
+            if not activation_services.target_follow_up_mark_reminded(agency=agency, follow_up=scheduled):
+                continue
+            _remind(scheduled.target.assigned_supporter, scheduled.due_on, agency, link)
         reminded += 1
 
     overdue = list(
         FollowUp.objects.filter(status=FollowUp.Status.OPEN, escalated_at__isnull=True, due_on__lt=today)
         .select_related("owner")
         .order_by("due_on")
+    )
+    overdue_scheduled = list(
+        activation_selectors.scheduled_follow_ups_open(agency=agency).filter(
+            escalated_at__isnull=True, due_on__lt=today
+        )
     )
     escalated = 0
     coordinators = list(
@@ -61,7 +82,7 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
         )
     )
     # With no coordinator to tell, overdue follow-ups stay unescalated until one is appointed.
-    if overdue and coordinators:
+    if (overdue or overdue_scheduled) and coordinators:
         with transaction.atomic():
             claimed = list(
                 FollowUp.objects.select_for_update(skip_locked=True)
@@ -72,8 +93,18 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
             overdue = [f for f in overdue if f.pk in set(claimed)]
             for follow_up in overdue:
                 audit_record(action=AuditAction.FOLLOWUP_ESCALATED, agency=agency, obj=follow_up)
-            lines = [f"- due {f.due_on:%Y-%m-%d}, owner {f.owner.get_full_name()}" for f in overdue]
-            if overdue:
+            claimed_scheduled = set(
+                activation_services.target_follow_ups_mark_escalated(
+                    agency=agency, follow_up_ids=[f.pk for f in overdue_scheduled]
+                )
+            )
+            overdue_scheduled = [f for f in overdue_scheduled if f.pk in claimed_scheduled]
+            due_and_owner = sorted(
+                [(f.due_on, f.owner.get_full_name(), "") for f in overdue]
+                + [(f.due_on, f.target.assigned_supporter.get_full_name(), " (activation)") for f in overdue_scheduled]
+            )
+            lines = [f"- due {due:%Y-%m-%d}{kind}, owner {owner}" for due, owner, kind in due_and_owner]
+            if lines:
                 transaction.on_commit(
                     robust=True,
                     func=lambda: send_mail(
@@ -85,7 +116,7 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
                         recipient_list=coordinators,
                     ),
                 )
-        escalated = len(overdue)
+        escalated = len(overdue) + len(overdue_scheduled)
     return {"reminded": reminded, "escalated": escalated}
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from activations import selectors as activation_selectors
 from agencies.models import Membership, Role
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 
@@ -40,7 +44,9 @@ def encounter_access_level(encounter: Encounter, membership: Membership) -> str 
 
 def encounter_for_viewer(membership: Membership, encounter_uuid) -> tuple[Encounter, str]:
     encounter = (
-        Encounter.objects.select_related("standard", "author", "referred_to").filter(uuid=encounter_uuid).first()
+        Encounter.objects.select_related("standard", "author", "referred_to", "activation")
+        .filter(uuid=encounter_uuid)
+        .first()
     )
     level = encounter_access_level(encounter, membership) if encounter else None
     if level is None:
@@ -78,5 +84,62 @@ def disclosures_all() -> QuerySet[DisclosureRecord]:
     return DisclosureRecord.objects.select_related("encounter", "recorded_by")
 
 
-def overdue_count() -> int:
-    return FollowUp.objects.filter(status=FollowUp.Status.OPEN, due_on__lt=timezone.localdate()).count()
+def overdue_count(agency=None) -> int:
+    """The team's overdue follow-ups; with `agency`, the activation follow-ups held through it count too."""
+    today = timezone.localdate()
+    count = FollowUp.objects.filter(status=FollowUp.Status.OPEN, due_on__lt=today).count()
+    if agency is not None:
+        count += activation_selectors.scheduled_follow_ups_open(agency=agency).filter(due_on__lt=today).count()
+    return count
+
+
+# --- A supporter's follow-ups: one list, whatever created them --------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupporterFollowUp:
+    """One row of "My follow-ups": an agency follow-up (after an encounter, `follow_up`) or an activation's
+    scheduled one (the protocol's 7/30/90 days, `scheduled`); each row keeps its own action."""
+
+    due_on: datetime.date
+    follow_up: FollowUp | None = None
+    scheduled: object | None = None  # activations.models.TargetFollowUp
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.scheduled is not None
+
+    @property
+    def key(self) -> str:
+        return f"s{self.scheduled.pk}" if self.scheduled is not None else f"f{self.follow_up.pk}"
+
+
+def follow_ups_of_supporter(membership: Membership) -> list[SupporterFollowUp]:
+    """The open follow-ups a supporter owns in this agency, agency and activation ones merged, by due date."""
+    rows = [SupporterFollowUp(due_on=f.due_on, follow_up=f) for f in follow_ups_owned_by(membership.user)]
+    rows += [
+        SupporterFollowUp(due_on=s.due_on, scheduled=s)
+        for s in activation_selectors.scheduled_follow_ups_open(agency=membership.agency, supporter=membership.user)
+    ]
+    return sorted(rows, key=lambda row: (row.due_on, not row.is_scheduled))
+
+
+def follow_up_counts_of_supporter(membership: Membership) -> dict[str, int]:
+    """What the home page shows: open and overdue follow-ups of both kinds."""
+    today = timezone.localdate()
+    mine = FollowUp.objects.filter(owner_id=membership.user_id, status=FollowUp.Status.OPEN)
+    scheduled = activation_selectors.scheduled_follow_ups_open(agency=membership.agency, supporter=membership.user)
+    return {
+        "open": mine.count() + scheduled.count(),
+        "overdue": mine.filter(due_on__lt=today).count() + scheduled.filter(due_on__lt=today).count(),
+    }
+
+
+def scheduled_follow_up_of(membership: Membership, follow_up_id: int):
+    """An open scheduled follow-up of a member this supporter holds through this agency, or 404."""
+    found = activation_selectors.scheduled_follow_up_of_supporter(
+        agency=membership.agency, supporter=membership.user, follow_up_id=follow_up_id
+    )
+    if found is None:
+        raise Http404("Not found.")
+    return found

@@ -13,6 +13,9 @@ urlpatterns = [
     path("follow-ups/", views.followup_list, name="followup_list"),
     path("follow-ups/<uuid:follow_up_uuid>/complete/", views.followup_complete, name="followup_complete"),
     path("follow-ups/<uuid:follow_up_uuid>/reassign/", views.followup_reassign, name="followup_reassign"),
+    path(
+        "follow-ups/scheduled/<int:follow_up_id>/done/", views.followup_scheduled_done, name="followup_scheduled_done"
+    ),
     path("disclosures/", views.disclosure_list, name="disclosure_list"),
     path("disclosures/<uuid:disclosure_uuid>/", views.disclosure_detail, name="disclosure_detail"),
 ]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from activations import selectors as activation_selectors
 from activations import services as activation_services
 from agencies.access import agency_view
 from agencies.models import Role
@@ -18,6 +19,7 @@ from encounters.forms import (
     FollowUpCompleteForm,
     FollowUpReassignForm,
     NoticeSentForm,
+    outreach_initial,
 )
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
@@ -35,28 +37,38 @@ def _labels(standard) -> dict[str, dict[str, str]]:
 @never_cache
 @agency_view(*SUPPORTERS)
 def encounter_new(request: HttpRequest) -> HttpResponse:
+    """The encounter form. Sent no-store (never_cache) and with autocomplete off, so Back after saving shows a
+    fresh form rather than the saved one, note included, under a new submission key (issue 13)."""
     agency = request.tenant
     standard = standard_ensure_default(network=agency.network)
     policy = policy_for(agency.network)
-    notes_enabled = policy.notes_enabled
-    form_kwargs = {"agency": agency, "user": request.user, "standard": standard, "notes_enabled": notes_enabled}
-    initial = {}
     outreach_uuid = request.GET.get("outreach")
-    if outreach_uuid:
-        initial = {"outreach_target": outreach_uuid, "initiator": "activation", "visit_number": 1}
-    form = EncounterForm(request.POST or None, initial=initial, **form_kwargs)
     outreach = None
-    if form.is_bound and form.is_valid() and form.cleaned_data.get("outreach_target"):
-        outreach = _outreach_target_or_error(form, request, agency)
-    elif not form.is_bound and outreach_uuid:
+    if outreach_uuid:
         try:
             outreach = activation_services.target_for_contact(
                 user=request.user, agency=agency, target_uuid=outreach_uuid
             )
         except (ValidationError, ValueError):
-            messages.error(
-                request, "That activation assignment is not yours in this agency, or the activation is closed."
-            )
+            if request.method != "POST":
+                messages.error(
+                    request, "That activation assignment is not yours in this agency, or the activation is closed."
+                )
+    form = EncounterForm(
+        request.POST or None,
+        initial=outreach_initial(outreach, agency) if outreach else {},
+        agency=agency,
+        user=request.user,
+        standard=standard,
+        notes_enabled=policy.notes_enabled,
+        notes_retention_days=policy.notes_retention_days,
+        activation_fixed=outreach is not None,
+    )
+    if form.is_bound and form.is_valid():
+        # The posted assignment decides what the contact is for; the address only prefilled the form.
+        outreach = None
+        if form.cleaned_data.get("outreach_target"):
+            outreach = _outreach_target_or_error(form, request, agency)
     if request.method == "POST" and form.is_valid() and not form.errors:
         try:
             encounter, created = services.encounter_log(
@@ -80,7 +92,13 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "encounters/encounter_form.html",
-        {"form": form, "standard": standard, "outreach": outreach, "notice": policy.confidentiality_notice_text},
+        {
+            "form": form,
+            "standard": standard,
+            "outreach": outreach,
+            "notice": policy.confidentiality_notice_text,
+            "error_summary": form.error_summary() if form.is_bound else [],
+        },
     )
 
 
@@ -142,6 +160,7 @@ def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
             ("Referral", labels[Vocabulary.REFERRAL].get(encounter.referral, encounter.referral)),
             ("Confidentiality limits explained", "Yes" if encounter.confidentiality_notice_given else "No"),
             ("Escalation", "Yes" if encounter.escalation else "No"),
+            ("Part of an activation", encounter.activation.name if encounter.activation else "None"),
             ("Logged under", f"Documentation standard v{encounter.standard.version}"),
         ],
         "follow_ups": encounter.follow_ups.select_related("owner"),
@@ -170,19 +189,42 @@ def encounter_legal_hold(request: HttpRequest, encounter_uuid) -> HttpResponse:
 @agency_view(*SUPPORTERS)
 def followup_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    mine = list(selectors.follow_ups_owned_by(request.user))
+    mine = selectors.follow_ups_of_supporter(request.membership)
     context = {
         "overdue": [f for f in mine if f.due_on < today],
         "due_today": [f for f in mine if f.due_on == today],
         "upcoming": [f for f in mine if f.due_on > today],
         "done": selectors.follow_ups_recently_completed_by(request.user),
+        "scheduled_done": activation_selectors.scheduled_follow_ups_recently_done_by(
+            agency=request.tenant, supporter=request.user
+        ),
         "complete_form": FollowUpCompleteForm(),
         "today": today,
     }
     if request.membership.role == Role.COORDINATOR:
         context["team"] = selectors.follow_ups_of_team()
+        context["team_scheduled"] = activation_selectors.scheduled_follow_ups_open(agency=request.tenant)
         context["reassign_form"] = FollowUpReassignForm(agency=request.tenant)
     return render(request, "encounters/followup_list.html", context)
+
+
+@require_POST
+@agency_view(*SUPPORTERS)
+def followup_scheduled_done(request: HttpRequest, follow_up_id: int) -> HttpResponse:
+    """An activation's scheduled follow-up, done from "My follow-ups" by the supporter holding the member."""
+    follow_up = selectors.scheduled_follow_up_of(request.membership, follow_up_id)
+    if follow_up.target.first_contact_at is None:
+        messages.error(request, "Log the first contact with this member before their scheduled follow-ups.")
+        return redirect("followup_list", agency_slug=request.tenant.slug)
+    try:
+        activation_services.target_follow_up_done(
+            actor=request.user, follow_up=follow_up, coordinator=False, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The {follow_up.days_after}-day follow-up is recorded as done.")
+    return redirect("followup_list", agency_slug=request.tenant.slug)
 
 
 @require_POST

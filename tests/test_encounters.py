@@ -452,3 +452,182 @@ def test_a_reassigned_follow_up_owner_can_open_the_encounter_without_its_notes(c
     client.force_login(world.two_agency_user)
     response = client.get(url(world, f"encounters/{world.encounter.uuid}/"))
     assert response.status_code == 200 and "night shift" not in response.content.decode()
+
+
+# --- Issue 13: activation contacts, activation follow-ups, the form on a bad night ---------------------------
+
+
+def scheduled_member(world, *, supporter, supporter_agency):
+    """A member of agency A (fire) in an activation with a 7/30/90-day protocol, held by `supporter` through
+    `supporter_agency`; all through the real services."""
+    from activations import services as activation_services
+    from governance import services as governance_services
+    from tests.support import open_activation
+
+    governance_services.protocol_save(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        incident_type="lodd",
+        name="Line-of-duty death",
+        steps=[],
+        follow_up_days=[7, 30, 90],
+    )
+    activation = open_activation(world, incident_type="lodd", name="Engine 4 loss", participating=[world.agency_b])
+    (target,) = activation_services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=world.agency_a,
+        entries=[("Robin Hydrant", "engineer")],
+        exposure="direct",
+    )
+    target = activation_services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=target, supporter=supporter, expected_supporter_id=None
+    )
+    assert target.assigned_agency == supporter_agency
+    return target
+
+
+def test_activation_contact_form_is_prefilled_from_the_member_and_shows_its_activation(client, world):
+    supporter = world.b[Role.PEER_SUPPORTER]  # a police supporter, the member is a fire engineer
+    target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_b)
+    client.force_login(supporter)
+    page = client.get(url(world, f"encounters/new/?outreach={target.uuid}", world.agency_b)).content.decode()
+    assert re.search(r'name="recipient_relation" value="other-agency"[^>]*checked', page)
+    assert re.search(r'name="recipient_discipline" value="fire"[^>]*checked', page)
+    assert re.search(r'name="role_class" value="firefighter-ems"[^>]*checked', page)
+    assert not re.search(r'name="role_class" value="sworn"[^>]*checked', page)
+    assert re.search(rf'<option value="{target.activation.pk}" selected>Engine 4 loss', page)
+    data = form_data(
+        outreach_target=str(target.uuid),
+        initiator="activation",
+        recipient_relation="other-agency",
+        recipient_discipline="fire",
+        role_class="firefighter-ems",
+    )
+    saved = client.post(url(world, f"encounters/new/?outreach={target.uuid}", world.agency_b), data, follow=True)
+    with tenant_context(world.agency_b):
+        encounter = Encounter.objects.get(submission_key=data["submission_key"])
+    assert encounter.activation_id == target.activation_id and encounter.outreach_target_id == target.pk
+    assert f'href="/activations/{target.activation.uuid}/"' in saved.content.decode()  # back to the activation
+
+
+def test_my_follow_ups_and_the_home_count_include_the_activation_schedule_in_due_order(client, world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_a)
+    client.force_login(supporter)
+    page = client.get(url(world, "follow-ups/")).content.decode()
+    world_due = f"Due {world.follow_up.due_on:%Y-%m-%d}"
+    scheduled = [f"Due {f.due_on:%Y-%m-%d}</strong> · {f.days_after}-day" for f in target.follow_ups.all()]
+    assert all(s in page for s in scheduled), "the 7/30/90-day follow-ups are missing from My follow-ups"
+    positions = [page.index(world_due)] + [page.index(s) for s in scheduled]
+    assert positions == sorted(positions)
+    home = client.get(url(world, "")).content.decode()
+    assert re.search(r"My follow-ups</a>: 4 open", home), "1 agency follow-up + 3 scheduled ones"
+
+
+def test_a_scheduled_follow_up_is_done_from_my_follow_ups_after_the_contact_and_only_by_its_supporter(client, world):
+    from activations import services as activation_services
+
+    supporter = world.a[Role.PEER_SUPPORTER]
+    target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_a)
+    seven = target.follow_ups.get(days_after=7)
+    done_url = url(world, f"follow-ups/scheduled/{seven.pk}/done/")
+    client.force_login(world.a[Role.COORDINATOR])  # not theirs: another supporter's member
+    assert client.post(done_url).status_code == 404
+    client.force_login(world.b[Role.PEER_SUPPORTER])
+    assert client.post(url(world, f"follow-ups/scheduled/{seven.pk}/done/", world.agency_b)).status_code == 404
+    client.force_login(supporter)
+    refused = client.post(done_url, follow=True).content.decode()
+    assert "Log the first contact" in refused
+    seven.refresh_from_db()
+    assert seven.done_at is None
+    activation_services.outreach_contact_logged(
+        actor=supporter, agency=world.agency_a, target=target, referred=False, follow_up_due_on=None
+    )
+    client.post(done_url)
+    seven.refresh_from_db()
+    assert seven.done_by == supporter and seven.done_at is not None
+
+
+def test_scheduled_follow_ups_are_reminded_and_escalated_once_without_the_members_name(world):
+    from django.test import TestCase
+
+    supporter = world.a[Role.PEER_SUPPORTER]
+    target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_a)
+    seven = target.follow_ups.get(days_after=7)
+    with tenant_context(world.agency_a):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on - datetime.timedelta(1))
+        seven.refresh_from_db()
+        assert seven.reminded_at is not None and seven.escalated_at is None
+        reminders = [m for m in mail.outbox if m.to == [supporter.email] and seven.due_on.isoformat() in m.subject]
+        assert len(reminders) == 1
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            counts = maintenance.follow_up_reminders_send(
+                agency=world.agency_a, today=seven.due_on + datetime.timedelta(1)
+            )
+        seven.refresh_from_db()
+        assert seven.escalated_at is not None and counts["escalated"] >= 1
+        again = maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on + datetime.timedelta(1))
+        assert again == {"reminded": 0, "escalated": 0}
+    escalations = [m for m in mail.outbox if m.to == [world.a[Role.COORDINATOR].email]]
+    assert any(f"due {seven.due_on:%Y-%m-%d} (activation)" in m.body for m in escalations)
+    assert AuditEvent.objects.filter(
+        action=AuditAction.FOLLOWUP_ESCALATED, object_type="activations.targetfollowup", object_id=str(seven.pk)
+    ).exists()
+    for message in mail.outbox:
+        assert "Robin" not in message.body and "Hydrant" not in message.subject + message.body
+
+
+def test_board_follow_up_column_shows_each_members_next_scheduled_follow_up(client, world):
+    from activations import selectors as activation_selectors
+
+    target = scheduled_member(world, supporter=world.a[Role.PEER_SUPPORTER], supporter_agency=world.agency_a)
+    board = activation_selectors.board(target.activation)
+    (row,) = board["rows"]
+    assert row["next_follow_up"] == target.follow_ups.get(days_after=7)
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{target.activation.uuid}/board/").content.decode()
+    assert f"{row['next_follow_up'].due_on:%Y-%m-%d} · 7-day" in page
+
+
+def test_encounter_form_is_never_restored_marks_required_groups_and_summarises_errors(client, world):
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    response = client.get(url(world, "encounters/new/"))
+    page = response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert re.search(r'<form method="post" class="[^"]*muster-encounter-form" autocomplete="off"', page)
+    assert re.search(r'<textarea[^>]*autocomplete="off"[^>]*name="notes"|name="notes"[^>]*autocomplete="off"', page)
+    for legend in ("How long", "How", "Who reached out", "Topics", "Confidentiality limits explained"):
+        assert re.search(rf"<legend[^>]*>{re.escape(legend)}[^<]*<span class=\"usa-hint usa-hint--required\"", page)
+    refused = client.post(url(world, "encounters/new/"), {"submission_key": str(uuid.uuid4())})
+    page = refused.content.decode()
+    assert "no-store" in refused["Cache-Control"]
+    summary = page[page.index("muster-error-summary") : page.index("muster-encounter-form")]
+    for anchor in ("id_duration_band_0", "id_contact_mode_0", "id_initiator_0", "id_topics_0"):
+        assert f'href="#{anchor}"' in summary and f'id="{anchor}"' in page
+    assert 'href="#id_confidentiality_notice_0"' in summary
+    assert "muster/error_summary.js" in page
+
+
+def test_notes_help_states_the_retention_in_force(client, world):
+    policy = standards.policy_for(world.agency_a.network)
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    page = client.get(url(world, "encounters/new/")).content.decode()
+    assert f"Kept {policy.notes_retention_days} days after the last follow-up closes" in page
+    assert "purged after follow-up closes" not in page
+
+
+def test_coordinators_team_follow_ups_list_the_activation_schedule_their_overdue_count_includes(client, world):
+    from activations.models import TargetFollowUp
+
+    target = scheduled_member(world, supporter=world.a[Role.PEER_SUPPORTER], supporter_agency=world.agency_a)
+    seven = target.follow_ups.get(days_after=7)
+    TargetFollowUp.objects.filter(pk=seven.pk).update(due_on=timezone.localdate() - datetime.timedelta(days=1))
+    client.force_login(world.a[Role.COORDINATOR])
+    home = client.get(url(world, "")).content.decode()
+    with tenant_context(world.agency_a):
+        agency_overdue = FollowUp.objects.filter(status="open", due_on__lt=timezone.localdate()).count()
+    assert f"Team follow-ups overdue: <strong>{agency_overdue + 1}</strong>" in home
+    team = client.get(url(world, "follow-ups/")).content.decode()
+    assert "7-day follow-up of the activation" in team and world.a[Role.PEER_SUPPORTER].get_full_name() in team

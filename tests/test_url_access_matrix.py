@@ -192,6 +192,7 @@ POLICY = {
     "followup_list": ("agency", SUPPORTERS),
     "followup_complete": ("agency", SUPPORTERS),
     "followup_reassign": ("agency", frozenset({Role.COORDINATOR})),
+    "followup_scheduled_done": ("agency", SUPPORTERS),
     "disclosure_list": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "disclosure_detail": ("agency", frozenset({Role.COORDINATOR, Role.CLINICIAN})),
     "agency_activation_open": ("agency", frozenset({Role.COORDINATOR})),
