@@ -245,47 +245,48 @@ def _target(request: HttpRequest, target_uuid) -> OutreachTarget:
     return target
 
 
+def _people(candidates: list[dict]) -> list[dict]:
+    """The assign page's choices grouped by person: someone in two participating agencies is shown once,
+    with the agency as the choice."""
+    people: dict[int, dict] = {}
+    for pair in candidates:
+        person = people.setdefault(pair["user"].pk, {**pair, "options": []})
+        person["options"].append(pair)
+    return list(people.values())
+
+
 @never_cache
 @activation_view(COORDINATE)
 def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
     if not request.activation.is_open:
         raise Http404("Not found.")
     target = _target(request, target_uuid)
-    form = AssignForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        supporter = next(
-            (
-                p["user"]
-                for p in services.assignable_supporters(request.activation, target)
-                if p["user"].pk == form.cleaned_data["supporter"]
-            ),
-            None,
-        )
+    candidates = services.assignable_supporters(request.activation, target)
+    form = AssignForm(request.POST or None, candidates=candidates)
+    if request.method == "POST":
+        again = redirect("activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid)
+        if not form.is_valid():
+            messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+            return again
+        chosen = form.cleaned_data["supporter"]
         try:
-            if supporter is None:
-                raise ValidationError("Choose a peer supporter of a participating agency.")
             services.target_assign(
                 actor=request.user,
                 target=target,
-                supporter=supporter,
+                supporter=chosen["user"],
+                agency=chosen["agency"],
                 expected_supporter_id=form.cleaned_data["expected_supporter"],
                 request=request,
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
-            return redirect(
-                "activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid
-            )
-        messages.success(request, f"Assigned to {supporter.get_full_name()}.")
+            return again
+        messages.success(request, f"Assigned to {chosen['user'].get_full_name()} ({chosen['agency'].name}).")
         return _to_board(request.activation)
     return render(
         request,
         "activations/assign.html",
-        {
-            "activation": request.activation,
-            "target": target,
-            "supporters": services.assignable_supporters(request.activation, target),
-        },
+        {"activation": request.activation, "target": target, "people": _people(candidates)},
     )
 
 
