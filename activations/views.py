@@ -1,9 +1,12 @@
 """Activation pages (public schema): open, call out, list members, assign, track, close."""
 
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -19,6 +22,7 @@ from agencies.access import (
     activation_view,
     agency_view,
     login_view,
+    network_roles_for,
     network_view,
     region_ids_for,
 )
@@ -28,6 +32,7 @@ from governance.services import agencies_covered_with
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
+from network.selectors import memberships_for_user
 from network.standards import policy_for
 
 SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")
@@ -89,7 +94,27 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         (a, a.status == Activation.Status.CLOSED or bool(activation_perms_for(request.user, a) & {COORDINATE, SUPPORT}))
         for a in selectors.activations_for_user(request.user)
     ]
-    return render(request, "activations/list.html", {"rows": rows})
+    return render(request, "activations/list.html", {"rows": rows, **_list_scope(request.user)})
+
+
+def _list_scope(user) -> dict:
+    """What the activation list holds for this user, in words (a network role sees activations it has not
+    joined), and where they may open one: for each agency they coordinate, and from the network page."""
+    memberships = list(memberships_for_user(user))
+    network_roles = network_roles_for(user, (NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR))
+    granted = (Role.COORDINATOR, Role.PEER_SUPPORTER, Role.CHIEF)  # the role groups activations grant to
+    scope = ["activations your agencies take part in"] if any(m.role in granted for m in memberships) else []
+    for role in network_roles:
+        if role.role == NetworkRole.Role.STATE_ADMIN:
+            scope.append("every activation in the network, as state admin")
+        else:
+            scope.append(f"every activation led by an agency of the {role.region.name} region, as its coordinator")
+    open_links = [("Open an activation", reverse("network_activation_open"))] if network_roles else []
+    coordinated = [m.agency for m in memberships if m.role == Role.COORDINATOR]
+    for agency in coordinated:
+        label = "Open an activation" if len(coordinated) == 1 and not open_links else f"Open one for {agency.name}"
+        open_links.append((label, reverse("agency_activation_open", kwargs={"agency_slug": agency.slug})))
+    return {"scope": scope, "open_links": open_links}
 
 
 @activation_view(COORDINATE, SUPPORT, SUMMARY)
@@ -138,6 +163,8 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     )
     context["add_agency_form"] = AddAgencyForm(agencies=joinable)
     context["checklist"] = selectors.checklist(request.activation)
+    context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
+    context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
     return render(request, "activations/board.html", context)
 
 

@@ -573,6 +573,82 @@ def test_board_page_polls_for_updates(client, world):
     assert 'hx-trigger="every 5s"' in page and "/board/live/" in page
 
 
+@pytest.mark.django_db
+def test_on_the_board_the_members_come_before_the_folded_filters_and_checklist(client, world):
+    governance_services.protocol_save(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        incident_type="mci",
+        name="Mass casualty protocol",
+        steps=[("Demobilization", 0, 3), ("Defusing", 0, 12)],
+        follow_up_days=[7, 30, 90],
+    )
+    activation = open_two_agency_activation(world)
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/board/").content.decode()
+    members = page.index("<h2>Affected members</h2>")
+    filters = page.index('aria-label="Filter the board"')
+    checklist = page.index("Protocol checklist")
+    assert members < filters and members < checklist
+    # Both fold: each sits in a closed <details> (filters open only once a filter is applied).
+    assert page[:filters].rindex('<details class="muster-more muster-fold">') > members
+    assert page[:checklist].rindex('<details class="muster-more muster-fold muster-card">') > members
+    filtered = client.get(f"/activations/{activation.uuid}/board/?status=pending").content.decode()
+    assert '<details class="muster-more muster-fold" open>' in filtered
+    # The poll refreshes both live parts around the filters.
+    assert 'hx-select="#board-live-now" hx-select-oob="#board-live-more"' in page
+    live = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert 'id="board-live-now"' in live and 'id="board-live-more"' in live
+
+
+@pytest.mark.django_db
+def test_zero_counters_on_the_board_are_not_shown_in_alarm_red(client, world):
+    activation = open_two_agency_activation(world)
+    client.force_login(world.a[Role.COORDINATOR])
+    empty = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert "muster-stat--alert" not in empty  # 0 unassigned, 0 waiting
+    _member(world, activation)
+    one = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert re.search(r'class="muster-stat--alert"><span class="muster-stat__value">1</span> <span[^>]*>Unassigned', one)
+
+
+@pytest.mark.django_db
+def test_the_activation_list_says_what_it_lists_and_offers_opening_one_to_those_who_may(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get("/activations/").content.decode()
+    assert "Listed here: activations your agencies take part in." in page
+    assert f'href="/a/{world.agency_a.slug}/activations/new/">Open an activation</a>' in page
+    client.force_login(world.state_admin)
+    page = client.get("/activations/").content.decode()
+    assert "Activations you take part in" not in page
+    assert "Listed here: every activation in the network, as state admin." in page
+    assert 'href="/network/activations/new/">Open an activation</a>' in page
+    client.force_login(world.regional_a)
+    page = client.get("/activations/").content.decode()
+    assert "every activation led by an agency of the North region, as its coordinator" in page
+    for who in (world.a[Role.PEER_SUPPORTER], world.a[Role.CHIEF]):
+        client.force_login(who)
+        assert "Open an activation" not in client.get("/activations/").content.decode()
+    # The one who coordinates in one agency and supports in another opens for the first only.
+    client.force_login(world.two_agency_user)
+    page = client.get("/activations/").content.decode()
+    assert f'href="/a/{world.agency_b.slug}/activations/new/"' in page
+    assert f'href="/a/{world.agency_a.slug}/activations/new/"' not in page
+
+
+@pytest.mark.django_db
+def test_activation_pages_link_home_to_the_agency_last_visited(client, world):
+    client.force_login(world.two_agency_user)
+    board = f"/activations/{world.activation.uuid}/mine/"
+    page = client.get(board).content.decode()
+    assert f'href="/a/{world.agency_a.slug}/"><span>Home <span class="muster-role">({world.agency_a.name})' in page
+    client.get(f"/a/{world.agency_b.slug}/")
+    page = client.get(board).content.decode()
+    assert f'href="/a/{world.agency_b.slug}/"><span>Home <span class="muster-role">({world.agency_b.name})' in page
+    client.force_login(world.state_admin)  # no agency: the network page is home
+    assert "<span>Home <span" not in client.get("/activations/").content.decode()
+
+
 # --- Permissions -------------------------------------------------------------------------------------------
 
 
