@@ -24,7 +24,7 @@ def sign_in(page, base_url, user):
 
 
 def open_activation_with_b(page, world, name):
-    """From the activation list's own button: the coordinator of A opens an activation with B."""
+    """From the page's "Open an activation" button, the coordinator of A opens an activation with B."""
     page.get_by_role("link", name="Open an activation").click()
     page.get_by_role("group", name="Type of incident").get_by_text("Major fire").click()
     page.get_by_label("Name").fill(name)
@@ -55,23 +55,27 @@ def test_a_supporter_of_two_agencies_is_assigned_under_the_second_and_works_it_t
     board, mobile = desk.new_page(), phone.new_page()
     violations = csp_violations(board) + csp_violations(mobile)
     try:
-        sign_in(board, stack.base_url, world.a[Role.COORDINATOR])
-        board.goto(stack.base_url + "/activations/")
+        sign_in(board, stack.base_url, world.a[Role.COORDINATOR])  # lands on the agency home
         open_activation_with_b(board, world, name)
         add_member(board, world, member)
 
         board.get_by_role("link", name=f"Assign {member}").click()
-        person = board.get_by_role("group", name=two.full_name)
-        expect(person.get_by_role("radio")).to_have_count(2)  # shown once, the agency is the choice
-        person.get_by_text(agency_b.name).click()  # the tile's label: USWDS keeps the input itself off-screen
-        expect(board.get_by_role("radio", name=f"{two.full_name} · {agency_b.name}")).to_be_checked()
-        expect(board.get_by_role("radio", name=f"{two.full_name} · {world.agency_a.name}")).not_to_be_checked()
+        # The tile that names the person and Bravo (USWDS keeps the radio input itself off-screen).
+        board.locator("label", has_text=two.full_name).filter(has_text=agency_b.name).click()
         axe_check(board, "assign page with a two-agency supporter")
         screenshot(board, "assign-two-agencies-desktop")
         board.get_by_role("button", name="Assign", exact=True).click()
         expect(board.get_by_role("status")).to_contain_text(f"Assigned to {two.full_name} ({agency_b.name})")
         row = board.locator("tr", has_text=member)
         expect(row.get_by_role("cell").nth(1)).to_contain_text(f"{two.full_name} ({agency_b.name})")
+
+        # Back on the assign page: the person is shown once, the agency is the choice, Bravo's is checked.
+        row.get_by_role("link", name="Reassign").click()
+        person = board.get_by_role("group", name=two.full_name)
+        expect(person.get_by_role("radio")).to_have_count(2)
+        expect(board.get_by_role("radio", name=f"{two.full_name} · {agency_b.name}")).to_be_checked()
+        expect(board.get_by_role("radio", name=f"{two.full_name} · {world.agency_a.name}")).not_to_be_checked()
+        board.get_by_role("link", name="Back to the board").click()
 
         # The supporter, on a phone, works it under Bravo: the contact is logged in Bravo's own schema.
         sign_in(mobile, stack.base_url, two)
@@ -110,7 +114,7 @@ def test_activation_pages_lead_home_list_what_they_list_and_the_board_reads_on_a
     page, admin = phone.new_page(), desk.new_page()
     try:
         sign_in(page, stack.base_url, world.a[Role.COORDINATOR])
-        page.goto(stack.base_url + "/activations/")
+        page.goto(stack.base_url + "/activations/")  # the list's own button opens one
         expect(page.get_by_text("Listed here: activations your agencies take part in.")).to_be_visible()
         screenshot(page, "activation-list-phone")
         open_activation_with_b(page, world, name)
