@@ -580,7 +580,7 @@ def test_on_the_board_the_members_come_before_the_folded_filters_and_checklist(c
         network=world.agency_a.network,
         incident_type="mci",
         name="Mass casualty protocol",
-        steps=[("Demobilization", 0, 3), ("Defusing", 0, 12)],
+        steps=[("Debriefing", 24, 240)],  # not due yet
         follow_up_days=[7, 30, 90],
     )
     activation = open_two_agency_activation(world)
@@ -595,6 +595,20 @@ def test_on_the_board_the_members_come_before_the_folded_filters_and_checklist(c
     assert page[:checklist].rindex('<details class="muster-more muster-fold muster-card">') > members
     filtered = client.get(f"/activations/{activation.uuid}/board/?status=pending").content.decode()
     assert '<details class="muster-more muster-fold" open>' in filtered
+    # A step due now opens the checklist (still below the members).
+    governance_services.protocol_save(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        incident_type="lodd",
+        name="Line-of-duty death protocol",
+        steps=[("Family liaison", 0, 12)],
+        follow_up_days=[7],
+    )
+    due = open_two_agency_activation(world, incident_type="lodd")
+    page = client.get(f"/activations/{due.uuid}/board/").content.decode()
+    assert page.index("<h2>Affected members</h2>") < page.index(
+        '<details class="muster-more muster-fold muster-card" open>'
+    )
     # The poll refreshes both live parts around the filters.
     assert 'hx-select="#board-live-now" hx-select-oob="#board-live-more"' in page
     live = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()

@@ -133,6 +133,11 @@ def test_activation_pages_lead_home_list_what_they_list_and_the_board_reads_on_a
         add_member(page, world, "Sam Field")
         expect(unassigned).to_have_text("1")
         expect(unassigned).to_have_css("color", "rgb(181, 9, 9)")
+        page.get_by_role("link", name="Assign Sam Field").click()
+        expect(page.get_by_role("group", name=world.two_agency_user.full_name)).to_be_visible()
+        axe_check(page, "assign page on a phone")
+        screenshot(page, "assign-two-agencies-phone")
+        page.get_by_role("link", name="Back to the board").click()
         filters.click()
         expect(page.get_by_label("Status", exact=True)).to_be_visible()
 
