@@ -86,9 +86,27 @@ class MembersAddForm(TileChoices, forms.Form):
         return cleaned
 
 
+def assignment_choice_value(supporter_id: int, agency_id: int) -> str:
+    """A choice on the assign page is a (supporter, agency) pair: a supporter of two participating
+    agencies is offered under each, and the one chosen is the one assigned."""
+    return f"{supporter_id}:{agency_id}"
+
+
 class AssignForm(forms.Form):
-    supporter = forms.IntegerField(widget=forms.HiddenInput)
+    supporter = forms.ChoiceField(
+        choices=(), error_messages={"required": "Choose a supporter.", "invalid_choice": "Choose a supporter."}
+    )
     expected_supporter = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, candidates: list[dict], **kwargs):
+        """`candidates`: activations.services.assignable_supporters; blocked ones stay valid choices here so
+        the service answers with the reason."""
+        super().__init__(*args, **kwargs)
+        self.pairs = {assignment_choice_value(p["user"].pk, p["agency"].pk): p for p in candidates}
+        self.fields["supporter"].choices = [(value, value) for value in self.pairs]
+
+    def clean_supporter(self) -> dict:
+        return self.pairs[self.cleaned_data["supporter"]]
 
 
 class CalloutAnswerForm(TileChoices, forms.Form):

@@ -444,8 +444,37 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
     return people
 
 
-def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporter_id: int | None, request=None):
-    """Assign (or reassign) a member to exactly one supporter.
+def assignment_candidate(
+    activation: Activation, target: OutreachTarget, *, supporter, agency: Agency | None = None
+) -> dict:
+    """The (supporter, agency) pair an assignment is made under, from `assignable_supporters`: so the
+    agency is one where the supporter holds an active supporting membership, the agency is active and
+    takes part, and the cross-agency outreach rule is checked for that agency. Without `agency`, the
+    supporter must be assignable under exactly one agency: a member of two participating agencies is
+    never assigned under one the coordinator did not choose."""
+    pairs = [p for p in assignable_supporters(activation, target) if p["user"].pk == supporter.pk]
+    if agency is not None:
+        pairs = [p for p in pairs if p["agency"].pk == agency.pk]
+    if not pairs:
+        raise ValidationError("Choose a peer supporter of a participating agency.")
+    if len(pairs) > 1:
+        raise ValidationError(
+            f"{supporter.get_full_name()} supports for more than one agency here: choose the agency to assign under."
+        )
+    return pairs[0]
+
+
+def target_assign(
+    *,
+    actor,
+    target: OutreachTarget,
+    supporter,
+    expected_supporter_id: int | None,
+    agency: Agency | None = None,
+    request=None,
+):
+    """Assign (or reassign) a member to exactly one supporter, under `agency` (the one the coordinator
+    chose: a supporter may belong to several participating agencies; see `assignment_candidate`).
 
     `expected_supporter_id` is who the coordinator saw assigned when they chose: if someone else
     changed it meanwhile, nothing is written and the coordinator is told, so two coordinators
@@ -457,9 +486,7 @@ def target_assign(*, actor, target: OutreachTarget, supporter, expected_supporte
     _require(actor, activation, COORDINATE)
     if target.merged_into_id is not None or target.possible_duplicate_of_id is not None:
         raise ValidationError("Resolve the possible duplicate before assigning.")
-    candidate = next((p for p in assignable_supporters(activation, target) if p["user"].pk == supporter.pk), None)
-    if candidate is None:
-        raise ValidationError("Choose a peer supporter of a participating agency.")
+    candidate = assignment_candidate(activation, target, supporter=supporter, agency=agency)
     if candidate["blocked"]:
         reason = candidate["blocked"]
         raise ValidationError(f"{supporter.get_full_name()} cannot be assigned: {reason}.")

@@ -1,9 +1,12 @@
 """Activation pages (public schema): open, call out, list members, assign, track, close."""
 
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -19,6 +22,7 @@ from agencies.access import (
     activation_view,
     agency_view,
     login_view,
+    network_roles_for,
     network_view,
     region_ids_for,
 )
@@ -28,6 +32,7 @@ from governance.services import agencies_covered_with
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
+from network.selectors import memberships_for_user
 from network.standards import policy_for
 
 SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")
@@ -89,7 +94,27 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         (a, a.status == Activation.Status.CLOSED or bool(activation_perms_for(request.user, a) & {COORDINATE, SUPPORT}))
         for a in selectors.activations_for_user(request.user)
     ]
-    return render(request, "activations/list.html", {"rows": rows})
+    return render(request, "activations/list.html", {"rows": rows, **_list_scope(request.user)})
+
+
+def _list_scope(user) -> dict:
+    """What the activation list holds for this user, in words (a network role sees activations it has not
+    joined), and where they may open one: for each agency they coordinate, and from the network page."""
+    memberships = list(memberships_for_user(user))
+    network_roles = network_roles_for(user, (NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR))
+    granted = (Role.COORDINATOR, Role.PEER_SUPPORTER, Role.CHIEF)  # the role groups activations grant to
+    scope = ["activations your agencies take part in"] if any(m.role in granted for m in memberships) else []
+    for role in network_roles:
+        if role.role == NetworkRole.Role.STATE_ADMIN:
+            scope.append("every activation in the network, as state admin")
+        else:
+            scope.append(f"every activation led by an agency of the {role.region.name} region, as its coordinator")
+    open_links = [("Open an activation", reverse("network_activation_open"))] if network_roles else []
+    coordinated = [m.agency for m in memberships if m.role == Role.COORDINATOR]
+    for agency in coordinated:
+        label = "Open an activation" if len(coordinated) == 1 and not open_links else f"Open one for {agency.name}"
+        open_links.append((label, reverse("agency_activation_open", kwargs={"agency_slug": agency.slug})))
+    return {"scope": scope, "open_links": open_links}
 
 
 @activation_view(COORDINATE, SUPPORT, SUMMARY)
@@ -138,6 +163,8 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     )
     context["add_agency_form"] = AddAgencyForm(agencies=joinable)
     context["checklist"] = selectors.checklist(request.activation)
+    context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
+    context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
     return render(request, "activations/board.html", context)
 
 
@@ -245,47 +272,48 @@ def _target(request: HttpRequest, target_uuid) -> OutreachTarget:
     return target
 
 
+def _people(candidates: list[dict]) -> list[dict]:
+    """The assign page's choices grouped by person: someone in two participating agencies is shown once,
+    with the agency as the choice."""
+    people: dict[int, dict] = {}
+    for pair in candidates:
+        person = people.setdefault(pair["user"].pk, {**pair, "options": []})
+        person["options"].append(pair)
+    return list(people.values())
+
+
 @never_cache
 @activation_view(COORDINATE)
 def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
     if not request.activation.is_open:
         raise Http404("Not found.")
     target = _target(request, target_uuid)
-    form = AssignForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        supporter = next(
-            (
-                p["user"]
-                for p in services.assignable_supporters(request.activation, target)
-                if p["user"].pk == form.cleaned_data["supporter"]
-            ),
-            None,
-        )
+    candidates = services.assignable_supporters(request.activation, target)
+    form = AssignForm(request.POST or None, candidates=candidates)
+    if request.method == "POST":
+        again = redirect("activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid)
+        if not form.is_valid():
+            messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+            return again
+        chosen = form.cleaned_data["supporter"]
         try:
-            if supporter is None:
-                raise ValidationError("Choose a peer supporter of a participating agency.")
             services.target_assign(
                 actor=request.user,
                 target=target,
-                supporter=supporter,
+                supporter=chosen["user"],
+                agency=chosen["agency"],
                 expected_supporter_id=form.cleaned_data["expected_supporter"],
                 request=request,
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
-            return redirect(
-                "activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid
-            )
-        messages.success(request, f"Assigned to {supporter.get_full_name()}.")
+            return again
+        messages.success(request, f"Assigned to {chosen['user'].get_full_name()} ({chosen['agency'].name}).")
         return _to_board(request.activation)
     return render(
         request,
         "activations/assign.html",
-        {
-            "activation": request.activation,
-            "target": target,
-            "supporters": services.assignable_supporters(request.activation, target),
-        },
+        {"activation": request.activation, "target": target, "people": _people(candidates)},
     )
 
 

@@ -15,4 +15,9 @@ def navigation(request):
         context["nav_network_roles"] = network_roles_for(user)
         tenant = getattr(request, "tenant", None)
         context["current_membership"] = next((m for m in memberships if tenant and m.agency_id == tenant.pk), None)
+        # Pages outside an agency (activations, account) link home to the agency last visited, else the first.
+        last = getattr(request, "session", {}).get("last_agency")
+        context["nav_home"] = next(
+            (m for m in memberships if m.agency.slug == last), memberships[0] if memberships else None
+        )
     return context

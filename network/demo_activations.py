@@ -82,8 +82,9 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
             services.callout_answer(
                 supporter=response.supporter, activation=activation, answer=answer, involved=index == 1
             )
-        pool = [p["user"] for p in services.assignable_supporters(activation) if not p["blocked"]]
+        pool = [p for p in services.assignable_supporters(activation) if not p["blocked"]]
         demo_supporter = User.objects.get(email="supporter@example.org")
+        demo_pairs = [p for p in pool if p["user"] == demo_supporter]
         for i, (name, role, slug, exposure, outcome) in enumerate(OPEN_MEMBERS):
             (target,) = services.targets_add(
                 actor=coordinator,
@@ -98,9 +99,14 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
                 )
             if outcome.startswith("unassigned"):
                 continue
-            supporter = demo_supporter if i < 3 and demo_supporter in pool else pool[i % len(pool)]
+            chosen = demo_pairs[0] if i < 3 and demo_pairs else pool[i % len(pool)]
+            supporter = chosen["user"]
             target = services.target_assign(
-                actor=coordinator, target=target, supporter=supporter, expected_supporter_id=None
+                actor=coordinator,
+                target=target,
+                supporter=supporter,
+                agency=chosen["agency"],
+                expected_supporter_id=None,
             )
             if outcome in ("contacted", "referred"):
                 _log_contact(target, standard, referred=outcome == "referred", rng=rng)
@@ -131,7 +137,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
             participating=[agencies["southport-police"]],
         )
         services.callout_send(actor=lead_coordinator, activation=activation)
-        pool = [p["user"] for p in services.assignable_supporters(activation) if not p["blocked"]]
+        pool = [p for p in services.assignable_supporters(activation) if not p["blocked"]]
         names = ["Ada Finch", "Brian Cole", "Carmen Diaz", "Dev Patel", "Eli Grant", "Fay Morgan"]
         for i, name in enumerate(names):
             home = lead if i < 4 else agencies["southport-police"]
@@ -142,8 +148,13 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
                 entries=[(name, "officer")],
                 exposure="direct" if i < 3 else "witness",
             )
+            chosen = pool[i % len(pool)]
             target = services.target_assign(
-                actor=lead_coordinator, target=target, supporter=pool[i % len(pool)], expected_supporter_id=None
+                actor=lead_coordinator,
+                target=target,
+                supporter=chosen["user"],
+                agency=chosen["agency"],
+                expected_supporter_id=None,
             )
             if i == 5:
                 services.outreach_update(actor=lead_coordinator, target=target, status="declined")

@@ -3,10 +3,12 @@ two coordinators at once), outreach tracking, the board, permissions, closing an
 
 import base64
 import datetime
+import re
 import threading
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -17,7 +19,9 @@ from activations.tasks import activation_names_retention_task
 from agencies import crypto
 from agencies.models import DataKey, Role
 from encounters.models import Encounter
-from tests.support import WORLD_MEMBER, open_activation
+from governance import services as governance_services
+from governance.models import Scope
+from tests.support import WORLD_MEMBER, agreement_record, open_activation
 
 Kind = ActivationEvent.Kind
 
@@ -28,6 +32,11 @@ def open_two_agency_activation(world, **overrides):
 
 def kinds(activation) -> list[str]:
     return list(activation.events.values_list("kind", flat=True))
+
+
+def pair(user, agency) -> str:
+    """What the assign page posts: the (supporter, agency) pair chosen."""
+    return f"{user.pk}:{agency.pk}"
 
 
 # --- Opening and callout ----------------------------------------------------------------------------
@@ -217,7 +226,7 @@ def test_a_witness_or_party_cannot_be_assigned_and_the_reason_is_shown(client, w
     assert "cannot be assigned: witness or party to the incident" in page
     response = client.post(
         f"/activations/{activation.uuid}/members/{target.uuid}/assign/",
-        {"supporter": world.b[Role.PEER_SUPPORTER].pk},
+        {"supporter": pair(world.b[Role.PEER_SUPPORTER], world.agency_b)},
         follow=True,
     )
     assert "cannot be assigned: witness or party" in response.content.decode()
@@ -244,7 +253,7 @@ def test_assignment_across_agencies_shows_load_and_reassignment_is_logged(client
     assert f"{world.agency_b.name} · load 1" in page
     client.post(
         f"/activations/{activation.uuid}/members/{one.uuid}/assign/",
-        {"supporter": world.a[Role.PEER_SUPPORTER].pk, "expected_supporter": b_supporter.pk},
+        {"supporter": pair(world.a[Role.PEER_SUPPORTER], world.agency_a), "expected_supporter": b_supporter.pk},
     )
     one.refresh_from_db()
     assert (one.assigned_supporter, one.assigned_agency) == (world.a[Role.PEER_SUPPORTER], world.agency_a)
@@ -256,11 +265,165 @@ def test_a_stale_assignment_form_is_refused_with_a_clear_message(client, world):
     client.force_login(world.a[Role.COORDINATOR])
     response = client.post(
         f"/activations/{world.activation.uuid}/members/{world.target.uuid}/assign/",
-        {"supporter": world.a[Role.COORDINATOR].pk, "expected_supporter": ""},  # the page showed it unassigned
+        # the page showed it unassigned
+        {"supporter": pair(world.a[Role.COORDINATOR], world.agency_a), "expected_supporter": ""},
         follow=True,
     )
     assert "Someone else changed this member" in response.content.decode()
     assert OutreachTarget.objects.get(pk=world.target.pk).assigned_supporter == world.a[Role.PEER_SUPPORTER]
+
+
+def _member(world, activation, name="Alex Member", home=None):
+    (target,) = services.targets_add(
+        actor=world.a[Role.COORDINATOR],
+        activation=activation,
+        home_agency=home or world.agency_a,
+        entries=[(name, "")],
+        exposure="direct",
+    )
+    return target
+
+
+@pytest.mark.django_db
+def test_a_supporter_of_two_agencies_is_offered_once_with_each_agency_as_its_own_choice(client, world):
+    """Issue 13 §1, §7: both choices used to carry the same id and value (the supporter's id alone)."""
+    activation = open_two_agency_activation(world)
+    target = _member(world, activation)
+    two = world.two_agency_user
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/members/{target.uuid}/assign/").content.decode()
+    for agency in (world.agency_a, world.agency_b):
+        assert f'id="s-{two.pk}-{agency.pk}" name="supporter" value="{two.pk}:{agency.pk}"' in page
+    assert page.count(f"{two.full_name} <span") == 1, "the person is shown once, the agency is the choice"
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+@pytest.mark.django_db
+def test_choosing_the_second_agency_of_a_two_agency_supporter_assigns_under_it_and_the_board_shows_it(client, world):
+    activation = open_two_agency_activation(world)
+    target = _member(world, activation)
+    two = world.two_agency_user
+    client.force_login(world.a[Role.COORDINATOR])
+    response = client.post(
+        f"/activations/{activation.uuid}/members/{target.uuid}/assign/",
+        {"supporter": pair(two, world.agency_b), "expected_supporter": ""},
+        follow=True,
+    )
+    target.refresh_from_db()
+    assert (target.assigned_supporter, target.assigned_agency) == (two, world.agency_b)
+    assert f"Assigned to {two.full_name} ({world.agency_b.name})" in response.content.decode()
+    board = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert f'{two.full_name} <span class="muster-role">({world.agency_b.name})</span>' in board
+    assert activation.events.get(kind=Kind.ASSIGNED).agency == world.agency_b
+    # Reassigning the same person under their other agency moves the assignment there.
+    client.post(
+        f"/activations/{activation.uuid}/members/{target.uuid}/assign/",
+        {"supporter": pair(two, world.agency_a), "expected_supporter": two.pk},
+    )
+    target.refresh_from_db()
+    assert target.assigned_agency == world.agency_a
+
+
+@pytest.mark.django_db
+def test_the_assignment_service_records_the_chosen_agency_and_refuses_one_the_supporter_cannot_work_under(world):
+    activation = open_two_agency_activation(world)
+    target = _member(world, activation)
+    coordinator, two = world.a[Role.COORDINATOR], world.two_agency_user
+    with pytest.raises(ValidationError, match="choose the agency to assign under"):
+        services.target_assign(actor=coordinator, target=target, supporter=two, expected_supporter_id=None)
+    with pytest.raises(ValidationError, match="Choose a peer supporter of a participating agency"):
+        # A's supporter holds no membership in B.
+        services.target_assign(
+            actor=coordinator,
+            target=target,
+            supporter=world.a[Role.PEER_SUPPORTER],
+            agency=world.agency_b,
+            expected_supporter_id=None,
+        )
+    assert OutreachTarget.objects.get(pk=target.pk).assigned_supporter is None
+    assigned = services.target_assign(
+        actor=coordinator, target=target, supporter=two, agency=world.agency_b, expected_supporter_id=None
+    )
+    assert (assigned.assigned_supporter, assigned.assigned_agency) == (two, world.agency_b)
+
+
+@pytest.mark.django_db
+def test_a_two_agency_supporter_is_not_assigned_under_an_agency_that_does_not_take_part(world):
+    activation = open_activation(world)  # A alone: B does not take part
+    target = _member(world, activation)
+    with pytest.raises(ValidationError, match="Choose a peer supporter of a participating agency"):
+        services.target_assign(
+            actor=world.a[Role.COORDINATOR],
+            target=target,
+            supporter=world.two_agency_user,
+            agency=world.agency_b,
+            expected_supporter_id=None,
+        )
+    # Under the one agency of theirs that takes part, no choice is needed.
+    assigned = services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=target, supporter=world.two_agency_user, expected_supporter_id=None
+    )
+    assert assigned.assigned_agency == world.agency_a
+
+
+@pytest.mark.django_db
+def test_the_cross_agency_outreach_rule_is_checked_for_the_agency_chosen(client, world):
+    governance_services.agreement_revoke(actor=world.state_admin, agreement=world.agreement)
+    agreement_record(world, [world.agency_a, world.agency_b], scopes=[Scope.JOINT_ACTIVATION])
+    activation = open_two_agency_activation(world)
+    target = _member(world, activation)  # an A member: B's supporters need cross-agency outreach
+    two = world.two_agency_user
+    with pytest.raises(ValidationError, match="no cross-agency outreach agreement"):
+        services.target_assign(
+            actor=world.a[Role.COORDINATOR],
+            target=target,
+            supporter=two,
+            agency=world.agency_b,
+            expected_supporter_id=None,
+        )
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/members/{target.uuid}/assign/").content.decode()
+    assert re.search(rf'id="s-{two.pk}-{world.agency_b.pk}"[^>]* disabled', page)
+    assert not re.search(rf'id="s-{two.pk}-{world.agency_a.pk}"[^>]* disabled', page)
+    assigned = services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=target, supporter=two, agency=world.agency_a, expected_supporter_id=None
+    )
+    assert assigned.assigned_agency == world.agency_a
+
+
+@pytest.mark.django_db
+def test_a_stale_form_for_a_two_agency_supporter_is_still_refused(client, world):
+    """The concurrency guard holds with the agency in the choice: what was seen is compared, not the agency."""
+    activation = open_two_agency_activation(world)
+    target = _member(world, activation)
+    services.target_assign(
+        actor=world.b[Role.COORDINATOR],
+        target=target,
+        supporter=world.b[Role.PEER_SUPPORTER],
+        expected_supporter_id=None,
+    )
+    client.force_login(world.a[Role.COORDINATOR])
+    response = client.post(
+        f"/activations/{activation.uuid}/members/{target.uuid}/assign/",
+        {"supporter": pair(world.two_agency_user, world.agency_b), "expected_supporter": ""},
+        follow=True,
+    )
+    assert "Someone else changed this member" in response.content.decode()
+    assert OutreachTarget.objects.get(pk=target.pk).assigned_supporter == world.b[Role.PEER_SUPPORTER]
+
+
+@pytest.mark.django_db
+def test_a_tampered_assignment_choice_is_refused_without_a_server_error(client, world):
+    activation = open_two_agency_activation(world)
+    target = _member(world, activation)
+    client.force_login(world.a[Role.COORDINATOR])
+    url = f"/activations/{activation.uuid}/members/{target.uuid}/assign/"
+    outsider_pair = pair(world.a[Role.CHIEF], world.agency_a)  # not a supporter
+    for value in ("", "abc", str(world.two_agency_user.pk), outsider_pair, f"{world.two_agency_user.pk}:999999"):
+        response = client.post(url, {"supporter": value}, follow=True)
+        assert response.status_code == 200 and "Choose a supporter." in response.content.decode(), value
+    assert OutreachTarget.objects.get(pk=target.pk).assigned_supporter is None
 
 
 def test_two_coordinators_assigning_the_same_member_at_once_one_wins(world, django_db_blocker):
@@ -408,6 +571,96 @@ def test_board_page_polls_for_updates(client, world):
     client.force_login(world.a[Role.COORDINATOR])
     page = client.get(f"/activations/{world.activation.uuid}/board/").content.decode()
     assert 'hx-trigger="every 5s"' in page and "/board/live/" in page
+
+
+@pytest.mark.django_db
+def test_on_the_board_the_members_come_before_the_folded_filters_and_checklist(client, world):
+    governance_services.protocol_save(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        incident_type="mci",
+        name="Mass casualty protocol",
+        steps=[("Debriefing", 24, 240)],  # not due yet
+        follow_up_days=[7, 30, 90],
+    )
+    activation = open_two_agency_activation(world)
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get(f"/activations/{activation.uuid}/board/").content.decode()
+    members = page.index("<h2>Affected members</h2>")
+    filters = page.index('aria-label="Filter the board"')
+    checklist = page.index("Protocol checklist")
+    assert members < filters and members < checklist
+    # Both fold: each sits in a closed <details> (filters open only once a filter is applied).
+    assert page[:filters].rindex('<details class="muster-more muster-fold">') > members
+    assert page[:checklist].rindex('<details class="muster-more muster-fold muster-card">') > members
+    filtered = client.get(f"/activations/{activation.uuid}/board/?status=pending").content.decode()
+    assert '<details class="muster-more muster-fold" open>' in filtered
+    # A step due now opens the checklist (still below the members).
+    governance_services.protocol_save(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        incident_type="lodd",
+        name="Line-of-duty death protocol",
+        steps=[("Family liaison", 0, 12)],
+        follow_up_days=[7],
+    )
+    due = open_two_agency_activation(world, incident_type="lodd")
+    page = client.get(f"/activations/{due.uuid}/board/").content.decode()
+    assert page.index("<h2>Affected members</h2>") < page.index(
+        '<details class="muster-more muster-fold muster-card" open>'
+    )
+    # The poll refreshes both live parts around the filters.
+    assert 'hx-select="#board-live-now" hx-select-oob="#board-live-more"' in page
+    live = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert 'id="board-live-now"' in live and 'id="board-live-more"' in live
+
+
+@pytest.mark.django_db
+def test_zero_counters_on_the_board_are_not_shown_in_alarm_red(client, world):
+    activation = open_two_agency_activation(world)
+    client.force_login(world.a[Role.COORDINATOR])
+    empty = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert "muster-stat--alert" not in empty  # 0 unassigned, 0 waiting
+    _member(world, activation)
+    one = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
+    assert re.search(r'class="muster-stat--alert"><span class="muster-stat__value">1</span> <span[^>]*>Unassigned', one)
+
+
+@pytest.mark.django_db
+def test_the_activation_list_says_what_it_lists_and_offers_opening_one_to_those_who_may(client, world):
+    client.force_login(world.a[Role.COORDINATOR])
+    page = client.get("/activations/").content.decode()
+    assert "Listed here: activations your agencies take part in." in page
+    assert f'href="/a/{world.agency_a.slug}/activations/new/">Open an activation</a>' in page
+    client.force_login(world.state_admin)
+    page = client.get("/activations/").content.decode()
+    assert "Activations you take part in" not in page
+    assert "Listed here: every activation in the network, as state admin." in page
+    assert 'href="/network/activations/new/">Open an activation</a>' in page
+    client.force_login(world.regional_a)
+    page = client.get("/activations/").content.decode()
+    assert "every activation led by an agency of the North region, as its coordinator" in page
+    for who in (world.a[Role.PEER_SUPPORTER], world.a[Role.CHIEF]):
+        client.force_login(who)
+        assert "Open an activation" not in client.get("/activations/").content.decode()
+    # The one who coordinates in one agency and supports in another opens for the first only.
+    client.force_login(world.two_agency_user)
+    page = client.get("/activations/").content.decode()
+    assert f'href="/a/{world.agency_b.slug}/activations/new/"' in page
+    assert f'href="/a/{world.agency_a.slug}/activations/new/"' not in page
+
+
+@pytest.mark.django_db
+def test_activation_pages_link_home_to_the_agency_last_visited(client, world):
+    client.force_login(world.two_agency_user)
+    board = f"/activations/{world.activation.uuid}/mine/"
+    page = client.get(board).content.decode()
+    assert f'href="/a/{world.agency_a.slug}/"><span>Home <span class="muster-role">({world.agency_a.name})' in page
+    client.get(f"/a/{world.agency_b.slug}/")
+    page = client.get(board).content.decode()
+    assert f'href="/a/{world.agency_b.slug}/"><span>Home <span class="muster-role">({world.agency_b.name})' in page
+    client.force_login(world.state_admin)  # no agency: the network page is home
+    assert "<span>Home <span" not in client.get("/activations/").content.decode()
 
 
 # --- Permissions -------------------------------------------------------------------------------------------

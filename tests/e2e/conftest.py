@@ -35,8 +35,67 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        yield IdCheckingBrowser(browser)
         browser.close()
+
+
+# --- Every page any journey visits has unique element ids --------------------------------------------------
+# axe does not report duplicate ids (its duplicate-id rules were retired), yet two radios with one id make a
+# label choose the wrong one (issue 13: the assign page). Every context the journeys open gets a script that
+# checks the document once it is parsed and again after each htmx swap, and reports duplicates on the
+# console; the test fails if any page reported one.
+
+DUPLICATE_IDS_MARK = "muster-duplicate-ids"
+DUPLICATE_IDS_SCRIPT = """
+(() => {
+  const check = () => {
+    const counts = new Map();
+    for (const element of document.querySelectorAll("[id]")) {
+      counts.set(element.id, (counts.get(element.id) || 0) + 1);
+    }
+    const repeated = [...counts].filter(([, n]) => n > 1).map(([id, n]) => `"${id}" x${n}`);
+    if (repeated.length) console.error(`%MARK% ${location.pathname}: ${repeated.join(", ")}`);
+  };
+  document.addEventListener("DOMContentLoaded", check);
+  document.addEventListener("htmx:afterSettle", check);
+})();
+""".replace("%MARK%", DUPLICATE_IDS_MARK)
+duplicate_ids_found: list[str] = []
+
+
+def _watch_for_duplicate_ids(context) -> None:
+    context.add_init_script(DUPLICATE_IDS_SCRIPT)
+    context.on(
+        "console", lambda msg: duplicate_ids_found.append(msg.text) if msg.text.startswith(DUPLICATE_IDS_MARK) else None
+    )
+
+
+class IdCheckingBrowser:
+    """The Playwright browser, with every new context (and page) checked for duplicate element ids."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        _watch_for_duplicate_ids(context)
+        return context
+
+    def new_page(self, **kwargs):
+        return self.new_context(**kwargs).new_page()
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A journey that passed fails if any page it visited had an id twice (named with the page's path)."""
+    duplicate_ids_found.clear()
+    result = yield
+    found, duplicate_ids_found[:] = list(duplicate_ids_found), []
+    assert not found, "duplicate element ids:\n" + "\n".join(dict.fromkeys(found))
+    return result
 
 
 @pytest.fixture
