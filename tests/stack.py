@@ -30,6 +30,10 @@ def _free_port() -> int:
 class Stack:
     def __init__(self) -> None:
         self.port = _free_port()
+        # A node name of this stack's own: two stacks in one test run (tests/test_dev_web_address.py starts a
+        # second worker) must not share one, or the second worker's shutdown removes the first one's
+        # /healthz heartbeat (network/heartbeat.py keys heartbeats by node name).
+        self.node = f"test-{os.getpid()}-{self.port}@%h"
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.mail_dir = Path(tempfile.mkdtemp(prefix="muster-test-mail-"))
         self.log_dir = Path(tempfile.mkdtemp(prefix="muster-test-logs-"))
@@ -74,7 +78,7 @@ class Stack:
                 "--concurrency",
                 "1",
                 "-n",
-                f"test-{os.getpid()}@%h",
+                self.node,
                 "--without-mingle",
                 "--without-gossip",
             ],
