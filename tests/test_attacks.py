@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.utils import tenant_context
 
 from activations import services as activation_services
+from activations.forms import assignment_choice_value
 from activations.models import Activation, OutreachTarget
 from agencies.models import Invitation, Membership, Role, SupporterProfile
 from encounters import services as encounter_services
@@ -199,7 +200,10 @@ def test_a_target_of_another_activation_answers_404_under_this_activations_path(
     stranger.refresh_from_db()
     assert (stranger.assigned_supporter, stranger.status) == (None, OutreachTarget.Status.PENDING)
     right = f"/activations/{other.uuid}/members/{stranger.uuid}/assign/"
-    assert client.post(right, {"supporter": supporter, "expected_supporter": ""}).status_code == 302, "control"
+    choice = assignment_choice_value(supporter, world.agency_a.pk)  # the page offers (supporter, agency) pairs
+    assert client.post(right, {"supporter": choice, "expected_supporter": ""}).status_code == 302, "control"
+    stranger.refresh_from_db()
+    assert stranger.assigned_supporter_id == supporter, "control"
 
 
 @pytest.mark.parametrize(
@@ -216,8 +220,11 @@ def test_assigning_a_supporter_the_page_did_not_offer_is_refused_and_changes_not
     assigned = world.a[Role.PEER_SUPPORTER]
     client.force_login(world.a[Role.COORDINATOR])
     path = f"/activations/{world.activation.uuid}/members/{world.target.uuid}/assign/"
-    response = client.post(path, {"supporter": supporter_id, "expected_supporter": assigned.pk}, follow=True)
-    assert "Choose a peer supporter of a participating agency." in response.content.decode()
+    # Issue 13: the assign page posts (supporter, agency) pairs, and the form refuses any pair it did not
+    # offer before the service is asked (the service's own refusal is tested in tests/test_activations.py).
+    offered = assignment_choice_value(supporter_id, world.agency_a.pk)
+    response = client.post(path, {"supporter": offered, "expected_supporter": assigned.pk}, follow=True)
+    assert "Choose a supporter." in response.content.decode()
     assert OutreachTarget.objects.get(pk=world.target.pk).assigned_supporter == assigned
 
 
