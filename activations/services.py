@@ -11,7 +11,6 @@ from collections import Counter
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -36,6 +35,7 @@ from agencies.services import role_group
 from governance.models import Scope
 from governance.services import agencies_covered_with, agreement_covering, protocol_for
 from network.audit import AuditAction, audit_record
+from network.notify import notify
 from network.suppression import Cell, protect
 
 Kind = ActivationEvent.Kind
@@ -238,15 +238,13 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
                 emails.append(membership.user.email)
         _event(activation, Kind.CALLOUT_SENT, actor=actor, detail=str(sent))
         audit_record(action=AuditAction.ACTIVATION_CALLOUT_SENT, actor=actor, obj=activation, request=request)
-        subject = f"Peer support callout: {activation.get_incident_type_display()}"
-        body = (
-            f"Your peer support team is activated for an incident ({activation.get_incident_type_display()}, "
-            f"{timezone.localtime(activation.occurred_at):%d %B %H:%M}).\n\n"
-            f"Tell your coordinator whether you are available, and whether you were a witness or party:\n{link}\n"
-        )
+        context = {
+            "incident_type": activation.get_incident_type_display(),
+            "occurred_at": activation.occurred_at,
+            "link": link,
+        }
         for email in emails:
-            # robust: one failed e-mail must not stop the others (each is logged).
-            transaction.on_commit(lambda email=email: send_mail(subject, body, None, [email]), robust=True)
+            notify(email, "callout", context)  # one mail each: no supporter sees who else was called out
     return sent
 
 

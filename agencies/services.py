@@ -13,9 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_exists
@@ -24,6 +22,7 @@ from agencies import schemas
 from agencies.models import Agency, Invitation, Membership, Role, role_group_name, schema_name_for_slug
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, Network, Region
+from network.notify import notify
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -178,19 +177,9 @@ def invitation_create(*, actor, agency: Agency, email: str, role: str, request=N
         invitation.full_clean()
         invitation.save()
         audit_record(action=AuditAction.INVITATION_SENT, actor=actor, agency=agency, obj=invitation, request=request)
-        link = invitation_url(token)
-        transaction.on_commit(lambda: _invitation_send(invitation=invitation, link=link))
+        context = {"invitation": invitation, "link": invitation_url(token), "days": settings.MUSTER_INVITATION_DAYS}
+        notify(invitation.email, "invitation", context)
     return invitation, token
-
-
-def _invitation_send(*, invitation: Invitation, link: str) -> None:
-    context = {"invitation": invitation, "link": link, "days": settings.MUSTER_INVITATION_DAYS}
-    send_mail(
-        subject=f"You are invited to {invitation.agency.name}'s peer support team on Muster",
-        message=render_to_string("emails/invitation.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
 
 
 def invitation_for_token(token: str) -> Invitation | None:
@@ -340,15 +329,13 @@ def _state_admins_tell_role_granted(*, membership: Membership) -> None:
     )
     if not emails:
         return
-    agency, label = membership.agency, Role(membership.role).label
-    link = settings.MUSTER_BASE_URL + reverse("network_audit") + f"?object_id={membership.pk}"
-    subject = f"Muster: {agency.name} granted the role {label}"
-    body = (
-        f"Membership {membership.pk} at {agency.name} was given the role {label}. "
-        "This role sees confidential records (names on activation boards, referrals or disclosures).\n\n"
-        f"If this was not expected, review it on the audit trail:\n{link}\n"
-    )
-    transaction.on_commit(lambda: send_mail(subject, body, None, emails), robust=True)
+    context = {
+        "agency_name": membership.agency.name,
+        "role": Role(membership.role).label,
+        "membership_id": membership.pk,
+        "link": settings.MUSTER_BASE_URL + reverse("network_audit") + f"?object_id={membership.pk}",
+    }
+    notify(emails, "role_granted", context)
 
 
 def membership_deactivate(*, actor, membership: Membership, request=None) -> Membership:
@@ -468,18 +455,7 @@ def roster_reminders_send(*, now=None) -> int:
                 ).values_list("user__email", flat=True)
             )
             audit_record(action=AuditAction.ROSTER_REMINDED, agency=agency, obj=agency)
-            if emails:
-                link = settings.MUSTER_BASE_URL + reverse("agency_roster", kwargs={"agency_slug": agency.slug})
-                body = (
-                    f"Please confirm that {agency.name}'s peer team roster is current: who is designated, "
-                    "whose training has expired, who is available or on leave. Callouts and assignments "
-                    f"rely on it.\n\nReview and confirm it here: {link}"
-                )
-                transaction.on_commit(
-                    lambda body=body, emails=emails: send_mail(
-                        "Muster: confirm your peer team roster for this quarter", body, None, emails
-                    ),
-                    robust=True,
-                )
+            link = settings.MUSTER_BASE_URL + reverse("agency_roster", kwargs={"agency_slug": agency.slug})
+            notify(emails, "roster_reminder", {"agency_name": agency.name, "link": link})
         reminded += 1
     return reminded

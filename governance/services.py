@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +16,7 @@ from agencies.models import Agency, Membership, Role
 from governance.models import ActivationProtocol, Agreement, ProtocolStep, Scope
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, User
+from network.notify import notify
 from network.validators import CONTROL_CHARACTERS
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -206,17 +206,8 @@ def agreements_expiry_notify(*, on: datetime.date | None = None) -> int:
             recipients = _expiry_recipients(locked)
             locked.expiry_notice_sent_on = on
             locked.save(update_fields=["expiry_notice_sent_on"])
-            days = locked.days_to_expiry(on)
-            subject = f"Muster: the agreement “{locked.title}” expires in {days} days"
-            body = (
-                f"The collaboration agreement “{locked.title}” expires on {locked.expires_on:%Y-%m-%d}. "
-                "After that, agencies it covers can no longer be added to each other's activations.\n\n"
-                "Renew it and record the new signed agreement in Muster under Network > Agreements."
-            )
-            if recipients:
-                transaction.on_commit(
-                    lambda subject=subject, body=body, to=recipients: send_mail(subject, body, None, to), robust=True
-                )
+            context = {"title": locked.title, "days": locked.days_to_expiry(on), "expires_on": locked.expires_on}
+            notify(recipients, "agreement_expiring", context)
             sent += 1
     return sent
 

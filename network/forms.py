@@ -2,10 +2,11 @@
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from agencies.models import Agency, Discipline, Role, validate_agency_slug
 from network.models import Region
+from network.notify import notify
 from network.validators import validate_single_line
 
 
@@ -33,6 +34,13 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": "That e-mail and password do not match an active account. Check both and try again.",
         "inactive": "That e-mail and password do not match an active account. Check both and try again.",
     }
+
+
+class PasswordResetByNotifyForm(PasswordResetForm):
+    """Django's reset request form; its one mail goes through `network.notify` (email/password_reset.txt)."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
+        notify(to_email, "password_reset", context)
 
 
 class AgencyCreateForm(forms.Form):

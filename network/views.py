@@ -31,6 +31,7 @@ from network.forms import (
     EmailAuthenticationForm,
     FirstAdminInvitationForm,
     InvitationAcceptForm,
+    PasswordResetByNotifyForm,
     add_service_errors,
 )
 from network.models import AuditEvent, NetworkRole
@@ -222,6 +223,8 @@ class SignInView(auth_views.LoginView):
 class AuditedPasswordResetView(auth_views.PasswordResetView):
     """Django's reset request, plus an audit event (which account, when it exists; never the address
     typed), a limit per address and per client, and links built on MUSTER_BASE_URL."""
+
+    form_class = PasswordResetByNotifyForm  # the mail goes through network.notify
 
     def form_valid(self, form):
         email = form.cleaned_data["email"].strip().lower()

@@ -320,10 +320,11 @@ def test_wrong_recovery_codes_are_throttled_too(client, world, mfa_required, set
 # --- No way around it -----------------------------------------------------------------------------
 
 
-def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required):
+def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required, django_capture_on_commit_callbacks):
     clinician = world.a[Role.CLINICIAN]
     enroll(clinician)
-    client.post("/password-reset/", {"email": clinician.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/password-reset/", {"email": clinician.email})
     link = re.search(re.escape(settings.MUSTER_BASE_URL) + r"(/password-reset/\S+/)", mail.outbox[0].body).group(1)
     set_url = client.get(link, follow=True).redirect_chain[-1][0]
     new_password = "a-brand-new-passphrase"

@@ -100,9 +100,12 @@ def test_sign_out_requires_post_and_ends_the_session(client, world):
     assert client.get(f"/a/{world.agency_a.slug}/")["Location"].startswith("/login/")
 
 
-def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(client, world):
+def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(
+    client, world, django_capture_on_commit_callbacks
+):
     user = world.a[Role.CLINICIAN]
-    client.post("/password-reset/", {"email": user.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/password-reset/", {"email": user.email})
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [user.email]
     link = re.search(re.escape(settings.MUSTER_BASE_URL) + r"(/password-reset/\S+/)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
@@ -115,8 +118,11 @@ def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(cli
     assert {AuditAction.PASSWORD_RESET_REQUESTED, AuditAction.PASSWORD_SET} <= actions
 
 
-def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(client, world):
-    response = client.post("/password-reset/", {"email": "nobody@test.example"}, follow=True)
+def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(
+    client, world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/password-reset/", {"email": "nobody@test.example"}, follow=True)
     assert "Check your e-mail" in response.content.decode()
     assert mail.outbox == []
 
