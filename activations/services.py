@@ -50,6 +50,7 @@ def _event(activation, kind, *, actor=None, agency=None, target=None, detail: st
 
 
 NO_RIGHTS = "You hold no rights in this activation (an active membership in an active, participating agency)."
+NOT_A_PARTICIPATING_SUPPORTER = "Choose a peer supporter of a participating agency."
 
 
 def _require(actor, activation: Activation, *perms: str) -> None:
@@ -57,7 +58,7 @@ def _require(actor, activation: Activation, *perms: str) -> None:
     rights come only from an active membership in an active, participating agency, or a network role.
     A suspended agency's coordinators and supporters are refused here even if a page let them through."""
     if not activation_perms_for(actor, activation) & set(perms):
-        raise ValidationError(NO_RIGHTS)
+        raise ValidationError(NO_RIGHTS, code="no_rights")
 
 
 # --- Names and the blind index --------------------------------------------------------------------
@@ -174,12 +175,11 @@ def _add_agency(*, actor, activation: Activation, agency: Agency, request=None) 
         raise ValidationError({"agency": "Choose an active agency of the network."})
     lead = activation.lead_agency
     if agency.pk != lead.pk and agreement_covering(lead, agency, Scope.JOINT_ACTIVATION) is None:
-        raise ValidationError(
-            {
-                "agency": f"No collaboration agreement in force covers joint activations between {lead.name} "
-                f"and {agency.name}. A state admin records agreements under Network > Agreements."
-            }
+        message = (
+            f"No collaboration agreement in force covers joint activations between {lead.name} "
+            f"and {agency.name}. A state admin records agreements under Network > Agreements."
         )
+        raise ValidationError({"agency": ValidationError(message, code="no_joint_activation_agreement")})
     with transaction.atomic():
         participation, created = Participation.objects.get_or_create(
             activation=activation, agency=agency, defaults={"added_by": actor}
@@ -320,7 +320,8 @@ def targets_add(
         raise ValidationError({"exposure": "Choose the exposure."})
     _require(actor, activation, COORDINATE)
     if not home_agency.is_active or home_agency.pk not in {a.pk for a in participating_agencies(activation)}:
-        raise ValidationError({"home_agency": "The member's agency must be active and take part in the activation."})
+        message = "The member's agency must be active and take part in the activation."
+        raise ValidationError({"home_agency": ValidationError(message, code="home_agency_not_participating")})
     added = []
     with transaction.atomic():
         Activation.objects.select_for_update().get(pk=activation.pk)  # serialise adds: duplicates are seen
@@ -424,18 +425,21 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
     for membership in _supporting_memberships(activation).order_by("agency__name", "user__full_name"):
         response = responses.get(membership.user_id)
         blocked = readiness_problem(membership, incident_date=incident_date)
+        blocked_code = "supporter_not_ready" if blocked else ""
         if response is not None and response.involved:
-            blocked = "witness or party to the incident"
+            blocked, blocked_code = "witness or party to the incident", "supporter_involved"
         elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:
-            blocked = "unavailable"
+            blocked, blocked_code = "unavailable", "supporter_unavailable"
         elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
             blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
+            blocked_code = "no_outreach_agreement"
         people.append(
             {
                 "user": membership.user,
                 "agency": membership.agency,
                 "load": loads.get(membership.user_id, 0),
                 "blocked": blocked,
+                "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
                 "answer": response.get_answer_display() if response else "Not called out",
             }
         )
@@ -454,10 +458,11 @@ def assignment_candidate(
     if agency is not None:
         pairs = [p for p in pairs if p["agency"].pk == agency.pk]
     if not pairs:
-        raise ValidationError("Choose a peer supporter of a participating agency.")
+        raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
     if len(pairs) > 1:
         raise ValidationError(
-            f"{supporter.get_full_name()} supports for more than one agency here: choose the agency to assign under."
+            f"{supporter.get_full_name()} supports for more than one agency here: choose the agency to assign under.",
+            code="choose_agency",
         )
     return pairs[0]
 
@@ -487,7 +492,9 @@ def target_assign(
     candidate = assignment_candidate(activation, target, supporter=supporter, agency=agency)
     if candidate["blocked"]:
         reason = candidate["blocked"]
-        raise ValidationError(f"{supporter.get_full_name()} cannot be assigned: {reason}.")
+        raise ValidationError(
+            f"{supporter.get_full_name()} cannot be assigned: {reason}.", code=candidate["blocked_code"]
+        )
     now = timezone.now()
     with transaction.atomic():
         unchanged = (
@@ -513,14 +520,15 @@ def target_assign(
             .filter(pk=candidate["agency"].pk, status=Agency.Status.ACTIVE)
             .exists()
         ):
-            raise ValidationError("Choose a peer supporter of a participating agency.")
+            raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
         still_assignable = Q(merged_into__isnull=True, possible_duplicate_of__isnull=True)
         updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged & still_assignable).update(
             assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
         )
         if not updated:
             raise ValidationError(
-                "Someone else changed this member's assignment a moment ago. The board now shows who holds it."
+                "Someone else changed this member's assignment a moment ago. The board now shows who holds it.",
+                code="assignment_changed",
             )
         kind = Kind.ASSIGNED if expected_supporter_id is None else Kind.REASSIGNED
         _event(activation, kind, actor=actor, agency=candidate["agency"], target=target)

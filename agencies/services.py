@@ -269,7 +269,7 @@ def _ensure_another_admin_remains(membership: Membership) -> None:
         .values_list("pk", flat=True)
     )
     if not [pk for pk in admins if pk != membership.pk]:
-        raise ValidationError("An agency must keep at least one active agency admin.")
+        raise ValidationError("An agency must keep at least one active agency admin.", code="last_agency_admin")
 
 
 # Roles that open confidential records (every name on an activation board, referred encounters,
@@ -291,7 +291,7 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
             _ensure_another_admin_remains(membership)  # locks the agency's admins first, in pk order
         if actor is not None and actor.pk == membership.user_id:
             # Nobody grants themself a role, nor demotes themself (an admin stepping down asks another).
-            raise ValidationError(OWN_ROLE_REFUSED)
+            raise ValidationError(OWN_ROLE_REFUSED, code="own_role")
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         membership.role = role
         membership.save(update_fields=["role"])

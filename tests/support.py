@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -56,6 +60,22 @@ class World:
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
         return Membership.objects.get(agency=agency, user=users[role])
+
+
+def error_codes(error: ValidationError) -> list[str]:
+    """The codes a ValidationError carries, however it was built (one message, a list, or a dict per field)."""
+    if hasattr(error, "error_dict"):
+        return [item.code for items in error.error_dict.values() for item in items]
+    return [item.code for item in error.error_list]
+
+
+@contextmanager
+def refused(code: str) -> Iterator[pytest.ExceptionInfo[ValidationError]]:
+    """Expect the block to raise a ValidationError carrying `code`: tests match a refusal by its stable code,
+    never by its sentence (which may be reworded for the people who read it)."""
+    with pytest.raises(ValidationError) as caught:
+        yield caught
+    assert code in error_codes(caught.value), f"refused for another reason: {caught.value.messages}"
 
 
 def make_user(email: str, full_name: str = "Test Person"):

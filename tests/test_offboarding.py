@@ -16,6 +16,7 @@ from agencies import offboarding
 from agencies import services as agency_services
 from agencies.models import Agency, AgencyExport, DataKey, Membership, Role
 from network.models import AuditEvent
+from tests.support import refused
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_a_suspended_agency_is_closed_to_its_members_and_can_be_reinstated(clien
 
 
 def test_an_export_needs_a_suspended_agency(world, export_dir):
-    with pytest.raises(ValidationError, match="Suspend the agency first"):
+    with refused("agency_not_suspended"):
         offboarding.export_request(actor=world.state_admin, agency=world.agency_a, enqueue=False)
 
 
