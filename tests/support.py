@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -60,6 +61,57 @@ class World:
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
         return Membership.objects.get(agency=agency, user=users[role])
+
+
+# --- Requests: sign in, agency pages, the encounter form ---------------------------------------------------
+
+
+def login_as(client_or_page, user, *, password: str = PASSWORD, base_url: str = "", **extra):
+    """Sign `user` in through the sign-in form, as a person does.
+
+    A Django test client posts the form and the response is returned (`extra` goes to the post:
+    `follow=True`, `REMOTE_ADDR=...`). A Playwright page opens the form at `base_url` (the stack's), fills
+    it in and waits for the answer to load, whatever it is (a home page, the MFA step, a refusal).
+    `client.force_login(user)` stays the way to be signed in when the sign-in itself is not the point."""
+    if hasattr(client_or_page, "goto"):
+        page = client_or_page
+        page.goto(base_url + reverse("login"))
+        page.get_by_label("E-mail").fill(user.email)
+        page.get_by_label("Password").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        return page
+    return client_or_page.post(reverse("login"), {"username": user.email, "password": password}, **extra)
+
+
+def agency_url(agency, name: str, **kwargs) -> str:
+    """The path of the agency page named `name` (a URL name under /a/<slug>/), for `agency`."""
+    return reverse(name, kwargs={"agency_slug": agency.slug, **kwargs})
+
+
+def encounter_form_data(**overrides) -> dict:
+    """A complete, valid POST of the encounter form (as a supporter's phone sends it), with a fresh
+    submission key; `overrides` change or add fields (`follow_up_due_on`, `notes`, `outreach_target`...)."""
+    data = {
+        "submission_key": str(uuid.uuid4()),
+        "occurred_on": timezone.localdate().isoformat(),
+        "duration_band": "15-29",
+        "contact_mode": "in-person",
+        "initiator": "peer-outreach",
+        "topics": ["critical-incident"],
+        "interventions": ["one-on-one"],
+        "confidentiality_notice": "yes",
+        "recipient_relation": "own-agency",
+        "recipient_discipline": "fire",
+        "role_class": "firefighter-ems",
+        "visit_number": "1",
+        "referral": "none",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- Refusals --------------------------------------------------------------------------------------------------
 
 
 def error_codes(error: ValidationError) -> list[str]:

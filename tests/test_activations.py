@@ -21,7 +21,15 @@ from agencies.models import DataKey, Role
 from encounters.models import Encounter
 from governance import services as governance_services
 from governance.models import Scope
-from tests.support import WORLD_MEMBER, agreement_record, error_codes, open_activation, refused
+from tests.support import (
+    WORLD_MEMBER,
+    agency_url,
+    agreement_record,
+    encounter_form_data,
+    error_codes,
+    open_activation,
+    refused,
+)
 
 Kind = ActivationEvent.Kind
 
@@ -46,7 +54,7 @@ def pair(user, agency) -> str:
 def test_coordinator_opens_an_activation_from_their_agency_with_another_agency(client, world):
     client.force_login(world.a[Role.COORDINATOR])
     response = client.post(
-        f"/a/{world.agency_a.slug}/activations/new/",
+        agency_url(world.agency_a, "agency_activation_open"),
         {
             "incident_type": "ois",
             "name": "Elm Street OIS",
@@ -68,7 +76,7 @@ def test_opening_rejects_a_future_incident_and_a_tampered_lead_agency(client, wo
     client.force_login(world.a[Role.COORDINATOR])
     future = (timezone.localtime() + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     page = client.post(
-        f"/a/{world.agency_a.slug}/activations/new/",
+        agency_url(world.agency_a, "agency_activation_open"),
         {
             "incident_type": "ois",
             "name": "X",
@@ -79,7 +87,7 @@ def test_opening_rejects_a_future_incident_and_a_tampered_lead_agency(client, wo
     ).content.decode()
     assert "This form was altered" in page  # a coordinator leads only from their own agency
     page = client.post(
-        f"/a/{world.agency_a.slug}/activations/new/",
+        agency_url(world.agency_a, "agency_activation_open"),
         {
             "incident_type": "ois",
             "name": "X",
@@ -479,29 +487,21 @@ def test_logging_the_contact_creates_an_encounter_in_the_supporters_agency_and_u
     client.force_login(supporter)
     mine = client.get(f"/activations/{world.activation.uuid}/mine/").content.decode()
     assert WORLD_MEMBER in mine
-    form_page = client.get(f"/a/{world.agency_a.slug}/encounters/new/?outreach={world.target.uuid}").content.decode()
+    form_page = client.get(
+        agency_url(world.agency_a, "encounter_new") + f"?outreach={world.target.uuid}"
+    ).content.decode()
     assert "Warehouse fire" in form_page
     due = (timezone.localdate() + datetime.timedelta(days=7)).isoformat()
     response = client.post(
-        f"/a/{world.agency_a.slug}/encounters/new/",
-        {
-            "submission_key": "6f1c5c6e-5a47-4d4c-9d15-0c8d1c1f0a11",
-            "outreach_target": str(world.target.uuid),
-            "occurred_on": timezone.localdate().isoformat(),
-            "duration_band": "30-44",
-            "contact_mode": "in-person",
-            "initiator": "activation",
-            "topics": ["critical-incident"],
-            "interventions": ["one-on-one"],
-            "confidentiality_notice": "yes",
-            "recipient_relation": "own-agency",
-            "recipient_discipline": "fire",
-            "role_class": "firefighter-ems",
-            "visit_number": "1",
-            "referral": "none",
-            "follow_up_due_on": due,
-            "notes": "Private words that must stay in the agency.",
-        },
+        agency_url(world.agency_a, "encounter_new"),
+        encounter_form_data(
+            submission_key="6f1c5c6e-5a47-4d4c-9d15-0c8d1c1f0a11",
+            outreach_target=str(world.target.uuid),
+            duration_band="30-44",
+            initiator="activation",
+            follow_up_due_on=due,
+            notes="Private words that must stay in the agency.",
+        ),
     )
     assert response.status_code == 302
     target = OutreachTarget.objects.get(pk=world.target.pk)
@@ -518,7 +518,7 @@ def test_logging_the_contact_creates_an_encounter_in_the_supporters_agency_and_u
 @pytest.mark.django_db
 def test_only_the_assigned_supporter_can_log_a_contact_for_a_member(client, world):
     client.force_login(world.two_agency_user)  # a peer supporter of A, not assigned
-    page = client.get(f"/a/{world.agency_a.slug}/encounters/new/?outreach={world.target.uuid}").content.decode()
+    page = client.get(agency_url(world.agency_a, "encounter_new") + f"?outreach={world.target.uuid}").content.decode()
     assert "not yours" in page
     client.force_login(world.two_agency_user)
     response = client.post(
@@ -633,7 +633,7 @@ def test_the_activation_list_says_what_it_lists_and_offers_opening_one_to_those_
     client.force_login(world.a[Role.COORDINATOR])
     page = client.get("/activations/").content.decode()
     assert "Listed here: activations your agencies take part in." in page
-    assert f'href="/a/{world.agency_a.slug}/activations/new/">Open an activation</a>' in page
+    assert f'href="{agency_url(world.agency_a, "agency_activation_open")}">Open an activation</a>' in page
     client.force_login(world.state_admin)
     page = client.get("/activations/").content.decode()
     assert "Activations you take part in" not in page
@@ -648,8 +648,8 @@ def test_the_activation_list_says_what_it_lists_and_offers_opening_one_to_those_
     # The one who coordinates in one agency and supports in another opens for the first only.
     client.force_login(world.two_agency_user)
     page = client.get("/activations/").content.decode()
-    assert f'href="/a/{world.agency_b.slug}/activations/new/"' in page
-    assert f'href="/a/{world.agency_a.slug}/activations/new/"' not in page
+    assert f'href="{agency_url(world.agency_b, "agency_activation_open")}"' in page
+    assert f'href="{agency_url(world.agency_a, "agency_activation_open")}"' not in page
 
 
 @pytest.mark.django_db
@@ -657,10 +657,12 @@ def test_activation_pages_link_home_to_the_agency_last_visited(client, world):
     client.force_login(world.two_agency_user)
     board = f"/activations/{world.activation.uuid}/mine/"
     page = client.get(board).content.decode()
-    assert f'href="/a/{world.agency_a.slug}/"><span>Home <span class="muster-role">({world.agency_a.name})' in page
-    client.get(f"/a/{world.agency_b.slug}/")
+    home_a = agency_url(world.agency_a, "agency_home")
+    assert f'href="{home_a}"><span>Home <span class="muster-role">({world.agency_a.name})' in page
+    client.get(agency_url(world.agency_b, "agency_home"))
     page = client.get(board).content.decode()
-    assert f'href="/a/{world.agency_b.slug}/"><span>Home <span class="muster-role">({world.agency_b.name})' in page
+    home_b = agency_url(world.agency_b, "agency_home")
+    assert f'href="{home_b}"><span>Home <span class="muster-role">({world.agency_b.name})' in page
     client.force_login(world.state_admin)  # no agency: the network page is home
     assert "<span>Home <span" not in client.get("/activations/").content.decode()
 
@@ -913,10 +915,10 @@ def test_the_timeline_is_append_only(world):
 def test_a_called_out_supporter_sees_the_callout_on_their_home_page_until_they_answer(client, world):
     supporter = world.a[Role.PEER_SUPPORTER]
     client.force_login(supporter)
-    home = client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    home = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
     assert "Answer the callout" in home and "Warehouse fire" in home
     client.post(f"/activations/{world.activation.uuid}/mine/", {"answer": "unavailable"})
-    assert "Answer the callout" not in client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    assert "Answer the callout" not in client.get(agency_url(world.agency_a, "agency_home")).content.decode()
 
 
 @pytest.mark.django_db
@@ -945,7 +947,7 @@ def test_a_supporter_who_declares_themself_a_witness_loses_their_open_assignment
     target = OutreachTarget.objects.get(pk=world.target.pk)
     assert target.assigned_supporter is None and target.assigned_agency is None
     assert Kind.UNASSIGNED in kinds(world.activation)
-    page = client.get(f"/a/{world.agency_a.slug}/encounters/new/?outreach={world.target.uuid}").content.decode()
+    page = client.get(agency_url(world.agency_a, "encounter_new") + f"?outreach={world.target.uuid}").content.decode()
     assert "not yours" in page
 
 

@@ -18,7 +18,7 @@ from agencies.models import Role
 from network import standards
 from network.csvexport import FORMULA_START, csv_cell, csv_writer
 from network.models import Network, Vocabulary
-from tests.support import log_encounter, make_user, open_activation
+from tests.support import agency_url, log_encounter, make_user, open_activation
 from tests.test_reporting import published
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +145,7 @@ def test_dashboard_csvs_escape_labels_the_state_admin_typed(client, world):
     standards.standard_publish(actor=world.state_admin, network=network, terms=terms)
     published(world)  # leadership CSVs show published periods only, with the labels of their publication
 
-    for user, url in ((world.a[Role.CHIEF], f"/a/{world.agency_a.slug}/dashboard/export.csv"),
+    for user, url in ((world.a[Role.CHIEF], agency_url(world.agency_a, "agency_dashboard_csv")),
                       (world.state_admin, "/network/dashboard/export.csv")):  # fmt: skip
         client.force_login(user)
         rows = list(csv.reader(io.StringIO(client.get(url).content.decode())))

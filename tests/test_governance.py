@@ -17,7 +17,7 @@ from agencies.models import Role
 from governance import services
 from governance.models import Agreement, Scope
 from network.models import AuditEvent
-from tests.support import agreement_record, make_agency, make_ready, open_activation, refused, signed_pdf
+from tests.support import agency_url, agreement_record, make_agency, make_ready, open_activation, refused, signed_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ def test_network_wide_mutual_aid_covers_every_agency(world):
 def test_the_open_form_offers_only_agencies_under_agreement(client, world):
     coordinator = world.a[Role.COORDINATOR]
     client.force_login(coordinator)
-    url = f"/a/{world.agency_a.slug}/activations/new/"
+    url = agency_url(world.agency_a, "agency_activation_open")
     assert world.agency_b.name in client.get(url).content.decode()
     _revoke(world)
     page = client.get(url).content.decode()
@@ -170,7 +170,7 @@ def test_an_agency_admins_proposal_covers_nothing_until_a_state_admin_approves(c
     admin = world.a[Role.AGENCY_ADMIN]
     client.force_login(admin)
     response = client.post(
-        f"/a/{world.agency_a.slug}/agreements/new/",
+        agency_url(world.agency_a, "agency_agreement_propose"),
         {
             "title": "Proposed mutual aid",
             "parties": [world.agency_a.pk, world.agency_b.pk],
@@ -221,10 +221,13 @@ def test_a_non_party_agency_admin_cannot_download_the_signed_document(client, wo
     )
     agreement = agreement_record(world, [world.agency_a, charlie], title="Alpha and Charlie")
     client.force_login(world.b[Role.AGENCY_ADMIN])
-    response = client.get(f"/a/{world.agency_b.slug}/agreements/{agreement.uuid}/document/")
+    response = client.get(agency_url(world.agency_b, "agency_agreement_document", agreement_uuid=agreement.uuid))
     assert response.status_code == 404
     client.force_login(world.a[Role.AGENCY_ADMIN])
-    assert client.get(f"/a/{world.agency_a.slug}/agreements/{agreement.uuid}/document/").status_code == 200
+    assert (
+        client.get(agency_url(world.agency_a, "agency_agreement_document", agreement_uuid=agreement.uuid)).status_code
+        == 200
+    )
 
 
 def test_a_regional_coordinator_sees_only_agreements_with_a_party_in_their_region(client, world):
@@ -414,7 +417,7 @@ def test_the_confidentiality_notice_is_a_versioned_policy_shown_on_the_encounter
     assert "Confidentiality notice supporters give" in history
 
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    form_page = client.get(f"/a/{world.agency_a.slug}/encounters/new/").content.decode()
+    form_page = client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
     assert "Limits: harm to self or others, abuse, crime, court order." in form_page
 
 

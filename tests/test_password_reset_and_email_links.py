@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 
 from agencies.models import Role
-from tests.support import make_user
+from tests.support import agency_url, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_a_forged_host_header_does_not_reach_the_invitation_email(
     email = f"invitee-{uuid.uuid4().hex[:8]}@test.example"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            f"/a/{world.agency_a.slug}/members/",
+            agency_url(world.agency_a, "agency_members"),
             {"email": email, "role": Role.PEER_SUPPORTER},
             HTTP_HOST="evil.example",
         )

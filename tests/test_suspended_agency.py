@@ -13,7 +13,7 @@ from activations.models import ActivationEvent, CalloutResponse, OutreachTarget
 from agencies import offboarding
 from agencies.models import Role
 from network.models import AuditEvent
-from tests.support import error_codes, open_activation, refused
+from tests.support import agency_url, error_codes, open_activation, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +152,7 @@ def test_activation_lists_skip_activations_reached_only_through_a_suspended_agen
 def test_the_network_directory_skips_a_suspended_agency(client, world):
     """Guard only: the directory already listed active agencies only before this change."""
     client.force_login(world.a[Role.COORDINATOR])
-    url = f"/a/{world.agency_a.slug}/directory/"
+    url = agency_url(world.agency_a, "agency_directory")
     assert world.b[Role.PEER_SUPPORTER].email in client.get(url).content.decode()
     _suspend(world, world.agency_b)
     assert world.b[Role.PEER_SUPPORTER].email not in client.get(url).content.decode()
