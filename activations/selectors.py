@@ -16,7 +16,8 @@ from activations.models import (
     OutreachTarget,
     TargetFollowUp,
 )
-from agencies.access import granting_role_groups, network_roles_for
+from agencies.access import granting_role_groups
+from network.access import network_roles_for
 from network.models import NetworkRole
 
 DEFAULT_NO_CONTACT_HOURS = 4

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from activations.access import COORDINATE, SUPPORT, activation_perms_for
 from activations.models import (
     Activation,
     ActivationEvent,
@@ -29,7 +30,6 @@ from activations.models import (
     TargetFollowUp,
 )
 from agencies import crypto
-from agencies.access import COORDINATE, SUPPORT, activation_perms_for
 from agencies.models import Agency, Membership, Role
 from agencies.roster import readiness_problem
 from agencies.services import role_group
@@ -53,7 +53,7 @@ NO_RIGHTS = "You hold no rights in this activation (an active membership in an a
 
 
 def _require(actor, activation: Activation, *perms: str) -> None:
-    """The service's own check, the same rule the pages apply (agencies.access.activation_perms_for):
+    """The service's own check, the same rule the pages apply (activations.access.activation_perms_for):
     rights come only from an active membership in an active, participating agency, or a network role.
     A suspended agency's coordinators and supporters are refused here even if a page let them through."""
     if not activation_perms_for(actor, activation) & set(perms):

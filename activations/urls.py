@@ -1,4 +1,5 @@
-"""Activation pages, under /activations/. Every view uses agencies.access.activation_view (or login_view)."""
+"""Activation pages, under /activations/. Every view uses activations.access.activation_view
+(or network.access.login_view)."""
 
 from django.urls import path
 

@@ -12,23 +12,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations import selectors, services
+from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view
 from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, CalloutAnswerForm, MembersAddForm
 from activations.models import Activation, ChecklistItem, OutreachTarget, TargetFollowUp
-from agencies.access import (
-    COORDINATE,
-    SUMMARY,
-    SUPPORT,
-    activation_perms_for,
-    activation_view,
-    agency_view,
-    login_view,
-    network_roles_for,
-    network_view,
-    region_ids_for,
-)
+from agencies.access import agency_view
 from agencies.models import Agency, Role
 from governance.models import Scope
 from governance.services import agencies_covered_with
+from network.access import login_view, network_roles_for, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from agencies.access import network_roles_for
+from network.access import network_roles_for
 from network.selectors import memberships_for_user
 
 

@@ -36,7 +36,7 @@ def export_directory() -> Path:
 
 def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
     """Members lose access at once, everywhere: agency pages answer 404, and every activation right that
-    came through the agency ends (agencies.access.activation_perms_for counts active agencies only), so
+    came through the agency ends (activations.access.activation_perms_for counts active agencies only), so
     its coordinators, supporters and chiefs get 404 on every activation page, its supporters are no
     longer called out or assignable, and the open assignments they hold return to the boards unassigned,
     in this same transaction. Nothing is deleted; reinstating restores rights, not the old assignments."""

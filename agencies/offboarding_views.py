@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
 from agencies import offboarding
-from agencies.access import network_view
 from agencies.models import Agency, AgencyExport
+from network.access import network_view
 from network.models import NetworkRole
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN

@@ -5,11 +5,11 @@ from django.urls import include, path
 
 from activations import views as activation_views
 from agencies import offboarding_views
-from agencies.access import public_view
 from config.health import healthz
 from governance import urls as governance_urls
 from network import views as network_views
 from network import views_audit, views_mfa, views_standard
+from network.access import public_view
 from reporting import views as reporting_views
 
 auth_patterns = [

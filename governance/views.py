@@ -10,11 +10,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations.models import IncidentType
-from agencies.access import agency_view, network_view, region_ids_for
+from agencies.access import agency_view
 from agencies.models import Agency, Role
 from governance import defaults, services
 from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
 from governance.models import ActivationProtocol, Agreement
+from network.access import network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole

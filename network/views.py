@@ -14,16 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies import services as agency_services
-from agencies.access import (
-    is_state_admin,
-    login_view,
-    network_roles_for,
-    network_view,
-    public_view,
-    region_ids_for,
-)
 from agencies.models import Agency, Invitation, Role
 from governance.models import Agreement
+from network.access import is_state_admin, login_view, network_roles_for, network_view, public_view, region_ids_for
 from network.audit import AuditAction, audit_record, client_ip
 from network.forms import (
     AccountStatusForm,

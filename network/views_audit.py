@@ -11,8 +11,9 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from agencies.access import agency_view, network_view
+from agencies.access import agency_view
 from agencies.models import Agency, Membership, Role
+from network.access import network_view
 from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS, AuditAction, audit_record
 from network.models import AuditEvent, NetworkRole
 

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 
-from agencies.access import network_view
+from network.access import network_view
 from network.forms import add_service_errors
 from network.models import DocumentationStandard, Network, NetworkRole, Vocabulary, VocabularyTerm
 from network.services import network_current
