@@ -6,20 +6,10 @@ from django import forms
 from django.utils import timezone
 
 from activations.models import IncidentType, OutreachTarget
+from agencies.forms import AgencyChoice, AgencyMultipleChoice
 from agencies.models import Agency
-from encounters.forms import TileChoices
-from network.forms import SingleLineField
+from network.forms import SingleLineField, TileChoices
 from network.validators import validate_single_line
-
-
-class AgencyChoice(forms.ModelChoiceField):
-    def label_from_instance(self, agency):
-        return agency.name
-
-
-class AgencyMultipleChoice(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, agency):
-        return f"{agency.name} ({agency.get_discipline_display()})"
 
 
 class ActivationOpenForm(TileChoices, forms.Form):

@@ -11,9 +11,10 @@ from activations.models import Activation, CalloutResponse
 from activations.selectors import activations_for_user
 from agencies import services
 from agencies.access import agency_view
+from agencies.forms import InvitationForm, MembershipRoleForm
 from agencies.models import Invitation, Membership, Role
 from encounters import selectors as encounter_selectors
-from network.forms import InvitationForm, MembershipRoleForm, add_service_errors
+from network.forms import add_service_errors
 
 ALL_ROLES = tuple(Role)
 

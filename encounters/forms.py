@@ -12,6 +12,7 @@ from activations.selectors import activations_open_for
 from agencies.models import Agency, Discipline, Membership, Role
 from encounters.models import DisclosureRecord, FollowUp
 from encounters.services import SUPPORTING_ROLES
+from network.forms import ErrorSummary, TileChoices
 from network.models import DocumentationStandard, Vocabulary
 from network.standards import terms_by_vocabulary
 
@@ -44,33 +45,6 @@ def outreach_initial(target, agency: Agency) -> dict:
         "role_class": role_class,
         "activation": target.activation,
     }
-
-
-class TileChoices:
-    """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
-
-    def style_choice_widgets(self) -> None:
-        for field in self.fields.values():
-            if isinstance(field.widget, forms.RadioSelect):
-                field.widget.attrs["class"] = "usa-radio__input usa-radio__input--tile"
-            elif isinstance(field.widget, forms.CheckboxSelectMultiple):
-                field.widget.attrs["class"] = "usa-checkbox__input usa-checkbox__input--tile"
-
-
-class ErrorSummary:
-    """The USWDS error summary: one link per field in error, to the field itself (the first choice of a
-    group), in the order the fields appear."""
-
-    def error_summary(self) -> list[dict]:
-        rows = [{"anchor": "", "label": "", "errors": list(self.non_field_errors())}] if self.non_field_errors() else []
-        for bound in self:
-            if not bound.errors:
-                continue
-            grouped = isinstance(bound.field.widget, (forms.RadioSelect, forms.CheckboxSelectMultiple))
-            anchor = f"{bound.auto_id}_0" if grouped else bound.id_for_label
-            label = "The form" if bound.is_hidden else bound.label
-            rows.append({"anchor": "" if bound.is_hidden else anchor, "label": label, "errors": list(bound.errors)})
-        return rows
 
 
 class MemberChoiceField(forms.ModelMultipleChoiceField):

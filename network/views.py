@@ -14,18 +14,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies import services as agency_services
+from agencies.forms import AgencyCreateForm, FirstAdminInvitationForm, InvitationAcceptForm
 from agencies.models import Agency, Invitation, Role
 from governance.models import Agreement
 from network.access import is_state_admin, login_view, network_roles_for, network_view, public_view, region_ids_for
 from network.audit import AuditAction, audit_record, client_ip
-from network.forms import (
-    AccountStatusForm,
-    AgencyCreateForm,
-    EmailAuthenticationForm,
-    FirstAdminInvitationForm,
-    InvitationAcceptForm,
-    add_service_errors,
-)
+from network.forms import AccountStatusForm, EmailAuthenticationForm, add_service_errors
 from network.models import AuditEvent, NetworkRole
 from network.ratelimit import rate_limit_allows
 from network.selectors import agencies_for_network_user, memberships_for_user

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -15,34 +14,10 @@ from agencies.access import agency_view
 from agencies.models import Agency, Membership, Role
 from network.access import network_view
 from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS, AuditAction, audit_record
+from network.forms import AuditSearchForm
 from network.models import AuditEvent, NetworkRole
 
 PAGE_SIZE = 50
-
-
-class AuditSearchForm(forms.Form):
-    action = forms.CharField(
-        label="Action", required=False, max_length=64, help_text="A code or its start, e.g. membership. or auth."
-    )
-    actor = forms.CharField(label="Person (e-mail)", required=False, max_length=254)
-    outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any"), *AuditEvent.Outcome.choices])
-    object_id = forms.CharField(label="Object id", required=False, max_length=64)
-    since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    agency = forms.ModelChoiceField(label="Agency", required=False, queryset=Agency.objects.none(), empty_label="Any")
-
-    def __init__(self, *args, agencies=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if agencies is None:
-            del self.fields["agency"]
-        else:
-            self.fields["agency"].queryset = agencies
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] < cleaned["since"]:
-            self.add_error("until", "The end date is before the start date.")
-        return cleaned
 
 
 def _utc_day(day: datetime.date, *, end: bool = False) -> datetime.datetime:
