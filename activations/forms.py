@@ -5,9 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from activations.models import IncidentType, OutreachTarget
+from activations.models import OutreachTarget
 from agencies.forms import AgencyChoice, AgencyMultipleChoice
 from agencies.models import Agency
+from governance.models import IncidentType
 from network.forms import SingleLineField, TileChoices
 from network.validators import validate_single_line
 

@@ -8,6 +8,10 @@ from activations import views
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
 
+# Opening an activation: from an agency (/a/<agency_slug>/activations/new/) or the network.
+agency_patterns = [path("activations/new/", views.activation_open_for_agency, name="agency_activation_open")]
+network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
+
 urlpatterns = [
     path("", views.activation_list, name="activation_list"),
     path(one, views.activation_home, name="activation_home"),

@@ -17,13 +17,13 @@ from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, Cal
 from activations.models import Activation, ChecklistItem, OutreachTarget, TargetFollowUp
 from agencies.access import agency_view
 from agencies.models import Agency, Role
+from agencies.selectors import memberships_for_user
 from governance.models import Scope
 from governance.services import agencies_covered_with
 from network.access import login_view, network_roles_for, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors
 from network.models import NetworkRole
-from network.selectors import memberships_for_user
 from network.standards import policy_for
 
 SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")

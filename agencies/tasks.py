@@ -1,4 +1,4 @@
-"""Celery entry points for agency onboarding."""
+"""Celery entry points for agencies: onboarding, roster reminders, offboarding exports."""
 
 from celery import shared_task
 
@@ -16,14 +16,6 @@ def agency_provision_task(agency_id: int) -> str:
 def roster_reminders_task() -> int:
     """Beat, daily: once a quarter, remind coordinators of agencies whose roster is unconfirmed."""
     return services.roster_reminders_send()
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def agreements_expiry_task() -> int:
-    """Beat, daily: tell the parties, once, that an agreement ends within 30 days."""
-    from governance.services import agreements_expiry_notify
-
-    return agreements_expiry_notify()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from agencies.models import Agency, Membership, Role
 from encounters.models import DisclosureRecord, Encounter, FollowUp
+from encounters.signals import encounters_changed
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
 from network.standards import MULTI_VALUED, policy_for
-from reporting.services import agency_snapshot_mark_stale
 
 # Roles that document support contacts and own follow-ups.
 SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
@@ -171,9 +171,8 @@ def encounter_log(
             audit_record(
                 action=AuditAction.ENCOUNTER_LOGGED, actor=author, agency=agency, obj=encounter, request=request
             )
-            # The chiefs' dashboard catches up in the background; queued through the outbox, so saving
-            # works with Redis down and the refresh is sent when it is back.
-            agency_snapshot_mark_stale(agency=agency)
+            # Reporting marks the agency's snapshots stale in this transaction (reporting/receivers.py).
+            encounters_changed.send(sender=Encounter, agency=agency)
     except IntegrityError:
         # Two submissions of one form raced: the other one saved it.
         existing = Encounter.objects.filter(submission_key=submission_key).first()

@@ -9,12 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations.models import IncidentType
 from agencies.access import agency_view
 from agencies.models import Agency, Role
 from governance import defaults, services
 from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
-from governance.models import ActivationProtocol, Agreement
+from governance.models import ActivationProtocol, Agreement, IncidentType
 from network.access import network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.forms import add_service_errors

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations.models import IncidentType, OutreachTarget
+from activations.models import OutreachTarget
 from agencies.models import Agency, Discipline, Membership, Role
+from governance.models import IncidentType
 from network.models import Network, Region, Vocabulary, VocabularyTerm
 from reporting import builder
 from reporting.builder import period_start
