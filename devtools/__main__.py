@@ -241,7 +241,7 @@ def _bandit(env: dict[str, str]) -> int:
 def _lint_imports(env: dict[str, str]) -> int:
     """The layering contracts in .importlinter (docs/architecture.md): fails on any import that runs up."""
     log("lint-imports (apps import downwards only)")
-    command = [str(Path(sys.executable).with_name("lint-imports")), "--config", ".importlinter"]
+    command = [os.path.join(os.path.dirname(sys.executable), "lint-imports"), "--config", ".importlinter"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         print(result.stdout, result.stderr, sep="\n", flush=True)
@@ -324,7 +324,9 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start PostgreSQL, Redis, Celery worker and beat, and the web server with demo data")
     test = sub.add_parser("test", help="run the whole suite (extra arguments go to pytest)")
-    test.add_argument("--lint", action="store_true", help="also run ruff, bandit and lint-imports when pytest arguments are given")
+    test.add_argument(
+        "--lint", action="store_true", help="also run ruff, bandit and lint-imports when pytest arguments are given"
+    )
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     bench = sub.add_parser(
         "bench", help="run the benchmarks in benchmarks/ (or the named ones; --quick, --agencies N go to each script)"
