@@ -22,8 +22,8 @@ from governance.models import Scope
 from governance.services import agencies_covered_with
 from network.access import login_view, network_roles_for, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
-from network.forms import add_service_errors
 from network.models import NetworkRole
+from network.service_errors import add_service_errors, message_service_error
 from network.standards import policy_for
 
 SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")
@@ -297,7 +297,7 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
                 request=request,
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            message_service_error(request, error)
             return again
         messages.success(request, f"Assigned to {chosen['user'].get_full_name()} ({chosen['agency'].name}).")
         return _to_board(request.activation)
@@ -320,7 +320,7 @@ def target_duplicate(request: HttpRequest, target_uuid) -> HttpResponse:
             services.target_keep_separate(actor=request.user, target=target, request=request)
             messages.success(request, "Kept as a different person.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     return _to_board(request.activation)
 
 
@@ -335,7 +335,7 @@ def target_outreach(request: HttpRequest, target_uuid) -> HttpResponse:
             actor=request.user, target=target, status=request.POST.get("status", ""), request=request
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, "Outreach updated.")
     if COORDINATE in request.activation_perms:
@@ -350,7 +350,7 @@ def checklist_done(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         services.checklist_item_done(actor=request.user, item=item, request=request)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"Done: {item.title}.")
     return _to_board(request.activation)
@@ -369,7 +369,7 @@ def follow_up_done(request: HttpRequest, target_uuid, follow_up_id: int) -> Http
             actor=request.user, follow_up=follow_up, coordinator=coordinator, request=request
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"The {follow_up.days_after}-day follow-up is recorded as done.")
     if coordinator:
@@ -451,5 +451,5 @@ def activation_action(request: HttpRequest, action: str) -> HttpResponse:
         else:
             raise Http404("Not found.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     return _to_board(activation)

@@ -13,6 +13,7 @@ from agencies.forms import DestroyForm
 from agencies.models import Agency, AgencyExport
 from network.access import network_view
 from network.models import NetworkRole
+from network.service_errors import message_service_error
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 
@@ -55,7 +56,7 @@ def agency_offboarding(request: HttpRequest, agency_id: int) -> HttpResponse:
                 for field, errors in error.message_dict.items():
                     destroy_form.add_error(field if field in destroy_form.fields else None, errors)
             else:
-                messages.error(request, " ".join(error.messages))
+                message_service_error(request, error)
         else:
             return redirect("network_agency_offboarding", agency_id=agency.pk)
     exports = list(agency.exports.select_related("requested_by")[:10])

@@ -13,8 +13,9 @@ from agencies import roster_import, services
 from agencies.access import agency_view
 from agencies.models import CertificationKind, Discipline, Membership, Role, SupporterProfile
 from agencies.roster import readiness_problem
-from network.forms import SingleLineField, add_service_errors
+from network.forms import SingleLineField
 from network.models import Region
+from network.service_errors import add_service_errors
 
 ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
 ON_ROSTER = (Role.PEER_SUPPORTER, Role.COORDINATOR)

@@ -22,8 +22,8 @@ from agencies.forms import (
 from agencies.models import Agency, Invitation, Membership, Role
 from network.access import network_view, public_view
 from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS
-from network.forms import add_service_errors
 from network.models import AuditEvent, NetworkRole
+from network.service_errors import add_service_errors, message_service_error
 from network.services import network_current
 from network.views_audit import audit_search
 
@@ -71,7 +71,7 @@ def member_set_role(request: HttpRequest, membership_id: int) -> HttpResponse:
                 actor=request.user, membership=membership, role=form.cleaned_data["role"], request=request
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            message_service_error(request, error)
         else:
             messages.success(request, f"{membership.user} is now {Role(form.cleaned_data['role']).label}.")
     return redirect("agency_members", agency_slug=request.tenant.slug)
@@ -84,7 +84,7 @@ def member_deactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
     try:
         services.membership_deactivate(actor=request.user, membership=membership, request=request)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"{membership.user} no longer has access to {request.tenant.name}.")
     return redirect("agency_members", agency_slug=request.tenant.slug)
@@ -154,7 +154,7 @@ def agency_retry(request: HttpRequest, agency_id: int) -> HttpResponse:
     try:
         services.agency_retry_provisioning(actor=request.user, agency=agency, request=request)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     return redirect("network_agency_detail", agency_id=agency.pk)
 
 
@@ -173,7 +173,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             try:
                 services.invitation_accept(invitation=invitation, user=request.user, request=request)
             except ValidationError as error:
-                messages.error(request, " ".join(error.messages))
+                message_service_error(request, error)
                 return redirect("home")
             messages.success(request, f"You joined {invitation.agency.name} as {invitation.get_role_display()}.")
             return redirect("agency_home", agency_slug=invitation.agency.slug)

@@ -16,8 +16,8 @@ from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
 from governance.models import ActivationProtocol, Agreement, IncidentType
 from network.access import network_view, region_ids_for
 from network.audit import AuditAction, audit_record
-from network.forms import add_service_errors
 from network.models import NetworkRole
+from network.service_errors import add_service_errors, message_service_error
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 REGIONAL = NetworkRole.Role.REGIONAL_COORDINATOR
@@ -126,7 +126,7 @@ def agreement_decide(request: HttpRequest, agreement_uuid) -> HttpResponse:
                 actor=request.user, agreement=agreement, approve=decision == "approve", request=request
             )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         done = {"approve": "approved and in force", "decline": "declined", "revoke": "revoked"}[decision]
         messages.success(request, f"The agreement is {done}.")

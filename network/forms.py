@@ -11,15 +11,6 @@ from network.standards import MULTI_VALUED
 from network.validators import validate_single_line
 
 
-def add_service_errors(form: forms.Form, error: forms.ValidationError) -> None:
-    """Show a service's ValidationError on the form, beside the field it names when there is one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 class SingleLineField(forms.CharField):
     """One line of text (a title, a name, a label): refuses line breaks, tabs and other control
     characters with a clear message (network.validators). Every single-line text field uses it."""

@@ -8,8 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from network.access import network_view
-from network.forms import PolicyForm, StandardPublishForm, add_service_errors
+from network.forms import PolicyForm, StandardPublishForm
 from network.models import DocumentationStandard, Network, NetworkRole, Vocabulary
+from network.service_errors import add_service_errors
 from network.services import network_current
 from network.standards import (
     MULTI_VALUED,
