@@ -14,7 +14,7 @@ from agencies.models import Agency, Role
 from governance import defaults, services
 from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
 from governance.models import ActivationProtocol, Agreement, IncidentType
-from network.access import network_view, region_ids_for
+from network.access import is_state_admin, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.models import NetworkRole
 from network.service_errors import add_service_errors, message_service_error
@@ -61,7 +61,7 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
             "pending": [a for a in agreements if a.status == Agreement.Status.PROPOSED],
             "in_force": in_force,
             "others": [a for a in agreements if a.status != Agreement.Status.PROPOSED and a.pk not in in_force_ids],
-            "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles),
+            "can_manage": is_state_admin(request),
         },
     )
 
@@ -103,7 +103,7 @@ def agreement_detail(request: HttpRequest, agreement_uuid) -> HttpResponse:
         "governance/agreement_detail.html",
         {
             "agreement": agreement,
-            "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles),
+            "can_manage": is_state_admin(request),
             "download_url_name": "network_agreement_document",
         },
     )
@@ -154,7 +154,7 @@ def protocol_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "governance/protocol_list.html",
-        {"rows": rows, "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles)},
+        {"rows": rows, "can_manage": is_state_admin(request)},
     )
 
 
