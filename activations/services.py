@@ -36,6 +36,7 @@ from agencies.services import role_group
 from governance.models import Scope
 from governance.services import agencies_covered_with, agreement_covering, protocol_for
 from network.audit import AuditAction, audit_record
+from network.standards import policy_for
 from network.suppression import Cell, protect
 
 Kind = ActivationEvent.Kind
@@ -772,7 +773,6 @@ def leadership_summary(summary: dict, *, threshold: int, participating: list[str
 
 
 def activation_close(*, actor, activation: Activation, request=None) -> Activation:
-    from network.standards import policy_for
 
     if activation.status == Activation.Status.CLOSED:
         raise ValidationError("The activation is already closed.")
@@ -811,7 +811,6 @@ def activation_destroy_names(*, activation: Activation, actor=None) -> bool:
 
 
 def activations_past_retention(*, now: datetime.datetime | None = None):
-    from network.standards import policy_for
 
     now = now or timezone.now()
     for activation in Activation.objects.filter(status=Activation.Status.CLOSED, names_destroyed_at__isnull=True):

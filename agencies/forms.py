@@ -6,7 +6,7 @@ from django.contrib.auth import password_validation
 
 from agencies.models import Agency, Discipline, Role, validate_agency_slug
 from network.forms import SingleLineField
-from network.models import Region
+from network.models import Region, User
 
 
 class AgencyCreateForm(forms.Form):
@@ -71,8 +71,6 @@ class InvitationAcceptForm(forms.Form):
         if p1 and p2 and p1 != p2:
             self.add_error("password2", "The two passwords differ.")
         if p1:
-            from network.models import User
-
             try:
                 password_validation.validate_password(
                     p1, User(email=self.email, full_name=cleaned.get("full_name", ""))

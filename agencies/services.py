@@ -21,9 +21,20 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from agencies import schemas
-from agencies.models import Agency, Invitation, Membership, Role, role_group_name, schema_name_for_slug
+from agencies.models import (
+    Agency,
+    Certification,
+    CertificationKind,
+    Invitation,
+    Membership,
+    Role,
+    SupporterProfile,
+    role_group_name,
+    schema_name_for_slug,
+)
 from network.audit import AuditAction, audit_record
-from network.models import AuditEvent, Network, Region
+from network.models import AuditEvent, Network, NetworkRole, Region
+from network.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -69,7 +80,6 @@ def agency_create(
 
 def agency_provision_enqueue(*, agency: Agency) -> None:
     """Queue the schema build through the outbox: sent after commit, or by the relay if Redis is down."""
-    from network.outbox import outbox_enqueue
 
     outbox_enqueue(task="agencies.tasks.agency_provision_task", args=[agency.pk])
 
@@ -329,7 +339,6 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
 def _state_admins_tell_role_granted(*, membership: Membership) -> None:
     """E-mail the network's state admins (after commit, like every notice) that someone now holds a role
     that sees confidential records. Ids, the agency and the role only: the trail says who did it."""
-    from network.models import NetworkRole
 
     emails = sorted(
         set(
@@ -383,7 +392,6 @@ def membership_add(*, actor, user, agency: Agency, role: str) -> Membership:
 
 def profile_update(*, actor, membership: Membership, request=None, **changes):
     """Set a member's designation date, availability, leave or languages."""
-    from agencies.models import SupporterProfile
 
     with transaction.atomic():
         profile, _ = SupporterProfile.objects.select_for_update().get_or_create(membership=membership)
@@ -401,7 +409,6 @@ def profile_update(*, actor, membership: Membership, request=None, **changes):
 
 
 def certification_add(*, actor, membership: Membership, kind: str, certified_on, expires_on=None, request=None):
-    from agencies.models import Certification, CertificationKind
 
     if kind not in CertificationKind.values:
         raise ValidationError({"kind": "Choose a certification from the list."})

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from agencies import services
+from agencies.offboarding import export_build
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -21,6 +22,5 @@ def roster_reminders_task() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def agency_export_task(export_id: int) -> str:
     """Build an offboarding export. Idempotent: a redelivered message finds it finished."""
-    from agencies.offboarding import export_build
 
     return export_build(export_id=export_id).status

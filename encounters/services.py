@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from activations.selectors import activations_open_for
+from activations.services import outreach_contact_logged
 from agencies.models import Agency, Membership, Role
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from encounters.signals import encounters_changed
@@ -126,8 +128,6 @@ def encounter_log(
     if outreach_target is not None:
         activation = outreach_target.activation
     if activation is not None:
-        from activations.selectors import activations_open_for
-
         if not activations_open_for(agency).filter(pk=activation.pk).exists():
             errors["activation"] = "Choose an open activation your agency takes part in."
     notes = (notes or "").strip()
@@ -155,7 +155,6 @@ def encounter_log(
             encounter.save()
             if outreach_target is not None:
                 # Only the outreach status, time and follow-up owner reach the shared activation.
-                from activations.services import outreach_contact_logged
 
                 outreach_contact_logged(
                     actor=author,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, Region
+from network.sessions import lockout_username
 
 User = get_user_model()
 
@@ -90,7 +91,5 @@ def user_lockout_lift(*, user) -> int:
     account and address). Called when the person proves who they are: a completed password reset or
     a sign-in that passed MFA. Returns how many failure records were cleared."""
     from axes.utils import reset
-
-    from network.sessions import lockout_username
 
     return reset(username=lockout_username(None, {"username": user.email}))
