@@ -14,8 +14,8 @@ def inactive_accounts_disable_task() -> int:
     90) and end their sessions."""
     from django.conf import settings
 
-    from network.services import network_current, users_inactive_disable
-    from network.standards import policy_for
+    from network.selectors import network_current, policy_for
+    from network.services import users_inactive_disable
 
     network = network_current()
     days = settings.MUSTER_INACTIVE_DAYS

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from agencies import selectors as agency_selectors
 from agencies import services as agency_services
 from agencies.access import (
     is_state_admin,
@@ -35,8 +36,8 @@ from network.forms import (
 )
 from network.models import AuditEvent, NetworkRole
 from network.ratelimit import rate_limit_allows
-from network.selectors import agencies_for_network_user, memberships_for_user
-from network.services import network_current, user_disable, user_enable, user_lockout_lift
+from network.selectors import agencies_for_network_user, memberships_for_user, network_current
+from network.services import user_disable, user_enable, user_lockout_lift
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def agency_retry(request: HttpRequest, agency_id: int) -> HttpResponse:
 
 @public_view
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = agency_services.invitation_for_token(token)
+    invitation = agency_selectors.invitation_for_token(token)
     if invitation is None:
         return render(request, "network/invitation_invalid.html", status=404)
     existing = get_user_model().objects.filter(email__iexact=invitation.email).first()

@@ -12,15 +12,8 @@ from django.utils.text import slugify
 from agencies.access import network_view
 from network.forms import add_service_errors
 from network.models import DocumentationStandard, Network, NetworkRole, Vocabulary, VocabularyTerm
-from network.services import network_current
-from network.standards import (
-    MULTI_VALUED,
-    policy_for,
-    policy_update,
-    standard_ensure_default,
-    standard_publish,
-    terms_by_vocabulary,
-)
+from network.selectors import network_current, policy_for, standard_current, terms_by_vocabulary
+from network.standards import MULTI_VALUED, policy_update, standard_publish
 from network.validators import validate_single_line
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
@@ -201,7 +194,7 @@ def _vocabularies(standard: DocumentationStandard) -> list[dict]:
 @network_view(STATE_ADMIN)
 def standard_detail(request: HttpRequest) -> HttpResponse:
     network = _network()
-    standard = standard_ensure_default(network=network)
+    standard = standard_current(network)
     earlier = network.standards.exclude(pk=standard.pk).select_related("published_by").order_by("-version")
     return render(
         request,
@@ -213,7 +206,7 @@ def standard_detail(request: HttpRequest) -> HttpResponse:
 @network_view(STATE_ADMIN)
 def standard_publish_view(request: HttpRequest) -> HttpResponse:
     network = _network()
-    current = standard_ensure_default(network=network)
+    current = standard_current(network)
     form = StandardPublishForm(request.POST or None, current=terms_by_vocabulary(current))
     if request.method == "POST" and form.is_valid():
         terms = {v.value: form.cleaned_data[v.value] for v in Vocabulary}
