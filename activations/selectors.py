@@ -1,4 +1,5 @@
-"""Reads behind the activation pages: the live board, a supporter's assignments, the summary."""
+"""Every read of activations: the live board, a supporter's assignments, who may be called out and assigned
+(and under which agency), the after-action summary and what leadership sees of it, retention."""
 
 from __future__ import annotations
 
