@@ -90,7 +90,7 @@ class AssignForm(forms.Form):
     expected_supporter = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, candidates: list[dict], **kwargs):
-        """`candidates`: activations.services.assignable_supporters; blocked ones stay valid choices here so
+        """`candidates`: activations.selectors.assignable_supporters; blocked ones stay valid choices here so
         the service answers with the reason."""
         super().__init__(*args, **kwargs)
         self.pairs = {assignment_choice_value(p["user"].pk, p["agency"].pk): p for p in candidates}

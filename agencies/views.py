@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agencies import services
+from agencies import selectors, services
 from agencies.access import agency_view
 from agencies.forms import (
     AgencyCreateForm,
@@ -23,8 +23,8 @@ from agencies.models import Agency, Invitation, Membership, Role
 from network.access import network_view, public_view
 from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS
 from network.models import AuditEvent, NetworkRole
+from network.selectors import network_current
 from network.service_errors import add_service_errors, message_service_error
-from network.services import network_current
 from network.views_audit import audit_search
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
@@ -160,7 +160,7 @@ def agency_retry(request: HttpRequest, agency_id: int) -> HttpResponse:
 
 @public_view
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = services.invitation_for_token(token)
+    invitation = selectors.invitation_for_token(token)
     if invitation is None:
         return render(request, "network/invitation_invalid.html", status=404)
     existing = get_user_model().objects.filter(email__iexact=invitation.email).first()

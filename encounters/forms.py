@@ -9,12 +9,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from activations.selectors import activations_open_for
-from agencies.models import Agency, Discipline, Membership, Role
+from agencies.models import Agency, Discipline
+from agencies.selectors import clinicians_of, supporters_of
 from encounters.models import DisclosureRecord, FollowUp
-from encounters.services import SUPPORTING_ROLES
 from network.forms import ErrorSummary, TileChoices
 from network.models import DocumentationStandard, Vocabulary
-from network.standards import terms_by_vocabulary
+from network.selectors import terms_by_vocabulary
 
 User = get_user_model()
 
@@ -57,9 +57,8 @@ class MemberField(forms.ModelChoiceField):
         return user.get_full_name()
 
 
-def _members(agency: Agency, roles, exclude=None):
-    ids = Membership.objects.filter(agency=agency, is_active=True, role__in=roles).values_list("user_id", flat=True)
-    qs = User.objects.filter(pk__in=ids).order_by("full_name")
+def _users(memberships, exclude=None):
+    qs = User.objects.filter(pk__in=memberships.values_list("user_id", flat=True)).order_by("full_name")
     return qs.exclude(pk=exclude.pk) if exclude is not None else qs
 
 
@@ -145,8 +144,8 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
             ("referral", Vocabulary.REFERRAL),
         ):
             self.fields[name].choices = [(t.code, t.label) for t in terms[vocabulary]]
-        self.fields["co_supporters"].queryset = _members(agency, SUPPORTING_ROLES, exclude=user)
-        self.fields["referred_to"].queryset = _members(agency, [Role.CLINICIAN])
+        self.fields["co_supporters"].queryset = _users(supporters_of(agency), exclude=user)
+        self.fields["referred_to"].queryset = _users(clinicians_of(agency))
         self.fields["activation"].queryset = activations_open_for(agency)
         self.fields["activation"].label_from_instance = lambda a: f"{a.name} ({a.get_incident_type_display()})"
         if activation_fixed:
@@ -200,7 +199,7 @@ class FollowUpReassignForm(forms.Form):
 
     def __init__(self, *args, agency: Agency, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = _members(agency, SUPPORTING_ROLES)
+        self.fields["owner"].queryset = _users(supporters_of(agency))
 
 
 class DisclosureForm(TileChoices, forms.Form):

@@ -11,15 +11,14 @@ from django.utils import timezone
 
 from activations.selectors import activations_open_for
 from activations.services import outreach_contact_logged
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency
+from agencies.selectors import clinicians_of, supporters_of
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from encounters.signals import encounters_changed
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
-from network.standards import MULTI_VALUED, policy_for
-
-# Roles that document support contacts and own follow-ups.
-SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+from network.selectors import policy_for
+from network.standards import MULTI_VALUED
 
 _SINGLE_CODED = {
     "duration_band": Vocabulary.DURATION_BAND,
@@ -53,10 +52,8 @@ def _check_codes(standard: DocumentationStandard, values: dict) -> None:
         raise ValidationError(errors)
 
 
-def _active_members(agency: Agency, roles) -> set[int]:
-    return set(
-        Membership.objects.filter(agency=agency, is_active=True, role__in=roles).values_list("user_id", flat=True)
-    )
+def _user_ids(memberships) -> set[int]:
+    return set(memberships.values_list("user_id", flat=True))
 
 
 def encounter_log(
@@ -116,12 +113,12 @@ def encounter_log(
         errors["visit_number"] = "Visit number is between 1 and 99."
     if follow_up_due_on is not None and follow_up_due_on < occurred_on:
         errors["follow_up_due_on"] = "The follow-up cannot be due before the encounter."
-    supporters = _active_members(agency, SUPPORTING_ROLES)
+    supporters = _user_ids(supporters_of(agency))
     co_ids = {u.pk for u in co_supporters}
     if author.pk in co_ids or not co_ids <= supporters:
         errors["co_supporters"] = "Co-supporters are other peer supporters of this agency."
     if referral == "clinician":
-        if referred_to is None or referred_to.pk not in _active_members(agency, [Role.CLINICIAN]):
+        if referred_to is None or referred_to.pk not in _user_ids(clinicians_of(agency)):
             errors["referred_to"] = "Choose the team clinician the referral goes to."
     elif referred_to is not None:
         errors["referred_to"] = "Only a clinician referral is addressed to a clinician."
@@ -197,7 +194,7 @@ def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: st
 
 
 def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, request=None) -> FollowUp:
-    if owner.pk not in _active_members(agency, SUPPORTING_ROLES):
+    if owner.pk not in _user_ids(supporters_of(agency)):
         raise ValidationError({"owner": "Follow-ups go to a peer supporter or coordinator of this agency."})
     with transaction.atomic():
         follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)

@@ -23,8 +23,8 @@ from encounters.forms import (
 )
 from network.audit import AuditAction, audit_record
 from network.models import Vocabulary
+from network.selectors import policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors, message_service_error
-from network.standards import policy_for, standard_ensure_default, terms_by_vocabulary
 
 SUPPORTERS = (Role.PEER_SUPPORTER, Role.COORDINATOR)
 CONFIDENTIAL_READERS = (Role.COORDINATOR, Role.CLINICIAN)
@@ -40,13 +40,13 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
     """The encounter form. Sent no-store (never_cache) and with autocomplete off, so Back after saving shows a
     fresh form rather than the saved one, note included, under a new submission key (issue 13)."""
     agency = request.tenant
-    standard = standard_ensure_default(network=agency.network)
+    standard = standard_current(agency.network)
     policy = policy_for(agency.network)
     outreach_uuid = request.GET.get("outreach")
     outreach = None
     if outreach_uuid:
         try:
-            outreach = activation_services.target_for_contact(
+            outreach = activation_selectors.target_for_contact(
                 user=request.user, agency=agency, target_uuid=outreach_uuid
             )
         except (ValidationError, ValueError):
@@ -104,7 +104,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
 
 def _outreach_target_or_error(form, request, agency):
     try:
-        return activation_services.target_for_contact(
+        return activation_selectors.target_for_contact(
             user=request.user, agency=agency, target_uuid=form.cleaned_data["outreach_target"]
         )
     except ValidationError as error:

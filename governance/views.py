@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from agencies.access import agency_view
 from agencies.models import Agency, Role
-from governance import defaults, services
+from governance import defaults, selectors, services
 from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
 from governance.models import ActivationProtocol, Agreement, IncidentType
 from network.access import is_state_admin, network_view, region_ids_for
@@ -164,11 +164,11 @@ def protocol_edit(request: HttpRequest, incident_type: str) -> HttpResponse:
     if incident_type not in IncidentType.values:
         raise Http404("Not found.")
     network = _network(request)
-    protocol = services.protocol_for(network, incident_type)
+    protocol = selectors.protocol_for(network, incident_type)
     if protocol is not None:
         initial = {
             "name": protocol.name,
-            "steps": services.steps_as_text(protocol),
+            "steps": selectors.steps_as_text(protocol),
             "follow_up_days": ", ".join(str(day) for day in protocol.follow_up_days),
         }
     else:

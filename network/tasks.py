@@ -6,8 +6,8 @@ from celery import shared_task
 from django.core.cache import cache
 
 from network.outbox import outbox_relay
-from network.services import network_current, users_inactive_disable
-from network.standards import policy_for
+from network.selectors import network_current, policy_for
+from network.services import users_inactive_disable
 
 BEAT_HEARTBEAT_KEY = "muster:beat:last"
 

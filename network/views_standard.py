@@ -10,16 +10,9 @@ from django.shortcuts import redirect, render
 from network.access import network_view
 from network.forms import PolicyForm, StandardPublishForm
 from network.models import DocumentationStandard, Network, NetworkRole, Vocabulary
+from network.selectors import network_current, policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors
-from network.services import network_current
-from network.standards import (
-    MULTI_VALUED,
-    policy_for,
-    policy_update,
-    standard_ensure_default,
-    standard_publish,
-    terms_by_vocabulary,
-)
+from network.standards import MULTI_VALUED, policy_update, standard_publish
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 
@@ -41,7 +34,7 @@ def _vocabularies(standard: DocumentationStandard) -> list[dict]:
 @network_view(STATE_ADMIN)
 def standard_detail(request: HttpRequest) -> HttpResponse:
     network = _network()
-    standard = standard_ensure_default(network=network)
+    standard = standard_current(network)
     earlier = network.standards.exclude(pk=standard.pk).select_related("published_by").order_by("-version")
     return render(
         request,
@@ -53,7 +46,7 @@ def standard_detail(request: HttpRequest) -> HttpResponse:
 @network_view(STATE_ADMIN)
 def standard_publish_view(request: HttpRequest) -> HttpResponse:
     network = _network()
-    current = standard_ensure_default(network=network)
+    current = standard_current(network)
     form = StandardPublishForm(request.POST or None, current=terms_by_vocabulary(current))
     if request.method == "POST" and form.is_valid():
         terms = {v.value: form.cleaned_data[v.value] for v in Vocabulary}

@@ -15,7 +15,7 @@ from encounters import selectors as encounter_selectors
 from governance.models import Agreement
 from network.access import is_state_admin, login_view, network_roles_for, network_view, public_view, region_ids_for
 from network.models import NetworkRole
-from network.services import network_current
+from network.selectors import network_current
 
 ALL_ROLES = tuple(Role)
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
