@@ -5,21 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from activations.models import IncidentType, OutreachTarget
+from activations.models import OutreachTarget
+from agencies.forms import AgencyChoice, AgencyMultipleChoice
 from agencies.models import Agency
-from encounters.forms import TileChoices
-from network.forms import SingleLineField
+from governance.models import IncidentType
+from network.forms import SingleLineField, TileChoices
 from network.validators import validate_single_line
-
-
-class AgencyChoice(forms.ModelChoiceField):
-    def label_from_instance(self, agency):
-        return agency.name
-
-
-class AgencyMultipleChoice(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, agency):
-        return f"{agency.name} ({agency.get_discipline_display()})"
 
 
 class ActivationOpenForm(TileChoices, forms.Form):
@@ -99,7 +90,7 @@ class AssignForm(forms.Form):
     expected_supporter = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, candidates: list[dict], **kwargs):
-        """`candidates`: activations.services.assignable_supporters; blocked ones stay valid choices here so
+        """`candidates`: activations.selectors.assignable_supporters; blocked ones stay valid choices here so
         the service answers with the reason."""
         super().__init__(*args, **kwargs)
         self.pairs = {assignment_choice_value(p["user"].pk, p["agency"].pk): p for p in candidates}

@@ -14,18 +14,8 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from agencies.fields import EncryptedTextField
+from governance.models import IncidentType
 from network.validators import validate_single_line
-
-
-class IncidentType(models.TextChoices):
-    OFFICER_INVOLVED_SHOOTING = "ois", "Officer-involved shooting"
-    LINE_OF_DUTY_DEATH = "lodd", "Line-of-duty death"
-    MASS_CASUALTY = "mci", "Mass casualty incident"
-    MAJOR_FIRE = "major-fire", "Major fire"
-    CORRECTIONS_DISTURBANCE = "corrections-disturbance", "Corrections disturbance"
-    IN_CUSTODY_DEATH = "in-custody-death", "In-custody death"
-    MEMBER_SUICIDE = "member-suicide", "Suicide of a member"
-    OTHER = "other", "Other"
 
 
 class Activation(models.Model):

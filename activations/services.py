@@ -7,16 +7,16 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections import Counter
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from activations.access import COORDINATE, SUPPORT, activation_perms_for
 from activations.models import (
     Activation,
     ActivationEvent,
@@ -27,20 +27,27 @@ from activations.models import (
     Participation,
     TargetFollowUp,
 )
+from activations.selectors import (
+    FINAL_STATUSES,
+    NOT_A_PARTICIPATING_SUPPORTER,
+    activation_supporters,
+    after_action_summary,
+    assignment_candidate,
+    leadership_summary,
+    participating_agencies,
+)
 from agencies import crypto
-from agencies.access import COORDINATE, SUPPORT, activation_perms_for
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency, Role
 from agencies.roster import readiness_problem
+from agencies.selectors import SUPPORTING_ROLES
 from agencies.services import role_group
 from governance.models import Scope
-from governance.services import agencies_covered_with, agreement_covering, protocol_for
+from governance.selectors import agreement_covering, protocol_for
 from network.audit import AuditAction, audit_record
 from network.notify import notify
-from network.suppression import Cell, protect
+from network.selectors import policy_for
 
 Kind = ActivationEvent.Kind
-SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
-FINAL_STATUSES = (OutreachTarget.Status.CONTACTED, OutreachTarget.Status.DECLINED, OutreachTarget.Status.REFERRED)
 
 
 def _event(activation, kind, *, actor=None, agency=None, target=None, detail: str = "") -> None:
@@ -50,11 +57,10 @@ def _event(activation, kind, *, actor=None, agency=None, target=None, detail: st
 
 
 NO_RIGHTS = "You hold no rights in this activation (an active membership in an active, participating agency)."
-NOT_A_PARTICIPATING_SUPPORTER = "Choose a peer supporter of a participating agency."
 
 
 def _require(actor, activation: Activation, *perms: str) -> None:
-    """The service's own check, the same rule the pages apply (agencies.access.activation_perms_for):
+    """The service's own check, the same rule the pages apply (activations.access.activation_perms_for):
     rights come only from an active membership in an active, participating agency, or a network role.
     A suspended agency's coordinators and supporters are refused here even if a page let them through."""
     if not activation_perms_for(actor, activation) & set(perms):
@@ -157,11 +163,6 @@ def _protocol_apply(activation: Activation) -> None:
     )
 
 
-def joinable_agency_ids(activation: Activation) -> list[int]:
-    """Agencies a collaboration agreement in force lets join this activation with its lead."""
-    return agencies_covered_with(activation.lead_agency, Scope.JOINT_ACTIVATION)
-
-
 def activation_add_agency(*, actor, activation: Activation, agency: Agency, request=None) -> Participation:
     _require(actor, activation, COORDINATE)
     return _add_agency(actor=actor, activation=activation, agency=agency, request=request)
@@ -193,26 +194,7 @@ def _add_agency(*, actor, activation: Activation, agency: Agency, request=None) 
     return participation
 
 
-def participating_agencies(activation: Activation) -> list[Agency]:
-    return [p.agency for p in activation.participations.select_related("agency")]
-
-
 # --- Callout ----------------------------------------------------------------------------------------------
-
-
-def _supporting_memberships(activation: Activation):
-    """Supporters who may be called out and assigned: active members of an active participating agency
-    (a suspended agency's supporters are skipped)."""
-    return (
-        Membership.objects.filter(
-            agency__in=participating_agencies(activation),
-            agency__status=Agency.Status.ACTIVE,
-            role__in=SUPPORTING_ROLES,
-            is_active=True,
-        )
-        .select_related("user", "agency", "profile")
-        .prefetch_related("certifications")
-    )
 
 
 def callout_send(*, actor, activation: Activation, request=None) -> int:
@@ -226,7 +208,7 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
     with transaction.atomic():
         incident_date = timezone.localtime(activation.occurred_at).date()
         members = [
-            m for m in _supporting_memberships(activation) if not readiness_problem(m, incident_date=incident_date)
+            m for m in activation_supporters(activation) if not readiness_problem(m, incident_date=incident_date)
         ]
         emails = []
         for membership in members:
@@ -401,72 +383,6 @@ def target_keep_separate(*, actor, target: OutreachTarget, request=None) -> Outr
 # --- Assignment ----------------------------------------------------------------------------------------------
 
 
-def supporter_loads(activation: Activation) -> dict[int, int]:
-    """Open assignments per supporter in this activation."""
-    rows = (
-        OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True, assigned_supporter__isnull=False)
-        .exclude(status__in=FINAL_STATUSES)
-        .values("assigned_supporter")
-        .annotate(n=Count("id"))
-    )
-    return {row["assigned_supporter"]: row["n"] for row in rows}
-
-
-def assignable_supporters(activation: Activation, target: OutreachTarget | None = None) -> list[dict]:
-    """Supporters of participating agencies with their agency, load and whether they may be assigned
-    (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement)."""
-    responses = {r.supporter_id: r for r in activation.callouts.all()}
-    outreach_ok = (
-        set(agencies_covered_with(target.home_agency, Scope.CROSS_AGENCY_OUTREACH)) if target is not None else None
-    )
-    loads = supporter_loads(activation)
-    people = []
-    incident_date = timezone.localtime(activation.occurred_at).date()
-    for membership in _supporting_memberships(activation).order_by("agency__name", "user__full_name"):
-        response = responses.get(membership.user_id)
-        blocked = readiness_problem(membership, incident_date=incident_date)
-        blocked_code = "supporter_not_ready" if blocked else ""
-        if response is not None and response.involved:
-            blocked, blocked_code = "witness or party to the incident", "supporter_involved"
-        elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:
-            blocked, blocked_code = "unavailable", "supporter_unavailable"
-        elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
-            blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
-            blocked_code = "no_outreach_agreement"
-        people.append(
-            {
-                "user": membership.user,
-                "agency": membership.agency,
-                "load": loads.get(membership.user_id, 0),
-                "blocked": blocked,
-                "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
-                "answer": response.get_answer_display() if response else "Not called out",
-            }
-        )
-    return people
-
-
-def assignment_candidate(
-    activation: Activation, target: OutreachTarget, *, supporter, agency: Agency | None = None
-) -> dict:
-    """The (supporter, agency) pair an assignment is made under, from `assignable_supporters`: so the
-    agency is one where the supporter holds an active supporting membership, the agency is active and
-    takes part, and the cross-agency outreach rule is checked for that agency. Without `agency`, the
-    supporter must be assignable under exactly one agency: a member of two participating agencies is
-    never assigned under one the coordinator did not choose."""
-    pairs = [p for p in assignable_supporters(activation, target) if p["user"].pk == supporter.pk]
-    if agency is not None:
-        pairs = [p for p in pairs if p["agency"].pk == agency.pk]
-    if not pairs:
-        raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
-    if len(pairs) > 1:
-        raise ValidationError(
-            f"{supporter.get_full_name()} supports for more than one agency here: choose the agency to assign under.",
-            code="choose_agency",
-        )
-    return pairs[0]
-
-
 def target_assign(
     *,
     actor,
@@ -618,22 +534,6 @@ def outreach_contact_logged(
         _event(target.activation, Kind.STATUS_CHANGED, actor=actor, agency=agency, target=target, detail=target.status)
 
 
-def target_for_contact(*, user, agency: Agency, target_uuid) -> OutreachTarget:
-    """The outreach target a supporter is about to log a contact for, checked: assigned to them, through
-    this agency, in an open activation. Anything else is refused with one message."""
-    target = OutreachTarget.objects.select_related("activation").filter(uuid=target_uuid).first()
-    if (
-        target is None
-        or target.assigned_supporter_id != user.pk
-        or target.assigned_agency_id != agency.pk
-        or target.activation.status == Activation.Status.CLOSED
-        or target.merged_into_id is not None
-        or target.activation.callouts.filter(supporter=user, involved=True).exists()
-    ):
-        raise ValidationError("That activation assignment is not yours in this agency, or the activation is closed.")
-    return target
-
-
 # --- Protocol checklist and scheduled follow-ups --------------------------------------------------------------
 
 
@@ -700,86 +600,7 @@ def activation_demobilize(*, actor, activation: Activation, request=None) -> Act
     return activation
 
 
-def after_action_summary(activation: Activation) -> dict:
-    """Aggregate numbers only: safe to keep after names are destroyed and to show to chiefs."""
-    targets = OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True)
-    statuses = Counter(targets.values_list("status", flat=True))
-    contact_minutes = [
-        # Never negative: a contact logged before the member was listed counts as immediate.
-        max(0.0, (t.first_contact_at - t.added_at).total_seconds() / 60)
-        for t in targets.exclude(first_contact_at=None).only("first_contact_at", "added_at")
-    ]
-    contact_minutes.sort()
-    median = contact_minutes[len(contact_minutes) // 2] if contact_minutes else None
-    callouts = Counter(activation.callouts.values_list("answer", flat=True))
-    follow_ups = TargetFollowUp.objects.filter(target__in=targets)
-    return {
-        "agencies": activation.participations.count(),
-        "affected_members": targets.count(),
-        "duplicates_merged": OutreachTarget.objects.filter(activation=activation, merged_into__isnull=False).count(),
-        "by_status": {status: statuses.get(status, 0) for status in OutreachTarget.Status.values},
-        "by_exposure": dict(Counter(targets.values_list("exposure", flat=True))),
-        "supporters_called_out": sum(callouts.values()),
-        "supporters_available": callouts.get(CalloutResponse.Answer.AVAILABLE, 0),
-        "supporters_assigned": targets.exclude(assigned_supporter=None).values("assigned_supporter").distinct().count(),
-        "median_minutes_to_first_contact": round(median) if median is not None else None,
-        "first_contacts": len(contact_minutes),
-        "follow_ups_planned": targets.exclude(next_follow_up_on=None).count(),
-        "scheduled_follow_ups": follow_ups.count(),
-        "scheduled_follow_ups_done": follow_ups.exclude(done_at=None).count(),
-        "checklist_steps": activation.checklist.count(),
-        "checklist_steps_done": activation.checklist.exclude(done_at=None).count(),
-    }
-
-
-# The counts chiefs see, each the sum of some unpublished atoms, for the suppression engine.
-LEADERSHIP_COUNTS = {
-    "affected_members": [("status", status) for status in OutreachTarget.Status.values],
-    "follow_ups_planned": [("planned",)],
-    "supporters_called_out": [("called out",)],
-    "supporters_assigned": [("assigned",)],
-    "scheduled_follow_ups": [("scheduled", "done"), ("scheduled", "open")],
-    "scheduled_follow_ups_done": [("scheduled", "done")],
-}
-
-
-def leadership_summary(summary: dict, *, threshold: int, participating: list[str] | None = None) -> dict:
-    """What chiefs see of a closed activation, computed once at close and kept in the summary: the
-    status table (in the fixed order of OutreachTarget.Status) with its total and the other counts,
-    protected by the suppression engine so that no hidden count can be narrowed below the threshold
-    (an attacker knows that planned follow-ups are some of the affected members and done ones some of
-    the scheduled); the median time to first contact only from `threshold` contacts or more."""
-    statuses = OutreachTarget.Status.values
-    cells = [Cell(("status", s), frozenset({("status", s)}), int(summary["by_status"].get(s, 0))) for s in statuses]
-    cells += [
-        Cell(name, frozenset(atoms), int(summary.get(name) or 0))
-        for name, atoms in LEADERSHIP_COUNTS.items()
-        if summary.get(name) is not None
-    ]
-    members = frozenset(LEADERSHIP_COUNTS["affected_members"])
-    shown = protect(
-        cells,
-        threshold=threshold,
-        equalities=[(frozenset({("planned",), ("unplanned",)}), members)],  # planned ones are some of the members
-    )
-    contacts = summary.get("first_contacts") or 0  # summaries saved before this count existed: no median
-    median = summary.get("median_minutes_to_first_contact")
-    return {
-        "threshold": threshold,
-        "agencies": summary.get("agencies"),
-        "participating": participating,
-        "by_status": [[s, shown[("status", s)]] for s in statuses],
-        **{name: shown.get(name) for name in LEADERSHIP_COUNTS},
-        "median_minutes_to_first_contact": median if contacts >= threshold else None,
-        "median_suppressed": median is not None and contacts < threshold,
-        "checklist_steps": summary.get("checklist_steps") or 0,  # protocol steps, not people
-        "checklist_steps_done": summary.get("checklist_steps_done") or 0,
-    }
-
-
 def activation_close(*, actor, activation: Activation, request=None) -> Activation:
-    from network.standards import policy_for
-
     if activation.status == Activation.Status.CLOSED:
         raise ValidationError("The activation is already closed.")
     _require(actor, activation, COORDINATE)
@@ -814,16 +635,6 @@ def activation_destroy_names(*, activation: Activation, actor=None) -> bool:
         _event(activation, Kind.NAMES_DESTROYED, actor=actor)
         audit_record(action=AuditAction.ACTIVATION_NAMES_DESTROYED, actor=actor, obj=activation)
     return True
-
-
-def activations_past_retention(*, now: datetime.datetime | None = None):
-    from network.standards import policy_for
-
-    now = now or timezone.now()
-    for activation in Activation.objects.filter(status=Activation.Status.CLOSED, names_destroyed_at__isnull=True):
-        days = policy_for(activation.network).activation_retention_days
-        if activation.closed_at + datetime.timedelta(days=days) <= now:
-            yield activation
 
 
 # --- Reminders and escalations of scheduled follow-ups (run by encounters.maintenance with the agency's own) --

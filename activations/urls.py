@@ -1,4 +1,5 @@
-"""Activation pages, under /activations/. Every view uses agencies.access.activation_view (or login_view)."""
+"""Activation pages, under /activations/. Every view uses activations.access.activation_view
+(or network.access.login_view)."""
 
 from django.urls import path
 
@@ -6,6 +7,10 @@ from activations import views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
+
+# Opening an activation: from an agency (/a/<agency_slug>/activations/new/) or the network.
+agency_patterns = [path("activations/new/", views.activation_open_for_agency, name="agency_activation_open")]
+network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
 
 urlpatterns = [
     path("", views.activation_list, name="activation_list"),

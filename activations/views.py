@@ -12,28 +12,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations import selectors, services
+from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view
 from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, CalloutAnswerForm, MembersAddForm
 from activations.models import Activation, ChecklistItem, OutreachTarget, TargetFollowUp
-from agencies.access import (
-    COORDINATE,
-    SUMMARY,
-    SUPPORT,
-    activation_perms_for,
-    activation_view,
-    agency_view,
-    login_view,
-    network_roles_for,
-    network_view,
-    region_ids_for,
-)
+from agencies.access import agency_view
 from agencies.models import Agency, Role
+from agencies.selectors import memberships_for_user
 from governance.models import Scope
-from governance.services import agencies_covered_with
+from governance.selectors import agencies_covered_with
+from network.access import login_view, network_roles_for, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
-from network.forms import add_service_errors
 from network.models import NetworkRole
-from network.selectors import memberships_for_user
-from network.standards import policy_for
+from network.selectors import policy_for
+from network.service_errors import add_service_errors, message_service_error
 
 SUMMARY_PROTOCOL_KEYS = ("scheduled_follow_ups", "scheduled_follow_ups_done", "checklist_steps", "checklist_steps_done")
 
@@ -142,7 +133,7 @@ def _board_context(request: HttpRequest) -> dict:
     return {
         "activation": activation,
         "board": selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours),
-        "agencies": services.participating_agencies(activation),
+        "agencies": selectors.participating_agencies(activation),
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
@@ -158,7 +149,7 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
     joinable = (
         Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE)
-        .filter(pk__in=services.joinable_agency_ids(request.activation))
+        .filter(pk__in=selectors.joinable_agency_ids(request.activation))
         .exclude(pk__in=[a.pk for a in context["agencies"]])
     )
     context["add_agency_form"] = AddAgencyForm(agencies=joinable)
@@ -184,7 +175,7 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
     closed = activation.status == Activation.Status.CLOSED
     statuses = OutreachTarget.Status
     if COORDINATE in request.activation_perms:
-        summary = activation.summary if closed else services.after_action_summary(activation)
+        summary = activation.summary if closed else selectors.after_action_summary(activation)
         # Summaries saved before protocols existed lack these counts.
         summary = {**dict.fromkeys(SUMMARY_PROTOCOL_KEYS, 0), **summary}
         return render(
@@ -194,14 +185,14 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
                 "activation": activation,
                 "summary": summary,
                 "by_status": [(s.label, summary["by_status"].get(s.value, 0)) for s in statuses],
-                "participating": [agency.name for agency in services.participating_agencies(activation)],
+                "participating": [agency.name for agency in selectors.participating_agencies(activation)],
                 "suppressed": False,
                 "threshold": policy_for(activation.network).suppression_threshold,
             },
         )
     if not closed:
         raise Http404("Not found.")
-    published = activation.summary.get("published") or services.leadership_summary(
+    published = activation.summary.get("published") or selectors.leadership_summary(
         # Closed before summaries were frozen: the same engine over the summary saved at close.
         {**dict.fromkeys(SUMMARY_PROTOCOL_KEYS, 0), **activation.summary},
         threshold=policy_for(activation.network).suppression_threshold,
@@ -209,7 +200,7 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
     labels = dict(statuses.choices)
     participating = published.get("participating")
     if participating is None:
-        participating = [agency.name for agency in services.participating_agencies(activation)]
+        participating = [agency.name for agency in selectors.participating_agencies(activation)]
     return render(
         request,
         "activations/summary.html",
@@ -229,7 +220,7 @@ def activation_summary(request: HttpRequest) -> HttpResponse:
 def members_add(request: HttpRequest) -> HttpResponse:
     activation = request.activation
     agencies = Agency.objects.filter(
-        pk__in=[a.pk for a in services.participating_agencies(activation)], status=Agency.Status.ACTIVE
+        pk__in=[a.pk for a in selectors.participating_agencies(activation)], status=Agency.Status.ACTIVE
     )
     own = agencies.filter(memberships__user=request.user, memberships__is_active=True).first()
     form = MembersAddForm(
@@ -288,7 +279,7 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
     if not request.activation.is_open:
         raise Http404("Not found.")
     target = _target(request, target_uuid)
-    candidates = services.assignable_supporters(request.activation, target)
+    candidates = selectors.assignable_supporters(request.activation, target)
     form = AssignForm(request.POST or None, candidates=candidates)
     if request.method == "POST":
         again = redirect("activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid)
@@ -306,7 +297,7 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
                 request=request,
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            message_service_error(request, error)
             return again
         messages.success(request, f"Assigned to {chosen['user'].get_full_name()} ({chosen['agency'].name}).")
         return _to_board(request.activation)
@@ -329,7 +320,7 @@ def target_duplicate(request: HttpRequest, target_uuid) -> HttpResponse:
             services.target_keep_separate(actor=request.user, target=target, request=request)
             messages.success(request, "Kept as a different person.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     return _to_board(request.activation)
 
 
@@ -344,7 +335,7 @@ def target_outreach(request: HttpRequest, target_uuid) -> HttpResponse:
             actor=request.user, target=target, status=request.POST.get("status", ""), request=request
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, "Outreach updated.")
     if COORDINATE in request.activation_perms:
@@ -359,7 +350,7 @@ def checklist_done(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         services.checklist_item_done(actor=request.user, item=item, request=request)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"Done: {item.title}.")
     return _to_board(request.activation)
@@ -378,7 +369,7 @@ def follow_up_done(request: HttpRequest, target_uuid, follow_up_id: int) -> Http
             actor=request.user, follow_up=follow_up, coordinator=coordinator, request=request
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"The {follow_up.days_after}-day follow-up is recorded as done.")
     if coordinator:
@@ -460,5 +451,5 @@ def activation_action(request: HttpRequest, action: str) -> HttpResponse:
         else:
             raise Http404("Not found.")
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     return _to_board(activation)

@@ -2,8 +2,8 @@
 
 from django.conf import settings
 
-from agencies.access import network_roles_for
-from network.selectors import memberships_for_user
+from agencies.selectors import memberships_for_user
+from network.access import network_roles_for
 
 
 def navigation(request):

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agencies import crypto, schemas
 from agencies.models import Agency, AgencyExport, Membership, Role, role_group_name
+from agencies.signals import agency_suspended
 from network.audit import AuditAction, audit_record
 from network.outbox import outbox_enqueue
 
@@ -36,13 +37,10 @@ def export_directory() -> Path:
 
 def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
     """Members lose access at once, everywhere: agency pages answer 404, and every activation right that
-    came through the agency ends (agencies.access.activation_perms_for counts active agencies only), so
+    came through the agency ends (activations.access.activation_perms_for counts active agencies only), so
     its coordinators, supporters and chiefs get 404 on every activation page, its supporters are no
     longer called out or assignable, and the open assignments they hold return to the boards unassigned,
     in this same transaction. Nothing is deleted; reinstating restores rights, not the old assignments."""
-    # The activations app is above this one: imported here, as the one service that writes assignments.
-    from activations.services import assignments_return_for_suspended_agency
-
     with transaction.atomic():
         updated = Agency.objects.filter(pk=agency.pk, status=Agency.Status.ACTIVE).update(
             status=Agency.Status.SUSPENDED, suspended_at=timezone.now()
@@ -50,7 +48,8 @@ def agency_suspend(*, actor, agency: Agency, request=None) -> Agency:
         if not updated:
             raise ValidationError("Only an active agency can be suspended.")
         audit_record(action=AuditAction.AGENCY_SUSPENDED, actor=actor, agency=agency, obj=agency, request=request)
-        assignments_return_for_suspended_agency(actor=actor, agency=agency, request=request)
+        # The activations layer returns the assignments (activations/receivers.py), in this transaction.
+        agency_suspended.send(sender=Agency, actor=actor, agency=agency, request=request)
     agency.refresh_from_db()
     return agency
 

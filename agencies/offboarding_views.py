@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -10,17 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
 from agencies import offboarding
-from agencies.access import network_view
+from agencies.forms import DestroyForm
 from agencies.models import Agency, AgencyExport
+from network.access import network_view
 from network.models import NetworkRole
+from network.service_errors import message_service_error
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
-
-
-class DestroyForm(forms.Form):
-    confirm_slug = forms.CharField(
-        label="Type the agency's address to confirm", max_length=40, help_text="This cannot be undone."
-    )
 
 
 def _agency(request: HttpRequest, agency_id: int) -> Agency:
@@ -61,7 +56,7 @@ def agency_offboarding(request: HttpRequest, agency_id: int) -> HttpResponse:
                 for field, errors in error.message_dict.items():
                     destroy_form.add_error(field if field in destroy_form.fields else None, errors)
             else:
-                messages.error(request, " ".join(error.messages))
+                message_service_error(request, error)
         else:
             return redirect("network_agency_offboarding", agency_id=agency.pk)
     exports = list(agency.exports.select_related("requested_by")[:10])

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agencies import services
-from agencies.models import Agency, CertificationKind, Discipline, Membership, Role, SupporterProfile
+from agencies.models import Agency, CertificationKind, Discipline, Membership, SupporterProfile
+from agencies.selectors import supporters_of
 
 COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]
 # Optional last column: disciplines served, separated by ";" (fire;ems). Without it, they are left as they are.
@@ -65,12 +66,7 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
         )
         return report
     with_disciplines = header == COLUMNS + OPTIONAL_COLUMNS
-    members = {
-        m.user.email.lower(): m
-        for m in Membership.objects.filter(
-            agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
-        ).select_related("user")
-    }
+    members = {m.user.email.lower(): m for m in supporters_of(agency).select_related("user")}
     try:
         rows = list(itertools.islice(reader, MAX_ROWS + 1))
     except csv.Error as error:  # a cell over the csv module's size limit, a stray quote

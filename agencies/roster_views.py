@@ -9,15 +9,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from agencies import roster_import, services
+from agencies import roster_import, selectors, services
 from agencies.access import agency_view
-from agencies.models import CertificationKind, Discipline, Membership, Role, SupporterProfile
+from agencies.models import CertificationKind, Discipline, Role, SupporterProfile
 from agencies.roster import readiness_problem
-from network.forms import SingleLineField, add_service_errors
+from agencies.selectors import supporters_of, supporting_memberships
+from network.forms import SingleLineField
 from network.models import Region
+from network.service_errors import add_service_errors
 
 ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
-ON_ROSTER = (Role.PEER_SUPPORTER, Role.COORDINATOR)
 
 
 class ProfileForm(forms.Form):
@@ -57,7 +58,7 @@ class CertificationForm(forms.Form):
 
 def _roster(agency):
     return (
-        Membership.objects.filter(agency=agency, is_active=True, role__in=ON_ROSTER)
+        supporters_of(agency)
         .select_related("user", "profile")
         .prefetch_related("certifications")
         .order_by("user__full_name")
@@ -79,7 +80,7 @@ def roster_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "ready": ready,
             "today": today,
-            "confirmation_due": services.roster_confirmation_due(request.tenant),
+            "confirmation_due": selectors.roster_confirmation_due(request.tenant),
         },
     )
 
@@ -168,7 +169,8 @@ def directory(request: HttpRequest) -> HttpResponse:
     region = request.GET.get("region", "")
     language = request.GET.get("language", "").strip().lower()
     members = (
-        Membership.objects.filter(agency__network=network, agency__status="active", is_active=True, role__in=ON_ROSTER)
+        supporting_memberships()
+        .filter(agency__network=network, agency__status="active")
         .select_related("user", "agency__region", "profile")
         .prefetch_related("certifications")
         .order_by("agency__name", "user__full_name")

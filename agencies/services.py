@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 import secrets
 import time
@@ -19,10 +17,22 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from agencies import schemas
-from agencies.models import Agency, Invitation, Membership, Role, role_group_name, schema_name_for_slug
+from agencies.models import (
+    Agency,
+    Certification,
+    CertificationKind,
+    Invitation,
+    Membership,
+    Role,
+    SupporterProfile,
+    role_group_name,
+    schema_name_for_slug,
+)
+from agencies.selectors import quarter_start, roster_confirmation_due, token_digest
 from network.audit import AuditAction, audit_record
-from network.models import AuditEvent, Network, Region
+from network.models import AuditEvent, Network, NetworkRole, Region
 from network.notify import notify
+from network.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -68,7 +78,6 @@ def agency_create(
 
 def agency_provision_enqueue(*, agency: Agency) -> None:
     """Queue the schema build through the outbox: sent after commit, or by the relay if Redis is down."""
-    from network.outbox import outbox_enqueue
 
     outbox_enqueue(task="agencies.tasks.agency_provision_task", args=[agency.pk])
 
@@ -138,10 +147,6 @@ def agency_provision(*, agency_id: int) -> Agency:
 # --- Invitations ---------------------------------------------------------------------------------
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invitation_url(token: str) -> str:
     """The link in the invitation e-mail: always on MUSTER_BASE_URL, never on the Host the request
     named (a forged Host header must not send someone's invitation token to another site)."""
@@ -170,7 +175,7 @@ def invitation_create(*, actor, agency: Agency, email: str, role: str, request=N
             email=email,
             agency=agency,
             role=role,
-            token_digest=_token_digest(token),
+            token_digest=token_digest(token),
             invited_by=actor,
             expires_at=now + timedelta(days=settings.MUSTER_INVITATION_DAYS),
         )
@@ -180,14 +185,6 @@ def invitation_create(*, actor, agency: Agency, email: str, role: str, request=N
         context = {"invitation": invitation, "link": invitation_url(token), "days": settings.MUSTER_INVITATION_DAYS}
         notify(invitation.email, "invitation", context)
     return invitation, token
-
-
-def invitation_for_token(token: str) -> Invitation | None:
-    """The usable invitation for a token, or None (unknown, expired, used or revoked)."""
-    invitation = Invitation.objects.select_related("agency").filter(token_digest=_token_digest(token)).first()
-    if invitation is None or not invitation.is_usable or not invitation.agency.is_active:
-        return None
-    return invitation
 
 
 def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "", password: str = "", request=None):
@@ -318,7 +315,6 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
 def _state_admins_tell_role_granted(*, membership: Membership) -> None:
     """E-mail the network's state admins (after commit, like every notice) that someone now holds a role
     that sees confidential records. Ids, the agency and the role only: the trail says who did it."""
-    from network.models import NetworkRole
 
     emails = sorted(
         set(
@@ -368,10 +364,18 @@ def membership_add(*, actor, user, agency: Agency, role: str) -> Membership:
 # --- Peer team roster -----------------------------------------------------------------------------
 
 
-def profile_update(*, actor, membership: Membership, request=None, **changes):
-    """Set a member's designation date, availability, leave or languages."""
-    from agencies.models import SupporterProfile
+# What `profile_update` sets: what a roster keeper edits (the member page, the roster import). The profile's
+# membership and its time stamp are the service's, never a caller's.
+PROFILE_FIELDS = frozenset({"designated_on", "availability", "on_leave_until", "languages", "disciplines"})
 
+
+def profile_update(*, actor, membership: Membership, request=None, **changes):
+    """Set a member's designation date, availability, leave, languages or disciplines. Only the fields in
+    PROFILE_FIELDS can be set: any other name is refused (TypeError, as for an unknown argument)."""
+
+    refused = sorted(set(changes) - PROFILE_FIELDS)
+    if refused:
+        raise TypeError(f"profile_update() cannot set {', '.join(refused)}; it sets only {sorted(PROFILE_FIELDS)}.")
     with transaction.atomic():
         profile, _ = SupporterProfile.objects.select_for_update().get_or_create(membership=membership)
         for name, value in changes.items():
@@ -388,7 +392,6 @@ def profile_update(*, actor, membership: Membership, request=None, **changes):
 
 
 def certification_add(*, actor, membership: Membership, kind: str, certified_on, expires_on=None, request=None):
-    from agencies.models import Certification, CertificationKind
 
     if kind not in CertificationKind.values:
         raise ValidationError({"kind": "Choose a certification from the list."})
@@ -407,19 +410,6 @@ def certification_add(*, actor, membership: Membership, kind: str, certified_on,
 
 
 # --- Quarterly roster confirmation ---------------------------------------------------------------------
-
-
-def quarter_start(day: dt.date) -> dt.datetime:
-    """Midnight (local time) on the first day of `day`'s calendar quarter."""
-    first = day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
-    return timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-
-
-def roster_confirmation_due(agency: Agency, *, now=None) -> bool:
-    """Not yet confirmed since this quarter began."""
-    now = now or timezone.now()
-    start = quarter_start(timezone.localtime(now).date())
-    return agency.roster_confirmed_at is None or agency.roster_confirmed_at < start
 
 
 def roster_confirm(*, actor, agency: Agency, request=None) -> Agency:

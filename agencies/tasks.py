@@ -1,8 +1,9 @@
-"""Celery entry points for agency onboarding."""
+"""Celery entry points for agencies: onboarding, roster reminders, offboarding exports."""
 
 from celery import shared_task
 
 from agencies import services
+from agencies.offboarding import export_build
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -19,16 +20,7 @@ def roster_reminders_task() -> int:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def agreements_expiry_task() -> int:
-    """Beat, daily: tell the parties, once, that an agreement ends within 30 days."""
-    from governance.services import agreements_expiry_notify
-
-    return agreements_expiry_notify()
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
 def agency_export_task(export_id: int) -> str:
     """Build an offboarding export. Idempotent: a redelivered message finds it finished."""
-    from agencies.offboarding import export_build
 
     return export_build(export_id=export_id).status

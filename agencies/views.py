@@ -1,80 +1,33 @@
-"""Agency pages under /a/<slug>/: each role's home page and the agency admin's member management."""
+"""Agency pages: onboarding (the state admin's create, detail, progress and retry), invitations, and under
+/a/<slug>/ the agency admin's member management and administrative audit trail."""
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from activations.models import Activation, CalloutResponse
-from activations.selectors import activations_for_user
-from agencies import services
+from agencies import selectors, services
 from agencies.access import agency_view
-from agencies.models import Invitation, Membership, Role
-from encounters import selectors as encounter_selectors
-from network.forms import InvitationForm, MembershipRoleForm, add_service_errors
+from agencies.forms import (
+    AgencyCreateForm,
+    FirstAdminInvitationForm,
+    InvitationAcceptForm,
+    InvitationForm,
+    MembershipRoleForm,
+)
+from agencies.models import Agency, Invitation, Membership, Role
+from network.access import network_view, public_view
+from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS
+from network.models import AuditEvent, NetworkRole
+from network.selectors import network_current
+from network.service_errors import add_service_errors, message_service_error
+from network.views_audit import audit_search
 
-ALL_ROLES = tuple(Role)
-
-HOME_TEMPLATES = {
-    Role.PEER_SUPPORTER: "agencies/home_peer_supporter.html",
-    Role.COORDINATOR: "agencies/home_coordinator.html",
-    Role.CLINICIAN: "agencies/home_clinician.html",
-    Role.CHIEF: "agencies/home_chief.html",
-    Role.AGENCY_ADMIN: "agencies/home_agency_admin.html",
-}
-
-
-def _team(agency, roles):
-    return (
-        Membership.objects.filter(agency=agency, is_active=True, role__in=roles)
-        .select_related("user")
-        .order_by("role", "user__full_name")
-    )
-
-
-@agency_view(*ALL_ROLES)
-def agency_home(request: HttpRequest) -> HttpResponse:
-    agency, membership = request.tenant, request.membership
-    request.session["last_agency"] = agency.slug
-    context = {"agency": agency, "membership": membership}
-    if membership.role in (Role.PEER_SUPPORTER, Role.CLINICIAN):
-        context["contacts"] = _team(agency, [Role.COORDINATOR, Role.CLINICIAN])
-    if membership.role == Role.COORDINATOR:
-        context["team"] = _team(agency, [Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN])
-    if membership.role in (Role.CHIEF, Role.AGENCY_ADMIN):
-        # Leadership sees counts only: no names.
-        counts = dict(
-            Membership.objects.filter(agency=agency, is_active=True)
-            .values_list("role")
-            .annotate(n=Count("id"))
-            .values_list("role", "n")
-        )
-        context["role_counts"] = [(role.label, counts.get(role.value, 0)) for role in Role]
-    if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR):
-        # Agency follow-ups and the activation follow-ups of the members held through this agency alike.
-        counts = encounter_selectors.follow_up_counts_of_supporter(membership)
-        context["my_open"], context["my_overdue"] = counts["open"], counts["overdue"]
-    if membership.role == Role.COORDINATOR:
-        context["team_overdue"] = encounter_selectors.overdue_count(agency)
-    if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CHIEF):
-        open_activations = (
-            activations_for_user(request.user)
-            .filter(participations__agency=agency)
-            .exclude(status=Activation.Status.CLOSED)
-        )
-        context["open_activations"] = open_activations
-        context["pending_callouts"] = CalloutResponse.objects.filter(
-            supporter=request.user, answer=CalloutResponse.Answer.PENDING, activation__in=open_activations
-        ).select_related("activation")
-    if membership.role == Role.CLINICIAN:
-        context["referral_count"] = encounter_selectors.encounters_visible_to(membership).count()
-    if membership.role == Role.AGENCY_ADMIN:
-        context["pending_invitations"] = Invitation.objects.filter(
-            agency=agency, accepted_at__isnull=True, revoked_at__isnull=True
-        ).count()
-    return render(request, HOME_TEMPLATES[Role(membership.role)], context)
+STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 
 
 @agency_view(Role.AGENCY_ADMIN)
@@ -118,7 +71,7 @@ def member_set_role(request: HttpRequest, membership_id: int) -> HttpResponse:
                 actor=request.user, membership=membership, role=form.cleaned_data["role"], request=request
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            message_service_error(request, error)
         else:
             messages.success(request, f"{membership.user} is now {Role(form.cleaned_data['role']).label}.")
     return redirect("agency_members", agency_slug=request.tenant.slug)
@@ -131,7 +84,135 @@ def member_deactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
     try:
         services.membership_deactivate(actor=request.user, membership=membership, request=request)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"{membership.user} no longer has access to {request.tenant.name}.")
     return redirect("agency_members", agency_slug=request.tenant.slug)
+
+
+@network_view(STATE_ADMIN)
+def agency_create(request: HttpRequest) -> HttpResponse:
+    network = network_current()
+    form = AgencyCreateForm(request.POST or None, network=network)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agency = services.agency_create(actor=request.user, network=network, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{agency.name} was added. Its private schema is being created.")
+            return redirect("network_agency_detail", agency_id=agency.pk)
+    return render(request, "network/agency_create.html", {"form": form})
+
+
+def _agency_for_state_admin(agency_id: int) -> Agency:
+    return get_object_or_404(Agency.objects.select_related("region"), pk=agency_id)
+
+
+@network_view(STATE_ADMIN)
+def agency_detail(request: HttpRequest, agency_id: int) -> HttpResponse:
+    agency = _agency_for_state_admin(agency_id)
+    form = FirstAdminInvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.invitation_create(
+                actor=request.user,
+                agency=agency,
+                email=form.cleaned_data["email"],
+                role=Role.AGENCY_ADMIN,
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect("network_agency_detail", agency_id=agency.pk)
+    invitations = Invitation.objects.filter(agency=agency, role=Role.AGENCY_ADMIN).order_by("-created_at")[:10]
+    admins = agency.memberships.filter(role=Role.AGENCY_ADMIN, is_active=True).select_related("user")
+    return render(
+        request,
+        "network/agency_detail.html",
+        {"agency": agency, "form": form, "invitations": invitations, "admins": admins},
+    )
+
+
+@network_view(STATE_ADMIN)
+def agency_progress(request: HttpRequest, agency_id: int) -> HttpResponse:
+    """The onboarding progress fragment; htmx polls it until the schema is ready or has failed."""
+    agency = _agency_for_state_admin(agency_id)
+    response = render(request, "network/_agency_progress.html", {"agency": agency})
+    if request.htmx and agency.status != Agency.Status.PROVISIONING:
+        # Reload the whole page once, so the invitation form appears when the agency is ready.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@network_view(STATE_ADMIN)
+def agency_retry(request: HttpRequest, agency_id: int) -> HttpResponse:
+    agency = _agency_for_state_admin(agency_id)
+    try:
+        services.agency_retry_provisioning(actor=request.user, agency=agency, request=request)
+    except ValidationError as error:
+        message_service_error(request, error)
+    return redirect("network_agency_detail", agency_id=agency.pk)
+
+
+@public_view
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.invitation_for_token(token)
+    if invitation is None:
+        return render(request, "network/invitation_invalid.html", status=404)
+    existing = get_user_model().objects.filter(email__iexact=invitation.email).first()
+    has_account = existing is not None and existing.has_usable_password()
+    context = {"invitation": invitation, "has_account": has_account}
+
+    if has_account:
+        # Existing users confirm while signed in as the invited account.
+        if request.user.is_authenticated and request.user.pk == existing.pk and request.method == "POST":
+            try:
+                services.invitation_accept(invitation=invitation, user=request.user, request=request)
+            except ValidationError as error:
+                message_service_error(request, error)
+                return redirect("home")
+            messages.success(request, f"You joined {invitation.agency.name} as {invitation.get_role_display()}.")
+            return redirect("agency_home", agency_slug=invitation.agency.slug)
+        context["signed_in_as_invitee"] = request.user.is_authenticated and request.user.pk == existing.pk
+        context["login_url"] = f"{reverse('login')}?next={request.path}"
+        return render(request, "network/invitation_accept.html", context)
+
+    form = InvitationAcceptForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                invitation=invitation,
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+                request=request,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request, f"Welcome. You joined {invitation.agency.name} as {invitation.get_role_display()}."
+            )
+            return redirect("home")
+    context["form"] = form
+    return render(request, "network/invitation_accept.html", context)
+
+
+@agency_view(Role.AGENCY_ADMIN)
+def agency_audit(request: HttpRequest) -> HttpResponse:
+    """Administrative events of the agency only. Care events (who logged, viewed or disclosed what, and
+    any search by a care record's id) stay with the state admin's security review; an action not
+    classified in network.audit is hidden here by default."""
+    agency = request.tenant
+    members = Membership.objects.filter(agency=agency, is_active=True).values_list("user_id", flat=True)
+    # Sign-ins and account events carry no agency: the agency's current members' are shown (a failed
+    # sign-in names the account by object id only, never as the actor).
+    account_events = Q(agency__isnull=True, action__in=ACCOUNT_ACTIONS) & (
+        Q(actor_id__in=members) | Q(object_type="network.user", object_id__in=[str(pk) for pk in members])
+    )
+    events = AuditEvent.objects.filter(Q(agency=agency, action__in=ADMINISTRATIVE_ACTIONS) | account_events)
+    return audit_search(request, events, agency=agency)

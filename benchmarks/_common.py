@@ -462,8 +462,9 @@ WHERE d.pick < 0.33
 def activations_generate(net: SyntheticNetwork, *, count: int, seed: int = 9) -> None:
     """A few interagency activations over the two years, each with 2-6 agencies and affected members
     (names as synthetic ciphertext, never read), most contacted within hours."""
-    from activations.models import Activation, IncidentType, OutreachTarget, Participation
+    from activations.models import Activation, OutreachTarget, Participation
     from agencies.fields import Ciphertext
+    from governance.models import IncidentType
     from network.models import User
 
     rng = random.Random(seed)

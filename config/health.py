@@ -7,7 +7,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from agencies.access import public_view
+from network.access import public_view
 from network.heartbeat import workers_alive
 from network.tasks import BEAT_HEARTBEAT_KEY
 

@@ -61,6 +61,8 @@ SHARED_APPS = [
     "activations",
     "governance",
     "reporting",
+    "portal",
+    "demo",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -244,7 +246,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=10),
     },
     "agreement-expiry-notices": {
-        "task": "agencies.tasks.agreements_expiry_task",
+        "task": "governance.tasks.agreements_expiry_task",
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=20),
     },
     "activation-names-retention": {

@@ -238,6 +238,16 @@ def _bandit(env: dict[str, str]) -> int:
     return result.returncode
 
 
+def _lint_imports(env: dict[str, str]) -> int:
+    """The layering contracts in .importlinter (docs/architecture.md): fails on any import that runs up."""
+    log("lint-imports (apps import downwards only)")
+    command = [os.path.join(os.path.dirname(sys.executable), "lint-imports"), "--config", ".importlinter"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(result.stdout, result.stderr, sep="\n", flush=True)
+    return result.returncode
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     services = ensure_services()
     try:
@@ -265,7 +275,7 @@ def cmd_test(args: argparse.Namespace) -> int:
                 lint = subprocess.run([sys.executable, "-m", "ruff", *lint_args], cwd=ROOT, env=env)
                 if lint.returncode != 0:
                     return lint.returncode
-            failed = _bandit(env)
+            failed = _bandit(env) or _lint_imports(env)
             if failed:
                 return failed
         return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env).returncode
@@ -314,7 +324,9 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start PostgreSQL, Redis, Celery worker and beat, and the web server with demo data")
     test = sub.add_parser("test", help="run the whole suite (extra arguments go to pytest)")
-    test.add_argument("--lint", action="store_true", help="also run ruff and bandit when pytest arguments are given")
+    test.add_argument(
+        "--lint", action="store_true", help="also run ruff, bandit and lint-imports when pytest arguments are given"
+    )
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     bench = sub.add_parser(
         "bench", help="run the benchmarks in benchmarks/ (or the named ones; --quick, --agencies N go to each script)"

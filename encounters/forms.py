@@ -9,11 +9,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from activations.selectors import activations_open_for
-from agencies.models import Agency, Discipline, Membership, Role
+from agencies.models import Agency, Discipline
+from agencies.selectors import clinicians_of, supporters_of
 from encounters.models import DisclosureRecord, FollowUp
-from encounters.services import SUPPORTING_ROLES
+from network.forms import ErrorSummary, TileChoices
 from network.models import DocumentationStandard, Vocabulary
-from network.standards import terms_by_vocabulary
+from network.selectors import terms_by_vocabulary
 
 User = get_user_model()
 
@@ -46,33 +47,6 @@ def outreach_initial(target, agency: Agency) -> dict:
     }
 
 
-class TileChoices:
-    """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
-
-    def style_choice_widgets(self) -> None:
-        for field in self.fields.values():
-            if isinstance(field.widget, forms.RadioSelect):
-                field.widget.attrs["class"] = "usa-radio__input usa-radio__input--tile"
-            elif isinstance(field.widget, forms.CheckboxSelectMultiple):
-                field.widget.attrs["class"] = "usa-checkbox__input usa-checkbox__input--tile"
-
-
-class ErrorSummary:
-    """The USWDS error summary: one link per field in error, to the field itself (the first choice of a
-    group), in the order the fields appear."""
-
-    def error_summary(self) -> list[dict]:
-        rows = [{"anchor": "", "label": "", "errors": list(self.non_field_errors())}] if self.non_field_errors() else []
-        for bound in self:
-            if not bound.errors:
-                continue
-            grouped = isinstance(bound.field.widget, (forms.RadioSelect, forms.CheckboxSelectMultiple))
-            anchor = f"{bound.auto_id}_0" if grouped else bound.id_for_label
-            label = "The form" if bound.is_hidden else bound.label
-            rows.append({"anchor": "" if bound.is_hidden else anchor, "label": label, "errors": list(bound.errors)})
-        return rows
-
-
 class MemberChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, user):
         return user.get_full_name()
@@ -83,9 +57,8 @@ class MemberField(forms.ModelChoiceField):
         return user.get_full_name()
 
 
-def _members(agency: Agency, roles, exclude=None):
-    ids = Membership.objects.filter(agency=agency, is_active=True, role__in=roles).values_list("user_id", flat=True)
-    qs = User.objects.filter(pk__in=ids).order_by("full_name")
+def _users(memberships, exclude=None):
+    qs = User.objects.filter(pk__in=memberships.values_list("user_id", flat=True)).order_by("full_name")
     return qs.exclude(pk=exclude.pk) if exclude is not None else qs
 
 
@@ -171,8 +144,8 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
             ("referral", Vocabulary.REFERRAL),
         ):
             self.fields[name].choices = [(t.code, t.label) for t in terms[vocabulary]]
-        self.fields["co_supporters"].queryset = _members(agency, SUPPORTING_ROLES, exclude=user)
-        self.fields["referred_to"].queryset = _members(agency, [Role.CLINICIAN])
+        self.fields["co_supporters"].queryset = _users(supporters_of(agency), exclude=user)
+        self.fields["referred_to"].queryset = _users(clinicians_of(agency))
         self.fields["activation"].queryset = activations_open_for(agency)
         self.fields["activation"].label_from_instance = lambda a: f"{a.name} ({a.get_incident_type_display()})"
         if activation_fixed:
@@ -226,7 +199,7 @@ class FollowUpReassignForm(forms.Form):
 
     def __init__(self, *args, agency: Agency, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = _members(agency, SUPPORTING_ROLES)
+        self.fields["owner"].queryset = _users(supporters_of(agency))
 
 
 class DisclosureForm(TileChoices, forms.Form):

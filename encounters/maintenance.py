@@ -16,7 +16,7 @@ from agencies.models import Agency, Membership, Role
 from encounters.models import Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.notify import notify
-from network.standards import policy_for
+from network.selectors import policy_for
 
 
 def _remind(owner, due: datetime.date, agency: Agency, link: str) -> None:

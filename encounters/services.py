@@ -9,15 +9,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, Role
+from activations.selectors import activations_open_for
+from activations.services import outreach_contact_logged
+from agencies.models import Agency
+from agencies.selectors import clinicians_of, supporters_of
 from encounters.models import DisclosureRecord, Encounter, FollowUp
+from encounters.signals import encounters_changed
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
-from network.standards import MULTI_VALUED, policy_for
-from reporting.services import agency_snapshot_mark_stale
-
-# Roles that document support contacts and own follow-ups.
-SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+from network.selectors import policy_for
+from network.standards import MULTI_VALUED
 
 _SINGLE_CODED = {
     "duration_band": Vocabulary.DURATION_BAND,
@@ -51,10 +52,8 @@ def _check_codes(standard: DocumentationStandard, values: dict) -> None:
         raise ValidationError(errors)
 
 
-def _active_members(agency: Agency, roles) -> set[int]:
-    return set(
-        Membership.objects.filter(agency=agency, is_active=True, role__in=roles).values_list("user_id", flat=True)
-    )
+def _user_ids(memberships) -> set[int]:
+    return set(memberships.values_list("user_id", flat=True))
 
 
 def encounter_log(
@@ -114,20 +113,18 @@ def encounter_log(
         errors["visit_number"] = "Visit number is between 1 and 99."
     if follow_up_due_on is not None and follow_up_due_on < occurred_on:
         errors["follow_up_due_on"] = "The follow-up cannot be due before the encounter."
-    supporters = _active_members(agency, SUPPORTING_ROLES)
+    supporters = _user_ids(supporters_of(agency))
     co_ids = {u.pk for u in co_supporters}
     if author.pk in co_ids or not co_ids <= supporters:
         errors["co_supporters"] = "Co-supporters are other peer supporters of this agency."
     if referral == "clinician":
-        if referred_to is None or referred_to.pk not in _active_members(agency, [Role.CLINICIAN]):
+        if referred_to is None or referred_to.pk not in _user_ids(clinicians_of(agency)):
             errors["referred_to"] = "Choose the team clinician the referral goes to."
     elif referred_to is not None:
         errors["referred_to"] = "Only a clinician referral is addressed to a clinician."
     if outreach_target is not None:
         activation = outreach_target.activation
     if activation is not None:
-        from activations.selectors import activations_open_for
-
         if not activations_open_for(agency).filter(pk=activation.pk).exists():
             errors["activation"] = "Choose an open activation your agency takes part in."
     notes = (notes or "").strip()
@@ -155,7 +152,6 @@ def encounter_log(
             encounter.save()
             if outreach_target is not None:
                 # Only the outreach status, time and follow-up owner reach the shared activation.
-                from activations.services import outreach_contact_logged
 
                 outreach_contact_logged(
                     actor=author,
@@ -171,9 +167,8 @@ def encounter_log(
             audit_record(
                 action=AuditAction.ENCOUNTER_LOGGED, actor=author, agency=agency, obj=encounter, request=request
             )
-            # The chiefs' dashboard catches up in the background; queued through the outbox, so saving
-            # works with Redis down and the refresh is sent when it is back.
-            agency_snapshot_mark_stale(agency=agency)
+            # Reporting marks the agency's snapshots stale in this transaction (reporting/receivers.py).
+            encounters_changed.send(sender=Encounter, agency=agency)
     except IntegrityError:
         # Two submissions of one form raced: the other one saved it.
         existing = Encounter.objects.filter(submission_key=submission_key).first()
@@ -199,7 +194,7 @@ def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: st
 
 
 def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, request=None) -> FollowUp:
-    if owner.pk not in _active_members(agency, SUPPORTING_ROLES):
+    if owner.pk not in _user_ids(supporters_of(agency)):
         raise ValidationError({"owner": "Follow-ups go to a peer supporter or coordinator of this agency."})
     with transaction.atomic():
         follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)

@@ -22,9 +22,9 @@ from encounters.forms import (
     outreach_initial,
 )
 from network.audit import AuditAction, audit_record
-from network.forms import add_service_errors
 from network.models import Vocabulary
-from network.standards import policy_for, standard_ensure_default, terms_by_vocabulary
+from network.selectors import policy_for, standard_current, terms_by_vocabulary
+from network.service_errors import add_service_errors, message_service_error
 
 SUPPORTERS = (Role.PEER_SUPPORTER, Role.COORDINATOR)
 CONFIDENTIAL_READERS = (Role.COORDINATOR, Role.CLINICIAN)
@@ -40,13 +40,13 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
     """The encounter form. Sent no-store (never_cache) and with autocomplete off, so Back after saving shows a
     fresh form rather than the saved one, note included, under a new submission key (issue 13)."""
     agency = request.tenant
-    standard = standard_ensure_default(network=agency.network)
+    standard = standard_current(agency.network)
     policy = policy_for(agency.network)
     outreach_uuid = request.GET.get("outreach")
     outreach = None
     if outreach_uuid:
         try:
-            outreach = activation_services.target_for_contact(
+            outreach = activation_selectors.target_for_contact(
                 user=request.user, agency=agency, target_uuid=outreach_uuid
             )
         except (ValidationError, ValueError):
@@ -104,11 +104,11 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
 
 def _outreach_target_or_error(form, request, agency):
     try:
-        return activation_services.target_for_contact(
+        return activation_selectors.target_for_contact(
             user=request.user, agency=agency, target_uuid=form.cleaned_data["outreach_target"]
         )
     except ValidationError as error:
-        form.add_error(None, error.messages)
+        add_service_errors(form, error)
         return None
 
 
@@ -221,7 +221,7 @@ def followup_scheduled_done(request: HttpRequest, follow_up_id: int) -> HttpResp
             actor=request.user, follow_up=follow_up, coordinator=False, request=request
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         messages.success(request, f"The {follow_up.days_after}-day follow-up is recorded as done.")
     return redirect("followup_list", agency_slug=request.tenant.slug)
@@ -263,7 +263,7 @@ def followup_reassign(request: HttpRequest, follow_up_uuid) -> HttpResponse:
                 request=request,
             )
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            message_service_error(request, error)
         else:
             messages.success(request, f"Follow-up now owned by {form.cleaned_data['owner'].get_full_name()}.")
     return redirect("followup_list", agency_slug=request.tenant.slug)

@@ -5,7 +5,7 @@ until they are saved."""
 
 from __future__ import annotations
 
-from activations.models import IncidentType
+from governance.models import IncidentType
 
 COMMON_STEPS = """3h Demobilization / crisis management briefing
 12h Defusing with the crews involved

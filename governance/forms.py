@@ -5,12 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from activations.forms import AgencyMultipleChoice
+from agencies.forms import AgencyMultipleChoice
 from agencies.models import Agency
-from encounters.forms import TileChoices
 from governance import services
 from governance.models import Scope
-from network.forms import SingleLineField
+from network.forms import SingleLineField, TileChoices
 
 
 class AgreementForm(TileChoices, forms.Form):

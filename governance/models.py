@@ -17,10 +17,22 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from activations.models import IncidentType
 from network.validators import validate_single_line
 
 EXPIRY_WARNING_DAYS = 30
+
+
+# The kinds of critical incident the network plans for: each has an activation protocol (below) and an
+# activation records one (activations.models).
+class IncidentType(models.TextChoices):
+    OFFICER_INVOLVED_SHOOTING = "ois", "Officer-involved shooting"
+    LINE_OF_DUTY_DEATH = "lodd", "Line-of-duty death"
+    MASS_CASUALTY = "mci", "Mass casualty incident"
+    MAJOR_FIRE = "major-fire", "Major fire"
+    CORRECTIONS_DISTURBANCE = "corrections-disturbance", "Corrections disturbance"
+    IN_CUSTODY_DEATH = "in-custody-death", "In-custody death"
+    MEMBER_SUICIDE = "member-suicide", "Suicide of a member"
+    OTHER = "other", "Other"
 
 
 class Scope(models.TextChoices):

@@ -1,4 +1,4 @@
-"""Every write to the network's agreements and protocols, and the rules activations read from them."""
+"""Every write to the network's agreements and protocols (the rules activations read are in selectors.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, Role
@@ -151,32 +150,6 @@ def agreement_revoke(*, actor: User, agreement: Agreement, request=None) -> Agre
     return agreement
 
 
-def agreement_covering(first: Agency, second: Agency, scope: str, on: datetime.date | None = None) -> Agreement | None:
-    """The agreement in force that lets `first` and `second` work together in `scope`, if any.
-    An agency is always covered with itself."""
-    if first.pk == second.pk:
-        return None
-    both = Agreement.objects.filter(parties=first).filter(parties=second).values("pk")
-    return (
-        Agreement.objects.in_force(on)
-        .filter(network_id=first.network_id, scopes__contains=[scope])
-        .filter(Q(network_wide=True) | Q(pk__in=both))
-        .order_by("expires_on")
-        .first()
-    )
-
-
-def agencies_covered_with(lead: Agency, scope: str, on: datetime.date | None = None) -> list[int]:
-    """Ids of the agencies an agreement in force lets work with `lead` in `scope` (the lead included)."""
-    agreements = Agreement.objects.in_force(on).filter(network_id=lead.network_id, scopes__contains=[scope])
-    if agreements.filter(network_wide=True).exists():
-        return list(Agency.objects.filter(network_id=lead.network_id).values_list("pk", flat=True))
-    ids = set(
-        Agency.objects.filter(agreements__in=agreements.filter(parties=lead)).values_list("pk", flat=True).distinct()
-    )
-    return sorted(ids | {lead.pk})
-
-
 def _expiry_recipients(agreement: Agreement) -> list[str]:
     emails = set(
         NetworkRole.objects.filter(
@@ -276,19 +249,6 @@ def parse_follow_up_days(text: str) -> list[int]:
     return days
 
 
-def steps_as_text(protocol: ActivationProtocol) -> str:
-    """The protocol's steps in the same line format `parse_steps` reads, for editing."""
-
-    def timing(hours: int) -> str:
-        return f"{hours // 24}d" if hours and hours % 24 == 0 else f"{hours}h"
-
-    lines = []
-    for step in protocol.steps.all():
-        window = f"{timing(step.not_before_hours)}-" if step.not_before_hours else ""
-        lines.append(f"{window}{timing(step.due_hours)} {step.title}")
-    return "\n".join(lines)
-
-
 def protocol_save(
     *,
     actor: User,
@@ -318,11 +278,3 @@ def protocol_save(
         )
         audit_record(action=AuditAction.PROTOCOL_SAVED, actor=actor, obj=protocol, request=request)
     return protocol
-
-
-def protocol_for(network: Network, incident_type: str) -> ActivationProtocol | None:
-    return (
-        ActivationProtocol.objects.filter(network=network, incident_type=incident_type)
-        .prefetch_related("steps")
-        .first()
-    )

@@ -9,15 +9,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations.models import IncidentType
-from agencies.access import agency_view, network_view, region_ids_for
+from agencies.access import agency_view
 from agencies.models import Agency, Role
-from governance import defaults, services
+from governance import defaults, selectors, services
 from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
-from governance.models import ActivationProtocol, Agreement
+from governance.models import ActivationProtocol, Agreement, IncidentType
+from network.access import is_state_admin, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
-from network.forms import add_service_errors
 from network.models import NetworkRole
+from network.service_errors import add_service_errors, message_service_error
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
 REGIONAL = NetworkRole.Role.REGIONAL_COORDINATOR
@@ -61,7 +61,7 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
             "pending": [a for a in agreements if a.status == Agreement.Status.PROPOSED],
             "in_force": in_force,
             "others": [a for a in agreements if a.status != Agreement.Status.PROPOSED and a.pk not in in_force_ids],
-            "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles),
+            "can_manage": is_state_admin(request),
         },
     )
 
@@ -103,7 +103,7 @@ def agreement_detail(request: HttpRequest, agreement_uuid) -> HttpResponse:
         "governance/agreement_detail.html",
         {
             "agreement": agreement,
-            "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles),
+            "can_manage": is_state_admin(request),
             "download_url_name": "network_agreement_document",
         },
     )
@@ -126,7 +126,7 @@ def agreement_decide(request: HttpRequest, agreement_uuid) -> HttpResponse:
                 actor=request.user, agreement=agreement, approve=decision == "approve", request=request
             )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        message_service_error(request, error)
     else:
         done = {"approve": "approved and in force", "decline": "declined", "revoke": "revoked"}[decision]
         messages.success(request, f"The agreement is {done}.")
@@ -154,7 +154,7 @@ def protocol_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "governance/protocol_list.html",
-        {"rows": rows, "can_manage": any(role.role == STATE_ADMIN for role in request.network_roles)},
+        {"rows": rows, "can_manage": is_state_admin(request)},
     )
 
 
@@ -164,11 +164,11 @@ def protocol_edit(request: HttpRequest, incident_type: str) -> HttpResponse:
     if incident_type not in IncidentType.values:
         raise Http404("Not found.")
     network = _network(request)
-    protocol = services.protocol_for(network, incident_type)
+    protocol = selectors.protocol_for(network, incident_type)
     if protocol is not None:
         initial = {
             "name": protocol.name,
-            "steps": services.steps_as_text(protocol),
+            "steps": selectors.steps_as_text(protocol),
             "follow_up_days": ", ".join(str(day) for day in protocol.follow_up_days),
         }
     else:

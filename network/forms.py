@@ -1,22 +1,15 @@
-"""Forms for sign-in, invitations and onboarding, and the form helpers every app shares."""
+"""Forms of the network pages (sign-in, MFA, accounts, audit search, documentation standard, policy)
+and the form helpers every app shares (service errors, single-line text, tiles, error summary)."""
 
 from django import forms
-from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
 
-from agencies.models import Agency, Discipline, Role, validate_agency_slug
-from network.models import Region
+from network.models import AuditEvent, Vocabulary, VocabularyTerm
 from network.notify import notify
+from network.standards import MULTI_VALUED
 from network.validators import validate_single_line
-
-
-def add_service_errors(form: forms.Form, error: forms.ValidationError) -> None:
-    """Show a service's ValidationError on the form, beside the field it names when there is one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 class SingleLineField(forms.CharField):
@@ -41,83 +34,6 @@ class PasswordResetByNotifyForm(PasswordResetForm):
 
     def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
         notify(to_email, "password_reset", context)
-
-
-class AgencyCreateForm(forms.Form):
-    name = SingleLineField(
-        max_length=200,
-        help_text="As the agency writes it, e.g. Riverton Fire Department.",
-        # static/muster/agency_slug.js suggests the web address from it as it is typed.
-        widget=forms.TextInput(attrs={"data-slug-from-name": ""}),
-    )
-    discipline = forms.ChoiceField(choices=[("", "- Select -")] + list(Discipline.choices))
-    region = forms.ModelChoiceField(queryset=Region.objects.none(), empty_label="- Select -")
-    slug = forms.CharField(
-        label="Web address",
-        max_length=40,
-        help_text="Suggested from the name; change it if you like. Lowercase letters, digits and hyphens; the "
-        "agency's pages will live at /a/<address>/.",
-        validators=[validate_agency_slug],
-        widget=forms.TextInput(attrs={"data-slug-suggested": "", "autocomplete": "off", "spellcheck": "false"}),
-    )
-
-    def __init__(self, *args, network=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["region"].queryset = Region.objects.filter(network=network) if network else Region.objects.none()
-
-    def clean_slug(self):
-        slug = self.cleaned_data["slug"].strip().lower()
-        if Agency.objects.filter(slug=slug).exists():
-            raise forms.ValidationError("Another agency already uses this address; choose another.")
-        return slug
-
-
-class InvitationForm(forms.Form):
-    email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    role = forms.ChoiceField(choices=Role.choices)
-
-
-class FirstAdminInvitationForm(forms.Form):
-    email = forms.EmailField(label="E-mail of the agency's first admin")
-
-
-class InvitationAcceptForm(forms.Form):
-    full_name = SingleLineField(
-        label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
-    )
-    password1 = forms.CharField(
-        label="Choose a password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters; not a common password.",
-    )
-    password2 = forms.CharField(
-        label="Type the password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
-
-    def __init__(self, *args, email: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.email = email
-
-    def clean(self):
-        cleaned = super().clean()
-        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
-        if p1:
-            from network.models import User
-
-            try:
-                password_validation.validate_password(
-                    p1, User(email=self.email, full_name=cleaned.get("full_name", ""))
-                )
-            except forms.ValidationError as error:
-                self.add_error("password1", error)
-        return cleaned
-
-
-class MembershipRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices)
 
 
 class MfaCodeForm(forms.Form):
@@ -148,4 +64,219 @@ class MfaResetForm(forms.Form):
     email = forms.EmailField(label="E-mail of the account", help_text="The person must sign in and set up again.")
     confirm = forms.BooleanField(
         label="I have confirmed who this person is (for example by calling them back at a known number)."
+    )
+
+
+class TileChoices:
+    """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
+
+    def style_choice_widgets(self) -> None:
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.RadioSelect):
+                field.widget.attrs["class"] = "usa-radio__input usa-radio__input--tile"
+            elif isinstance(field.widget, forms.CheckboxSelectMultiple):
+                field.widget.attrs["class"] = "usa-checkbox__input usa-checkbox__input--tile"
+
+
+class ErrorSummary:
+    """The USWDS error summary: one link per field in error, to the field itself (the first choice of a
+    group), in the order the fields appear."""
+
+    def error_summary(self) -> list[dict]:
+        rows = [{"anchor": "", "label": "", "errors": list(self.non_field_errors())}] if self.non_field_errors() else []
+        for bound in self:
+            if not bound.errors:
+                continue
+            grouped = isinstance(bound.field.widget, (forms.RadioSelect, forms.CheckboxSelectMultiple))
+            anchor = f"{bound.auto_id}_0" if grouped else bound.id_for_label
+            label = "The form" if bound.is_hidden else bound.label
+            rows.append({"anchor": "" if bound.is_hidden else anchor, "label": label, "errors": list(bound.errors)})
+        return rows
+
+
+class AuditSearchForm(forms.Form):
+    action = forms.CharField(
+        label="Action", required=False, max_length=64, help_text="A code or its start, e.g. membership. or auth."
+    )
+    actor = forms.CharField(label="Person (e-mail)", required=False, max_length=254)
+    outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any"), *AuditEvent.Outcome.choices])
+    object_id = forms.CharField(label="Object id", required=False, max_length=64)
+    since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    agency = forms.ModelChoiceField(label="Agency", required=False, queryset=None, empty_label="Any")
+
+    def __init__(self, *args, agencies=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if agencies is None:
+            del self.fields["agency"]
+        else:
+            self.fields["agency"].queryset = agencies
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] < cleaned["since"]:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+
+# Bounds that keep any pasted text away from the database's limits (a 500 is never an answer).
+_CODE_MAX = VocabularyTerm._meta.get_field("code").max_length
+
+
+_LABEL_MAX = VocabularyTerm._meta.get_field("label").max_length
+
+
+_TERMS_MAX = 200
+
+
+def _slug_part(value: str, what: str, where: str) -> str:
+    slug = slugify(value)
+    if not slug:
+        raise ValidationError(f"{where}: the {what} needs letters or digits.")
+    if len(slug) > _CODE_MAX:
+        raise ValidationError(f"{where}: the {what} is longer than {_CODE_MAX} characters.")
+    return slug
+
+
+def parse_terms(text: str, vocabulary: Vocabulary, concepts: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Read `code | label | concept` lines into terms; every problem names the vocabulary and line.
+
+    A line without a concept keeps the concept its code had in the current version (`concepts`),
+    or starts a concept of its own when the code is new.
+    """
+    terms: list[tuple[str, str, str]] = []
+    first_line_of: dict[str, int] = {}
+    errors: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        where = f"{vocabulary.label}, line {number}"
+        parts = [part.strip() for part in line.split("|")]
+        try:
+            if len(parts) < 2:
+                raise ValidationError(f"{where}: separate the code and the label with “|”, e.g. “phone | Phone”.")
+            if len(parts) > 3:
+                raise ValidationError(f"{where}: use at most three parts, “code | label | concept”.")
+            code = _slug_part(parts[0], "code", where)
+            label = parts[1]
+            if not label:
+                raise ValidationError(f"{where}: the label is missing.")
+            if len(label) > _LABEL_MAX:
+                raise ValidationError(f"{where}: the label is longer than {_LABEL_MAX} characters.")
+            try:
+                validate_single_line(label)
+            except ValidationError as error:
+                raise ValidationError(f"{where}: {error.messages[0]}") from None
+            given = parts[2] if len(parts) == 3 else ""
+            concept = _slug_part(given, "concept", where) if given else concepts.get(code, code)
+            if code in first_line_of:
+                raise ValidationError(f"{where}: the code “{code}” is already used on line {first_line_of[code]}.")
+        except ValidationError as error:
+            errors.extend(error.messages)
+            continue
+        first_line_of[code] = number
+        terms.append((code, label, concept))
+    if len(terms) > _TERMS_MAX:
+        errors.append(f"{vocabulary.label}: keep it to {_TERMS_MAX} terms or fewer.")
+    if not terms and not errors:
+        errors.append(f"{vocabulary.label}: list at least one term.")
+    if errors:
+        raise ValidationError(errors)
+    return terms
+
+
+def _terms_as_text(terms: list[VocabularyTerm]) -> str:
+    return "\n".join(f"{term.code} | {term.label} | {term.concept}" for term in terms)
+
+
+class StandardPublishForm(forms.Form):
+    """One textarea per vocabulary; `cleaned_data` maps each vocabulary to its (code, label, concept) rows."""
+
+    def __init__(self, *args, current: dict[str, list[VocabularyTerm]], **kwargs):
+        super().__init__(*args, initial={v: _terms_as_text(terms) for v, terms in current.items()}, **kwargs)
+        self.concepts = {v: {term.code: term.concept for term in terms} for v, terms in current.items()}
+        for vocabulary in Vocabulary:
+            kind = "several of these" if vocabulary in MULTI_VALUED else "exactly one of these"
+            self.fields[vocabulary.value] = forms.CharField(
+                label=vocabulary.label,
+                # Not stripped, so the line numbers in messages match the lines on screen.
+                strip=False,
+                max_length=20_000,
+                error_messages={"required": f"{vocabulary.label}: list at least one term."},
+                help_text=f"One term per line: code | label | concept (concept optional). An encounter records {kind}.",
+                widget=forms.Textarea(
+                    attrs={"rows": max(len(current.get(vocabulary.value, [])) + 2, 4), "spellcheck": "false"}
+                ),
+            )
+
+    def fields_with_errors(self) -> list[forms.BoundField]:
+        return [field for field in self if field.errors]
+
+    def clean(self):
+        cleaned = super().clean()
+        for vocabulary in Vocabulary:
+            text = cleaned.get(vocabulary.value)
+            if text is None:
+                continue
+            try:
+                cleaned[vocabulary.value] = parse_terms(text, vocabulary, self.concepts.get(vocabulary.value, {}))
+            except ValidationError as error:
+                self.add_error(vocabulary.value, error)
+        return cleaned
+
+
+class PolicyForm(forms.Form):
+    notes_enabled = forms.BooleanField(
+        required=False,
+        label="Allow free-text notes on encounters",
+        help_text=(
+            "Notes are privileged records in several states and can be subpoenaed. "
+            "They stay off unless the network decides to allow them."
+        ),
+    )
+    notes_retention_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        label="Keep notes for (days)",
+        help_text="Days after an encounter's follow-ups close before its notes are purged: 1 to 3650.",
+    )
+    followup_reminder_days = forms.IntegerField(
+        min_value=0,
+        max_value=30,
+        label="Remind follow-up owners (days before due)",
+        help_text="0 reminds on the due day; at most 30.",
+    )
+    suppression_threshold = forms.IntegerField(
+        min_value=2,
+        max_value=20,
+        label="Hide counts below",
+        help_text="Leadership dashboards and exports hide counts from 1 up to this number minus one (2 to 20).",
+    )
+    activation_retention_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        label="Keep names in closed activations for (days)",
+        help_text="After this, the activation's key is destroyed and its names with it; counts remain.",
+    )
+    publication_delay_days = forms.IntegerField(
+        min_value=1,
+        max_value=60,
+        label="Publish leadership figures (days after a period ends)",
+        help_text=(
+            "Dashboards show a month or quarter only once it is published, this many days after it ends; "
+            "a published figure never changes. 1 to 60."
+        ),
+    )
+    account_inactive_days = forms.IntegerField(
+        min_value=1,
+        max_value=90,
+        label="Disable accounts unused for (days)",
+        help_text="CJIS asks for at most 90 days; 1 to 90.",
+    )
+    confidentiality_notice_text = forms.CharField(
+        max_length=4000,
+        label="Confidentiality notice supporters give",
+        help_text=("Shown on the encounter form. Members must be told these limits in writing before a first session."),
+        widget=forms.Textarea(attrs={"rows": 6}),
     )

@@ -36,6 +36,7 @@ from django_otp.oath import TOTP
 from agencies import crypto
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, User, recovery_code_digest
+from network.services import user_lockout_lift, user_sessions_end
 
 RECOVERY_CODE_COUNT = 10
 AUTHENTICATOR_NAME = "Authenticator app"
@@ -241,7 +242,6 @@ def mfa_reset(*, actor, user, request: HttpRequest | None = None) -> int:
 
     They enroll again at their next sign-in. Returns how many devices were removed.
     """
-    from network.services import user_sessions_end
 
     with transaction.atomic():
         removed = AuthenticatorApp.objects.filter(user=user).delete()[1].get(AuthenticatorApp._meta.label, 0)
@@ -258,7 +258,6 @@ def session_mark_verified(request: HttpRequest, device) -> None:
     """Record in the session that MFA passed, under a new session key (as Django does at sign-in),
     so a session id seen before the code was given is worth nothing after it. The person has now
     proved who they are, so any sign-in lockout on the account (from any address) is lifted."""
-    from network.services import user_lockout_lift
 
     otp_login(request, device)
     request.session.pop(PENDING_ENROLLMENT_KEY, None)

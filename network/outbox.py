@@ -15,6 +15,7 @@ import json
 import logging
 from collections import defaultdict
 
+from celery import current_app
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -87,13 +88,12 @@ def _payload(message: OutboxMessage) -> str:
 def _send(messages: list[OutboxMessage]) -> bool:
     """Hand the task of `messages` (identical payloads, rows locked by the caller) to Redis once and mark
     them all sent; on failure record the attempt. Never raises: Redis being down is expected here."""
-    from config.celery import app
-
     first = messages[0]
     ids = [m.pk for m in messages]
     try:
         # retry=False and the bounded broker connection settings keep a request quick with Redis down.
-        app.send_task(
+        # The project's Celery app (config/celery.py), current in every process that loaded the settings.
+        current_app.send_task(
             first.task,
             args=first.args,
             kwargs=first.kwargs,

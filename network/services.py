@@ -1,4 +1,4 @@
-"""Writes to the network's structure: users, regions, network roles."""
+"""Writes to the network's structure: the network, users, regions, network roles."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ from django.utils import timezone
 
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, Region
+from network.sessions import lockout_username
+from network.standards import policy_ensure, standard_ensure_default
 
 User = get_user_model()
 
 
 def network_get_or_create(*, name: str, slug: str) -> Network:
-    network, _ = Network.objects.get_or_create(slug=slug, defaults={"name": name})
+    """The network, created with its policy and version 1 of the documentation standard, so that reading
+    either (`network.selectors.policy_for`, `standard_current`) never has to create it."""
+    with transaction.atomic():
+        network, _ = Network.objects.get_or_create(slug=slug, defaults={"name": name})
+        policy_ensure(network=network)
+        standard_ensure_default(network=network)
     return network
 
 
@@ -35,11 +42,6 @@ def network_role_grant(*, actor, user, network: Network, role: str, region: Regi
         if created:
             audit_record(action=AuditAction.NETWORK_ROLE_GRANTED, actor=actor, obj=network_role)
     return network_role
-
-
-def network_current() -> Network | None:
-    """The deployment's network (Muster runs one statewide network per deployment)."""
-    return Network.objects.order_by("pk").first()
 
 
 def user_sessions_end(*, user) -> int:
@@ -90,7 +92,5 @@ def user_lockout_lift(*, user) -> int:
     account and address). Called when the person proves who they are: a completed password reset or
     a sign-in that passed MFA. Returns how many failure records were cleared."""
     from axes.utils import reset
-
-    from network.sessions import lockout_username
 
     return reset(username=lockout_username(None, {"username": user.email}))

@@ -6,6 +6,7 @@ from django.dispatch import receiver
 
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent
+from network.services import user_sessions_end
 
 
 @receiver(user_logged_in, dispatch_uid="muster_audit_sign_in")
@@ -18,7 +19,6 @@ def _audit_sign_out(sender, request, user, **kwargs) -> None:
     if user is not None:
         audit_record(action=AuditAction.SIGN_OUT, actor=user, obj=user, request=request)
         # Signing out anywhere signs out everywhere (a shared station, a lost phone).
-        from network.services import user_sessions_end
 
         user_sessions_end(user=user)
 

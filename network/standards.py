@@ -1,4 +1,5 @@
-"""The documentation standard: publishing versions of the shared vocabularies, and reading them."""
+"""Writes to the network's documentation standard (publishing versions of the shared vocabularies) and its
+policy. Reading them is network.selectors: `standard_current`, `terms_by_vocabulary`, `policy_for`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils.text import slugify
 
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Network, NetworkPolicy, PolicyChange, Vocabulary, VocabularyTerm
+from network.selectors import standard_current
 from network.validators import validate_single_line
 
 # Version 1, from the field's common practice (../shared/DOMAIN.md).
@@ -84,10 +86,6 @@ DEFAULT_TERMS: dict[str, list[tuple[str, str]]] = {
 MULTI_VALUED = frozenset({Vocabulary.TOPIC, Vocabulary.INTERVENTION})
 
 
-def standard_current(network: Network) -> DocumentationStandard | None:
-    return network.standards.order_by("-version").first()
-
-
 def standard_publish(
     *, actor, network: Network, terms: dict[str, list[tuple[str, str] | tuple[str, str, str]]], request=None
 ) -> DocumentationStandard:
@@ -133,26 +131,42 @@ def standard_publish(
 
 
 def standard_ensure_default(*, network: Network) -> DocumentationStandard:
+    """Publish version 1 from DEFAULT_TERMS if the network has no standard yet. Called when the network is
+    created (`network.services.network_get_or_create`), never by a page: pages read `standard_current`."""
     return standard_current(network) or standard_publish(actor=None, network=network, terms=DEFAULT_TERMS)
 
 
-def terms_by_vocabulary(standard: DocumentationStandard) -> dict[str, list[VocabularyTerm]]:
-    grouped: dict[str, list[VocabularyTerm]] = {v.value: [] for v in Vocabulary}
-    for term in standard.terms.all():
-        grouped[term.vocabulary].append(term)
-    return grouped
-
-
-def policy_for(network: Network) -> NetworkPolicy:
+def policy_ensure(*, network: Network) -> NetworkPolicy:
+    """Give the network its policy (every setting at its default) if it has none. Called when the network is
+    created, never by a page: pages read `network.selectors.policy_for`."""
     policy, _ = NetworkPolicy.objects.get_or_create(network=network)
     return policy
 
 
+# The settings `policy_update` changes: the ones the state admin's policy page edits. Anything else on the
+# row (its network, who changed it and when) is the service's to set, never a caller's.
+POLICY_SETTINGS = frozenset(
+    {
+        "notes_enabled",
+        "notes_retention_days",
+        "followup_reminder_days",
+        "suppression_threshold",
+        "activation_retention_days",
+        "confidentiality_notice_text",
+        "account_inactive_days",
+        "publication_delay_days",
+    }
+)
+
+
 def policy_update(*, actor, network: Network, request=None, **changes) -> NetworkPolicy:
-    """Change settings of the network policy; each changed setting is kept in its history."""
-    changes.pop("updated_at", None)  # stamped here
+    """Change settings of the network policy; each changed setting is kept in its history. Only the settings
+    in POLICY_SETTINGS can be changed: any other name is refused (TypeError, as for an unknown argument)."""
+    refused = sorted(set(changes) - POLICY_SETTINGS)
+    if refused:
+        raise TypeError(f"policy_update() cannot set {', '.join(refused)}; it sets only {sorted(POLICY_SETTINGS)}.")
     with transaction.atomic():
-        policy = NetworkPolicy.objects.select_for_update().get(pk=policy_for(network).pk)
+        policy = NetworkPolicy.objects.select_for_update().get(network=network)
         history = []
         for name, value in changes.items():
             old = getattr(policy, name)

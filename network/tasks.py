@@ -5,6 +5,10 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
+from network.outbox import outbox_relay
+from network.selectors import network_current, policy_for
+from network.services import users_inactive_disable
+
 BEAT_HEARTBEAT_KEY = "muster:beat:last"
 
 
@@ -13,9 +17,6 @@ def inactive_accounts_disable_task() -> int:
     """Beat, daily: disable accounts unused for the network policy's limit (at most MUSTER_INACTIVE_DAYS,
     90) and end their sessions."""
     from django.conf import settings
-
-    from network.services import network_current, users_inactive_disable
-    from network.standards import policy_for
 
     network = network_current()
     days = settings.MUSTER_INACTIVE_DAYS
@@ -43,6 +44,5 @@ def beat_heartbeat() -> None:
 def outbox_relay_task() -> int:
     """Beat, every MUSTER_OUTBOX_RELAY_SECONDS, and once at worker start: send the outbox messages
     written while Redis was down (network/outbox.py)."""
-    from network.outbox import outbox_relay
 
     return outbox_relay()

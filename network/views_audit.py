@@ -5,43 +5,17 @@ from __future__ import annotations
 
 import datetime
 
-from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from agencies.access import agency_view, network_view
-from agencies.models import Agency, Membership, Role
-from network.audit import ACCOUNT_ACTIONS, ADMINISTRATIVE_ACTIONS, AuditAction, audit_record
+from network.access import network_view
+from network.audit import AuditAction, audit_record
+from network.forms import AuditSearchForm
 from network.models import AuditEvent, NetworkRole
 
 PAGE_SIZE = 50
-
-
-class AuditSearchForm(forms.Form):
-    action = forms.CharField(
-        label="Action", required=False, max_length=64, help_text="A code or its start, e.g. membership. or auth."
-    )
-    actor = forms.CharField(label="Person (e-mail)", required=False, max_length=254)
-    outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any"), *AuditEvent.Outcome.choices])
-    object_id = forms.CharField(label="Object id", required=False, max_length=64)
-    since = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    agency = forms.ModelChoiceField(label="Agency", required=False, queryset=Agency.objects.none(), empty_label="Any")
-
-    def __init__(self, *args, agencies=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if agencies is None:
-            del self.fields["agency"]
-        else:
-            self.fields["agency"].queryset = agencies
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] < cleaned["since"]:
-            self.add_error("until", "The end date is before the start date.")
-        return cleaned
 
 
 def _utc_day(day: datetime.date, *, end: bool = False) -> datetime.datetime:
@@ -73,7 +47,7 @@ def utc_stamp(moment: datetime.datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 10000:02d}Z"
 
 
-def _search(request: HttpRequest, events: QuerySet[AuditEvent], *, agencies=None, agency=None) -> HttpResponse:
+def audit_search(request: HttpRequest, events: QuerySet[AuditEvent], *, agencies=None, agency=None) -> HttpResponse:
     form = AuditSearchForm(request.GET or None, agencies=agencies)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     events = _filtered(events, data).select_related("actor", "agency").order_by("-chain_position", "-id")
@@ -103,24 +77,8 @@ def _search(request: HttpRequest, events: QuerySet[AuditEvent], *, agencies=None
 @network_view(NetworkRole.Role.STATE_ADMIN)
 def network_audit(request: HttpRequest) -> HttpResponse:
     network = request.network_roles[0].network
-    return _search(
+    return audit_search(
         request,
         AuditEvent.objects.all(),
-        agencies=Agency.objects.filter(network=network).order_by("name"),
+        agencies=network.agencies.order_by("name"),
     )
-
-
-@agency_view(Role.AGENCY_ADMIN)
-def agency_audit(request: HttpRequest) -> HttpResponse:
-    """Administrative events of the agency only. Care events (who logged, viewed or disclosed what, and
-    any search by a care record's id) stay with the state admin's security review; an action not
-    classified in network.audit is hidden here by default."""
-    agency = request.tenant
-    members = Membership.objects.filter(agency=agency, is_active=True).values_list("user_id", flat=True)
-    # Sign-ins and account events carry no agency: the agency's current members' are shown (a failed
-    # sign-in names the account by object id only, never as the actor).
-    account_events = Q(agency__isnull=True, action__in=ACCOUNT_ACTIONS) & (
-        Q(actor_id__in=members) | Q(object_type="network.user", object_id__in=[str(pk) for pk in members])
-    )
-    events = AuditEvent.objects.filter(Q(agency=agency, action__in=ADMINISTRATIVE_ACTIONS) | account_events)
-    return _search(request, events, agency=agency)

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
-from agencies.access import login_view, network_view
 from network import mfa
+from network.access import login_view, network_view
 from network.forms import MfaCodeForm, MfaResetForm
 from network.models import NetworkRole, User
 

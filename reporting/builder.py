@@ -12,7 +12,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from activations.models import Activation, OutreachTarget, Participation
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency
+from agencies.selectors import supporters_of
 from network.models import Region, Vocabulary, VocabularyTerm
 from reporting.models import MetricSnapshot, PeriodKind
 
@@ -163,9 +164,7 @@ def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date
     """(kind, period_start, metric, dimension, key, value) for one agency. Call inside its schema."""
     concepts = _concepts()
     out: list[tuple] = []
-    roster = Membership.objects.filter(
-        agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
-    ).count()
+    roster = supporters_of(agency).count()
     counts = _schema_counts(since=since, today=today)
     overdue = followups_overdue_at(today)
     for kind in KINDS:

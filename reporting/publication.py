@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations.models import IncidentType, OutreachTarget
-from agencies.models import Agency, Discipline, Membership, Role
+from activations.models import OutreachTarget
+from agencies.models import Agency, Discipline
+from agencies.selectors import supporters_of
+from governance.models import IncidentType
 from network.models import Network, Region, Vocabulary, VocabularyTerm
 from reporting import builder
 from reporting.builder import period_start
@@ -182,9 +184,7 @@ def agency_counts(agency: Agency, *, kind: str, start: datetime.date) -> dict[st
         elif metric in ("supporters_active", "first_contacts", "first_contact_minutes_median", *FLOWS):
             counts[metric] = value
     counts["followups_overdue"] = overdue
-    counts["roster"] = Membership.objects.filter(
-        agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
-    ).count()
+    counts["roster"] = supporters_of(agency).count()
     return counts
 
 
@@ -307,9 +307,7 @@ def granularity(agency: Agency, year: int) -> str:
     of the year. Never changed afterwards: the table refuses updates."""
     decided = AgencyReportingGranularity.objects.filter(agency=agency, year=year).first()
     if decided is None:
-        roster = Membership.objects.filter(
-            agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
-        ).count()
+        roster = supporters_of(agency).count()
         kind = PeriodKind.QUARTER if roster < SMALL_AGENCY_ROSTER else PeriodKind.MONTH
         decided = AgencyReportingGranularity.objects.create(agency=agency, year=year, kind=kind)
     return decided.kind

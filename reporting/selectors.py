@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency
+from agencies.selectors import supporters_of
 from network.models import Network
-from network.standards import policy_for
+from network.selectors import policy_for
 from reporting.builder import period_start
 from reporting.models import AgencyReportingGranularity, PeriodKind, Publication, PublishedFigure
 from reporting.publication import (
@@ -141,9 +142,7 @@ def _kind_for(scope: Scope, today: datetime.date) -> str:
     decided = AgencyReportingGranularity.objects.filter(agency=scope.agency, year=today.year).first()
     if decided is not None:
         return decided.kind
-    roster = Membership.objects.filter(
-        agency=scope.agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
-    ).count()
+    roster = supporters_of(scope.agency).count()
     return PeriodKind.QUARTER if roster < SMALL_AGENCY_ROSTER else PeriodKind.MONTH
 
 

@@ -17,7 +17,7 @@ from network import suppression
 from network.audit import AuditAction, audit_record
 from network.models import Network
 from network.outbox import outbox_enqueue
-from network.standards import policy_for
+from network.selectors import policy_for
 from network.suppression import Cell
 from reporting import builder, publication
 from reporting.models import AgencySnapshotState, PeriodKind, Publication, SnapshotRun

@@ -6,8 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agencies.access import agency_view, is_state_admin, network_view, region_ids_for
+from agencies.access import agency_view
 from agencies.models import Role
+from network.access import is_state_admin, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.csvexport import csv_writer
 from network.models import NetworkRole, Region

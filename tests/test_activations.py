@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations import services
+from activations import selectors, services
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from activations.tasks import activation_names_retention_task
 from agencies import crypto
@@ -177,7 +177,7 @@ def test_the_same_person_added_by_two_agencies_with_other_spacing_and_case_is_fl
     client.post(f"/activations/{activation.uuid}/members/{flagged.uuid}/duplicate/", {"decision": "merge"})
     flagged.refresh_from_db()
     assert flagged.merged_into == flagged.possible_duplicate_of
-    board = services.after_action_summary(activation)
+    board = selectors.after_action_summary(activation)
     assert board["affected_members"] == 2 and board["duplicates_merged"] == 1
 
 

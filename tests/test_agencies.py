@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 from guardian.shortcuts import assign_perm
 
-from agencies import schemas, services
+from agencies import schemas, selectors, services
 from agencies.access import object_permission_checker
 from agencies.models import Agency, AgencyUserObjectPermission, Invitation, Membership, Role
 from network.audit import AuditAction
@@ -162,7 +162,7 @@ def test_invitation_stores_only_a_digest_of_its_token(world):
     invitation, token = _invite(world)
     assert token not in invitation.token_digest
     assert not Invitation.objects.filter(token_digest=token).exists()
-    assert services.invitation_for_token(token) == invitation
+    assert selectors.invitation_for_token(token) == invitation
 
 
 def test_invitation_email_carries_a_working_set_password_link(client, world, django_capture_on_commit_callbacks):
@@ -208,8 +208,8 @@ def test_expired_invitation_is_refused(client, world):
 def test_inviting_again_replaces_the_pending_invitation(world):
     first, first_token = _invite(world)
     second, second_token = _invite(world)
-    assert services.invitation_for_token(first_token) is None
-    assert services.invitation_for_token(second_token) == second
+    assert selectors.invitation_for_token(first_token) is None
+    assert selectors.invitation_for_token(second_token) == second
 
 
 def test_existing_account_accepts_by_signing_in_as_that_account(client, world):

@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 from agencies import backup
 from agencies import services as agency_services
 from agencies.models import Role
-from network import standards
+from network import selectors, standards
 from network.csvexport import FORMULA_START, csv_cell, csv_writer
 from network.models import Network, Vocabulary
 from tests.support import ROOT, agency_url, app_modules, log_encounter, make_user, open_activation
@@ -129,8 +129,8 @@ def test_dashboard_csvs_escape_labels_the_state_admin_typed(client, world):
     """Breakdown labels come from the documentation standard's vocabulary, region names from the
     state admin's form: both reach the chief's and the network's CSV."""
     network = Network.objects.get(pk=world.network_id)
-    current = standards.standard_current(network)
-    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in standards.terms_by_vocabulary(current).items()}
+    current = selectors.standard_current(network)
+    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in selectors.terms_by_vocabulary(current).items()}
     terms[Vocabulary.CONTACT_MODE] = [(code, HYPERLINK if code == "phone" else label, concept)
                                       for code, label, concept in terms[Vocabulary.CONTACT_MODE]]  # fmt: skip
     standards.standard_publish(actor=world.state_admin, network=network, terms=terms)

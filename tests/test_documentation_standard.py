@@ -15,7 +15,9 @@ from network.models import (
     PolicyChange,
     Vocabulary,
 )
-from network.standards import DEFAULT_TERMS, standard_current, standard_ensure_default, terms_by_vocabulary
+from network.selectors import standard_current, terms_by_vocabulary
+from network.services import network_get_or_create
+from network.standards import DEFAULT_TERMS
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +67,7 @@ def _policy_changes() -> int:
 
 
 def test_state_admin_sees_the_current_version_and_its_terms(admin_client, network):
-    standard = standard_ensure_default(network=network)
+    standard = standard_current(network)
     response = admin_client.get(STANDARD)
     page = response.content.decode()
     assert response.status_code == 200
@@ -77,25 +79,29 @@ def test_state_admin_sees_the_current_version_and_its_terms(admin_client, networ
     assert f'href="{PUBLISH}"' in page
 
 
-def test_the_standard_page_publishes_the_default_as_version_one_when_there_is_none(admin_client, monkeypatch):
-    fresh = Network.objects.create(name="Fresh Network", slug="fresh-network")
-    monkeypatch.setattr("network.views_standard.network_current", lambda: fresh)
-    page = admin_client.get(STANDARD).content.decode()
+def test_a_new_network_starts_with_version_one_and_the_default_policy(admin_client, monkeypatch):
+    """Created with the network (not by the first page that reads them: GET pages never write)."""
+    fresh = network_get_or_create(name="Fresh Network", slug="fresh-network")
     assert _versions(fresh) == [1]
     assert standard_current(fresh).terms.count() == sum(len(terms) for terms in DEFAULT_TERMS.values())
+    policy = NetworkPolicy.objects.get(network=fresh)
+    assert (policy.notes_enabled, policy.suppression_threshold) == (False, 5)
+    monkeypatch.setattr("network.views_standard.network_current", lambda: fresh)
+    page = admin_client.get(STANDARD).content.decode()
     assert "Muster (the default standard)" in page
     assert "None: this is the first version." in page
+    assert network_get_or_create(name="Fresh Network", slug="fresh-network") == fresh
+    assert _versions(fresh) == [1]  # getting it again publishes nothing more
 
 
 def test_publish_form_is_prefilled_with_one_term_per_line(admin_client, network):
-    standard_ensure_default(network=network)
     data = _form_data(admin_client)
     assert "undisclosed | Undisclosed | undisclosed" in data[Vocabulary.TOPIC].splitlines()
     assert set(data) == set(Vocabulary.values)
 
 
 def test_publishing_a_renamed_term_with_its_old_concept_maps_it_across_versions(admin_client, network, world):
-    old = standard_ensure_default(network=network)
+    old = standard_current(network)
     data = _form_data(admin_client)
     data[Vocabulary.TOPIC] = _replace_line(
         data[Vocabulary.TOPIC], "family-relationship", "relationships | Relationships | family-relationship"
@@ -116,7 +122,7 @@ def test_publishing_a_renamed_term_with_its_old_concept_maps_it_across_versions(
 
 
 def test_publishing_a_new_version_leaves_the_old_one_untouched(admin_client, network):
-    old = standard_ensure_default(network=network)
+    old = standard_current(network)
     before = [(t.vocabulary, t.code, t.label, t.concept, t.position) for t in old.terms.all()]
     data = _form_data(admin_client)
     data[Vocabulary.TOPIC] = _replace_line(data[Vocabulary.TOPIC], "grief", "loss | Loss and grief | grief")
@@ -129,7 +135,6 @@ def test_publishing_a_new_version_leaves_the_old_one_untouched(admin_client, net
 
 
 def test_a_kept_code_without_a_concept_keeps_the_concept_it_had(admin_client, network):
-    standard_ensure_default(network=network)
     data = _form_data(admin_client)
     data[Vocabulary.TOPIC] = _replace_line(data[Vocabulary.TOPIC], "grief", "loss | Loss | grief")
     assert admin_client.post(PUBLISH, data).status_code == 302
@@ -141,7 +146,7 @@ def test_a_kept_code_without_a_concept_keeps_the_concept_it_had(admin_client, ne
 
 
 def test_blank_lines_are_ignored(admin_client, network):
-    old = standard_ensure_default(network=network)
+    old = standard_current(network)
     data = _form_data(admin_client)
     data[Vocabulary.REFERRAL] = "\n\n  \n" + data[Vocabulary.REFERRAL].replace("\n", "\n\n") + "\n\n"
     assert admin_client.post(PUBLISH, data).status_code == 302
@@ -180,7 +185,6 @@ def test_blank_lines_are_ignored(admin_client, network):
     ],
 )
 def test_a_bad_list_is_explained_and_publishes_nothing(admin_client, network, vocabulary, edit, message):
-    standard_ensure_default(network=network)
     versions = _versions(network)
     data = _form_data(admin_client)
     data[vocabulary] = edit(data[vocabulary])
@@ -192,7 +196,6 @@ def test_a_bad_list_is_explained_and_publishes_nothing(admin_client, network, vo
 
 
 def test_a_line_error_is_shown_beside_its_own_list(admin_client, network):
-    standard_ensure_default(network=network)
     data = _form_data(admin_client)
     data[Vocabulary.INITIATOR] += "\nnonsense"
     form = admin_client.post(PUBLISH, data).context["form"]
@@ -213,7 +216,6 @@ def test_a_line_error_is_shown_beside_its_own_list(admin_client, network):
     ],
 )
 def test_garbage_never_breaks_the_publish_page(admin_client, network, data):
-    standard_ensure_default(network=network)
     versions = _versions(network)
     response = admin_client.post(PUBLISH, data)
     assert response.status_code == 200
@@ -247,9 +249,9 @@ def test_policy_form_saves_the_settings_and_audits_the_change(admin_client, netw
     assert 'name="notes_enabled" id="id_notes_enabled" aria-describedby="id_notes_enabled_helptext" checked>' in page
 
 
-def test_notes_stay_off_unless_the_network_turns_them_on(admin_client, network):
-    PolicyChange.objects.filter(policy__network=network).delete()  # history first: it protects the policy
-    NetworkPolicy.objects.filter(network=network).delete()
+def test_notes_stay_off_unless_the_network_turns_them_on(admin_client, monkeypatch):
+    fresh = network_get_or_create(name="Fresh Network", slug="fresh-network")  # its policy at the defaults
+    monkeypatch.setattr("network.views_standard.network_current", lambda: fresh)
     page = admin_client.get(POLICY).content.decode()
     assert "Notes are privileged records" in page
     assert 'name="notes_enabled"' in page
@@ -292,9 +294,9 @@ def test_policy_values_out_of_range_are_refused(admin_client, network, field, va
     assert _policy_changes() == before
 
 
-def test_saving_an_unchanged_policy_records_nothing(admin_client, network):
-    PolicyChange.objects.filter(policy__network=network).delete()  # history first: it protects the policy
-    NetworkPolicy.objects.filter(network=network).delete()
+def test_saving_an_unchanged_policy_records_nothing(admin_client, monkeypatch):
+    fresh = network_get_or_create(name="Fresh Network", slug="fresh-network")  # its policy at the defaults
+    monkeypatch.setattr("network.views_standard.network_current", lambda: fresh)
     before = _policy_changes()
     response = admin_client.post(
         POLICY,

@@ -14,7 +14,7 @@ from activations.models import Activation
 from agencies.models import Role
 from encounters import maintenance
 from encounters.models import DisclosureRecord, Encounter, FollowUp
-from network import standards
+from network import selectors, standards
 from network.audit import AuditAction
 from network.models import AuditEvent, Network, Vocabulary
 from tests.support import WORLD_NOTE, agency_url, encounter_form_data, log_encounter
@@ -123,8 +123,8 @@ def test_escalation_leads_straight_to_the_disclosure_record(client, world):
 
 def test_encounters_keep_the_standard_version_they_were_logged_under(client, world):
     network = Network.objects.get(pk=world.network_id)
-    v1 = standards.standard_current(network)
-    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in standards.terms_by_vocabulary(v1).items()}
+    v1 = selectors.standard_current(network)
+    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in selectors.terms_by_vocabulary(v1).items()}
     terms[Vocabulary.CONTACT_MODE] = [("face-to-face", "Face to face", "in-person"), ("phone", "Phone")]
     v2 = standards.standard_publish(actor=world.state_admin, network=network, terms=terms)
     with tenant_context(world.agency_a):
@@ -342,7 +342,7 @@ def test_disclosure_form_records_exception_time_parties_and_notice_date(client, 
 def test_notes_are_purged_after_follow_ups_close_plus_retention_unless_on_legal_hold(world):
     supporter = world.a[Role.PEER_SUPPORTER]
     network = Network.objects.get(pk=world.network_id)
-    retention = standards.policy_for(network).notes_retention_days
+    retention = selectors.policy_for(network).notes_retention_days
     with tenant_context(world.agency_a):
         closed = log_encounter(
             world.agency_a, author=supporter, notes="purge me", follow_up_due_on=timezone.localdate()
@@ -618,7 +618,7 @@ def test_encounter_form_is_never_restored_marks_required_groups_and_summarises_e
 
 
 def test_notes_help_states_the_retention_in_force(client, world):
-    policy = standards.policy_for(world.agency_a.network)
+    policy = selectors.policy_for(world.agency_a.network)
     client.force_login(world.a[Role.PEER_SUPPORTER])
     page = client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
     assert f"Kept {policy.notes_retention_days} days after the last follow-up closes" in page

@@ -11,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from activations import selectors as activation_selectors
 from activations import services as activation_services
 from activations.models import ActivationEvent, ChecklistItem, TargetFollowUp
 from agencies.models import Role
-from governance import services
+from governance import selectors, services
 from governance.models import Agreement, Scope
 from network.models import AuditEvent
 from tests.support import agency_url, agreement_record, make_agency, make_ready, open_activation, refused, signed_pdf
@@ -62,7 +63,7 @@ def test_an_agency_joins_an_activation_only_under_an_agreement_in_force(world):
 def test_an_agreement_out_of_force_or_of_another_scope_does_not_cover(world, overrides):
     _revoke(world)
     agreement_record(world, [world.agency_a, world.agency_b], **overrides)
-    assert services.agreement_covering(world.agency_a, world.agency_b, Scope.JOINT_ACTIVATION) is None
+    assert selectors.agreement_covering(world.agency_a, world.agency_b, Scope.JOINT_ACTIVATION) is None
     with pytest.raises(ValidationError):
         open_activation(world, participating=[world.agency_b])
 
@@ -99,7 +100,7 @@ def test_a_supporter_of_another_agency_needs_a_cross_agency_outreach_agreement(w
         exposure="direct",
     )
     row = next(
-        p for p in activation_services.assignable_supporters(activation, target) if p["user"] == b_supporter.user
+        p for p in activation_selectors.assignable_supporters(activation, target) if p["user"] == b_supporter.user
     )
     assert row["blocked"] == f"no cross-agency outreach agreement with {world.agency_a.name}"
     with refused("no_outreach_agreement"):
@@ -182,13 +183,13 @@ def test_an_agency_admins_proposal_covers_nothing_until_a_state_admin_approves(c
     assert response.status_code == 302
     proposal = Agreement.objects.get(title="Proposed mutual aid")
     assert proposal.status == Agreement.Status.PROPOSED
-    assert services.agreement_covering(world.agency_a, world.agency_b, Scope.JOINT_ACTIVATION) is None
+    assert selectors.agreement_covering(world.agency_a, world.agency_b, Scope.JOINT_ACTIVATION) is None
 
     client.force_login(world.state_admin)
     client.post(f"/network/agreements/{proposal.uuid}/decide/", {"decision": "approve"})
     proposal.refresh_from_db()
     assert proposal.status == Agreement.Status.ACTIVE and proposal.decided_by == world.state_admin
-    assert services.agreement_covering(world.agency_a, world.agency_b, Scope.JOINT_ACTIVATION) == proposal
+    assert selectors.agreement_covering(world.agency_a, world.agency_b, Scope.JOINT_ACTIVATION) == proposal
 
 
 def test_an_agency_admin_cannot_propose_for_agencies_without_their_own(world):
@@ -399,7 +400,7 @@ def test_only_the_assigned_supporter_or_a_coordinator_marks_a_follow_up_done(cli
     client.post(url)
     follow_up.refresh_from_db()
     assert follow_up.done_by == supporter.user
-    summary = activation_services.after_action_summary(activation)
+    summary = activation_selectors.after_action_summary(activation)
     assert (summary["scheduled_follow_ups"], summary["scheduled_follow_ups_done"]) == (3, 1)
 
 

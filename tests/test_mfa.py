@@ -26,7 +26,7 @@ from agencies.models import Role
 from network import mfa
 from network.audit import AuditAction
 from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, recovery_code_digest
-from tests.support import PASSWORD, agency_url, login_as, make_user
+from tests.support import agency_url, login_as, make_user
 from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
 pytestmark = pytest.mark.django_db
@@ -328,7 +328,7 @@ def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required, djang
     assert "new password is saved" in done.content.decode()
     assert client.get(home_of(world))["Location"].startswith("/login/")  # the reset signs nobody in
 
-    response = client.post("/login/", {"username": clinician.email, "password": new_password}, follow=True)
+    response = login_as(client, clinician, password=new_password, follow=True)
     assert response.redirect_chain[-1][0].startswith("/mfa/")
     for path in (home_of(world), f"{home_of(world)}encounters/", "/activations/"):
         assert client.get(path)["Location"].startswith("/mfa/"), path
@@ -366,7 +366,7 @@ def test_relaxed_mfa_lets_a_password_sign_in_and_every_page_says_so(client, worl
     settings.MUSTER_MFA_REQUIRED = False
     settings.MUSTER_DEMO = True
     assert OFF_BANNER in client.get("/login/").content.decode()
-    response = client.post("/login/", {"username": world.a[Role.CHIEF].email, "password": PASSWORD}, follow=True)
+    response = login_as(client, world.a[Role.CHIEF], follow=True)
     assert response.redirect_chain[-1][0] == home_of(world)
     page = response.content.decode()
     assert f"{OFF_BANNER} for the demo" in page and "Demo network" in page

@@ -19,8 +19,8 @@ from activations import services as activation_services
 from activations.models import OutreachTarget
 from agencies import services as agency_services
 from agencies.models import Membership, Role
+from network import selectors, standards
 from network import services as network_services
-from network import standards
 from network.models import Network, OutboxMessage, PolicyChange
 from network.suppression import Cell, audit
 from reporting import publication, services
@@ -113,10 +113,10 @@ def test_the_delay_is_a_policy_setting_on_the_policy_page_with_its_history(clien
         "account_inactive_days": 90,
         "publication_delay_days": 10,
         "notes_enabled": "on",
-        "confidentiality_notice_text": standards.policy_for(network).confidentiality_notice_text,
+        "confidentiality_notice_text": selectors.policy_for(network).confidentiality_notice_text,
     }
     assert client.post("/network/policy/", form).status_code == 302
-    assert standards.policy_for(network).publication_delay_days == 10
+    assert selectors.policy_for(network).publication_delay_days == 10
     page = client.get("/network/policy/").content.decode()
     assert "Publish leadership figures (days after a period ends)" in page
 
@@ -318,7 +318,7 @@ def test_an_lp_audit_of_a_real_publication_finds_every_hidden_figure_protected(w
     _varied_quarter(world, monthly_agency, start=JUL, count=45, seed=1)
     _varied_quarter(world, world.agency_b, start=JUL, count=20, seed=2)
     services.publication_publish_due(network=network, today=AFTER_OCTOBER)
-    threshold = standards.policy_for(network).suppression_threshold
+    threshold = selectors.policy_for(network).suppression_threshold
 
     # Rebuild every figure that the July-September months and Q3 published, with its atoms, and mark each
     # shown or hidden as it was actually published; then solve for each hidden one.
@@ -461,7 +461,7 @@ def test_a_chiefs_csv_is_byte_identical_after_a_supporter_saves_until_the_next_p
                 contact_mode="video" if day > 6 else "in-person",
             )
         services.publication_publish_due(network=network, today=datetime.date(2026, 10, 10))
-        threshold = standards.policy_for(network).suppression_threshold
+        threshold = selectors.policy_for(network).suppression_threshold
 
         client = Client()
         client.force_login(chief)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from agencies.models import Role
 from encounters.models import Encounter, FollowUp
-from network import standards
+from network import selectors, standards
 from network.audit import AuditAction
 from network.models import AuditEvent, Network, Vocabulary
 from network.suppression import line_total, suppress_table
@@ -67,8 +67,8 @@ def test_snapshots_match_what_is_in_the_agency_schema(world):
 @pytest.mark.django_db
 def test_breakdowns_count_concepts_across_standard_versions(world):
     network = Network.objects.get(pk=world.network_id)
-    v1 = standards.standard_current(network)
-    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in standards.terms_by_vocabulary(v1).items()}
+    v1 = selectors.standard_current(network)
+    terms = {v: [(t.code, t.label, t.concept) for t in ts] for v, ts in selectors.terms_by_vocabulary(v1).items()}
     terms[Vocabulary.CONTACT_MODE] = [("face-to-face", "Face to face", "in-person"), ("phone", "Phone")]
     with tenant_context(world.agency_a):
         log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], contact_mode="in-person")

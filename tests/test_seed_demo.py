@@ -9,10 +9,10 @@ from django.db.models import Count
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations.models import Activation, IncidentType, OutreachTarget
+from activations.models import Activation, OutreachTarget
 from agencies.models import Agency, Discipline, Membership, Role, SupporterProfile
 from encounters.models import DisclosureRecord, Encounter, FollowUp
-from governance.models import ActivationProtocol, Agreement
+from governance.models import ActivationProtocol, Agreement, IncidentType
 from network.models import NetworkPolicy, NetworkRole, Region, User
 from reporting.models import PeriodKind, Publication, PublishedFigure
 

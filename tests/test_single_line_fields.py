@@ -12,16 +12,16 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from activations.forms import ActivationOpenForm, MembersAddForm
+from agencies.forms import AgencyCreateForm, InvitationAcceptForm
 from agencies.models import Agency
 from agencies.roster_views import ProfileForm
 from governance import services as governance_services
 from governance.forms import AgreementForm, ProtocolForm
 from governance.models import Agreement
-from network import standards
-from network.forms import AgencyCreateForm, InvitationAcceptForm
+from network import selectors, standards
+from network.forms import parse_terms
 from network.models import Network, Region, Vocabulary
 from network.validators import CONTROL_CHARACTERS, validate_single_line
-from network.views_standard import parse_terms
 from tests.support import agreement_record, make_agency, open_activation, refused, signed_pdf
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_checklist_steps_and_vocabulary_labels_refuse_control_characters(world):
     network = Network.objects.get(pk=world.network_id)
     terms = {
         v: [(t.code, t.label, t.concept) for t in ts]
-        for v, ts in standards.terms_by_vocabulary(standards.standard_current(network)).items()
+        for v, ts in selectors.terms_by_vocabulary(selectors.standard_current(network)).items()
     }
     terms[Vocabulary.CONTACT_MODE] = [("phone", "Phone\x85call")]
     with refused("single_line"):

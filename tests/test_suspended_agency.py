@@ -123,10 +123,10 @@ def test_callout_skips_a_suspended_agencys_supporters(world):
 def test_assignment_candidates_skip_a_suspended_agency_also_across_agencies(world):
     activation = _two_agency_activation(world)
     target = _add(world, activation, "Pat Doe")  # an A member: B's supporters reach them cross-agency
-    candidates = {p["user"].pk for p in services.assignable_supporters(activation, target)}
+    candidates = {p["user"].pk for p in selectors.assignable_supporters(activation, target)}
     assert world.b[Role.PEER_SUPPORTER].pk in candidates  # the agreement allows it while B is active
     _suspend(world, world.agency_b)
-    agencies = {p["agency"].pk for p in services.assignable_supporters(activation, target)}
+    agencies = {p["agency"].pk for p in selectors.assignable_supporters(activation, target)}
     assert agencies == {world.agency_a.pk}
     with refused("not_a_participating_supporter"):
         _assign(world, target, world.b[Role.PEER_SUPPORTER])
@@ -214,7 +214,7 @@ def test_reinstating_restores_rights_but_not_the_returned_assignments(client, wo
     assert not OutreachTarget.objects.filter(activation=activation, assigned_supporter=supporter).exists()
     client.force_login(world.b[Role.COORDINATOR])
     assert client.get(f"/activations/{activation.uuid}/board/").status_code == 200
-    assert supporter.pk in {p["user"].pk for p in services.assignable_supporters(activation, target)}
+    assert supporter.pk in {p["user"].pk for p in selectors.assignable_supporters(activation, target)}
 
 
 def test_a_suspended_agencys_chief_loses_the_summary_of_a_closed_activation(client, world):

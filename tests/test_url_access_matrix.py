@@ -1,7 +1,7 @@
 """Every URL pattern x every identity: nobody gets through where the view's access rule says no.
 
 New views are covered automatically: the walk finds them, and a view without an access rule
-(one of the decorators in agencies.access) fails the first test.
+(one of the access decorators: network.access, agencies.access, activations.access) fails the first test.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def test_every_route_matches_the_reviewed_policy():
 
 def test_every_view_declares_an_access_rule():
     missing = [r.template for r in all_routes() if not hasattr(r.callback, "access_rule")]
-    assert not missing, f"views without an agencies.access decorator: {missing}"
+    assert not missing, f"views without an access decorator: {missing}"
 
 
 def test_the_walk_finds_agency_network_and_public_routes():

@@ -16,8 +16,8 @@ from agencies import services as agency_services
 from agencies.models import Discipline, Membership, Role
 from encounters.models import Encounter
 from governance import services as governance_services
+from network import selectors, standards
 from network import services as network_services
-from network import standards
 from network.models import NetworkRole
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
 from tests.support import agency_url, login_as, make_agency, make_ready, make_user, signed_pdf
@@ -303,7 +303,7 @@ def test_friction_notes_policy_name_warning_and_assignment_actions(stack, world,
 
         page.goto(incident.form_url(stack.base_url))
         with django_db_blocker.unblock():
-            days = standards.policy_for(incident.police.network).notes_retention_days
+            days = selectors.policy_for(incident.police.network).notes_retention_days
         expect(page.get_by_text(re.compile(rf"kept {days} days after", re.IGNORECASE))).to_be_visible()
         fill_required(page)
         notes = page.get_by_label(re.compile("^Notes"))

@@ -8,7 +8,8 @@ import uuid
 
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency
+from agencies.selectors import clinicians_of, supporters_of
 from encounters import services as encounter_services
 from encounters.forms import DISCIPLINE_DEFAULTS
 from encounters.models import Encounter, FollowUp
@@ -41,12 +42,8 @@ def seed_encounters(
     """Create encounters if the agency has none (call inside the agency's schema). Returns how many."""
     if Encounter.objects.exists():
         return 0
-    supporters = list(
-        Membership.objects.filter(
-            agency=agency, is_active=True, role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]
-        ).select_related("user")
-    )
-    clinicians = [m.user for m in Membership.objects.filter(agency=agency, role=Role.CLINICIAN, is_active=True)]
+    supporters = list(supporters_of(agency).select_related("user"))
+    clinicians = [m.user for m in clinicians_of(agency)]
     if not supporters:
         return 0
     today = timezone.localdate()

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations import services
+from activations import selectors, services
 from activations.models import Activation, OutreachTarget, TargetFollowUp
 from agencies.models import Agency, Membership, Role
 from encounters import services as encounter_services
@@ -82,7 +82,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
             services.callout_answer(
                 supporter=response.supporter, activation=activation, answer=answer, involved=index == 1
             )
-        pool = [p for p in services.assignable_supporters(activation) if not p["blocked"]]
+        pool = [p for p in selectors.assignable_supporters(activation) if not p["blocked"]]
         demo_supporter = User.objects.get(email="supporter@example.org")
         demo_pairs = [p for p in pool if p["user"] == demo_supporter]
         for i, (name, role, slug, exposure, outcome) in enumerate(OPEN_MEMBERS):
@@ -137,7 +137,7 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
             participating=[agencies["southport-police"]],
         )
         services.callout_send(actor=lead_coordinator, activation=activation)
-        pool = [p for p in services.assignable_supporters(activation) if not p["blocked"]]
+        pool = [p for p in selectors.assignable_supporters(activation) if not p["blocked"]]
         names = ["Ada Finch", "Brian Cole", "Carmen Diaz", "Dev Patel", "Eli Grant", "Fay Morgan"]
         for i, name in enumerate(names):
             home = lead if i < 4 else agencies["southport-police"]

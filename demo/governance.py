@@ -8,10 +8,9 @@ import datetime
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from activations.models import IncidentType
 from agencies.models import Agency, Membership, Role
 from governance import defaults, services
-from governance.models import ActivationProtocol, Agreement, Scope
+from governance.models import ActivationProtocol, Agreement, IncidentType, Scope
 from network.models import Network, User
 
 JOINT = [Scope.JOINT_ACTIVATION, Scope.CROSS_AGENCY_OUTREACH]

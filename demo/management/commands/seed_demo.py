@@ -12,12 +12,12 @@ from django_tenants.utils import tenant_context
 
 from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Role
+from demo.activations import seed_activations
+from demo.encounters import DEMO_HISTORY_DAYS, seed_encounters
+from demo.governance import seed_governance
+from demo.roster import seed_roster
 from network import services as network_services
 from network import standards
-from network.demo_activations import seed_activations
-from network.demo_encounters import DEMO_HISTORY_DAYS, seed_encounters
-from network.demo_governance import seed_governance
-from network.demo_roster import seed_roster
 from network.models import NetworkRole
 from reporting import services as reporting_services
 from reporting.models import SnapshotRun

@@ -1,0 +1,69 @@
+"""Access to one activation's pages (/activations/<uuid>/...): the guardian grants of the user's role
+groups, plus coordination for the state admin and the lead agency's regional coordinator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+
+from activations.models import Activation, ActivationGroupObjectPermission
+from agencies.access import granting_role_groups
+from network.access import AccessRule, View, deny, network_roles_for
+from network.models import NetworkRole
+
+COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
+
+
+def activation_perms_for(user, activation) -> set[str]:
+    """What `user` may do in `activation`: the guardian grants of the role groups of their active
+    memberships in active agencies (grants go only to participating agencies), plus coordination for the
+    state admin and the lead agency's regional coordinator.
+
+    Only group grants through `granting_role_groups` count: a group the user still sits in, or a direct
+    user grant, never outlives the membership or the agency's suspension."""
+    if activation is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    held = set(
+        ActivationGroupObjectPermission.objects.filter(
+            content_object=activation, group__name__in=granting_role_groups(user)
+        ).values_list("permission__codename", flat=True)
+    )
+    for role in network_roles_for(user):
+        if role.network_id != activation.network_id:
+            continue
+        if role.role == NetworkRole.Role.STATE_ADMIN or role.region_id == activation.lead_agency.region_id:
+            held |= {COORDINATE, SUMMARY}
+    return held
+
+
+def activation_view(*perms: str) -> Callable[[View], View]:
+    """A page of one activation (public schema, /activations/<uuid>/...): the user must hold one of
+    `perms` on it. The view receives `request.activation` and `request.activation_perms`."""
+    if not perms:
+        raise ValueError("activation_view needs at least one permission.")
+    allowed = frozenset(perms)
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, activation_uuid, **kwargs) -> HttpResponse:
+            if request.tenant is not None:
+                raise Http404("Not found.")
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            activation = (
+                Activation.objects.select_related("lead_agency__region", "network").filter(uuid=activation_uuid).first()
+            )
+            held = activation_perms_for(request.user, activation)
+            if not held & allowed:
+                deny(request)
+            request.activation = activation
+            request.activation_perms = held
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = AccessRule(scope="activation", activation_perms=allowed)
+        return wrapper
+
+    return decorator

@@ -1,0 +1,89 @@
+"""Reads of agencies, memberships and invitations that pages, services and reports share (the home
+router's and the network pages' agency lists among them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from agencies.models import Agency, Invitation, Membership, Role
+
+# The roles that support members: they log encounters, own follow-ups, are called out and assigned,
+# and make up the peer team roster. A coordinator who also supports is a coordinator (decisions.md).
+SUPPORTING_ROLES = (Role.PEER_SUPPORTER, Role.COORDINATOR)
+
+
+# --- Where a user works, and the network's agencies -------------------------------------------------
+
+
+def memberships_for_user(user) -> QuerySet[Membership]:
+    """The agencies a user works in: active memberships of active agencies."""
+    return (
+        Membership.objects.filter(user=user, is_active=True, agency__status=Agency.Status.ACTIVE)
+        .select_related("agency")
+        .order_by("agency__name")
+    )
+
+
+def agencies_for_network_user(region_ids: set[int] | None) -> QuerySet[Agency]:
+    qs = Agency.objects.select_related("region").annotate(
+        member_count=Count("memberships", filter=Q(memberships__is_active=True))
+    )
+    if region_ids is not None:
+        qs = qs.filter(region_id__in=region_ids)
+    return qs.order_by("region__name", "name")
+
+
+# --- Peer supporters ------------------------------------------------------------------------------------
+
+
+def supporting_memberships() -> QuerySet[Membership]:
+    """Active memberships in a supporting role, in any agency. The one definition of "a peer supporter";
+    `supporters_of` narrows it to one agency, and callers that span agencies add their own filter."""
+    return Membership.objects.filter(is_active=True, role__in=SUPPORTING_ROLES)
+
+
+def supporters_of(agency: Agency) -> QuerySet[Membership]:
+    """The agency's peer supporters: its active memberships in a supporting role (peer supporter or
+    coordinator). Whether the agency itself is active is the caller's concern."""
+    return supporting_memberships().filter(agency=agency)
+
+
+def clinicians_of(agency: Agency) -> QuerySet[Membership]:
+    """The agency's team clinicians (active memberships): who a clinician referral may be addressed to."""
+    return Membership.objects.filter(agency=agency, is_active=True, role=Role.CLINICIAN)
+
+
+# --- Invitations ----------------------------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    """What the database keeps of an invitation token (its SHA-256), never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The usable invitation for a token, or None (unknown, expired, used or revoked)."""
+    invitation = Invitation.objects.select_related("agency").filter(token_digest=token_digest(token)).first()
+    if invitation is None or not invitation.is_usable or not invitation.agency.is_active:
+        return None
+    return invitation
+
+
+# --- Quarterly roster confirmation ----------------------------------------------------------------------
+
+
+def quarter_start(day: dt.date) -> dt.datetime:
+    """Midnight (local time) on the first day of `day`'s calendar quarter."""
+    first = day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    return timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+
+
+def roster_confirmation_due(agency: Agency, *, now=None) -> bool:
+    """Not yet confirmed since this quarter began."""
+    now = now or timezone.now()
+    start = quarter_start(timezone.localtime(now).date())
+    return agency.roster_confirmed_at is None or agency.roster_confirmed_at < start
