@@ -1,4 +1,5 @@
-"""Every write to encounters, follow-ups and disclosures. Called inside the agency's schema."""
+"""Every write to encounters, follow-ups and disclosures. Each runs in the schema of the agency it is given
+(agencies.tenancy.agency_service): callers do not switch schemas for it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, Role
+from agencies.tenancy import agency_service
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
@@ -57,6 +59,7 @@ def _active_members(agency: Agency, roles) -> set[int]:
     )
 
 
+@agency_service
 def encounter_log(
     *,
     author,
@@ -183,6 +186,7 @@ def encounter_log(
     return encounter, True
 
 
+@agency_service
 def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: str, request=None) -> FollowUp:
     if outcome not in FollowUp.Outcome.values:
         raise ValidationError({"outcome": "Choose an outcome from the list."})
@@ -198,6 +202,7 @@ def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: st
     return follow_up
 
 
+@agency_service
 def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, request=None) -> FollowUp:
     if owner.pk not in _active_members(agency, SUPPORTING_ROLES):
         raise ValidationError({"owner": "Follow-ups go to a peer supporter or coordinator of this agency."})
@@ -213,6 +218,7 @@ def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, requ
     return follow_up
 
 
+@agency_service
 def disclosure_record(
     *,
     actor,
@@ -250,6 +256,7 @@ def disclosure_record(
     return record
 
 
+@agency_service
 def disclosure_notice_sent(*, actor, agency: Agency, record: DisclosureRecord, sent_on: datetime.date, request=None):
     if sent_on < timezone.localtime(record.disclosed_at).date() or sent_on > timezone.localdate():
         raise ValidationError({"written_notice_sent_on": "Pick a date between the disclosure and today."})
@@ -264,6 +271,7 @@ def disclosure_notice_sent(*, actor, agency: Agency, record: DisclosureRecord, s
         )
 
 
+@agency_service
 def encounter_set_legal_hold(*, actor, agency: Agency, encounter: Encounter, hold: bool, request=None) -> None:
     with transaction.atomic():
         Encounter.objects.filter(pk=encounter.pk).update(legal_hold=hold)
