@@ -118,25 +118,24 @@ def build_world() -> World:
     for membership in Membership.objects.filter(role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]):
         make_ready(membership, actor=state_admin)
     standards.policy_update(actor=state_admin, network=network, notes_enabled=True)
-    with tenant_context(agency_a):
-        world.encounter = log_encounter(
-            agency_a,
-            author=world.a[Role.PEER_SUPPORTER],
-            notes=WORLD_NOTE,
-            referral="clinician",
-            referred_to=world.a[Role.CLINICIAN],
-            follow_up_due_on=timezone.localdate(),
-            escalation=True,
-        )
-        world.follow_up = world.encounter.follow_ups.get()
-        world.disclosure = encounter_services.disclosure_record(
-            actor=world.a[Role.PEER_SUPPORTER],
-            agency=agency_a,
-            encounter=world.encounter,
-            exception="suicide-risk",
-            disclosed_at=timezone.now(),
-            notified=["clinician"],
-        )
+    world.encounter = log_encounter(
+        agency_a,
+        author=world.a[Role.PEER_SUPPORTER],
+        notes=WORLD_NOTE,
+        referral="clinician",
+        referred_to=world.a[Role.CLINICIAN],
+        follow_up_due_on=timezone.localdate(),
+        escalation=True,
+    )
+    world.follow_up = follow_up_of(agency_a, world.encounter)
+    world.disclosure = encounter_services.disclosure_record(
+        actor=world.a[Role.PEER_SUPPORTER],
+        agency=agency_a,
+        encounter=world.encounter,
+        exception="suicide-risk",
+        disclosed_at=timezone.now(),
+        notified=["clinician"],
+    )
     world.agreement = agreement_record(world, [agency_a, agency_b])
     world.activation = activation_services.activation_open(
         actor=world.a[Role.COORDINATOR],
@@ -231,7 +230,7 @@ WORLD_NOTE = "Talked through the night shift; wants a check-in Friday."
 
 
 def log_encounter(agency, *, author, **overrides):
-    """An encounter through the real service, with typical codes; the caller is in the agency's schema."""
+    """An encounter through the real service, with typical codes (the service enters the agency's schema)."""
     arguments = dict(
         submission_key=uuid.uuid4(),
         occurred_on=timezone.localdate(),
@@ -252,6 +251,19 @@ def log_encounter(agency, *, author, **overrides):
     return encounter
 
 
+def follow_up_of(agency, encounter):
+    """The follow-up of an encounter logged in `agency`, read from the agency's schema."""
+    with tenant_context(agency):
+        return encounter.follow_ups.get()
+
+
+def refreshed(agency, row):
+    """`row` (an agency-schema model instance) re-read from `agency`'s schema."""
+    with tenant_context(agency):
+        row.refresh_from_db()
+    return row
+
+
 # --- Publication (tests/test_publication.py, tests/test_reporting.py) ----------------------------------------
 
 
@@ -262,8 +274,8 @@ def entered(agency, *, author, on, **codes):
     from encounters.models import Encounter, FollowUp
 
     codes.setdefault("occurred_on", on)
+    encounter = log_encounter(agency, author=author, **codes)
     with tenant_context(agency):
-        encounter = log_encounter(agency, author=author, **codes)
         at = timezone.make_aware(datetime.datetime.combine(on, datetime.time(12)))
         Encounter.objects.filter(pk=encounter.pk).update(created_at=at)
         FollowUp.objects.filter(encounter=encounter).update(created_at=at)
