@@ -63,7 +63,7 @@ def require_agency_schema(agency: Agency) -> None:
 
 @contextlib.contextmanager
 def agency_schema(agency: Agency) -> Iterator[Agency]:
-    """Run the block in `agency`'s schema, and return to where the connection was afterwards.
+    """Run the block in `agency`'s schema, and return to where the connection was (public) afterwards.
 
     Already there (a view under /a/<slug>/, or a service calling another): nothing happens, not even
     a `SET search_path`. From public it switches in and back. From another agency's schema it raises
@@ -78,15 +78,11 @@ def agency_schema(agency: Agency) -> Iterator[Agency]:
             f"Entering agency {agency.pk}'s schema from schema {connection.schema_name!r}: "
             "agency code is entered from public only."
         )
-    previous = connection.tenant
     connection.set_tenant(agency)
     try:
         yield agency
     finally:
-        if previous is None or previous.schema_name == get_public_schema_name():
-            connection.set_schema_to_public()
-        else:
-            connection.set_tenant(previous)
+        connection.set_schema_to_public()
 
 
 def agency_service(func: Callable[..., T]) -> Callable[..., T]:
