@@ -80,28 +80,27 @@ def populate(world, agency):
     co-supporter and a link to a public activation: rows in every tenant table."""
     supporter, clinician = world.a[Role.PEER_SUPPORTER], world.a[Role.CLINICIAN]
     activation = open_activation(world, lead_agency=agency, actor=world.a[Role.COORDINATOR], name="Backup drill")
-    with tenant_context(agency):
-        first = log_encounter(
-            agency,
-            author=supporter,
-            notes=NOTES[0],
-            co_supporters=[world.two_agency_user],
-            follow_up_due_on=timezone.localdate() + timedelta(days=3),
-        )
-        second = log_encounter(
-            agency, author=supporter, notes=NOTES[1], referral="clinician", referred_to=clinician, escalation=True
-        )
-        encounter_services.disclosure_record(
-            actor=supporter,
-            agency=agency,
-            encounter=second,
-            exception="suicide-risk",
-            disclosed_at=timezone.now(),
-            notified=["clinician"],
-        )
-        crypto.data_key_create(agency=agency)  # later notes go under a second key
-        log_encounter(agency, author=supporter, notes=NOTES[2], activation=activation)
-        log_encounter(agency, author=supporter)  # no notes at all
+    first = log_encounter(
+        agency,
+        author=supporter,
+        notes=NOTES[0],
+        co_supporters=[world.two_agency_user],
+        follow_up_due_on=timezone.localdate() + timedelta(days=3),
+    )
+    second = log_encounter(
+        agency, author=supporter, notes=NOTES[1], referral="clinician", referred_to=clinician, escalation=True
+    )
+    encounter_services.disclosure_record(
+        actor=supporter,
+        agency=agency,
+        encounter=second,
+        exception="suicide-risk",
+        disclosed_at=timezone.now(),
+        notified=["clinician"],
+    )
+    crypto.data_key_create(agency=agency)  # later notes go under a second key
+    log_encounter(agency, author=supporter, notes=NOTES[2], activation=activation)
+    log_encounter(agency, author=supporter)  # no notes at all
     return first
 
 
@@ -231,8 +230,7 @@ def test_restore_that_fails_after_pg_restore_puts_the_live_agency_back(world, co
     agency = new_agency(world)
     populate(world, agency)
     path = backup.agency_backup(agency, tmp_path)
-    with tenant_context(agency):
-        log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
+    log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
     before = state_of(agency)
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["row_counts"]["encounters_encounter"] += 1
@@ -252,8 +250,7 @@ def test_restore_over_a_live_agency_needs_replace(world, committed, tmp_path):
     populate(world, agency)
     path = backup.agency_backup(agency, tmp_path)
     at_backup = state_of(agency)
-    with tenant_context(agency):
-        log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
+    log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
     after_backup = state_of(agency)
 
     with pytest.raises(backup.BackupError, match="exists"):

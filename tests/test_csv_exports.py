@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from agencies import backup
 from agencies import services as agency_services
@@ -110,15 +109,14 @@ def test_offboarding_export_escapes_hostile_text_in_every_text_column(world, tmp
         actor=actor, membership=membership, kind="peer-basic", certified_on=timezone.localdate()
     )
     activation = open_activation(world, name="+1+cmd|' /C calc'!A0")
-    with tenant_context(agency):
-        log_encounter(
-            agency,
-            author=hostile,
-            notes="-2+3",
-            activation=activation,
-            co_supporters=[world.a[Role.PEER_SUPPORTER]],
-            follow_up_due_on=timezone.localdate(),
-        )
+    log_encounter(
+        agency,
+        author=hostile,
+        notes="-2+3",
+        activation=activation,
+        co_supporters=[world.a[Role.PEER_SUPPORTER]],
+        follow_up_due_on=timezone.localdate(),
+    )
 
     files = cells_of(backup.agency_export(agency, tmp_path))
 

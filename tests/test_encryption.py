@@ -31,16 +31,15 @@ def test_notes_are_ciphertext_in_the_database_and_text_in_the_app(world):
 
 
 def test_each_agency_has_its_own_data_key(world):
-    with tenant_context(world.agency_b):
-        log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's note")
+    log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's note")
     a_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
     assert DataKey.objects.get(key_id=a_key).agency == world.agency_a
     assert DataKey.objects.filter(agency=world.agency_b, retired_at__isnull=True).count() == 1
 
 
 def test_ciphertext_moved_to_another_row_fails_to_decrypt(world):
+    other = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="other row")
     with tenant_context(world.agency_a):
-        other = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="other row")
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE encounters_encounter SET notes = %s WHERE id = %s",
@@ -53,8 +52,8 @@ def test_ciphertext_moved_to_another_row_fails_to_decrypt(world):
 
 def test_ciphertext_copied_into_another_agency_fails_to_decrypt(world):
     stolen = raw_notes(world.agency_a, world.encounter.pk)
+    victim = log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's own")
     with tenant_context(world.agency_b):
-        victim = log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's own")
         # Same row identity too: only the schema differs.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -102,9 +101,8 @@ def test_master_key_rotation_rewraps_data_keys_and_everything_still_decrypts(wor
 
 
 def test_reencrypting_an_agency_moves_every_note_to_a_new_data_key_in_resumable_batches(world):
-    with tenant_context(world.agency_a):
-        for n in range(5):
-            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"note {n}")
+    for n in range(5):
+        log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"note {n}")
     old_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
     out = io.StringIO()
     call_command("reencrypt_agency", world.agency_a.slug, "--batch-size", "2", "--max-batches", "1", stdout=out)
@@ -128,12 +126,11 @@ def test_saving_looks_up_the_current_key_once_per_cache_window(world, django_cap
     from django.test.utils import CaptureQueriesContext
 
     crypto.forget_cached_keys()
-    with tenant_context(world.agency_a):
-        with django_capture_on_commit_callbacks(execute=True):  # the key id is remembered once committed
-            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="first")
-        with CaptureQueriesContext(connection) as captured:
-            for n in range(3):
-                log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"next {n}")
+    with django_capture_on_commit_callbacks(execute=True):  # the key id is remembered once committed
+        log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="first")
+    with CaptureQueriesContext(connection) as captured:
+        for n in range(3):
+            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"next {n}")
     assert _data_key_queries(captured) == 0
 
 
@@ -165,8 +162,7 @@ def test_destroying_retired_keys_waits_out_other_processes_caches_and_sweeps_aga
         """While the command waits, a process whose cache still names the old key saves a note."""
         assert 0 < seconds <= crypto.cache_seconds()
         crypto._current[(world.agency_a.pk, None)] = (crypto.time.monotonic(), old_key)
-        with tenant_context(world.agency_a):
-            late.append(log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="written late"))
+        late.append(log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="written late"))
         assert crypto.key_id_of(raw_notes(world.agency_a, late[0].pk)) == old_key
         crypto.forget_cached_keys()  # back to the command's own process
 

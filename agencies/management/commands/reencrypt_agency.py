@@ -8,11 +8,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from agencies import crypto
 from agencies.fields import Ciphertext, EncryptedTextField
 from agencies.models import Agency, DataKey
+from agencies.tenancy import agency_schema
 from network.audit import AuditAction, audit_record
 
 
@@ -76,7 +76,7 @@ class Command(BaseCommand):
         prefix = Ciphertext(f"{crypto.PREFIX}.{key.key_id}.")
         batches = 0
         remaining = 0
-        with tenant_context(agency):
+        with agency_schema(agency):
             for model, fields in encrypted_models():
                 pending = Q()
                 for field in fields:
