@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from agencies.fields import EncryptedTextField
+from network.fields import EncryptedTextField
 from network.validators import validate_single_line
 
 

@@ -49,9 +49,10 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
-from agencies import crypto, schemas
+from agencies import schemas
 from agencies.management.commands.reencrypt_agency import encrypted_models
 from agencies.models import Agency, Certification, DataKey, Membership, schema_name_for_slug, validate_agency_slug
+from network import crypto
 from network.audit import AuditAction, audit_record
 from network.csvexport import csv_writer
 from network.models import AuditEvent, Network, Region

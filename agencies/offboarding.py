@@ -20,8 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies import crypto, schemas
+from agencies import schemas
+from agencies.crypto import data_keys_destroy
 from agencies.models import Agency, AgencyExport, Membership, Role, role_group_name
+from network import crypto
 from network.audit import AuditAction, audit_record
 from network.outbox import outbox_enqueue
 
@@ -172,7 +174,7 @@ def agency_destroy(*, actor, agency: Agency, confirm_slug: str, request=None) ->
 def _shred(agency: Agency) -> int:
     """The destruction itself, without the checks: keys, schema, memberships, grants, export files.
     Call inside a transaction. Returns how many data keys were shredded."""
-    shredded = crypto.data_keys_destroy(agency=agency)
+    shredded = data_keys_destroy(agency=agency)
     schemas.schema_drop(agency.schema_name)
     Membership.objects.filter(agency=agency, is_active=True).update(is_active=False)
     for group in Group.objects.filter(name__in=[role_group_name(agency.pk, role) for role in Role.values]):

@@ -25,12 +25,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
-from agencies import backup, crypto, offboarding, schemas
+from agencies import backup, offboarding, schemas
+from agencies import crypto as agency_crypto
 from agencies import services as agency_services
 from agencies.management.commands.reencrypt_agency import encrypted_models
 from agencies.models import Agency, DataKey, Membership, Role
 from encounters import services as encounter_services
 from encounters.models import Encounter
+from network import crypto
 from network.models import AuditEvent, Network
 from tests.support import WORLD_NOTE, log_encounter, make_agency, make_ready, open_activation
 
@@ -99,7 +101,7 @@ def populate(world, agency):
             disclosed_at=timezone.now(),
             notified=["clinician"],
         )
-        crypto.data_key_create(agency=agency)  # later notes go under a second key
+        agency_crypto.data_key_create(agency=agency)  # later notes go under a second key
         log_encounter(agency, author=supporter, notes=NOTES[2], activation=activation)
         log_encounter(agency, author=supporter)  # no notes at all
     return first
@@ -300,7 +302,7 @@ def test_restore_refuses_to_bring_back_a_crypto_shredded_key(world, committed, t
     populate(world, agency)
     path = backup.agency_backup(agency, tmp_path)
     counts = state_of(agency)["counts"]
-    crypto.data_keys_destroy(agency=agency)
+    agency_crypto.data_keys_destroy(agency=agency)
 
     with pytest.raises(backup.BackupError, match="crypto-shredded"):
         backup.agency_restore(path, replace=True)

@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from agencies import crypto
 from agencies.models import DataKey, Role
 from encounters.models import Encounter
+from network import crypto
 from tests.support import WORLD_NOTE, log_encounter
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""EncryptedTextField: the one field type for confidential text (notes, names). See agencies/crypto.py.
+"""EncryptedTextField: the one field type for confidential text (notes, names). See network/crypto.py.
 
 The model must have a `uuid` field: it binds each ciphertext to its row before the row has a
 primary key. Values decrypt when the attribute is read, so listing rows never decrypts what a
@@ -12,7 +12,7 @@ import functools
 from django.conf import settings
 from django.db import connection, models
 
-from agencies import crypto
+from network import crypto
 
 
 @functools.cache
