@@ -93,7 +93,8 @@ def _progress(export: AgencyExport, progress: int, step: str) -> None:
 
 def export_build(*, export_id: int) -> AgencyExport:
     """Build the zip (the Celery task's body). Idempotent: a finished export is left as it is."""
-    from agencies.backup import agency_backup, agency_export
+    from agencies.backup import agency_backup
+    from agencies.export import agency_export
 
     claimed = AgencyExport.objects.filter(
         pk=export_id, status__in=[AgencyExport.Status.QUEUED, AgencyExport.Status.RUNNING]

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from agencies import backup
+from agencies import export
 from agencies import services as agency_services
 from agencies.models import Role
 from network import standards
@@ -120,7 +120,7 @@ def test_offboarding_export_escapes_hostile_text_in_every_text_column(world, tmp
             follow_up_due_on=timezone.localdate(),
         )
 
-    files = cells_of(backup.agency_export(agency, tmp_path))
+    files = cells_of(export.agency_export(agency, tmp_path))
 
     encounter = next(row for row in files["encounters.csv"] if row["notes"] == "'-2+3")
     assert encounter["author_email"] == "'=cmd@test.example"
