@@ -27,7 +27,7 @@ from activations.models import (
 from agencies import crypto
 from agencies.access import COORDINATE, SUPPORT, activation_perms_for
 from agencies.models import Agency, Membership, Role
-from agencies.roster import readiness_problem
+from agencies.roster.selectors import readiness_problem
 from agencies.services import role_group
 from governance.models import Scope
 from governance.services import agencies_covered_with, agreement_covering, protocol_for

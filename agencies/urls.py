@@ -3,7 +3,8 @@
 from django.urls import include, path
 
 from activations import views as activation_views
-from agencies import roster_views, views
+from agencies import views
+from agencies.roster import views as roster_views
 from governance import urls as governance_urls
 from network import views_audit
 from reporting import views as reporting_views

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from agencies import services
 from agencies.models import Agency, CertificationKind, Discipline, Membership, Role, SupporterProfile
+from agencies.roster import services
 
 COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]
 # Optional last column: disciplines served, separated by ";" (fire;ems). Without it, they are left as they are.
