@@ -5,9 +5,9 @@ visiting every active agency. The rules are in docs/tenancy.md.
   middleware). Agency-side services take `agency=` and run their body inside it, so callers never
   switch schemas by hand. Entering the schema the connection is already in (a view under
   `/a/<slug>/` calling a service) does nothing; entering from another agency's schema is refused.
-- `require_agency_schema(agency)`: code that writes agency rows, or encrypts with the agency's key,
-  checks the connection is in that agency's schema, so the agency it was given and the schema its
-  rows land in can never disagree.
+- `require_agency_schema(agency)` (in network/tenancy.py, so that the encrypted field can ask it too):
+  code that writes agency rows, or encrypts with the agency's key, checks the connection is in that
+  agency's schema, so the agency it was given and the schema its rows land in can never disagree.
 - `for_each_active_agency(work, what=...)`: every loop over the active agencies (beat tasks,
   snapshot runs) goes through it, with one failure policy.
 """
@@ -18,21 +18,17 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model
 
-if TYPE_CHECKING:  # no model import at load time: agencies.fields imports this module, and models import fields
-    from agencies.models import Agency
+from agencies.models import Agency
+from network.tenancy import WrongSchemaError, in_schema_of, require_agency_schema
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class WrongSchemaError(RuntimeError):
-    """The connection is not in the schema of the agency the code was given."""
 
 
 class AgencyFailuresError(Exception):
@@ -45,22 +41,6 @@ class AgencyFailuresError(Exception):
         super().__init__(f"{what} failed for {len(failures)} agency(ies): {ids}")
 
 
-def _in_schema_of(agency: Agency) -> bool:
-    return connection.schema_name == agency.schema_name
-
-
-def require_agency_schema(agency: Agency) -> None:
-    """Raise WrongSchemaError unless the connection is in `agency`'s schema, as that agency."""
-    if not isinstance(agency, get_tenant_model()) or not agency.pk:
-        raise WrongSchemaError(f"An agency's schema was required, but the code was given {agency!r}.")
-    tenant = getattr(connection, "tenant", None)
-    if not _in_schema_of(agency) or getattr(tenant, "pk", None) != agency.pk:
-        raise WrongSchemaError(
-            f"Agency {agency.pk}'s rows were about to be touched while the connection is in schema "
-            f"{connection.schema_name!r}: enter it with agencies.tenancy.agency_schema(agency)."
-        )
-
-
 @contextlib.contextmanager
 def agency_schema(agency: Agency) -> Iterator[Agency]:
     """Run the block in `agency`'s schema, and return to where the connection was (public) afterwards.
@@ -69,7 +49,7 @@ def agency_schema(agency: Agency) -> Iterator[Agency]:
     a `SET search_path`. From public it switches in and back. From another agency's schema it raises
     WrongSchemaError: a request for one agency never writes into another's schema.
     """
-    if _in_schema_of(agency):
+    if in_schema_of(agency):
         require_agency_schema(agency)  # same schema name but not set as that agency: refuse
         yield agency
         return

@@ -21,6 +21,7 @@ from django_tenants.utils import get_public_schema_name, tenant_context
 from activations import services as activation_services
 from agencies import services as agency_services
 from agencies.models import Agency, AgencyExport, Discipline, Membership, Role
+from agencies.roster import services as roster_services
 from encounters import services as encounter_services
 from governance import services as governance_services
 from network import services as network_services
@@ -215,8 +216,8 @@ def open_activation(world, **overrides):
 def make_ready(membership, *, actor=None):
     """A designated, trained, available supporter (designated two years ago, current basic training)."""
     today = timezone.localdate()
-    agency_services.profile_update(actor=actor, membership=membership, designated_on=today - timedelta(days=730))
-    agency_services.certification_add(
+    roster_services.profile_update(actor=actor, membership=membership, designated_on=today - timedelta(days=730))
+    roster_services.certification_add(
         actor=actor,
         membership=membership,
         kind="peer-basic",

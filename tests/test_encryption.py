@@ -4,13 +4,15 @@ survive master-key rotation and data-key re-encryption."""
 import io
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from agencies import crypto
+from agencies import crypto as agency_crypto
 from agencies.models import DataKey, Role
 from encounters.models import Encounter
+from network import crypto
 from tests.support import WORLD_NOTE, log_encounter
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +175,23 @@ def test_destroying_retired_keys_waits_out_other_processes_caches_and_sweeps_aga
     crypto.forget_cached_keys()
     with tenant_context(world.agency_a):
         assert Encounter.objects.get(pk=late[0].pk).notes == "written late"
+
+
+def test_the_cipher_reaches_the_key_records_only_through_the_store_agencies_registered(monkeypatch):
+    """network/crypto.py (bottom layer) reads no DataKey itself: without a registered store it refuses."""
+    assert isinstance(crypto._store, agency_crypto.DataKeyStore)
+    monkeypatch.setattr(crypto, "_store", None)
+    crypto.forget_cached_keys()
+    with pytest.raises(ImproperlyConfigured, match="No key store is registered"):
+        crypto.encrypt("text", aad=b"x")
+    with pytest.raises(ImproperlyConfigured, match="No key store is registered"):
+        crypto.decrypt("m1.somekey.AAAA", aad=b"x")
+
+
+def test_forgetting_cached_keys_forgets_the_blind_index_keys_too(world, django_capture_on_commit_callbacks):
+    """One call still empties every key cache of the process, the store's included."""
+    with django_capture_on_commit_callbacks(execute=True):
+        agency_crypto.index_key_for(world.activation)
+    assert world.activation.pk in agency_crypto._index_keys
+    crypto.forget_cached_keys()
+    assert agency_crypto._index_keys == {} and crypto._unwrapped == {} and crypto._current == {}

@@ -12,16 +12,11 @@ from django_tenants.utils import tenant_context
 
 from activations import services as activation_services
 from agencies.models import Agency, Role
-from agencies.tenancy import (
-    AgencyFailuresError,
-    WrongSchemaError,
-    agency_schema,
-    for_each_active_agency,
-    require_agency_schema,
-)
+from agencies.tenancy import AgencyFailuresError, agency_schema, for_each_active_agency
 from encounters import maintenance, tasks
 from encounters.models import Encounter
 from network.models import Network
+from network.tenancy import WrongSchemaError, require_agency_schema
 from reporting import builder, publication
 from reporting import services as reporting_services
 from reporting.models import PeriodKind, Publication, SnapshotRun

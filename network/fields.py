@@ -1,4 +1,4 @@
-"""EncryptedTextField: the one field type for confidential text (notes, names). See agencies/crypto.py.
+"""EncryptedTextField: the one field type for confidential text (notes, names). See network/crypto.py.
 
 The model must have a `uuid` field: it binds each ciphertext to its row before the row has a
 primary key. Values decrypt when the attribute is read, so listing rows never decrypts what a
@@ -12,8 +12,8 @@ import functools
 from django.conf import settings
 from django.db import connection, models
 
-from agencies import crypto
-from agencies.tenancy import require_agency_schema
+from network import crypto
+from network.tenancy import require_agency_schema
 
 
 @functools.cache
@@ -52,7 +52,7 @@ class _EncryptedAttribute:
 
 class EncryptedTextField(models.TextField):
     """Text encrypted with AES-256-GCM: agency-schema rows under the data key of the agency the connection is
-    in (checked, agencies/tenancy.py), public rows under their `encryption_owner()` or the network's key."""
+    in (checked, network/tenancy.py), public rows under their `encryption_owner()` or the network's key."""
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)
