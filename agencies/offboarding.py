@@ -20,7 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies import schemas
+from agencies import backup, schemas
+from agencies import export as export_module
 from agencies.crypto import data_keys_destroy
 from agencies.models import Agency, AgencyExport, Membership, Role, role_group_name
 from agencies.signals import agency_suspended
@@ -92,9 +93,6 @@ def _progress(export: AgencyExport, progress: int, step: str) -> None:
 
 def export_build(*, export_id: int) -> AgencyExport:
     """Build the zip (the Celery task's body). Idempotent: a finished export is left as it is."""
-    from agencies.backup import agency_backup
-    from agencies.export import agency_export
-
     claimed = AgencyExport.objects.filter(
         pk=export_id, status__in=[AgencyExport.Status.QUEUED, AgencyExport.Status.RUNNING]
     ).update(status=AgencyExport.Status.RUNNING, progress=5, step="Starting")
@@ -107,9 +105,9 @@ def export_build(*, export_id: int) -> AgencyExport:
     try:
         with tempfile.TemporaryDirectory(prefix="muster-export-") as scratch:
             _progress(export, 15, "Writing the readable export")
-            readable = agency_export(agency, scratch, actor=export.requested_by)
+            readable = export_module.agency_export(agency, scratch, actor=export.requested_by)
             _progress(export, 50, "Dumping the agency's schema")
-            dump = agency_backup(agency, scratch, actor=export.requested_by)
+            dump = backup.agency_backup(agency, scratch, actor=export.requested_by)
             _progress(export, 80, "Packing the zip file")
             partial = target.with_suffix(".partial")
             with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
