@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from agencies.fields import EncryptedTextField
 from governance.models import IncidentType
+from network.fields import EncryptedTextField
 from network.validators import validate_single_line
 
 

@@ -20,7 +20,7 @@ from activations.models import (
 )
 from agencies.access import granting_role_groups
 from agencies.models import Agency, Membership
-from agencies.roster import readiness_problem
+from agencies.roster.selectors import readiness_problem
 from agencies.selectors import supporting_memberships
 from governance.models import Scope
 from governance.selectors import agencies_covered_with

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
-import re
-import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -38,7 +34,7 @@ from activations.selectors import (
 )
 from agencies import crypto
 from agencies.models import Agency, Role
-from agencies.roster import readiness_problem
+from agencies.roster.selectors import readiness_problem
 from agencies.selectors import SUPPORTING_ROLES
 from agencies.services import role_group
 from governance.models import Scope
@@ -65,30 +61,6 @@ def _require(actor, activation: Activation, *perms: str) -> None:
     A suspended agency's coordinators and supporters are refused here even if a page let them through."""
     if not activation_perms_for(actor, activation) & set(perms):
         raise ValidationError(NO_RIGHTS, code="no_rights")
-
-
-# --- Names and the blind index --------------------------------------------------------------------
-
-
-def normalize_name(name: str) -> str:
-    """Case, spacing, accents and punctuation do not make a different person."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = re.sub(r"[^\w\s]", " ", text.casefold())
-    return " ".join(text.split())
-
-
-def blind_index_value(key: bytes, activation_uuid, name: str) -> str:
-    """The index formula: HMAC-SHA256 of the activation's uuid and the normalized name."""
-    message = f"{activation_uuid}|{normalize_name(name)}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def blind_index(activation: Activation, name: str) -> str:
-    """HMAC of the normalized name under the activation's own index key (agencies.crypto.index_key_for):
-    equal names match within an activation and nowhere else, and shredding the activation's keys
-    leaves nothing that could recompute an index value."""
-    return blind_index_value(crypto.index_key_for(activation), activation.uuid, name)
 
 
 # --- Opening and joining ------------------------------------------------------------------------------
@@ -308,7 +280,7 @@ def targets_add(
     with transaction.atomic():
         Activation.objects.select_for_update().get(pk=activation.pk)  # serialise adds: duplicates are seen
         for name, role in entries:
-            index = blind_index(activation, name)
+            index = crypto.blind_index(activation, name)
             original = (
                 OutreachTarget.objects.filter(
                     activation=activation,

@@ -1,4 +1,5 @@
-"""Per-agency backup and restore (one agency schema plus its public rows), and the agency's readable export.
+"""Per-agency backup and restore (one agency schema plus its public rows). The agency's readable export,
+which shares this module's file helpers, is agencies/export.py.
 
 A backup is a directory:
 
@@ -33,7 +34,7 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.util import find_spec
@@ -49,11 +50,11 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
-from agencies import crypto, schemas
+from agencies import schemas
 from agencies.management.commands.reencrypt_agency import encrypted_models
-from agencies.models import Agency, Certification, DataKey, Membership, schema_name_for_slug, validate_agency_slug
+from agencies.models import Agency, DataKey, schema_name_for_slug, validate_agency_slug
+from network import crypto
 from network.audit import AuditAction, audit_record
-from network.csvexport import csv_writer
 from network.models import AuditEvent, Network, Region
 
 FORMAT = "muster-agency-backup"
@@ -795,186 +796,3 @@ def agency_restore(
         agency_recreated=plan.agency is None,
         migrations_applied=plan.migrations_missing,
     )
-
-
-# --- The agency's readable export ----------------------------------------------------------------
-
-
-def _cell(value):
-    """A value as the export writes it; the shared writer then neutralises formula-like text."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, list | tuple):
-        return "; ".join(str(item) for item in value)
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def _write_csv(path: Path, header: list[str], rows: Iterable[list]) -> int:
-    count = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv_writer(handle)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([_cell(value) for value in row])
-            count += 1
-    return count
-
-
-def _email(user) -> str:
-    return user.email if user is not None else ""
-
-
-def _encounter_rows():
-    from encounters.models import Encounter
-
-    encounters = (
-        Encounter.objects.select_related("author", "referred_to", "standard", "activation")
-        .prefetch_related("co_supporters")
-        .order_by("occurred_on", "created_at", "pk")
-    )
-    for e in encounters.iterator(chunk_size=500):
-        yield [
-            e.uuid, e.occurred_on, e.created_at, _email(e.author), [u.email for u in e.co_supporters.all()],
-            e.standard.version, e.duration_band, e.contact_mode, e.initiator, e.recipient_relation,
-            e.recipient_discipline, e.role_class, e.topics, e.interventions, e.visit_number,
-            e.confidentiality_notice_given, e.escalation, e.referral, _email(e.referred_to),
-            e.activation.uuid if e.activation else None, e.activation.name if e.activation else None,
-            e.notes, e.notes_purged_at, e.legal_hold,
-        ]  # fmt: skip
-
-
-ENCOUNTER_HEADER = [
-    "encounter_id", "occurred_on", "logged_at_utc", "author_email", "co_supporter_emails",
-    "documentation_standard_version", "duration_band", "contact_mode", "initiator", "recipient_relation",
-    "recipient_discipline", "role_class", "topics", "interventions", "visit_number",
-    "confidentiality_notice_given", "escalation", "referral", "referred_to_email",
-    "activation_id", "activation_name", "notes", "notes_purged_at_utc", "legal_hold",
-]  # fmt: skip
-FOLLOW_UP_HEADER = [
-    "follow_up_id", "encounter_id", "owner_email", "due_on", "status", "outcome",
-    "completed_at_utc", "reminded_at_utc", "escalated_at_utc", "created_at_utc",
-]  # fmt: skip
-DISCLOSURE_HEADER = [
-    "disclosure_id", "encounter_id", "exception", "disclosed_at_utc", "notified",
-    "written_notice_sent_on", "recorded_by_email", "created_at_utc",
-]  # fmt: skip
-MEMBER_HEADER = [
-    "email", "full_name", "role", "active", "member_since_utc", "designated_on", "availability",
-    "on_leave_until", "languages",
-]  # fmt: skip
-CERTIFICATION_HEADER = ["email", "full_name", "certification", "certified_on", "expires_on"]
-
-
-def _follow_up_rows():
-    from encounters.models import FollowUp
-
-    for f in FollowUp.objects.select_related("encounter", "owner").order_by("due_on", "pk").iterator(chunk_size=500):
-        yield [
-            f.uuid, f.encounter.uuid, _email(f.owner), f.due_on, f.get_status_display(),
-            f.get_outcome_display() if f.outcome else "", f.completed_at, f.reminded_at, f.escalated_at, f.created_at,
-        ]  # fmt: skip
-
-
-def _disclosure_rows():
-    from encounters.models import DisclosureRecord
-
-    records = DisclosureRecord.objects.select_related("encounter", "recorded_by").order_by("disclosed_at", "pk")
-    for d in records.iterator(chunk_size=500):
-        yield [
-            d.uuid, d.encounter.uuid, d.get_exception_display(), d.disclosed_at,
-            [DisclosureRecord.Notified(code).label for code in d.notified],
-            d.written_notice_sent_on, _email(d.recorded_by), d.created_at,
-        ]  # fmt: skip
-
-
-def _member_rows(agency: Agency):
-    memberships = Membership.objects.filter(agency=agency).select_related("user", "profile").order_by("user__email")
-    for m in memberships:
-        profile = getattr(m, "profile", None)
-        yield [
-            m.user.email, m.user.full_name, m.get_role_display(), m.is_active, m.created_at,
-            profile.designated_on if profile else None, profile.get_availability_display() if profile else "",
-            profile.on_leave_until if profile else None, profile.languages if profile else [],
-        ]  # fmt: skip
-
-
-def _certification_rows(agency: Agency):
-    certifications = Certification.objects.filter(membership__agency=agency).select_related("membership__user")
-    for c in certifications.order_by("membership__user__email", "kind", "certified_on"):
-        user = c.membership.user
-        yield [user.email, user.full_name, c.get_kind_display(), c.certified_on, c.expires_on]
-
-
-_README = """\
-Muster export of {name} ({slug})
-Written {created} for the agency itself.
-
-CONFIDENTIAL. These files hold decrypted peer support records, including free-text notes where
-the network allowed them. Keep them only where your agency keeps its most confidential records,
-share them with no one outside the peer support team's chain of confidentiality, and destroy
-them under your records retention schedule.
-
-Files (UTF-8 CSV, one header line; times are UTC; several values in one cell are separated by "; "):
-
-  encounters.csv      {encounters} support contacts. Codes (duration band, contact mode, topics,
-                      interventions, referral, ...) are those of the network's documentation
-                      standard, version in documentation_standard_version. notes is the decrypted
-                      free text; empty when none was written or after it was purged
-                      (notes_purged_at_utc). There is no field for the member's name.
-  follow_ups.csv      {follow_ups} follow-ups, linked to encounters.csv by encounter_id.
-  disclosures.csv     {disclosures} disclosure records (confidentiality exceptions acted on),
-                      linked by encounter_id.
-  members.csv         {members} memberships of the agency: name, e-mail, role, peer supporter
-                      designation and availability.
-  certifications.csv  {certifications} training certifications of those members.
-  SHA256SUMS          checksums of the files above (check with: sha256sum -c SHA256SUMS).
-
-A text cell that begins with = + - @, a tab or a line break is written with a leading apostrophe
-so a spreadsheet shows it as text instead of running it as a formula.
-"""
-
-
-def agency_export(
-    agency: Agency, directory: str | os.PathLike, *, actor=None, progress: Progress | None = None
-) -> Path:
-    """Write the agency's own records, decrypted, as CSV files with a README into a new directory
-    inside `directory`; returns its path. For the agency only (offboarding): it holds plaintext notes."""
-    say = progress or (lambda message: None)
-    parent = _writable_directory(directory)
-    created = timezone.now()
-    staging, final = _staging_directory(parent, f"{agency.slug}-export-{_stamp(created)}")
-    try:
-        counts = {}
-        with tenant_context(agency):
-            say("Writing encounters")
-            counts["encounters"] = _write_csv(staging / "encounters.csv", ENCOUNTER_HEADER, _encounter_rows())
-            say("Writing follow-ups and disclosures")
-            counts["follow_ups"] = _write_csv(staging / "follow_ups.csv", FOLLOW_UP_HEADER, _follow_up_rows())
-            counts["disclosures"] = _write_csv(staging / "disclosures.csv", DISCLOSURE_HEADER, _disclosure_rows())
-        say("Writing members and certifications")
-        counts["members"] = _write_csv(staging / "members.csv", MEMBER_HEADER, _member_rows(agency))
-        counts["certifications"] = _write_csv(
-            staging / "certifications.csv", CERTIFICATION_HEADER, _certification_rows(agency)
-        )
-        (staging / "README.txt").write_text(
-            _README.format(
-                name=agency.name,
-                slug=agency.slug,
-                created=created.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                **counts,
-            ),
-            encoding="utf-8",
-        )
-        sums = "".join(f"{_sha256(path)}  {path.name}\n" for path in sorted(staging.iterdir()))
-        (staging / "SHA256SUMS").write_text(sums, encoding="utf-8")
-        final = _finish(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    audit_record(action=AuditAction.AGENCY_EXPORT, actor=actor, agency=agency, obj=agency)
-    say(f"Export written to {final}")
-    return final

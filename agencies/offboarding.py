@@ -20,9 +20,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies import crypto, schemas
+from agencies import backup, schemas
+from agencies import export as export_module
+from agencies.crypto import data_keys_destroy
 from agencies.models import Agency, AgencyExport, Membership, Role, role_group_name
 from agencies.signals import agency_suspended
+from network import crypto
 from network.audit import AuditAction, audit_record
 from network.outbox import outbox_enqueue
 
@@ -92,8 +95,6 @@ def _progress(export: AgencyExport, progress: int, step: str) -> None:
 
 def export_build(*, export_id: int) -> AgencyExport:
     """Build the zip (the Celery task's body). Idempotent: a finished export is left as it is."""
-    from agencies.backup import agency_backup, agency_export
-
     claimed = AgencyExport.objects.filter(
         pk=export_id, status__in=[AgencyExport.Status.QUEUED, AgencyExport.Status.RUNNING]
     ).update(status=AgencyExport.Status.RUNNING, progress=5, step="Starting")
@@ -106,9 +107,9 @@ def export_build(*, export_id: int) -> AgencyExport:
     try:
         with tempfile.TemporaryDirectory(prefix="muster-export-") as scratch:
             _progress(export, 15, "Writing the readable export")
-            readable = agency_export(agency, scratch, actor=export.requested_by)
+            readable = export_module.agency_export(agency, scratch, actor=export.requested_by)
             _progress(export, 50, "Dumping the agency's schema")
-            dump = agency_backup(agency, scratch, actor=export.requested_by)
+            dump = backup.agency_backup(agency, scratch, actor=export.requested_by)
             _progress(export, 80, "Packing the zip file")
             partial = target.with_suffix(".partial")
             with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -173,7 +174,7 @@ def agency_destroy(*, actor, agency: Agency, confirm_slug: str, request=None) ->
 def _shred(agency: Agency) -> int:
     """The destruction itself, without the checks: keys, schema, memberships, grants, export files.
     Call inside a transaction. Returns how many data keys were shredded."""
-    shredded = crypto.data_keys_destroy(agency=agency)
+    shredded = data_keys_destroy(agency=agency)
     schemas.schema_drop(agency.schema_name)
     Membership.objects.filter(agency=agency, is_active=True).update(is_active=False)
     for group in Group.objects.filter(name__in=[role_group_name(agency.pk, role) for role in Role.values]):

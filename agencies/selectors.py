@@ -3,11 +3,9 @@ router's and the network pages' agency lists among them)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
 from agencies.models import Agency, Invitation, Membership, Role
 
@@ -71,19 +69,3 @@ def invitation_for_token(token: str) -> Invitation | None:
     if invitation is None or not invitation.is_usable or not invitation.agency.is_active:
         return None
     return invitation
-
-
-# --- Quarterly roster confirmation ----------------------------------------------------------------------
-
-
-def quarter_start(day: dt.date) -> dt.datetime:
-    """Midnight (local time) on the first day of `day`'s calendar quarter."""
-    first = day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
-    return timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-
-
-def roster_confirmation_due(agency: Agency, *, now=None) -> bool:
-    """Not yet confirmed since this quarter began."""
-    now = now or timezone.now()
-    start = quarter_start(timezone.localtime(now).date())
-    return agency.roster_confirmed_at is None or agency.roster_confirmed_at < start

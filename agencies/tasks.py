@@ -4,6 +4,7 @@ from celery import shared_task
 
 from agencies import services
 from agencies.offboarding import export_build
+from agencies.roster import services as roster_services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -16,7 +17,7 @@ def agency_provision_task(agency_id: int) -> str:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def roster_reminders_task() -> int:
     """Beat, daily: once a quarter, remind coordinators of agencies whose roster is unconfirmed."""
-    return services.roster_reminders_send()
+    return roster_services.roster_reminders_send()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -4,7 +4,8 @@ through agencies.access.agency_view). config/urls.py and config/agency_urls.py i
 
 from django.urls import path
 
-from agencies import offboarding_views, roster_views, views
+from agencies import offboarding_views, views
+from agencies.roster import views as roster_views
 
 public_patterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),

@@ -463,8 +463,8 @@ def activations_generate(net: SyntheticNetwork, *, count: int, seed: int = 9) ->
     """A few interagency activations over the two years, each with 2-6 agencies and affected members
     (names as synthetic ciphertext, never read), most contacted within hours."""
     from activations.models import Activation, OutreachTarget, Participation
-    from agencies.fields import Ciphertext
     from governance.models import IncidentType
+    from network.fields import Ciphertext
     from network.models import User
 
     rng = random.Random(seed)

@@ -5,6 +5,8 @@ import os
 from celery.signals import heartbeat_sent, worker_ready, worker_shutdown
 from tenant_schemas_celery.app import CeleryApp
 
+from network.heartbeat import worker_heartbeat_record, worker_heartbeat_remove
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = CeleryApp("muster")
@@ -22,8 +24,6 @@ def _relay_outbox_at_start(sender, **kwargs) -> None:
 @heartbeat_sent.connect
 def _record_worker_heartbeat(sender, **kwargs) -> None:
     """Every 2 s in the worker's main process: /healthz reads these instead of pinging workers."""
-    from network.heartbeat import worker_heartbeat_record
-
     try:
         worker_heartbeat_record(sender.eventer.hostname)
     except Exception:  # noqa: BLE001, S110 - Redis away: the broker is too; the worker reconnects on its own
@@ -33,8 +33,6 @@ def _record_worker_heartbeat(sender, **kwargs) -> None:
 @worker_shutdown.connect
 def _remove_worker_heartbeat(sender, **kwargs) -> None:
     """A worker that stops says so at once, instead of /healthz waiting for its heartbeat to go stale."""
-    from network.heartbeat import worker_heartbeat_remove
-
     try:
         worker_heartbeat_remove(sender.hostname)
     except Exception:  # noqa: BLE001, S110

@@ -8,7 +8,6 @@ import uuid
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from activations import selectors, services
 from activations.models import Activation, OutreachTarget, TargetFollowUp
@@ -36,28 +35,27 @@ DUPLICATE = ("maria  LOPEZ", "engineer", "riverton-police", "direct")
 
 def _log_contact(target: OutreachTarget, standard: DocumentationStandard, referred: bool, rng: random.Random) -> None:
     agency = target.assigned_agency
-    with tenant_context(agency):
-        encounter_services.encounter_log(
-            author=target.assigned_supporter,
-            agency=agency,
-            standard=standard,
-            submission_key=uuid.uuid4(),
-            occurred_on=timezone.localdate(),
-            duration_band=rng.choice(["15-29", "30-44"]),
-            contact_mode="in-person",
-            initiator="activation",
-            recipient_relation="own-agency" if target.home_agency == agency else "other-agency",
-            recipient_discipline={"fire": "fire", "ems": "ems", "law": "law-enforcement"}.get(
-                target.home_agency.discipline, "other"
-            ),
-            role_class="other",
-            topics=["critical-incident"],
-            interventions=["one-on-one"],
-            referral="eap" if referred else "none",
-            confidentiality_notice_given=True,
-            follow_up_due_on=timezone.localdate() + datetime.timedelta(days=7),
-            outreach_target=target,
-        )
+    encounter_services.encounter_log(
+        author=target.assigned_supporter,
+        agency=agency,
+        standard=standard,
+        submission_key=uuid.uuid4(),
+        occurred_on=timezone.localdate(),
+        duration_band=rng.choice(["15-29", "30-44"]),
+        contact_mode="in-person",
+        initiator="activation",
+        recipient_relation="own-agency" if target.home_agency == agency else "other-agency",
+        recipient_discipline={"fire": "fire", "ems": "ems", "law": "law-enforcement"}.get(
+            target.home_agency.discipline, "other"
+        ),
+        role_class="other",
+        topics=["critical-incident"],
+        interventions=["one-on-one"],
+        referral="eap" if referred else "none",
+        confidentiality_notice_given=True,
+        follow_up_due_on=timezone.localdate() + datetime.timedelta(days=7),
+        outreach_target=target,
+    )
 
 
 def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStandard) -> int:

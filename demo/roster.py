@@ -7,8 +7,8 @@ import random
 
 from django.utils import timezone
 
-from agencies import services
 from agencies.models import CertificationKind, Membership, Role, SupporterProfile
+from agencies.roster import services
 
 LANGUAGES = [[], [], [], ["Spanish"], ["Vietnamese"], ["ASL"], ["Spanish", "Portuguese"]]
 CROSS_TRAINED = {"fire": ["fire", "ems"], "911": ["911", "law"]}

@@ -1,4 +1,5 @@
-"""Per-agency maintenance that beat runs daily (see encounters/tasks.py); callable by hand too."""
+"""Per-agency maintenance that beat runs daily (see encounters/tasks.py); callable by hand too. Each function
+runs in the schema of the agency it is given (agencies.tenancy.agency_service)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 from activations import selectors as activation_selectors
 from activations import services as activation_services
 from agencies.models import Agency, Membership, Role
+from agencies.tenancy import agency_service
 from encounters.models import Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.notify import notify
@@ -23,6 +25,7 @@ def _remind(owner, due: datetime.date, agency: Agency, link: str) -> None:
     notify(owner.email, "follow_up_reminder", {"due": due, "agency_name": agency.name, "link": link})
 
 
+@agency_service
 def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = None) -> dict[str, int]:
     """E-mail owners of follow-ups due soon (once), and the agency's coordinators about overdue ones (once).
 
@@ -104,6 +107,7 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
     return {"reminded": reminded, "escalated": escalated}
 
 
+@agency_service
 def notes_purge(*, agency: Agency, now: datetime.datetime | None = None) -> int:
     """Clear notes the retention rule no longer allows: every follow-up closed (or none) for
     `notes_retention_days`, counted from the last completion or from the encounter, and no legal hold."""

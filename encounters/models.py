@@ -11,7 +11,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
-from agencies.fields import EncryptedTextField
+from network.fields import EncryptedTextField
 
 
 class Encounter(models.Model):

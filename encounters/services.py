@@ -1,4 +1,5 @@
-"""Every write to encounters, follow-ups and disclosures. Called inside the agency's schema."""
+"""Every write to encounters, follow-ups and disclosures. Each runs in the schema of the agency it is given
+(agencies.tenancy.agency_service): callers do not switch schemas for it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from activations.selectors import activations_open_for
 from activations.services import outreach_contact_logged
 from agencies.models import Agency
 from agencies.selectors import clinicians_of, supporters_of
+from agencies.tenancy import agency_service
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from encounters.signals import encounters_changed
 from network.audit import AuditAction, audit_record
@@ -56,6 +58,7 @@ def _user_ids(memberships) -> set[int]:
     return set(memberships.values_list("user_id", flat=True))
 
 
+@agency_service
 def encounter_log(
     *,
     author,
@@ -178,6 +181,7 @@ def encounter_log(
     return encounter, True
 
 
+@agency_service
 def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: str, request=None) -> FollowUp:
     if outcome not in FollowUp.Outcome.values:
         raise ValidationError({"outcome": "Choose an outcome from the list."})
@@ -193,6 +197,7 @@ def followup_complete(*, actor, agency: Agency, follow_up: FollowUp, outcome: st
     return follow_up
 
 
+@agency_service
 def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, request=None) -> FollowUp:
     if owner.pk not in _user_ids(supporters_of(agency)):
         raise ValidationError({"owner": "Follow-ups go to a peer supporter or coordinator of this agency."})
@@ -208,6 +213,7 @@ def followup_reassign(*, actor, agency: Agency, follow_up: FollowUp, owner, requ
     return follow_up
 
 
+@agency_service
 def disclosure_record(
     *,
     actor,
@@ -245,6 +251,7 @@ def disclosure_record(
     return record
 
 
+@agency_service
 def disclosure_notice_sent(*, actor, agency: Agency, record: DisclosureRecord, sent_on: datetime.date, request=None):
     if sent_on < timezone.localtime(record.disclosed_at).date() or sent_on > timezone.localdate():
         raise ValidationError({"written_notice_sent_on": "Pick a date between the disclosure and today."})
@@ -259,6 +266,7 @@ def disclosure_notice_sent(*, actor, agency: Agency, record: DisclosureRecord, s
         )
 
 
+@agency_service
 def encounter_set_legal_hold(*, actor, agency: Agency, encounter: Encounter, hold: bool, request=None) -> None:
     with transaction.atomic():
         Encounter.objects.filter(pk=encounter.pk).update(legal_hold=hold)

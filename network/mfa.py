@@ -33,7 +33,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
 
-from agencies import crypto
+from network import crypto
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, User, recovery_code_digest
 from network.services import user_lockout_lift, user_sessions_end

@@ -13,7 +13,7 @@ from django.utils.crypto import salted_hmac
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
-from agencies.fields import EncryptedTextField
+from network.fields import EncryptedTextField
 from network.validators import validate_single_line
 
 

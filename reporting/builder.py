@@ -14,6 +14,7 @@ from django.utils import timezone
 from activations.models import Activation, OutreachTarget, Participation
 from agencies.models import Agency
 from agencies.selectors import supporters_of
+from agencies.tenancy import agency_schema
 from network.models import Region, Vocabulary, VocabularyTerm
 from reporting.models import MetricSnapshot, PeriodKind
 
@@ -94,9 +95,9 @@ def _local_date(column: str) -> str:
 
 
 def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, list[tuple]]:
-    """Every count the agency's own schema gives, for every period kind: {kind: [(part, period,
-    standard_id, code, count)]}, where part is "encounters", a coded field, "supporters_active" or a
-    follow-up metric.
+    """Every count the agency's own schema gives (call inside it: agency_metrics enters it), for every
+    period kind: {kind: [(part, period, standard_id, code, count)]}, where part is "encounters", a coded
+    field, "supporters_active" or a follow-up metric.
 
     One statement, and each table is read once for all three kinds: every row carries its week, month
     and quarter (NULL before that kind's first period), and GROUPING SETS count them all in one pass.
@@ -150,7 +151,8 @@ def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, l
 
 def followups_overdue_at(day: datetime.date) -> int:
     """Follow-ups overdue as the local day `day` begins: created and due before it, not completed by then.
-    Depends only on what happened before `day`, so it is final once `day` has come. Call inside the schema."""
+    Depends only on what happened before `day`, so it is final once `day` has come. Call inside the schema
+    (`with agencies.tenancy.agency_schema(agency)`)."""
     ((count,),) = _rows(
         "SELECT count(*) FROM encounters_followup WHERE due_on < %(day)s "  # nosec B608  # formats in constants only
         f"AND {_local_date('created_at')} < %(day)s "
@@ -161,7 +163,12 @@ def followups_overdue_at(day: datetime.date) -> int:
 
 
 def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date) -> list[tuple]:
-    """(kind, period_start, metric, dimension, key, value) for one agency. Call inside its schema."""
+    """(kind, period_start, metric, dimension, key, value) for one agency, read inside its schema (entered here)."""
+    with agency_schema(agency):
+        return _agency_metrics(agency, since=since, today=today)
+
+
+def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date) -> list[tuple]:
     concepts = _concepts()
     out: list[tuple] = []
     roster = supporters_of(agency).count()

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from activations.models import OutreachTarget
 from agencies.models import Agency, Discipline
 from agencies.selectors import supporters_of
+from agencies.tenancy import agency_schema
 from governance.models import IncidentType
 from network.models import Network, Region, Vocabulary, VocabularyTerm
 from reporting import builder
@@ -170,7 +170,7 @@ def agency_counts(agency: Agency, *, kind: str, start: datetime.date) -> dict[st
     builder: {"encounters": n, "topic:grief": n, "activations:ois": n, "followups_due": n, ...}."""
     end = period_end(kind, start)
     after = end + datetime.timedelta(days=1)
-    with tenant_context(agency):
+    with agency_schema(agency):
         rows = builder.agency_metrics(agency, since=start, today=after)
         overdue = builder.followups_overdue_at(after)
     counts: dict[str, float] = defaultdict(float)

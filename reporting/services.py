@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from agencies.models import Agency
+from agencies.tenancy import active_agencies, for_each_active_agency
 from network import suppression
 from network.audit import AuditAction, audit_record
 from network.models import Network
@@ -44,7 +44,7 @@ def run_execute(*, run_id: int) -> SnapshotRun:
         return run
     today = timezone.localdate()
     since = builder.build_since(full=run.full, today=today)
-    agencies = list(Agency.objects.filter(status=Agency.Status.ACTIVE).select_related("network").order_by("pk"))
+    agencies = list(active_agencies())
     SnapshotRun.objects.filter(pk=run.pk).update(
         status=SnapshotRun.Status.RUNNING,
         started_at=timezone.now(),
@@ -54,18 +54,22 @@ def run_execute(*, run_id: int) -> SnapshotRun:
         attempts=F("attempts") + 1,
     )
     failures = []
-    for agency in agencies:
-        try:
-            with tenant_context(agency):
-                rows = builder.agency_metrics(agency, since=since, today=today)
-            builder.write_agency(agency, rows, since=since)
-        except Exception as exc:  # recorded by class only: messages could carry data
-            logger.exception("snapshot build failed for agency %s", agency.pk)
-            failures.append({"agency": agency.pk, "error": type(exc).__name__})
-            SnapshotRun.objects.filter(pk=run.pk).update(failures=failures)
+
+    def one_done() -> None:
         SnapshotRun.objects.filter(pk=run.pk).update(agencies_done=F("agencies_done") + 1)
         if settings.MUSTER_SNAPSHOT_AGENCY_PAUSE_MS:  # test-only knob, refused in production
             time.sleep(settings.MUSTER_SNAPSHOT_AGENCY_PAUSE_MS / 1000)
+
+    def build(agency: Agency) -> None:
+        builder.write_agency(agency, builder.agency_metrics(agency, since=since, today=today), since=since)
+        one_done()
+
+    def failed(agency: Agency, exc: Exception) -> None:  # recorded by class only: messages could carry data
+        failures.append({"agency": agency.pk, "error": type(exc).__name__})
+        SnapshotRun.objects.filter(pk=run.pk).update(failures=failures)
+        one_done()
+
+    for_each_active_agency(build, what="snapshot build", agencies=agencies, on_failure=failed)
     builder.write_network_medians(since=since)
     status = SnapshotRun.Status.DONE_WITH_FAILURES if failures else SnapshotRun.Status.DONE
     SnapshotRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), failures=failures)
@@ -99,8 +103,7 @@ def agency_snapshot_refresh(*, agency_id: int) -> bool:
     changes = state.changes
     today = timezone.localdate()
     since = builder.build_since(full=False, today=today)
-    with tenant_context(agency):
-        rows = builder.agency_metrics(agency, since=since, today=today)
+    rows = builder.agency_metrics(agency, since=since, today=today)
     builder.write_agency(agency, rows, since=since)
     builder.write_network_medians(since=since)
     AgencySnapshotState.objects.filter(agency_id=agency_id, built__lt=changes).update(

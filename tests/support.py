@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,16 +13,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from django_tenants.utils import tenant_context
+from django_tenants.utils import get_public_schema_name, tenant_context
 
 from activations import services as activation_services
 from agencies import services as agency_services
 from agencies.models import Agency, AgencyExport, Discipline, Membership, Role
+from agencies.roster import services as roster_services
 from encounters import services as encounter_services
 from governance import services as governance_services
 from network import services as network_services
@@ -195,25 +202,24 @@ def build_world() -> World:
     for membership in Membership.objects.filter(role__in=[Role.PEER_SUPPORTER, Role.COORDINATOR]):
         make_ready(membership, actor=state_admin)
     standards.policy_update(actor=state_admin, network=network, notes_enabled=True)
-    with tenant_context(agency_a):
-        world.encounter = log_encounter(
-            agency_a,
-            author=world.a[Role.PEER_SUPPORTER],
-            notes=WORLD_NOTE,
-            referral="clinician",
-            referred_to=world.a[Role.CLINICIAN],
-            follow_up_due_on=timezone.localdate(),
-            escalation=True,
-        )
-        world.follow_up = world.encounter.follow_ups.get()
-        world.disclosure = encounter_services.disclosure_record(
-            actor=world.a[Role.PEER_SUPPORTER],
-            agency=agency_a,
-            encounter=world.encounter,
-            exception="suicide-risk",
-            disclosed_at=timezone.now(),
-            notified=["clinician"],
-        )
+    world.encounter = log_encounter(
+        agency_a,
+        author=world.a[Role.PEER_SUPPORTER],
+        notes=WORLD_NOTE,
+        referral="clinician",
+        referred_to=world.a[Role.CLINICIAN],
+        follow_up_due_on=timezone.localdate(),
+        escalation=True,
+    )
+    world.follow_up = follow_up_of(agency_a, world.encounter)
+    world.disclosure = encounter_services.disclosure_record(
+        actor=world.a[Role.PEER_SUPPORTER],
+        agency=agency_a,
+        encounter=world.encounter,
+        exception="suicide-risk",
+        disclosed_at=timezone.now(),
+        notified=["clinician"],
+    )
     world.agreement = agreement_record(world, [agency_a, agency_b])
     world.activation = activation_services.activation_open(
         actor=world.a[Role.COORDINATOR],
@@ -293,8 +299,8 @@ def open_activation(world, **overrides):
 def make_ready(membership, *, actor=None):
     """A designated, trained, available supporter (designated two years ago, current basic training)."""
     today = timezone.localdate()
-    agency_services.profile_update(actor=actor, membership=membership, designated_on=today - timedelta(days=730))
-    agency_services.certification_add(
+    roster_services.profile_update(actor=actor, membership=membership, designated_on=today - timedelta(days=730))
+    roster_services.certification_add(
         actor=actor,
         membership=membership,
         kind="peer-basic",
@@ -308,7 +314,7 @@ WORLD_NOTE = "Talked through the night shift; wants a check-in Friday."
 
 
 def log_encounter(agency, *, author, **overrides):
-    """An encounter through the real service, with typical codes; the caller is in the agency's schema."""
+    """An encounter through the real service, with typical codes (the service enters the agency's schema)."""
     arguments = dict(
         submission_key=uuid.uuid4(),
         occurred_on=timezone.localdate(),
@@ -329,6 +335,19 @@ def log_encounter(agency, *, author, **overrides):
     return encounter
 
 
+def follow_up_of(agency, encounter):
+    """The follow-up of an encounter logged in `agency`, read from the agency's schema."""
+    with tenant_context(agency):
+        return encounter.follow_ups.get()
+
+
+def refreshed(agency, row):
+    """`row` (an agency-schema model instance) re-read from `agency`'s schema."""
+    with tenant_context(agency):
+        row.refresh_from_db()
+    return row
+
+
 # --- Publication (tests/test_publication.py, tests/test_reporting.py) ----------------------------------------
 
 
@@ -339,8 +358,8 @@ def entered(agency, *, author, on, **codes):
     from encounters.models import Encounter, FollowUp
 
     codes.setdefault("occurred_on", on)
+    encounter = log_encounter(agency, author=author, **codes)
     with tenant_context(agency):
-        encounter = log_encounter(agency, author=author, **codes)
         at = timezone.make_aware(datetime.datetime.combine(on, datetime.time(12)))
         Encounter.objects.filter(pk=encounter.pk).update(created_at=at)
         FollowUp.objects.filter(encounter=encounter).update(created_at=at)
@@ -364,3 +383,76 @@ def grow_roster(agency, count: int) -> list:
         agency_services.membership_add(actor=None, user=user, agency=agency, role=Role.PEER_SUPPORTER)
         users.append(user)
     return users
+
+
+# --- Tenancy guards (docs/tenancy.md) ------------------------------------------------------------------------
+
+
+@functools.cache
+def _tenant_tables() -> re.Pattern:
+    """Every table that lives in the agency schemas (the TENANT_APPS' models and their many-to-many tables)."""
+    tables = {
+        model._meta.db_table
+        for app in settings.TENANT_APPS
+        for model in apps.get_app_config(app.rsplit(".", 1)[-1]).get_models(include_auto_created=True)
+    }
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, tables), key=len, reverse=True)) + r")\b")
+
+
+_GUARDS: list = []  # the guards in force, innermost last: only the innermost one judges a query
+
+
+@contextlib.contextmanager
+def _query_guard(name: str, check):
+    """Fail the test on any query for which `check(sql)` names a problem, even if the code swallows errors.
+    Guards nest: inside `public_only()`, an `only_schema(agency)` block is judged by its own rule only."""
+    problems = []
+    token = object()
+
+    def guard(execute, sql, params, many, context):
+        if _GUARDS and _GUARDS[-1] is token:
+            problem = check(sql)
+            if problem:
+                problems.append(problem)
+                pytest.fail(f"{name}: {problem}\n  {sql[:300]}")
+        return execute(sql, params, many, context)
+
+    _GUARDS.append(token)
+    try:
+        with connection.execute_wrapper(guard):
+            yield
+    finally:
+        _GUARDS.remove(token)
+    if problems:  # raised inside and caught by the code under test: still a failure
+        pytest.fail(f"{name}: {problems[0]}")
+
+
+def public_only(*, routed_to: Agency | None = None):
+    """Fail the test if code inside touches an agency's side: any query naming an agency-schema table, or any
+    query run with an agency's schema on the search path. `routed_to`: a page under /a/<slug>/ runs with that
+    agency's search path (the routing middleware sets it), so it is allowed; its rows are still not."""
+    public = get_public_schema_name()
+    allowed = {public} | ({routed_to.schema_name} if routed_to is not None else set())
+
+    def check(sql: str) -> str | None:
+        if connection.schema_name not in allowed:
+            return f"query ran in agency schema {connection.schema_name!r}"
+        found = _tenant_tables().search(sql)
+        if found:
+            return f"query touched agency table {found.group(1)}"
+        return None
+
+    return _query_guard("public_only", check)
+
+
+def only_schema(agency: Agency):
+    """Fail the test if code inside queries an agency-schema table while the connection is in any schema but
+    `agency`'s (public included): agency rows are read and written in their own agency's schema only."""
+
+    def check(sql: str) -> str | None:
+        found = _tenant_tables().search(sql)
+        if found and connection.schema_name != agency.schema_name:
+            return f"{found.group(1)} queried in schema {connection.schema_name!r}, not {agency.schema_name!r}"
+        return None
+
+    return _query_guard(f"only_schema({agency.slug})", check)

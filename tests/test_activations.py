@@ -16,11 +16,12 @@ from django_tenants.utils import tenant_context
 from activations import selectors, services
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from activations.tasks import activation_names_retention_task
-from agencies import crypto
+from agencies import crypto as agency_crypto
 from agencies.models import DataKey, Role
 from encounters.models import Encounter
 from governance import services as governance_services
 from governance.models import Scope
+from network import crypto
 from tests.support import (
     WORLD_MEMBER,
     agency_url,
@@ -184,8 +185,8 @@ def test_the_same_person_added_by_two_agencies_with_other_spacing_and_case_is_fl
 @pytest.mark.django_db
 def test_the_blind_index_matches_only_within_one_activation(world):
     other = open_two_agency_activation(world, name="Another incident")
-    assert services.blind_index(other, WORLD_MEMBER) != services.blind_index(world.activation, WORLD_MEMBER)
-    assert services.blind_index(world.activation, " jordan q  EXAMPLE") == world.target.name_index
+    assert agency_crypto.blind_index(other, WORLD_MEMBER) != agency_crypto.blind_index(world.activation, WORLD_MEMBER)
+    assert agency_crypto.blind_index(world.activation, " jordan q  EXAMPLE") == world.target.name_index
     (added,) = services.targets_add(
         actor=world.a[Role.COORDINATOR],
         activation=other,
@@ -765,7 +766,8 @@ def test_close_saves_an_after_action_summary_and_destroying_names_keeps_the_coun
 def _key_candidates() -> list[bytes]:
     """Every key material an attacker with the database (a backup) and this process's memory could try:
     every bytea value in every public table, unwrapped by every master key where that works, every
-    setting named like a key, and everything cached in agencies.crypto."""
+    setting named like a key, and everything cached in network.crypto (ciphers, current key ids) and
+    agencies.crypto (blind-index keys)."""
     from django.conf import settings
 
     candidates = []
@@ -792,7 +794,8 @@ def _key_candidates() -> list[bytes]:
                     candidates.append(base64.b64decode(item.rpartition(":")[2]))
                 except ValueError:
                     pass
-    for cache in (value for value in vars(crypto).values() if isinstance(value, dict)):
+    caches = [value for module in (crypto, agency_crypto) for value in vars(module).values() if isinstance(value, dict)]
+    for cache in caches:
         for entry in cache.values():
             for part in entry if isinstance(entry, tuple) else (entry,):
                 if isinstance(part, bytes):
@@ -819,7 +822,7 @@ def test_after_shredding_no_key_in_the_database_or_in_memory_can_recompute_an_ol
     recomputes = [
         key
         for key in _key_candidates()
-        if services.blind_index_value(key, activation.uuid, "avery shredded") == old_index
+        if agency_crypto.blind_index_value(key, activation.uuid, "avery shredded") == old_index
     ]
     assert recomputes, "the index key must be findable before shredding, or this test proves nothing"
     services.activation_close(actor=world.a[Role.COORDINATOR], activation=activation)
@@ -827,11 +830,11 @@ def test_after_shredding_no_key_in_the_database_or_in_memory_can_recompute_an_ol
     assert services.activation_destroy_names(activation=activation)
 
     for key in _key_candidates():
-        assert services.blind_index_value(key, activation.uuid, "Avery Shredded") != old_index
+        assert agency_crypto.blind_index_value(key, activation.uuid, "Avery Shredded") != old_index
     assert not DataKey.objects.filter(activation=activation).exclude(wrapped_key=b"").exists()
     activation.refresh_from_db()
     with pytest.raises(crypto.DecryptionError):
-        services.blind_index(activation, "Avery Shredded")  # no new key is made for a shredded activation
+        agency_crypto.blind_index(activation, "Avery Shredded")  # no new key is made for a shredded activation
 
 
 @pytest.mark.django_db
@@ -851,7 +854,7 @@ def test_each_activation_has_its_own_wrapped_index_key_created_with_its_data_key
     assert keys[world.activation.pk].key_id != keys[other.pk].key_id
     raw = {pk: crypto.unwrap(key.master_key_id, key.wrapped_key) for pk, key in keys.items()}
     assert len(set(raw.values())) == 2 and all(bytes(k.wrapped_key) not in raw.values() for k in keys.values())
-    assert services.blind_index(world.activation, WORLD_MEMBER) == services.blind_index_value(
+    assert agency_crypto.blind_index(world.activation, WORLD_MEMBER) == agency_crypto.blind_index_value(
         raw[world.activation.pk], world.activation.uuid, WORLD_MEMBER
     )
 
@@ -873,7 +876,7 @@ def test_the_migration_reindexes_an_activation_from_before_index_keys_without_th
     )
     # As it was before: no index key of its own, the index made under the one global key.
     DataKey.objects.filter(activation=activation, purpose=DataKey.Purpose.BLIND_INDEX).delete()
-    legacy = services.blind_index_value(b"g" * 32, activation.uuid, "Riley Legacy")
+    legacy = agency_crypto.blind_index_value(b"g" * 32, activation.uuid, "Riley Legacy")
     OutreachTarget.objects.filter(pk=target.pk).update(name_index=legacy)
     crypto.forget_cached_keys()
 
@@ -881,7 +884,7 @@ def test_the_migration_reindexes_an_activation_from_before_index_keys_without_th
 
     target.refresh_from_db()
     assert target.name_index not in ("", legacy)
-    assert target.name_index == services.blind_index(activation, "riley  LEGACY")
+    assert target.name_index == agency_crypto.blind_index(activation, "riley  LEGACY")
     (again,) = services.targets_add(
         actor=world.b[Role.COORDINATOR],
         activation=activation,

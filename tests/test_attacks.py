@@ -28,7 +28,7 @@ from encounters import services as encounter_services
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network.audit import AuditAction
 from network.models import AuditEvent
-from tests.support import PASSWORD, agency_url, encounter_form_data, log_encounter, open_activation
+from tests.support import PASSWORD, agency_url, encounter_form_data, follow_up_of, log_encounter, open_activation
 
 pytestmark = pytest.mark.django_db
 
@@ -37,19 +37,18 @@ TODAY = timezone.localdate
 
 def records_in(agency, *, author):
     """An encounter with a follow-up and a disclosure in `agency`'s schema, through the services."""
-    with tenant_context(agency):
-        encounter = log_encounter(
-            agency, author=author, follow_up_due_on=TODAY() + datetime.timedelta(days=2), escalation=True
-        )
-        follow_up = encounter.follow_ups.get()
-        disclosure = encounter_services.disclosure_record(
-            actor=author,
-            agency=agency,
-            encounter=encounter,
-            exception="consent",
-            disclosed_at=timezone.now(),
-            notified=["clinician"],
-        )
+    encounter = log_encounter(
+        agency, author=author, follow_up_due_on=TODAY() + datetime.timedelta(days=2), escalation=True
+    )
+    disclosure = encounter_services.disclosure_record(
+        actor=author,
+        agency=agency,
+        encounter=encounter,
+        exception="consent",
+        disclosed_at=timezone.now(),
+        notified=["clinician"],
+    )
+    follow_up = follow_up_of(agency, encounter)
     return encounter, follow_up, disclosure
 
 

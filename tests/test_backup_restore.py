@@ -25,12 +25,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
-from agencies import backup, crypto, offboarding, schemas
+from agencies import backup, export, offboarding, schemas
+from agencies import crypto as agency_crypto
 from agencies import services as agency_services
 from agencies.management.commands.reencrypt_agency import encrypted_models
 from agencies.models import Agency, DataKey, Membership, Role
 from encounters import services as encounter_services
 from encounters.models import Encounter
+from network import crypto
 from network.models import AuditEvent, Network
 from tests.support import WORLD_NOTE, log_encounter, make_agency, make_ready, open_activation
 
@@ -80,28 +82,27 @@ def populate(world, agency):
     co-supporter and a link to a public activation: rows in every tenant table."""
     supporter, clinician = world.a[Role.PEER_SUPPORTER], world.a[Role.CLINICIAN]
     activation = open_activation(world, lead_agency=agency, actor=world.a[Role.COORDINATOR], name="Backup drill")
-    with tenant_context(agency):
-        first = log_encounter(
-            agency,
-            author=supporter,
-            notes=NOTES[0],
-            co_supporters=[world.two_agency_user],
-            follow_up_due_on=timezone.localdate() + timedelta(days=3),
-        )
-        second = log_encounter(
-            agency, author=supporter, notes=NOTES[1], referral="clinician", referred_to=clinician, escalation=True
-        )
-        encounter_services.disclosure_record(
-            actor=supporter,
-            agency=agency,
-            encounter=second,
-            exception="suicide-risk",
-            disclosed_at=timezone.now(),
-            notified=["clinician"],
-        )
-        crypto.data_key_create(agency=agency)  # later notes go under a second key
-        log_encounter(agency, author=supporter, notes=NOTES[2], activation=activation)
-        log_encounter(agency, author=supporter)  # no notes at all
+    first = log_encounter(
+        agency,
+        author=supporter,
+        notes=NOTES[0],
+        co_supporters=[world.two_agency_user],
+        follow_up_due_on=timezone.localdate() + timedelta(days=3),
+    )
+    second = log_encounter(
+        agency, author=supporter, notes=NOTES[1], referral="clinician", referred_to=clinician, escalation=True
+    )
+    encounter_services.disclosure_record(
+        actor=supporter,
+        agency=agency,
+        encounter=second,
+        exception="suicide-risk",
+        disclosed_at=timezone.now(),
+        notified=["clinician"],
+    )
+    agency_crypto.data_key_create(agency=agency)  # later notes go under a second key
+    log_encounter(agency, author=supporter, notes=NOTES[2], activation=activation)
+    log_encounter(agency, author=supporter)  # no notes at all
     return first
 
 
@@ -231,8 +232,7 @@ def test_restore_that_fails_after_pg_restore_puts_the_live_agency_back(world, co
     agency = new_agency(world)
     populate(world, agency)
     path = backup.agency_backup(agency, tmp_path)
-    with tenant_context(agency):
-        log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
+    log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
     before = state_of(agency)
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["row_counts"]["encounters_encounter"] += 1
@@ -252,8 +252,7 @@ def test_restore_over_a_live_agency_needs_replace(world, committed, tmp_path):
     populate(world, agency)
     path = backup.agency_backup(agency, tmp_path)
     at_backup = state_of(agency)
-    with tenant_context(agency):
-        log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
+    log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], notes="Logged after the backup.")
     after_backup = state_of(agency)
 
     with pytest.raises(backup.BackupError, match="exists"):
@@ -300,7 +299,7 @@ def test_restore_refuses_to_bring_back_a_crypto_shredded_key(world, committed, t
     populate(world, agency)
     path = backup.agency_backup(agency, tmp_path)
     counts = state_of(agency)["counts"]
-    crypto.data_keys_destroy(agency=agency)
+    agency_crypto.data_keys_destroy(agency=agency)
 
     with pytest.raises(backup.BackupError, match="crypto-shredded"):
         backup.agency_restore(path, replace=True)
@@ -356,7 +355,7 @@ def test_readable_export_lists_every_encounter_with_its_decrypted_notes(world, c
     with tenant_context(agency):
         expected = {str(e.uuid): e.notes or "" for e in Encounter.objects.all()}
 
-    path = backup.agency_export(agency, tmp_path)
+    path = export.agency_export(agency, tmp_path)
 
     encounters = read_csv(path / "encounters.csv")
     assert {row["encounter_id"]: row["notes"] for row in encounters} == expected
@@ -379,14 +378,47 @@ def test_readable_export_lists_every_encounter_with_its_decrypted_notes(world, c
     assert AuditEvent.objects.filter(agency=agency, action="agency.export").exists()
 
 
+@pytest.mark.django_db
+def test_the_readable_export_is_the_sections_apps_register(world, tmp_path, monkeypatch):
+    """agencies/ reads no model of the apps above it: encounters adds its three files in its ready(),
+    and any app can add one; an agency-schema section is read inside the agency's schema."""
+    assert [section.file_name for section in export.export_sections()] == [
+        "encounters.csv", "follow_ups.csv", "disclosures.csv", "members.csv", "certifications.csv",
+    ]  # fmt: skip
+    monkeypatch.setattr(export, "_sections", dict(export._sections))
+    schemas_seen = []
+
+    def rows(agency):
+        schemas_seen.append(connection.schema_name)
+        yield ["=one", 1]
+
+    export.export_section_register(
+        export.ExportSection(
+            file_name="extra.csv",
+            label="extras",
+            header=["name", "number"],
+            rows=rows,
+            readme="{count} extra row,\nfrom a test.",
+            in_agency_schema=True,
+        )
+    )
+    path = export.agency_export(world.agency_a, tmp_path)
+
+    assert read_csv(path / "extra.csv") == [{"name": "'=one", "number": "1"}]
+    assert schemas_seen == [world.agency_a.schema_name]
+    readme = (path / "README.txt").read_text()
+    assert "  extra.csv           1 extra row,\n                      from a test.\n" in readme
+    assert readme.index("disclosures.csv") < readme.index("extra.csv") < readme.index("members.csv")
+
+
 def test_decrypted_notes_are_only_in_the_export_never_in_the_backup(world, committed, tmp_path):
     """The backup holds ciphertext only (checked in the dump's data as SQL, since the dump itself is
     compressed); the export, made for the agency, holds the plaintext."""
     agency = world.agency_a
-    export = backup.agency_export(agency, tmp_path / "export")
+    readable = export.agency_export(agency, tmp_path / "export")
     saved = backup.agency_backup(agency, tmp_path / "backup")
 
-    encounters = read_csv(export / "encounters.csv")
+    encounters = read_csv(readable / "encounters.csv")
     with tenant_context(agency):
         assert {r["encounter_id"] for r in encounters} == {
             str(u) for u in Encounter.objects.values_list("uuid", flat=True)

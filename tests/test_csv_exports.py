@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
-from agencies import backup
+from agencies import export
 from agencies import services as agency_services
 from agencies.models import Role
+from agencies.roster import services as roster_services
 from network import selectors, standards
 from network.csvexport import FORMULA_START, csv_cell, csv_writer
 from network.models import Network, Vocabulary
@@ -96,22 +96,21 @@ def test_offboarding_export_escapes_hostile_text_in_every_text_column(world, tmp
     agency, actor = world.agency_a, world.state_admin
     hostile = make_user("=cmd@test.example", HYPERLINK)
     membership = agency_services.membership_add(actor=actor, user=hostile, agency=agency, role=Role.PEER_SUPPORTER)
-    agency_services.profile_update(actor=actor, membership=membership, languages=["@SUM(1+1)"])
-    agency_services.certification_add(
+    roster_services.profile_update(actor=actor, membership=membership, languages=["@SUM(1+1)"])
+    roster_services.certification_add(
         actor=actor, membership=membership, kind="peer-basic", certified_on=timezone.localdate()
     )
     activation = open_activation(world, name="+1+cmd|' /C calc'!A0")
-    with tenant_context(agency):
-        log_encounter(
-            agency,
-            author=hostile,
-            notes="-2+3",
-            activation=activation,
-            co_supporters=[world.a[Role.PEER_SUPPORTER]],
-            follow_up_due_on=timezone.localdate(),
-        )
+    log_encounter(
+        agency,
+        author=hostile,
+        notes="-2+3",
+        activation=activation,
+        co_supporters=[world.a[Role.PEER_SUPPORTER]],
+        follow_up_due_on=timezone.localdate(),
+    )
 
-    files = cells_of(backup.agency_export(agency, tmp_path))
+    files = cells_of(export.agency_export(agency, tmp_path))
 
     encounter = next(row for row in files["encounters.csv"] if row["notes"] == "'-2+3")
     assert encounter["author_email"] == "'=cmd@test.example"

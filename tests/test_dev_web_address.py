@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from agencies import services as agency_services
 from agencies.models import Role
@@ -108,8 +107,7 @@ def test_a_worker_sent_email_links_to_the_port_dev_up_serves_on(django_db_setup,
         agency = make_agency(actor=admin, network=network, region=region, slug=f"port-fire-{tag}")
         supporter = make_user(f"port-peer-{tag}@test.example")
         agency_services.membership_add(actor=None, user=supporter, agency=agency, role=Role.PEER_SUPPORTER)
-        with tenant_context(agency):
-            log_encounter(agency, author=supporter, follow_up_due_on=timezone.localdate() + datetime.timedelta(days=1))
+        log_encounter(agency, author=supporter, follow_up_due_on=timezone.localdate() + datetime.timedelta(days=1))
 
     worker = _WorkerOnPort("8123")
     worker.start_worker()

@@ -17,7 +17,7 @@ from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network import selectors, standards
 from network.audit import AuditAction
 from network.models import AuditEvent, Network, Vocabulary
-from tests.support import WORLD_NOTE, agency_url, encounter_form_data, log_encounter
+from tests.support import WORLD_NOTE, agency_url, encounter_form_data, follow_up_of, log_encounter, refreshed
 
 pytestmark = pytest.mark.django_db
 
@@ -153,10 +153,9 @@ def test_author_sees_the_full_encounter_with_notes(client, world):
 
 
 def test_co_supporter_sees_the_notes_too(client, world):
-    with tenant_context(world.agency_a):
-        encounter = log_encounter(
-            world.agency_a, author=world.a[Role.COORDINATOR], notes="shared note", co_supporters=[world.two_agency_user]
-        )
+    encounter = log_encounter(
+        world.agency_a, author=world.a[Role.COORDINATOR], notes="shared note", co_supporters=[world.two_agency_user]
+    )
     client.force_login(world.two_agency_user)
     page = client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=encounter.uuid)).content.decode()
     assert "shared note" in page
@@ -173,8 +172,7 @@ def test_coordinator_sees_coded_fields_and_follow_up_status_but_never_notes(clie
 def test_clinician_sees_only_referrals_addressed_to_them(client, world):
     assert detail(client, world, world.a[Role.CLINICIAN]).status_code == 200
     assert "night shift" not in detail(client, world, world.a[Role.CLINICIAN]).content.decode()
-    with tenant_context(world.agency_a):
-        unreferred = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER])
+    unreferred = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER])
     client.force_login(world.a[Role.CLINICIAN])
     assert client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=unreferred.uuid)).status_code == 404
     listing = client.get(agency_url(world.agency_a, "encounter_list")).content.decode()
@@ -215,21 +213,19 @@ def test_viewing_an_encounter_is_audited_and_marked_no_store(client, world):
 
 def test_my_follow_ups_lists_overdue_first_and_completing_records_the_outcome(client, world):
     supporter = world.a[Role.PEER_SUPPORTER]
-    with tenant_context(world.agency_a):
-        log_encounter(world.agency_a, author=supporter, follow_up_due_on=timezone.localdate() + datetime.timedelta(5))
-        old = log_encounter(
-            world.agency_a,
-            author=supporter,
-            occurred_on=timezone.localdate() - datetime.timedelta(10),
-            follow_up_due_on=timezone.localdate() - datetime.timedelta(days=2),
-        )
-        overdue = old.follow_ups.get()
+    log_encounter(world.agency_a, author=supporter, follow_up_due_on=timezone.localdate() + datetime.timedelta(5))
+    old = log_encounter(
+        world.agency_a,
+        author=supporter,
+        occurred_on=timezone.localdate() - datetime.timedelta(10),
+        follow_up_due_on=timezone.localdate() - datetime.timedelta(days=2),
+    )
+    overdue = follow_up_of(world.agency_a, old)
     client.force_login(supporter)
     page = client.get(agency_url(world.agency_a, "followup_list")).content.decode()
     assert page.index("Overdue") < page.index("Due today") < page.index("Coming up")
     client.post(agency_url(world.agency_a, "followup_complete", follow_up_uuid=overdue.uuid), {"outcome": "contacted"})
-    with tenant_context(world.agency_a):
-        overdue.refresh_from_db()
+    refreshed(world.agency_a, overdue)
     assert (overdue.status, overdue.outcome) == (FollowUp.Status.DONE, "contacted")
     assert overdue.completed_at is not None
 
@@ -260,21 +256,20 @@ def test_coordinator_reassigns_a_follow_up_and_a_stranger_cannot_complete_it(cli
 def test_reminders_go_once_to_owners_and_overdue_follow_ups_escalate_to_coordinators(world):
     supporter = world.a[Role.PEER_SUPPORTER]
     today = timezone.localdate()
-    with tenant_context(world.agency_a):
-        soon = log_encounter(world.agency_a, author=supporter, follow_up_due_on=today + datetime.timedelta(days=1))
-        late = log_encounter(
-            world.agency_a,
-            author=supporter,
-            occurred_on=today - datetime.timedelta(days=9),
-            follow_up_due_on=today - datetime.timedelta(days=1),
-        )
-        from django.test import TestCase
+    soon = log_encounter(world.agency_a, author=supporter, follow_up_due_on=today + datetime.timedelta(days=1))
+    late = log_encounter(
+        world.agency_a,
+        author=supporter,
+        occurred_on=today - datetime.timedelta(days=9),
+        follow_up_due_on=today - datetime.timedelta(days=1),
+    )
+    from django.test import TestCase
 
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            maintenance.follow_up_reminders_send(agency=world.agency_a)
-        assert soon.follow_ups.get().reminded_at is not None
-        assert late.follow_ups.get().escalated_at is not None
-        assert maintenance.follow_up_reminders_send(agency=world.agency_a) == {"reminded": 0, "escalated": 0}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        maintenance.follow_up_reminders_send(agency=world.agency_a)
+    assert follow_up_of(world.agency_a, soon).reminded_at is not None
+    assert follow_up_of(world.agency_a, late).escalated_at is not None
+    assert maintenance.follow_up_reminders_send(agency=world.agency_a) == {"reminded": 0, "escalated": 0}
     reminders = [m for m in mail.outbox if m.to == [supporter.email]]
     escalations = [m for m in mail.outbox if m.to == [world.a[Role.COORDINATOR].email]]
     assert any((today + datetime.timedelta(days=1)).isoformat() in m.subject for m in reminders)
@@ -309,8 +304,7 @@ def test_disclosures_are_visible_to_coordinator_and_clinician_only_and_every_vie
 
 
 def test_disclosure_form_records_exception_time_parties_and_notice_date(client, world):
-    with tenant_context(world.agency_a):
-        encounter = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], escalation=True)
+    encounter = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], escalation=True)
     client.force_login(world.a[Role.PEER_SUPPORTER])
     path = agency_url(world.agency_a, "encounter_disclosure_new", encounter_uuid=encounter.uuid)
     bad = client.post(path, {"exception": "gossip", "disclosed_at": "2026-01-01T10:00", "notified": []})
@@ -331,8 +325,7 @@ def test_disclosure_form_records_exception_time_parties_and_notice_date(client, 
         agency_url(world.agency_a, "disclosure_detail", disclosure_uuid=record.uuid),
         {"written_notice_sent_on": timezone.localdate().isoformat()},
     )
-    with tenant_context(world.agency_a):
-        record.refresh_from_db()
+    refreshed(world.agency_a, record)
     assert record.written_notice_sent_on == timezone.localdate()
 
 
@@ -439,15 +432,14 @@ def test_overdue_follow_ups_wait_for_a_coordinator_before_they_count_as_escalate
 
     coordinator = world.membership(world.agency_a, Role.COORDINATOR)
     membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=coordinator, role=Role.PEER_SUPPORTER)
-    with tenant_context(world.agency_a):
-        late = log_encounter(
-            world.agency_a,
-            author=world.a[Role.PEER_SUPPORTER],
-            occurred_on=timezone.localdate() - datetime.timedelta(5),
-            follow_up_due_on=timezone.localdate() - datetime.timedelta(days=1),
-        )
-        assert maintenance.follow_up_reminders_send(agency=world.agency_a)["escalated"] == 0
-        assert late.follow_ups.get().escalated_at is None
+    late = log_encounter(
+        world.agency_a,
+        author=world.a[Role.PEER_SUPPORTER],
+        occurred_on=timezone.localdate() - datetime.timedelta(5),
+        follow_up_due_on=timezone.localdate() - datetime.timedelta(days=1),
+    )
+    assert maintenance.follow_up_reminders_send(agency=world.agency_a)["escalated"] == 0
+    assert follow_up_of(world.agency_a, late).escalated_at is None
 
 
 def test_a_reassigned_follow_up_owner_can_open_the_encounter_without_its_notes(client, world):
@@ -562,21 +554,18 @@ def test_scheduled_follow_ups_are_reminded_and_escalated_once_without_the_member
     supporter = world.a[Role.PEER_SUPPORTER]
     target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_a)
     seven = target.follow_ups.get(days_after=7)
-    with tenant_context(world.agency_a):
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on - datetime.timedelta(1))
-        seven.refresh_from_db()
-        assert seven.reminded_at is not None and seven.escalated_at is None
-        reminders = [m for m in mail.outbox if m.to == [supporter.email] and seven.due_on.isoformat() in m.subject]
-        assert len(reminders) == 1
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            counts = maintenance.follow_up_reminders_send(
-                agency=world.agency_a, today=seven.due_on + datetime.timedelta(1)
-            )
-        seven.refresh_from_db()
-        assert seven.escalated_at is not None and counts["escalated"] >= 1
-        again = maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on + datetime.timedelta(1))
-        assert again == {"reminded": 0, "escalated": 0}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on - datetime.timedelta(1))
+    seven.refresh_from_db()
+    assert seven.reminded_at is not None and seven.escalated_at is None
+    reminders = [m for m in mail.outbox if m.to == [supporter.email] and seven.due_on.isoformat() in m.subject]
+    assert len(reminders) == 1
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        counts = maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on + datetime.timedelta(1))
+    seven.refresh_from_db()
+    assert seven.escalated_at is not None and counts["escalated"] >= 1
+    again = maintenance.follow_up_reminders_send(agency=world.agency_a, today=seven.due_on + datetime.timedelta(1))
+    assert again == {"reminded": 0, "escalated": 0}
     escalations = [m for m in mail.outbox if m.to == [world.a[Role.COORDINATOR].email]]
     assert any(f"due {seven.due_on:%Y-%m-%d} (activation)" in m.body for m in escalations)
     assert AuditEvent.objects.filter(

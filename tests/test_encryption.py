@@ -4,13 +4,15 @@ survive master-key rotation and data-key re-encryption."""
 import io
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from agencies import crypto
+from agencies import crypto as agency_crypto
 from agencies.models import DataKey, Role
 from encounters.models import Encounter
+from network import crypto
 from tests.support import WORLD_NOTE, log_encounter
 
 pytestmark = pytest.mark.django_db
@@ -31,16 +33,15 @@ def test_notes_are_ciphertext_in_the_database_and_text_in_the_app(world):
 
 
 def test_each_agency_has_its_own_data_key(world):
-    with tenant_context(world.agency_b):
-        log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's note")
+    log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's note")
     a_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
     assert DataKey.objects.get(key_id=a_key).agency == world.agency_a
     assert DataKey.objects.filter(agency=world.agency_b, retired_at__isnull=True).count() == 1
 
 
 def test_ciphertext_moved_to_another_row_fails_to_decrypt(world):
+    other = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="other row")
     with tenant_context(world.agency_a):
-        other = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="other row")
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE encounters_encounter SET notes = %s WHERE id = %s",
@@ -53,8 +54,8 @@ def test_ciphertext_moved_to_another_row_fails_to_decrypt(world):
 
 def test_ciphertext_copied_into_another_agency_fails_to_decrypt(world):
     stolen = raw_notes(world.agency_a, world.encounter.pk)
+    victim = log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's own")
     with tenant_context(world.agency_b):
-        victim = log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's own")
         # Same row identity too: only the schema differs.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -102,9 +103,8 @@ def test_master_key_rotation_rewraps_data_keys_and_everything_still_decrypts(wor
 
 
 def test_reencrypting_an_agency_moves_every_note_to_a_new_data_key_in_resumable_batches(world):
-    with tenant_context(world.agency_a):
-        for n in range(5):
-            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"note {n}")
+    for n in range(5):
+        log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"note {n}")
     old_key = crypto.key_id_of(raw_notes(world.agency_a, world.encounter.pk))
     out = io.StringIO()
     call_command("reencrypt_agency", world.agency_a.slug, "--batch-size", "2", "--max-batches", "1", stdout=out)
@@ -128,12 +128,11 @@ def test_saving_looks_up_the_current_key_once_per_cache_window(world, django_cap
     from django.test.utils import CaptureQueriesContext
 
     crypto.forget_cached_keys()
-    with tenant_context(world.agency_a):
-        with django_capture_on_commit_callbacks(execute=True):  # the key id is remembered once committed
-            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="first")
-        with CaptureQueriesContext(connection) as captured:
-            for n in range(3):
-                log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"next {n}")
+    with django_capture_on_commit_callbacks(execute=True):  # the key id is remembered once committed
+        log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="first")
+    with CaptureQueriesContext(connection) as captured:
+        for n in range(3):
+            log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"next {n}")
     assert _data_key_queries(captured) == 0
 
 
@@ -165,8 +164,7 @@ def test_destroying_retired_keys_waits_out_other_processes_caches_and_sweeps_aga
         """While the command waits, a process whose cache still names the old key saves a note."""
         assert 0 < seconds <= crypto.cache_seconds()
         crypto._current[(world.agency_a.pk, None)] = (crypto.time.monotonic(), old_key)
-        with tenant_context(world.agency_a):
-            late.append(log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="written late"))
+        late.append(log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes="written late"))
         assert crypto.key_id_of(raw_notes(world.agency_a, late[0].pk)) == old_key
         crypto.forget_cached_keys()  # back to the command's own process
 
@@ -177,3 +175,23 @@ def test_destroying_retired_keys_waits_out_other_processes_caches_and_sweeps_aga
     crypto.forget_cached_keys()
     with tenant_context(world.agency_a):
         assert Encounter.objects.get(pk=late[0].pk).notes == "written late"
+
+
+def test_the_cipher_reaches_the_key_records_only_through_the_store_agencies_registered(monkeypatch):
+    """network/crypto.py (bottom layer) reads no DataKey itself: without a registered store it refuses."""
+    assert isinstance(crypto._store, agency_crypto.DataKeyStore)
+    monkeypatch.setattr(crypto, "_store", None)
+    crypto.forget_cached_keys()
+    with pytest.raises(ImproperlyConfigured, match="No key store is registered"):
+        crypto.encrypt("text", aad=b"x")
+    with pytest.raises(ImproperlyConfigured, match="No key store is registered"):
+        crypto.decrypt("m1.somekey.AAAA", aad=b"x")
+
+
+def test_forgetting_cached_keys_forgets_the_blind_index_keys_too(world, django_capture_on_commit_callbacks):
+    """One call still empties every key cache of the process, the store's included."""
+    with django_capture_on_commit_callbacks(execute=True):
+        agency_crypto.index_key_for(world.activation)
+    assert world.activation.pk in agency_crypto._index_keys
+    crypto.forget_cached_keys()
+    assert agency_crypto._index_keys == {} and crypto._unwrapped == {} and crypto._current == {}

@@ -33,8 +33,8 @@ from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agencies import roster_import
 from agencies.models import Membership, Role, SupporterProfile
+from agencies.roster import imports as roster_import
 from tests.support import agency_url, ready_export
 from tests.test_url_access_matrix import Identity, admitted, all_routes, build_path, identities, sample_kwargs
 

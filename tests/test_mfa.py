@@ -21,10 +21,10 @@ from django.utils import timezone
 from django_otp.oath import totp
 
 from agencies import services as agency_services
-from agencies.fields import Ciphertext
 from agencies.models import Role
 from network import mfa
 from network.audit import AuditAction
+from network.fields import Ciphertext
 from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, recovery_code_digest
 from tests.support import agency_url, login_as, make_user
 from tests.test_production_shape import PRODUCTION_ENV, run_manage
@@ -532,7 +532,7 @@ def test_the_authenticator_secret_is_encrypted_in_the_database(world, mfa_requir
     # Moved to another row it no longer decrypts (the ciphertext is bound to its row).
     other = enroll(world.a[Role.CLINICIAN]).device
     AuthenticatorApp.objects.filter(pk=other.pk).update(secret=Ciphertext(stored))
-    from agencies.crypto import DecryptionError
+    from network.crypto import DecryptionError
 
     with pytest.raises(DecryptionError):
         AuthenticatorApp.objects.get(pk=other.pk).bin_key  # noqa: B018

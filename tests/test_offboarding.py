@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from agencies import offboarding
-from agencies import services as agency_services
 from agencies.models import Agency, AgencyExport, DataKey, Membership, Role
+from agencies.roster import services as roster_services
 from network.models import AuditEvent
 from tests.support import agency_url, refused
 
@@ -122,8 +122,8 @@ def test_coordinators_are_reminded_once_a_quarter_until_they_confirm_the_roster(
     now = timezone.make_aware(datetime.datetime(2026, 11, 22, 9, 0))
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert agency_services.roster_reminders_send(now=now) == 1
-        assert agency_services.roster_reminders_send(now=now + datetime.timedelta(days=1)) == 0
+        assert roster_services.roster_reminders_send(now=now) == 1
+        assert roster_services.roster_reminders_send(now=now + datetime.timedelta(days=1)) == 0
     assert len(mail.outbox) == 1
     assert set(mail.outbox[0].to) == {world.a[Role.COORDINATOR].email, world.a[Role.AGENCY_ADMIN].email}
     assert agency_url(world.agency_a, "agency_roster") in mail.outbox[0].body
@@ -139,7 +139,7 @@ def test_coordinators_are_reminded_once_a_quarter_until_they_confirm_the_roster(
     next_quarter = timezone.make_aware(datetime.datetime(2027, 1, 4, 9, 0))
     Agency.objects.exclude(pk=world.agency_a.pk).update(roster_confirmed_at=next_quarter)
     with django_capture_on_commit_callbacks(execute=True):
-        assert agency_services.roster_reminders_send(now=next_quarter) == 1
+        assert roster_services.roster_reminders_send(now=next_quarter) == 1
     assert len(mail.outbox) == 2
 
 

@@ -13,7 +13,6 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from activations import services as activation_services
 from activations.models import OutreachTarget
@@ -466,8 +465,7 @@ def test_a_chiefs_csv_is_byte_identical_after_a_supporter_saves_until_the_next_p
         client = Client()
         client.force_login(chief)
         before = client.get(agency_url(agency, "agency_dashboard_csv")).content
-        with tenant_context(agency):
-            log_encounter(agency, author=supporter, contact_mode="video", topics=["critical-incident"])
+        log_encounter(agency, author=supporter, contact_mode="video", topics=["critical-incident"])
 
         def worker_done() -> bool:
             state = AgencySnapshotState.objects.filter(agency=agency).first()

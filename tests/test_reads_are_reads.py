@@ -17,6 +17,7 @@ from django.utils import timezone
 from activations import services as activation_services
 from agencies import services as agency_services
 from agencies.models import Role, SupporterProfile
+from agencies.roster import services as roster_services
 from network import services as network_services
 from network.models import AuditEvent, DocumentationStandard, Network, NetworkPolicy, NetworkRole, PolicyChange
 from network.standards import DEFAULT_TERMS, policy_update
@@ -148,9 +149,9 @@ def test_profile_update_refuses_a_field_not_on_its_list(world):
     profile = SupporterProfile.objects.get(membership=membership)
     events = AuditEvent.objects.count()
     with pytest.raises(TypeError, match="membership_id"):
-        agency_services.profile_update(actor=None, membership=membership, membership_id=chief.pk)
+        roster_services.profile_update(actor=None, membership=membership, membership_id=chief.pk)
     with pytest.raises(TypeError, match="updated_at"):
-        agency_services.profile_update(
+        roster_services.profile_update(
             actor=None, membership=membership, availability="unavailable", updated_at=timezone.now()
         )
     profile.refresh_from_db()
@@ -158,7 +159,7 @@ def test_profile_update_refuses_a_field_not_on_its_list(world):
     assert not SupporterProfile.objects.filter(membership=chief).exists()
     assert AuditEvent.objects.count() == events
     # The listed fields still work.
-    agency_services.profile_update(actor=None, membership=membership, availability="unavailable")
+    roster_services.profile_update(actor=None, membership=membership, availability="unavailable")
     assert SupporterProfile.objects.get(membership=membership).availability == "unavailable"
 
 

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from activations import services as activation_services
-from agencies import services
 from agencies.models import Certification, Role, SupporterProfile
-from agencies.roster import DESIGNATED_AFTER, NO_TRAINING, NOT_DESIGNATED, readiness_problem
+from agencies.roster import services
+from agencies.roster.selectors import DESIGNATED_AFTER, NO_TRAINING, NOT_DESIGNATED, readiness_problem
 from tests.support import agency_url, open_activation
 
 pytestmark = pytest.mark.django_db

@@ -36,9 +36,9 @@ def test_reminders_and_purge_run_on_the_worker_in_each_agency_schema(stack, worl
         supporter = world.a[Role.PEER_SUPPORTER]
         agency_services.membership_add(actor=None, user=supporter, agency=agency, role=Role.PEER_SUPPORTER)
         tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+        encounter = log_encounter(agency, author=supporter, follow_up_due_on=tomorrow)
+        old = log_encounter(agency, author=supporter, notes="old enough to purge")
         with tenant_context(agency):
-            encounter = log_encounter(agency, author=supporter, follow_up_due_on=tomorrow)
-            old = log_encounter(agency, author=supporter, notes="old enough to purge")
             Encounter.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=400))
 
         follow_up_reminders_task.delay()

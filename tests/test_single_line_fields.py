@@ -14,7 +14,7 @@ from django.utils import timezone
 from activations.forms import ActivationOpenForm, MembersAddForm
 from agencies.forms import AgencyCreateForm, InvitationAcceptForm
 from agencies.models import Agency
-from agencies.roster_views import ProfileForm
+from agencies.roster.forms import ProfileForm
 from governance import services as governance_services
 from governance.forms import AgreementForm, ProtocolForm
 from governance.models import Agreement

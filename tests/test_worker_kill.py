@@ -25,7 +25,6 @@ import pytest
 import redis
 from django.conf import settings
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from agencies.models import Agency
 from config.celery import app
@@ -122,8 +121,7 @@ def _stored(agency: Agency, since: datetime.date) -> list[tuple]:
 
 
 def _clean_build(agency: Agency, since: datetime.date) -> list[tuple]:
-    with tenant_context(agency):
-        rows = builder.agency_metrics(agency, since=since, today=timezone.localdate())
+    rows = builder.agency_metrics(agency, since=since, today=timezone.localdate())
     return sorted((kind, p, metric, dimension, key, float(value)) for kind, p, metric, dimension, key, value in rows)
 
 

@@ -1,11 +1,11 @@
-import agencies.fields
+import network.fields
 from django.db import migrations, models
 
 
 def encrypt_plain_roles(apps, schema_editor):
     """Roles were plain text before this migration: encrypt them under their activation's key."""
     from activations.models import OutreachTarget  # the current model: its field encrypts on save
-    from agencies.crypto import DecryptionError
+    from network.crypto import DecryptionError
 
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="outreachtarget",
             name="role",
-            field=agencies.fields.EncryptedTextField(
+            field=network.fields.EncryptedTextField(
                 blank=True, help_text="Role or assignment, e.g. engineer, dispatcher.", null=True
             ),
         ),

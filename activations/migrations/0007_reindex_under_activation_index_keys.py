@@ -12,8 +12,8 @@ from django.db import migrations
 
 
 def reindex(apps, schema_editor):
-    from activations.services import blind_index_value
-    from agencies import crypto
+    from agencies.crypto import blind_index_value
+    from network import crypto
 
     Activation = apps.get_model("activations", "Activation")
     OutreachTarget = apps.get_model("activations", "OutreachTarget")

@@ -8,8 +8,8 @@ from django.db import migrations
 
 
 def move_devices(apps, schema_editor):
-    from agencies import crypto
-    from agencies.fields import Ciphertext
+    from network import crypto
+    from network.fields import Ciphertext
     from network.models import recovery_code_digest
 
     TOTPDevice = apps.get_model("otp_totp", "TOTPDevice")

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from agencies import crypto
+from network import crypto
 
 
 class Command(BaseCommand):

@@ -8,12 +8,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
-from agencies import crypto
-from agencies.fields import Ciphertext, EncryptedTextField
+from agencies.crypto import data_key_create, data_key_current
 from agencies.models import Agency, DataKey
+from agencies.tenancy import agency_schema
+from network import crypto
 from network.audit import AuditAction, audit_record
+from network.fields import Ciphertext, EncryptedTextField
 
 
 def encrypted_models():
@@ -44,9 +45,9 @@ class Command(BaseCommand):
         if agency is None:
             raise CommandError(f"No agency with the address {options['slug']!r}.")
         if options["resume"]:
-            key = crypto.data_key_current(agency=agency)
+            key = data_key_current(agency=agency)
         else:
-            key = crypto.data_key_create(agency=agency)
+            key = data_key_create(agency=agency)
             self.stdout.write(f"New data key {key.key_id} for {agency.slug}.")
         _, remaining = self._sweep(agency, key, options["batch_size"], options["max_batches"])
         if remaining:
@@ -76,7 +77,7 @@ class Command(BaseCommand):
         prefix = Ciphertext(f"{crypto.PREFIX}.{key.key_id}.")
         batches = 0
         remaining = 0
-        with tenant_context(agency):
+        with agency_schema(agency):
             for model, fields in encrypted_models():
                 pending = Q()
                 for field in fields:

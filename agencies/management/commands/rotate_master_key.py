@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agencies import crypto
 from agencies.models import DataKey
+from network import crypto
 from network.audit import AuditAction, audit_record
 
 

@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Role
+from agencies.tenancy import agency_schema
 from demo.activations import seed_activations
 from demo.encounters import DEMO_HISTORY_DAYS, seed_encounters
 from demo.governance import seed_governance
@@ -214,7 +214,7 @@ class Command(BaseCommand):
         standard = standards.standard_ensure_default(network=network)
         encounter_count = 0
         for agency in agencies.values():
-            with tenant_context(agency):
+            with agency_schema(agency):
                 agency_rng = random.Random(agency.slug)  # nosec B311  # seeded demo data, not a secret
                 encounter_count += seed_encounters(agency=agency, standard=standard, rng=agency_rng)
         if encounter_count:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from agencies import services
 from agencies.models import Agency, CertificationKind, Discipline, Membership, SupporterProfile
+from agencies.roster import services
 from agencies.selectors import supporters_of
 
 COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]

@@ -1,6 +1,5 @@
 """The peer team roster: designation, training and availability, kept by coordinators and agency admins."""
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -9,51 +8,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from agencies import roster_import, selectors, services
 from agencies.access import agency_view
-from agencies.models import CertificationKind, Discipline, Role, SupporterProfile
-from agencies.roster import readiness_problem
+from agencies.models import Discipline, Role, SupporterProfile
+from agencies.roster import imports, services
+from agencies.roster.forms import CertificationForm, ProfileForm, RosterImportForm
+from agencies.roster.selectors import readiness_problem, roster_confirmation_due
 from agencies.selectors import supporters_of, supporting_memberships
-from network.forms import SingleLineField
 from network.models import Region
 from network.service_errors import add_service_errors
 
 ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
-
-
-class ProfileForm(forms.Form):
-    designated_on = forms.DateField(
-        label="Designated as peer supporter on", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    availability = forms.ChoiceField(label="Availability", choices=SupporterProfile.Availability.choices)
-    on_leave_until = forms.DateField(
-        label="On leave until", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    languages = SingleLineField(label="Languages besides English (comma-separated)", required=False, max_length=200)
-    disciplines = forms.MultipleChoiceField(
-        label="Disciplines served",
-        choices=Discipline.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "usa-checkbox__input usa-checkbox__input--tile"}),
-        help_text="Leave all unticked for the agency's own discipline.",
-    )
-
-    def clean_languages(self):
-        return [part.strip() for part in self.cleaned_data["languages"].split(",") if part.strip()][:10]
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("availability") == SupporterProfile.Availability.ON_LEAVE and not cleaned.get("on_leave_until"):
-            self.add_error("on_leave_until", "Give the date the leave ends.")
-        if cleaned.get("designated_on") and cleaned["designated_on"] > timezone.localdate():
-            self.add_error("designated_on", "The designation date cannot be in the future.")
-        return cleaned
-
-
-class CertificationForm(forms.Form):
-    kind = forms.ChoiceField(label="Certification", choices=CertificationKind.choices)
-    certified_on = forms.DateField(label="Certified on", widget=forms.DateInput(attrs={"type": "date"}))
-    expires_on = forms.DateField(label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 def _roster(agency):
@@ -80,7 +44,7 @@ def roster_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "ready": ready,
             "today": today,
-            "confirmation_due": selectors.roster_confirmation_due(request.tenant),
+            "confirmation_due": roster_confirmation_due(request.tenant),
         },
     )
 
@@ -137,10 +101,6 @@ def roster_member(request: HttpRequest, membership_id: int) -> HttpResponse:
     )
 
 
-class RosterImportForm(forms.Form):
-    file = forms.FileField(label="Roster CSV", help_text="Columns: " + ", ".join(roster_import.COLUMNS))
-
-
 @agency_view(*ROSTER_KEEPERS)
 def roster_import_view(request: HttpRequest) -> HttpResponse:
     form = RosterImportForm(request.POST or None, request.FILES or None)
@@ -150,15 +110,13 @@ def roster_import_view(request: HttpRequest) -> HttpResponse:
         if upload.size > 1_000_000:
             form.add_error("file", "The file is larger than 1 MB; split it.")
         else:
-            report = roster_import.roster_import(
+            report = imports.roster_import(
                 actor=request.user, agency=request.tenant, content=upload.read(), request=request
             )
             if not report.errors:
                 messages.success(request, f"Roster updated from {report.applied} row(s).")
                 return redirect("agency_roster", agency_slug=request.tenant.slug)
-    return render(
-        request, "agencies/roster_import.html", {"form": form, "report": report, "columns": roster_import.COLUMNS}
-    )
+    return render(request, "agencies/roster_import.html", {"form": form, "report": report, "columns": imports.COLUMNS})
 
 
 @agency_view(Role.COORDINATOR)

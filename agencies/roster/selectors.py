@@ -1,4 +1,5 @@
-"""Readiness of peer supporters: who may be called out and assigned, and if not, why."""
+"""Roster reads: readiness of peer supporters (who may be called out and assigned, and if not, why)
+and whether the quarterly roster confirmation is due."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime
 
 from django.utils import timezone
 
-from agencies.models import Membership, SupporterProfile
+from agencies.models import Agency, Membership, SupporterProfile
 
 NOT_DESIGNATED = "not designated as a peer supporter"
 DESIGNATED_AFTER = "designated after the incident"
@@ -33,3 +34,19 @@ def readiness_problem(
     ):
         return f"on leave until {profile.on_leave_until:%Y-%m-%d}" if profile.on_leave_until else "on leave"
     return ""
+
+
+# --- Quarterly roster confirmation ---------------------------------------------------------------------
+
+
+def quarter_start(day: datetime.date) -> datetime.datetime:
+    """Midnight (local time) on the first day of `day`'s calendar quarter."""
+    first = day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    return timezone.make_aware(datetime.datetime.combine(first, datetime.time.min))
+
+
+def roster_confirmation_due(agency: Agency, *, now=None) -> bool:
+    """Not yet confirmed since this quarter began."""
+    now = now or timezone.now()
+    start = quarter_start(timezone.localtime(now).date())
+    return agency.roster_confirmed_at is None or agency.roster_confirmed_at < start

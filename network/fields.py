@@ -1,4 +1,4 @@
-"""EncryptedTextField: the one field type for confidential text (notes, names). See agencies/crypto.py.
+"""EncryptedTextField: the one field type for confidential text (notes, names). See network/crypto.py.
 
 The model must have a `uuid` field: it binds each ciphertext to its row before the row has a
 primary key. Values decrypt when the attribute is read, so listing rows never decrypts what a
@@ -12,7 +12,8 @@ import functools
 from django.conf import settings
 from django.db import connection, models
 
-from agencies import crypto
+from network import crypto
+from network.tenancy import require_agency_schema
 
 
 @functools.cache
@@ -50,7 +51,8 @@ class _EncryptedAttribute:
 
 
 class EncryptedTextField(models.TextField):
-    """Text encrypted with AES-256-GCM under the current agency's data key (the network's outside agencies)."""
+    """Text encrypted with AES-256-GCM: agency-schema rows under the data key of the agency the connection is
+    in (checked, network/tenancy.py), public rows under their `encryption_owner()` or the network's key."""
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)
@@ -79,8 +81,12 @@ class EncryptedTextField(models.TextField):
         aad = self.associated_data(model_instance)
         if hasattr(model_instance, "encryption_owner"):  # e.g. an activation's own key
             return Ciphertext(crypto.encrypt(str(value), activation=model_instance.encryption_owner(), aad=aad))
+        if model_instance._meta.app_label not in _tenant_app_labels():
+            return Ciphertext(crypto.encrypt(str(value), agency=None, aad=aad))  # the network's key
+        # An agency row: encrypted under the key of the agency the connection is in, and bound to its
+        # schema. The two must be the same agency, or the row would carry another agency's key.
         agency = getattr(connection, "tenant", None)
-        agency = agency if getattr(agency, "pk", None) else None
+        require_agency_schema(agency)
         return Ciphertext(crypto.encrypt(str(value), agency=agency, aad=aad))
 
     def get_prep_value(self, value):
