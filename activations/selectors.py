@@ -256,6 +256,9 @@ def supporter_loads(activation: Activation) -> dict[int, int]:
     return {row["assigned_supporter"]: row["n"] for row in rows}
 
 
+NOT_A_PARTICIPATING_SUPPORTER = "Choose a peer supporter of a participating agency."
+
+
 def assignable_supporters(activation: Activation, target: OutreachTarget | None = None) -> list[dict]:
     """Supporters of participating agencies with their agency, load and whether they may be assigned
     (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement)."""
@@ -269,18 +272,21 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
     for membership in activation_supporters(activation).order_by("agency__name", "user__full_name"):
         response = responses.get(membership.user_id)
         blocked = readiness_problem(membership, incident_date=incident_date)
+        blocked_code = "supporter_not_ready" if blocked else ""
         if response is not None and response.involved:
-            blocked = "witness or party to the incident"
+            blocked, blocked_code = "witness or party to the incident", "supporter_involved"
         elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:
-            blocked = "unavailable"
+            blocked, blocked_code = "unavailable", "supporter_unavailable"
         elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
             blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
+            blocked_code = "no_outreach_agreement"
         people.append(
             {
                 "user": membership.user,
                 "agency": membership.agency,
                 "load": loads.get(membership.user_id, 0),
                 "blocked": blocked,
+                "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
                 "answer": response.get_answer_display() if response else "Not called out",
             }
         )
@@ -299,10 +305,11 @@ def assignment_candidate(
     if agency is not None:
         pairs = [p for p in pairs if p["agency"].pk == agency.pk]
     if not pairs:
-        raise ValidationError("Choose a peer supporter of a participating agency.")
+        raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
     if len(pairs) > 1:
         raise ValidationError(
-            f"{supporter.get_full_name()} supports for more than one agency here: choose the agency to assign under."
+            f"{supporter.get_full_name()} supports for more than one agency here: choose the agency to assign under.",
+            code="choose_agency",
         )
     return pairs[0]
 

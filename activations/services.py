@@ -6,7 +6,6 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -26,6 +25,7 @@ from activations.models import (
 )
 from activations.selectors import (
     FINAL_STATUSES,
+    NOT_A_PARTICIPATING_SUPPORTER,
     activation_supporters,
     after_action_summary,
     assignment_candidate,
@@ -40,6 +40,7 @@ from agencies.services import role_group
 from governance.models import Scope
 from governance.selectors import agreement_covering, protocol_for
 from network.audit import AuditAction, audit_record
+from network.notify import notify
 from network.selectors import policy_for
 
 Kind = ActivationEvent.Kind
@@ -59,7 +60,7 @@ def _require(actor, activation: Activation, *perms: str) -> None:
     rights come only from an active membership in an active, participating agency, or a network role.
     A suspended agency's coordinators and supporters are refused here even if a page let them through."""
     if not activation_perms_for(actor, activation) & set(perms):
-        raise ValidationError(NO_RIGHTS)
+        raise ValidationError(NO_RIGHTS, code="no_rights")
 
 
 # --- Opening and joining ------------------------------------------------------------------------------
@@ -147,12 +148,11 @@ def _add_agency(*, actor, activation: Activation, agency: Agency, request=None) 
         raise ValidationError({"agency": "Choose an active agency of the network."})
     lead = activation.lead_agency
     if agency.pk != lead.pk and agreement_covering(lead, agency, Scope.JOINT_ACTIVATION) is None:
-        raise ValidationError(
-            {
-                "agency": f"No collaboration agreement in force covers joint activations between {lead.name} "
-                f"and {agency.name}. A state admin records agreements under Network > Agreements."
-            }
+        message = (
+            f"No collaboration agreement in force covers joint activations between {lead.name} "
+            f"and {agency.name}. A state admin records agreements under Network > Agreements."
         )
+        raise ValidationError({"agency": ValidationError(message, code="no_joint_activation_agreement")})
     with transaction.atomic():
         participation, created = Participation.objects.get_or_create(
             activation=activation, agency=agency, defaults={"added_by": actor}
@@ -192,15 +192,13 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
                 emails.append(membership.user.email)
         _event(activation, Kind.CALLOUT_SENT, actor=actor, detail=str(sent))
         audit_record(action=AuditAction.ACTIVATION_CALLOUT_SENT, actor=actor, obj=activation, request=request)
-        subject = f"Peer support callout: {activation.get_incident_type_display()}"
-        body = (
-            f"Your peer support team is activated for an incident ({activation.get_incident_type_display()}, "
-            f"{timezone.localtime(activation.occurred_at):%d %B %H:%M}).\n\n"
-            f"Tell your coordinator whether you are available, and whether you were a witness or party:\n{link}\n"
-        )
+        context = {
+            "incident_type": activation.get_incident_type_display(),
+            "occurred_at": activation.occurred_at,
+            "link": link,
+        }
         for email in emails:
-            # robust: one failed e-mail must not stop the others (each is logged).
-            transaction.on_commit(lambda email=email: send_mail(subject, body, None, [email]), robust=True)
+            notify(email, "callout", context)  # one mail each: no supporter sees who else was called out
     return sent
 
 
@@ -276,7 +274,8 @@ def targets_add(
         raise ValidationError({"exposure": "Choose the exposure."})
     _require(actor, activation, COORDINATE)
     if not home_agency.is_active or home_agency.pk not in {a.pk for a in participating_agencies(activation)}:
-        raise ValidationError({"home_agency": "The member's agency must be active and take part in the activation."})
+        message = "The member's agency must be active and take part in the activation."
+        raise ValidationError({"home_agency": ValidationError(message, code="home_agency_not_participating")})
     added = []
     with transaction.atomic():
         Activation.objects.select_for_update().get(pk=activation.pk)  # serialise adds: duplicates are seen
@@ -381,7 +380,9 @@ def target_assign(
     candidate = assignment_candidate(activation, target, supporter=supporter, agency=agency)
     if candidate["blocked"]:
         reason = candidate["blocked"]
-        raise ValidationError(f"{supporter.get_full_name()} cannot be assigned: {reason}.")
+        raise ValidationError(
+            f"{supporter.get_full_name()} cannot be assigned: {reason}.", code=candidate["blocked_code"]
+        )
     now = timezone.now()
     with transaction.atomic():
         unchanged = (
@@ -407,14 +408,15 @@ def target_assign(
             .filter(pk=candidate["agency"].pk, status=Agency.Status.ACTIVE)
             .exists()
         ):
-            raise ValidationError("Choose a peer supporter of a participating agency.")
+            raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
         still_assignable = Q(merged_into__isnull=True, possible_duplicate_of__isnull=True)
         updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged & still_assignable).update(
             assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
         )
         if not updated:
             raise ValidationError(
-                "Someone else changed this member's assignment a moment ago. The board now shows who holds it."
+                "Someone else changed this member's assignment a moment ago. The board now shows who holds it.",
+                code="assignment_changed",
             )
         kind = Kind.ASSIGNED if expected_supporter_id is None else Kind.REASSIGNED
         _event(activation, kind, actor=actor, agency=candidate["agency"], target=target)

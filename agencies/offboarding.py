@@ -76,7 +76,9 @@ def agency_reinstate(*, actor, agency: Agency, request=None) -> Agency:
 def export_request(*, actor, agency: Agency, request=None, enqueue: bool = True) -> AgencyExport:
     """Queue the offboarding export: the readable files and a restorable schema dump, in one zip."""
     if agency.status != Agency.Status.SUSPENDED:
-        raise ValidationError("Suspend the agency first, so the export is a complete, frozen copy.")
+        raise ValidationError(
+            "Suspend the agency first, so the export is a complete, frozen copy.", code="agency_not_suspended"
+        )
     with transaction.atomic():
         export = AgencyExport.objects.create(agency=agency, requested_by=actor)
         audit_record(

@@ -11,9 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_exists
@@ -30,6 +28,7 @@ from agencies.models import (
 from agencies.selectors import token_digest
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, Network, NetworkRole, Region
+from network.notify import notify
 from network.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
@@ -180,19 +179,9 @@ def invitation_create(*, actor, agency: Agency, email: str, role: str, request=N
         invitation.full_clean()
         invitation.save()
         audit_record(action=AuditAction.INVITATION_SENT, actor=actor, agency=agency, obj=invitation, request=request)
-        link = invitation_url(token)
-        transaction.on_commit(lambda: _invitation_send(invitation=invitation, link=link))
+        context = {"invitation": invitation, "link": invitation_url(token), "days": settings.MUSTER_INVITATION_DAYS}
+        notify(invitation.email, "invitation", context)
     return invitation, token
-
-
-def _invitation_send(*, invitation: Invitation, link: str) -> None:
-    context = {"invitation": invitation, "link": link, "days": settings.MUSTER_INVITATION_DAYS}
-    send_mail(
-        subject=f"You are invited to {invitation.agency.name}'s peer support team on Muster",
-        message=render_to_string("emails/invitation.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
 
 
 def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "", password: str = "", request=None):
@@ -274,7 +263,7 @@ def _ensure_another_admin_remains(membership: Membership) -> None:
         .values_list("pk", flat=True)
     )
     if not [pk for pk in admins if pk != membership.pk]:
-        raise ValidationError("An agency must keep at least one active agency admin.")
+        raise ValidationError("An agency must keep at least one active agency admin.", code="last_agency_admin")
 
 
 # Roles that open confidential records (every name on an activation board, referred encounters,
@@ -296,7 +285,7 @@ def membership_set_role(*, actor, membership: Membership, role: str, request=Non
             _ensure_another_admin_remains(membership)  # locks the agency's admins first, in pk order
         if actor is not None and actor.pk == membership.user_id:
             # Nobody grants themself a role, nor demotes themself (an admin stepping down asks another).
-            raise ValidationError(OWN_ROLE_REFUSED)
+            raise ValidationError(OWN_ROLE_REFUSED, code="own_role")
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         membership.role = role
         membership.save(update_fields=["role"])
@@ -333,15 +322,13 @@ def _state_admins_tell_role_granted(*, membership: Membership) -> None:
     )
     if not emails:
         return
-    agency, label = membership.agency, Role(membership.role).label
-    link = settings.MUSTER_BASE_URL + reverse("network_audit") + f"?object_id={membership.pk}"
-    subject = f"Muster: {agency.name} granted the role {label}"
-    body = (
-        f"Membership {membership.pk} at {agency.name} was given the role {label}. "
-        "This role sees confidential records (names on activation boards, referrals or disclosures).\n\n"
-        f"If this was not expected, review it on the audit trail:\n{link}\n"
-    )
-    transaction.on_commit(lambda: send_mail(subject, body, None, emails), robust=True)
+    context = {
+        "agency_name": membership.agency.name,
+        "role": Role(membership.role).label,
+        "membership_id": membership.pk,
+        "link": settings.MUSTER_BASE_URL + reverse("network_audit") + f"?object_id={membership.pk}",
+    }
+    notify(emails, "role_granted", context)
 
 
 def membership_deactivate(*, actor, membership: Membership, request=None) -> Membership:

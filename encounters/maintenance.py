@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.urls import reverse
@@ -18,19 +17,12 @@ from agencies.models import Agency, Membership, Role
 from agencies.tenancy import agency_service
 from encounters.models import Encounter, FollowUp
 from network.audit import AuditAction, audit_record
+from network.notify import notify
 from network.selectors import policy_for
 
 
 def _remind(owner, due: datetime.date, agency: Agency, link: str) -> None:
-    transaction.on_commit(
-        robust=True,
-        func=lambda: send_mail(
-            subject=f"Peer support follow-up due {due:%Y-%m-%d}",
-            message=f"You have a peer support follow-up due on {due:%A %d %B} at {agency.name}.\n\n{link}\n",
-            from_email=None,
-            recipient_list=[owner.email],
-        ),
-    )
+    notify(owner.email, "follow_up_reminder", {"due": due, "agency_name": agency.name, "link": link})
 
 
 @agency_service
@@ -103,22 +95,14 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
             )
             overdue_scheduled = [f for f in overdue_scheduled if f.pk in claimed_scheduled]
             due_and_owner = sorted(
-                [(f.due_on, f.owner.get_full_name(), "") for f in overdue]
-                + [(f.due_on, f.target.assigned_supporter.get_full_name(), " (activation)") for f in overdue_scheduled]
+                [(f.due_on, f.owner.get_full_name(), False) for f in overdue]
+                + [(f.due_on, f.target.assigned_supporter.get_full_name(), True) for f in overdue_scheduled]
             )
-            lines = [f"- due {due:%Y-%m-%d}{kind}, owner {owner}" for due, owner, kind in due_and_owner]
-            if lines:
-                transaction.on_commit(
-                    robust=True,
-                    func=lambda: send_mail(
-                        subject=f"{len(lines)} overdue peer support follow-up(s) at {agency.name}",
-                        message="These follow-ups are past due:\n"
-                        + "\n".join(lines)
-                        + f"\n\nReassign or check in with the owners:\n{link}\n",
-                        from_email=None,
-                        recipient_list=coordinators,
-                    ),
-                )
+            if due_and_owner:
+                rows = [
+                    {"due": due, "owner": owner, "activation": by_protocol} for due, owner, by_protocol in due_and_owner
+                ]
+                notify(coordinators, "follow_up_overdue", {"overdue": rows, "agency_name": agency.name, "link": link})
         escalated = len(overdue) + len(overdue_scheduled)
     return {"reminded": reminded, "escalated": escalated}
 

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +15,7 @@ from agencies.models import Agency, Membership, Role
 from governance.models import ActivationProtocol, Agreement, ProtocolStep, Scope
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, User
+from network.notify import notify
 from network.validators import CONTROL_CHARACTERS
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -88,7 +88,9 @@ def agreement_record(
         if network_wide:
             raise ValidationError({"network_wide": "Only a state admin records network-wide mutual aid."})
         if proposing_agency.pk not in {agency.pk for agency in parties}:
-            raise ValidationError({"parties": "Your agency must be one of the parties."})
+            raise ValidationError(
+                {"parties": ValidationError("Your agency must be one of the parties.", code="own_agency_not_party")}
+            )
     content, name, content_type = _read_document(document)
     now = timezone.now()
     with transaction.atomic():
@@ -179,17 +181,8 @@ def agreements_expiry_notify(*, on: datetime.date | None = None) -> int:
             recipients = _expiry_recipients(locked)
             locked.expiry_notice_sent_on = on
             locked.save(update_fields=["expiry_notice_sent_on"])
-            days = locked.days_to_expiry(on)
-            subject = f"Muster: the agreement “{locked.title}” expires in {days} days"
-            body = (
-                f"The collaboration agreement “{locked.title}” expires on {locked.expires_on:%Y-%m-%d}. "
-                "After that, agencies it covers can no longer be added to each other's activations.\n\n"
-                "Renew it and record the new signed agreement in Muster under Network > Agreements."
-            )
-            if recipients:
-                transaction.on_commit(
-                    lambda subject=subject, body=body, to=recipients: send_mail(subject, body, None, to), robust=True
-                )
+            context = {"title": locked.title, "days": locked.days_to_expiry(on), "expires_on": locked.expires_on}
+            notify(recipients, "agreement_expiring", context)
             sent += 1
     return sent
 
@@ -209,32 +202,35 @@ def parse_steps(text: str) -> list[tuple[str, int, int]]:
     """Read checklist lines, `12h Defusing` or `1d-10d Debriefing (CISD)`, into (title, not before, due)
     in hours after the incident. Every problem names its line; nothing is half-read."""
     steps: list[tuple[str, int, int]] = []
-    errors: list[str] = []
+    problems: list[tuple[int, str, str]] = []  # (line, code, what is wrong)
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         match = _TIMING.match(line)
         if not match:
-            errors.append(
-                f"Line {number}: start with when it is due, then the step, e.g. “12h Defusing” or “1d-10d Debriefing”."
-            )
+            what = "start with when it is due, then the step, e.g. “12h Defusing” or “1d-10d Debriefing”."
+            problems.append((number, "step_timing", what))
             continue
         title = match["title"].strip()
         due = _hours(match["due"], match["due_unit"])
         start = _hours(match["start"], match["start_unit"]) if match["start"] else 0
         if len(title) > ProtocolStep._meta.get_field("title").max_length:
-            errors.append(f"Line {number}: the step is longer than 120 characters.")
+            problems.append((number, "step_too_long", "the step is longer than 120 characters."))
         elif CONTROL_CHARACTERS.intersection(title):
-            errors.append(f"Line {number}: keep each step to plain text (no tabs or control characters).")
+            what = "keep each step to plain text (no tabs or control characters)."
+            problems.append((number, "step_control_character", what))
         elif due > MAX_STEP_HOURS:
-            errors.append(f"Line {number}: a step is due within a year of the incident at most.")
+            problems.append((number, "step_too_late", "a step is due within a year of the incident at most."))
         elif start > due:
-            errors.append(f"Line {number}: the window starts after it ends.")
+            problems.append((number, "step_window_reversed", "the window starts after it ends."))
         else:
             steps.append((title, start, due))
+    errors = [
+        ValidationError("Line %(line)s: " + what, code=code, params={"line": number}) for number, code, what in problems
+    ]
     if len(steps) > MAX_STEPS:
-        errors.append(f"At most {MAX_STEPS} steps.")
+        errors.append(ValidationError("At most %(max)s steps.", code="too_many_steps", params={"max": MAX_STEPS}))
     if errors:
         raise ValidationError(errors)
     return steps

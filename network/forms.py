@@ -2,11 +2,12 @@
 and the form helpers every app shares (service errors, single-line text, tiles, error summary)."""
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from network.models import AuditEvent, Vocabulary, VocabularyTerm
+from network.notify import notify
 from network.standards import MULTI_VALUED
 from network.validators import validate_single_line
 
@@ -26,6 +27,13 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": "That e-mail and password do not match an active account. Check both and try again.",
         "inactive": "That e-mail and password do not match an active account. Check both and try again.",
     }
+
+
+class PasswordResetByNotifyForm(PasswordResetForm):
+    """Django's reset request form; its one mail goes through `network.notify` (email/password_reset.txt)."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
+        notify(to_email, "password_reset", context)
 
 
 class MfaCodeForm(forms.Form):

@@ -110,7 +110,7 @@ def standard_publish(
             try:
                 validate_single_line(label)
             except ValidationError as error:
-                raise ValidationError(f"{name}, label {label[:40]!r}: {error.messages[0]}") from None
+                raise ValidationError(f"{name}, label {label[:40]!r}: {error.messages[0]}", code=error.code) from None
             if code in seen:
                 raise ValidationError(f"{Vocabulary(vocabulary).label}: the code {code!r} appears twice.")
             seen.add(code)

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 
 from network.access import network_view
 from network.audit import AuditAction, audit_record, client_ip
-from network.forms import AccountStatusForm, EmailAuthenticationForm
+from network.forms import AccountStatusForm, EmailAuthenticationForm, PasswordResetByNotifyForm
 from network.models import AuditEvent, NetworkRole
 from network.ratelimit import rate_limit_allows
 from network.services import user_disable, user_enable, user_lockout_lift
@@ -45,6 +45,8 @@ class SignInView(auth_views.LoginView):
 class AuditedPasswordResetView(auth_views.PasswordResetView):
     """Django's reset request, plus an audit event (which account, when it exists; never the address
     typed), a limit per address and per client, and links built on MUSTER_BASE_URL."""
+
+    form_class = PasswordResetByNotifyForm  # the mail goes through network.notify
 
     def form_valid(self, form):
         email = form.cleaned_data["email"].strip().lower()

@@ -6,15 +6,20 @@ import contextlib
 import functools
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
 
@@ -31,6 +36,17 @@ from reporting import services as reporting_services
 
 PASSWORD = "correct-horse-battery-staple"
 User = get_user_model()
+ROOT = Path(__file__).resolve().parent.parent
+NOT_APP_CODE = {".venv", ".data", ".git", "tests", "static", "benchmarks", "templates", "node_modules"}
+
+
+def app_modules() -> Iterator[Path]:
+    """Every Python module of the application (not tests, benchmarks or tooling), relative to the root: what the
+    one-way-for-each-chore guards read (tests/test_csv_exports.py, tests/test_notify.py)."""
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] not in NOT_APP_CODE:
+            yield relative
 
 
 @dataclass
@@ -64,6 +80,73 @@ class World:
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
         return Membership.objects.get(agency=agency, user=users[role])
+
+
+# --- Requests: sign in, agency pages, the encounter form ---------------------------------------------------
+
+
+def login_as(client_or_page, user, *, password: str = PASSWORD, base_url: str = "", **extra):
+    """Sign `user` in through the sign-in form, as a person does.
+
+    A Django test client posts the form and the response is returned (`extra` goes to the post:
+    `follow=True`, `REMOTE_ADDR=...`). A Playwright page opens the form at `base_url` (the stack's), fills
+    it in and waits for the answer to load, whatever it is (a home page, the MFA step, a refusal).
+    `client.force_login(user)` stays the way to be signed in when the sign-in itself is not the point."""
+    if hasattr(client_or_page, "goto"):
+        page = client_or_page
+        page.goto(base_url + reverse("login"))
+        page.get_by_label("E-mail").fill(user.email)
+        page.get_by_label("Password").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        return page
+    return client_or_page.post(reverse("login"), {"username": user.email, "password": password}, **extra)
+
+
+def agency_url(agency, name: str, **kwargs) -> str:
+    """The path of the agency page named `name` (a URL name under /a/<slug>/), for `agency`."""
+    return reverse(name, kwargs={"agency_slug": agency.slug, **kwargs})
+
+
+def encounter_form_data(**overrides) -> dict:
+    """A complete, valid POST of the encounter form (as a supporter's phone sends it), with a fresh
+    submission key; `overrides` change or add fields (`follow_up_due_on`, `notes`, `outreach_target`...)."""
+    data = {
+        "submission_key": str(uuid.uuid4()),
+        "occurred_on": timezone.localdate().isoformat(),
+        "duration_band": "15-29",
+        "contact_mode": "in-person",
+        "initiator": "peer-outreach",
+        "topics": ["critical-incident"],
+        "interventions": ["one-on-one"],
+        "confidentiality_notice": "yes",
+        "recipient_relation": "own-agency",
+        "recipient_discipline": "fire",
+        "role_class": "firefighter-ems",
+        "visit_number": "1",
+        "referral": "none",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- Refusals --------------------------------------------------------------------------------------------------
+
+
+def error_codes(error: ValidationError) -> list[str]:
+    """The codes a ValidationError carries, however it was built (one message, a list, or a dict per field)."""
+    if hasattr(error, "error_dict"):
+        return [item.code for items in error.error_dict.values() for item in items]
+    return [item.code for item in error.error_list]
+
+
+@contextmanager
+def refused(code: str) -> Iterator[pytest.ExceptionInfo[ValidationError]]:
+    """Expect the block to raise a ValidationError carrying `code`: tests match a refusal by its stable code,
+    never by its sentence (which may be reworded for the people who read it)."""
+    with pytest.raises(ValidationError) as caught:
+        yield caught
+    assert code in error_codes(caught.value), f"refused for another reason: {caught.value.messages}"
 
 
 def make_user(email: str, full_name: str = "Test Person"):

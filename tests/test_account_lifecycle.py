@@ -11,7 +11,7 @@ from network import services
 from network.audit import AuditAction
 from network.models import AuditEvent, User
 from network.tasks import inactive_accounts_disable_task
-from tests.support import PASSWORD
+from tests.support import agency_url, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 def two_devices(world, role=Role.COORDINATOR):
     devices = [Client(), Client()]
     for device in devices:
-        device.post("/login/", {"username": world.a[role].email, "password": PASSWORD})
-    home = f"/a/{world.agency_a.slug}/"
+        login_as(device, world.a[role])
+    home = agency_url(world.agency_a, "agency_home")
     assert all(device.get(home).status_code == 200 for device in devices)
     return devices, home
 
@@ -59,12 +59,12 @@ def test_state_admin_disables_and_enables_an_account_in_the_browser(client, worl
     target.refresh_from_db()
     assert not target.is_active
     assert device_one.get(home).status_code == 302 and device_two.get(home).status_code == 302
-    assert Client().post("/login/", {"username": target.email, "password": PASSWORD}).status_code == 200  # refused
+    assert login_as(Client(), target).status_code == 200  # refused
 
     client.post("/network/accounts/", {"email": target.email, "action": "enable"})
     target.refresh_from_db()
     assert target.is_active
-    assert Client().post("/login/", {"username": target.email, "password": PASSWORD}).status_code == 302
+    assert login_as(Client(), target).status_code == 302
     assert list(
         AuditEvent.objects.filter(object_id=str(target.pk), action__startswith="auth.account_")
         .order_by("chain_position")

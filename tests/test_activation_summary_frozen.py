@@ -14,7 +14,7 @@ from activations.models import Activation, OutreachTarget
 from agencies.models import Role
 from network import standards
 from network.models import Network
-from tests.support import open_activation
+from tests.support import agency_url, open_activation
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_a_chief_gets_404_on_an_open_activations_summary(client, world):
     assert client.get(f"/activations/{activation.uuid}/summary/").status_code == 404
     assert client.get(f"/activations/{activation.uuid}/").status_code == 404
     # Nothing links a chief to it: not their home page, not the activation list.
-    home = client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    home = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
     listing = client.get("/activations/").content.decode()
     assert activation.name in home and f"/activations/{activation.uuid}/" not in home
     assert activation.name in listing and f"/activations/{activation.uuid}/" not in listing

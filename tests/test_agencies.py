@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_exists
@@ -15,7 +14,7 @@ from agencies.access import object_permission_checker
 from agencies.models import Agency, AgencyUserObjectPermission, Invitation, Membership, Role
 from network.audit import AuditAction
 from network.models import AuditEvent, Network
-from tests.support import make_agency, make_user
+from tests.support import agency_url, make_agency, make_user, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +148,7 @@ def test_agency_pages_answer_404_until_the_schema_is_ready(client, world):
     user = make_user("pending.admin@test.example")
     Membership.objects.create(user=user, agency=agency, role=Role.AGENCY_ADMIN)
     client.force_login(user)
-    assert client.get(f"/a/{agency.slug}/").status_code == 404
+    assert client.get(agency_url(agency, "agency_home")).status_code == 404
 
 
 # --- Invitations -------------------------------------------------------------------------------
@@ -182,7 +181,7 @@ def test_accepting_an_invitation_creates_the_account_membership_and_signs_in(cli
         {"full_name": "New Person", "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase"},
         follow=True,
     )
-    assert response.redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+    assert response.redirect_chain[-1][0] == agency_url(world.agency_a, "agency_home")
     membership = Membership.objects.get(user__email="newcomer@test.example", agency=world.agency_a)
     assert membership.role == Role.CLINICIAN
     assert client.get(f"/invite/{token}/").status_code == 404  # single use
@@ -229,7 +228,7 @@ def test_existing_account_accepts_by_signing_in_as_that_account(client, world):
 def test_inviting_a_current_member_is_refused_with_a_clear_message(client, world):
     client.force_login(world.a[Role.AGENCY_ADMIN])
     response = client.post(
-        f"/a/{world.agency_a.slug}/members/", {"email": world.a[Role.CHIEF].email, "role": Role.COORDINATOR}
+        agency_url(world.agency_a, "agency_members"), {"email": world.a[Role.CHIEF].email, "role": Role.COORDINATOR}
     )
     assert "already a member" in response.content.decode()
 
@@ -240,7 +239,9 @@ def test_inviting_a_current_member_is_refused_with_a_clear_message(client, world
 def test_agency_admin_changes_a_role_and_it_is_audited(client, world):
     membership = world.membership(world.agency_a, Role.PEER_SUPPORTER)
     client.force_login(world.a[Role.AGENCY_ADMIN])
-    client.post(f"/a/{world.agency_a.slug}/members/{membership.pk}/role/", {"role": Role.COORDINATOR})
+    client.post(
+        agency_url(world.agency_a, "agency_member_set_role", membership_id=membership.pk), {"role": Role.COORDINATOR}
+    )
     membership.refresh_from_db()
     assert membership.role == Role.COORDINATOR
     event = AuditEvent.objects.filter(action=AuditAction.MEMBERSHIP_ROLE_CHANGED).latest("id")
@@ -255,17 +256,19 @@ def test_removed_member_loses_access_at_once(client, world):
     membership = world.membership(world.agency_a, Role.COORDINATOR)
     admin = client
     admin.force_login(world.a[Role.AGENCY_ADMIN])
-    admin.post(f"/a/{world.agency_a.slug}/members/{membership.pk}/deactivate/")
+    admin.post(agency_url(world.agency_a, "agency_member_deactivate", membership_id=membership.pk))
     admin.force_login(world.a[Role.COORDINATOR])
-    assert admin.get(f"/a/{world.agency_a.slug}/").status_code == 404
+    assert admin.get(agency_url(world.agency_a, "agency_home")).status_code == 404
 
 
 def test_the_last_agency_admin_cannot_remove_or_demote_themself(client, world):
     membership = world.membership(world.agency_a, Role.AGENCY_ADMIN)
-    with pytest.raises(ValidationError, match="at least one active agency admin"):
+    with refused("last_agency_admin"):
         services.membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=membership, role=Role.CHIEF)
     client.force_login(world.a[Role.AGENCY_ADMIN])
-    response = client.post(f"/a/{world.agency_a.slug}/members/{membership.pk}/deactivate/", follow=True)
+    response = client.post(
+        agency_url(world.agency_a, "agency_member_deactivate", membership_id=membership.pk), follow=True
+    )
     assert "at least one active agency admin" in response.content.decode()
     membership.refresh_from_db()
     assert membership.is_active
@@ -281,7 +284,7 @@ def _second_admin(world):
 def test_an_agency_admin_cannot_change_their_own_role(world, role):
     _second_admin(world)
     own = world.membership(world.agency_a, Role.AGENCY_ADMIN)
-    with pytest.raises(ValidationError, match="cannot change your own role"):
+    with refused("own_role"):
         services.membership_set_role(actor=world.a[Role.AGENCY_ADMIN], membership=own, role=role)
     own.refresh_from_db()
     assert own.role == Role.AGENCY_ADMIN
@@ -292,10 +295,12 @@ def test_the_members_page_offers_no_role_change_for_ones_own_membership(client, 
     second = _second_admin(world)
     own = world.membership(world.agency_a, Role.AGENCY_ADMIN)
     client.force_login(world.a[Role.AGENCY_ADMIN])
-    page = client.get(f"/a/{world.agency_a.slug}/members/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_members")).content.decode()
     assert f'id="role-{own.pk}"' not in page
     assert f'id="role-{second.pk}"' in page  # the other admin's role is offered
-    response = client.post(f"/a/{world.agency_a.slug}/members/{own.pk}/role/", {"role": Role.CHIEF}, follow=True)
+    response = client.post(
+        agency_url(world.agency_a, "agency_member_set_role", membership_id=own.pk), {"role": Role.CHIEF}, follow=True
+    )
     assert "cannot change your own role" in response.content.decode()
     own.refresh_from_db()
     assert own.role == Role.AGENCY_ADMIN
@@ -314,7 +319,7 @@ def test_making_someone_coordinator_or_clinician_tells_the_state_admins_and_the_
     membership = world.membership(world.agency_a, Role.PEER_SUPPORTER)
     client.force_login(world.a[Role.AGENCY_ADMIN])
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/a/{world.agency_a.slug}/members/{membership.pk}/role/", {"role": role})
+        client.post(agency_url(world.agency_a, "agency_member_set_role", membership_id=membership.pk), {"role": role})
     membership.refresh_from_db()
     assert membership.role == role
     (message,) = mail.outbox

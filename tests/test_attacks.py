@@ -28,16 +28,11 @@ from encounters import services as encounter_services
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network.audit import AuditAction
 from network.models import AuditEvent
-from tests.support import PASSWORD, follow_up_of, log_encounter, open_activation
-from tests.test_encounters import form_data
+from tests.support import PASSWORD, agency_url, encounter_form_data, follow_up_of, log_encounter, open_activation
 
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate
-
-
-def agency_path(agency, rest: str) -> str:
-    return f"/a/{agency.slug}/{rest}"
 
 
 def records_in(agency, *, author):
@@ -70,13 +65,14 @@ def snapshot(agency, encounter, follow_up, disclosure) -> tuple:
         )
 
 
-def replayed_requests(encounter, follow_up, disclosure, *, new_owner) -> list[tuple[str, str, dict | None]]:
-    """(path under an agency, method, data): a valid request for each object type of the encounter log."""
+def replayed_requests(encounter, follow_up, disclosure, *, new_owner) -> list[tuple[str, dict, str, dict | None]]:
+    """(agency page name, its ids, method, data): a valid request for each object type of the encounter log."""
     return [
-        (f"encounters/{encounter.uuid}/", "GET", None),
-        (f"encounters/{encounter.uuid}/hold/", "POST", {"hold": "on"}),
+        ("encounter_detail", {"encounter_uuid": encounter.uuid}, "GET", None),
+        ("encounter_legal_hold", {"encounter_uuid": encounter.uuid}, "POST", {"hold": "on"}),
         (
-            f"encounters/{encounter.uuid}/disclosure/",
+            "encounter_disclosure_new",
+            {"encounter_uuid": encounter.uuid},
             "POST",
             {
                 "exception": "crime",
@@ -84,10 +80,15 @@ def replayed_requests(encounter, follow_up, disclosure, *, new_owner) -> list[tu
                 "notified": "court",
             },
         ),
-        (f"follow-ups/{follow_up.uuid}/complete/", "POST", {"outcome": "contacted"}),
-        (f"follow-ups/{follow_up.uuid}/reassign/", "POST", {"owner": new_owner.pk}),
-        (f"disclosures/{disclosure.uuid}/", "GET", None),
-        (f"disclosures/{disclosure.uuid}/", "POST", {"written_notice_sent_on": TODAY().isoformat()}),
+        ("followup_complete", {"follow_up_uuid": follow_up.uuid}, "POST", {"outcome": "contacted"}),
+        ("followup_reassign", {"follow_up_uuid": follow_up.uuid}, "POST", {"owner": new_owner.pk}),
+        ("disclosure_detail", {"disclosure_uuid": disclosure.uuid}, "GET", None),
+        (
+            "disclosure_detail",
+            {"disclosure_uuid": disclosure.uuid},
+            "POST",
+            {"written_notice_sent_on": TODAY().isoformat()},
+        ),
     ]
 
 
@@ -111,18 +112,21 @@ def test_a_coordinators_session_replaying_their_agencys_ids_under_another_agency
     coordinator = staff[Role.COORDINATOR]
     client.force_login(coordinator)
     encounter, follow_up, disclosure = records
-    assert client.get(agency_path(home, f"encounters/{encounter.uuid}/")).status_code == 200, "the ids are live here"
+    assert client.get(agency_url(home, "encounter_detail", encounter_uuid=encounter.uuid)).status_code == 200, (
+        "the ids are live here"
+    )
     before = snapshot(home, *records)
-    for rest, method, data in replayed_requests(*records, new_owner=coordinator):
+    for name, ids, method, data in replayed_requests(*records, new_owner=coordinator):
         denied_before = AuditEvent.objects.filter(action=AuditAction.ACCESS_DENIED, actor=coordinator).count()
-        response = send(client, method, agency_path(other, rest), data)
-        assert response.status_code == 404, (method, rest, response.status_code)
+        path = agency_url(other, name, **ids)
+        response = send(client, method, path, data)
+        assert response.status_code == 404, (method, path, response.status_code)
         denial = AuditEvent.objects.filter(action=AuditAction.ACCESS_DENIED, actor=coordinator).first()
         assert (
             AuditEvent.objects.filter(action=AuditAction.ACCESS_DENIED, actor=coordinator).count() == denied_before + 1
         )
         assert (denial.agency_id, denial.outcome) == (other.pk, AuditEvent.Outcome.DENIED)
-        page = resolve(agency_path(other, rest)).url_name
+        page = resolve(path).url_name
         assert (denial.object_type, denial.object_id) == ("url", page), "the page's name, never the record's id"
     assert snapshot(home, *records) == before
 
@@ -134,16 +138,17 @@ def test_a_member_of_both_agencies_cannot_reach_one_agencys_records_through_the_
     in_a = records_in(world.agency_a, author=person)
     in_b = records_in(world.agency_b, author=person)
     client.force_login(person)
-    assert client.get(agency_path(world.agency_a, f"encounters/{in_a[0].uuid}/")).status_code == 200
-    assert client.get(agency_path(world.agency_b, f"encounters/{in_b[0].uuid}/")).status_code == 200
+    assert client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=in_a[0].uuid)).status_code == 200
+    assert client.get(agency_url(world.agency_b, "encounter_detail", encounter_uuid=in_b[0].uuid)).status_code == 200
     before = (snapshot(world.agency_a, *in_a), snapshot(world.agency_b, *in_b))
     for records, wrong_path in ((in_a, world.agency_b), (in_b, world.agency_a)):
-        for rest, method, data in replayed_requests(*records, new_owner=person):
-            response = send(client, method, agency_path(wrong_path, rest), data)
-            assert response.status_code == 404, (wrong_path.slug, method, rest, response.status_code)
+        for name, ids, method, data in replayed_requests(*records, new_owner=person):
+            response = send(client, method, agency_url(wrong_path, name, **ids), data)
+            assert response.status_code == 404, (wrong_path.slug, method, name, response.status_code)
     a_membership = Membership.objects.get(user=person, agency=world.agency_a)
     response = client.post(
-        agency_path(world.agency_b, f"roster/{a_membership.pk}/"), {"save_profile": "1", "availability": "unavailable"}
+        agency_url(world.agency_b, "agency_roster_member", membership_id=a_membership.pk),
+        {"save_profile": "1", "availability": "unavailable"},
     )
     assert response.status_code == 404
     assert not SupporterProfile.objects.filter(membership=a_membership, availability="unavailable").exists()
@@ -244,7 +249,7 @@ def test_reassigning_a_follow_up_to_someone_the_list_did_not_offer_is_refused(cl
     new_owner = world.b[Role.PEER_SUPPORTER] if owner == "another agency's supporter" else world.a[Role.CHIEF]
     client.force_login(world.a[Role.COORDINATOR])
     response = client.post(
-        agency_path(world.agency_a, f"follow-ups/{world.follow_up.uuid}/reassign/"),
+        agency_url(world.agency_a, "followup_reassign", follow_up_uuid=world.follow_up.uuid),
         {"owner": new_owner.pk},
         follow=True,
     )
@@ -256,9 +261,11 @@ def test_reassigning_a_follow_up_to_someone_the_list_did_not_offer_is_refused(cl
 def test_an_encounter_posted_for_someone_elses_outreach_assignment_is_refused(client, world):
     """The hidden outreach_target field, replayed by a supporter of the same agency who was not assigned."""
     client.force_login(world.two_agency_user)
-    path = agency_path(world.agency_a, "encounters/new/")
+    path = agency_url(world.agency_a, "encounter_new")
     before = _count(world.agency_a)
-    page = client.post(path, form_data(outreach_target=str(world.target.uuid), initiator="activation")).content.decode()
+    page = client.post(
+        path, encounter_form_data(outreach_target=str(world.target.uuid), initiator="activation")
+    ).content.decode()
     assert "not yours in this agency" in page
     assert _count(world.agency_a) == before
     assert OutreachTarget.objects.get(pk=world.target.pk).status == OutreachTarget.Status.PENDING
@@ -267,8 +274,8 @@ def test_an_encounter_posted_for_someone_elses_outreach_assignment_is_refused(cl
 def test_an_encounter_referred_to_another_agencys_clinician_is_refused(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
     before = _count(world.agency_a)
-    data = form_data(referral="clinician", referred_to=str(world.b[Role.CLINICIAN].pk))
-    page = client.post(agency_path(world.agency_a, "encounters/new/"), data).content.decode()
+    data = encounter_form_data(referral="clinician", referred_to=str(world.b[Role.CLINICIAN].pk))
+    page = client.post(agency_url(world.agency_a, "encounter_new"), data).content.decode()
     assert "Select a valid choice" in page
     assert _count(world.agency_a) == before
 
@@ -276,7 +283,7 @@ def test_an_encounter_referred_to_another_agencys_clinician_is_refused(client, w
 def test_reusing_another_supporters_submission_key_neither_saves_nor_reveals_their_encounter(client, world):
     client.force_login(world.two_agency_user)
     key = str(world.encounter.submission_key)
-    response = client.post(agency_path(world.agency_a, "encounters/new/"), form_data(submission_key=key))
+    response = client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(submission_key=key))
     assert response.status_code == 200
     assert "already used by someone else" in response.content.decode()
     assert str(world.encounter.uuid) not in response.content.decode()
@@ -305,9 +312,9 @@ def test_extra_fields_on_the_encounter_form_cannot_set_author_agency_time_or_hol
         "notes_purged_at": "2001-01-01T00:00",
         "standard": "999",
     }
-    data = form_data(**extra)
+    data = encounter_form_data(**extra)
     client.force_login(supporter)
-    response = client.post(agency_path(world.agency_a, "encounters/new/"), data)
+    response = client.post(agency_url(world.agency_a, "encounter_new"), data)
     assert response.status_code == 302
     with tenant_context(world.agency_a):
         encounter = Encounter.objects.get(submission_key=data["submission_key"])
@@ -326,7 +333,7 @@ def _b_has_encounter_by(world, user) -> bool:
 def test_extra_fields_on_an_invitation_cannot_move_it_to_another_agency_or_inviter(client, world):
     client.force_login(world.a[Role.AGENCY_ADMIN])
     client.post(
-        agency_path(world.agency_a, "members/"),
+        agency_url(world.agency_a, "agency_members"),
         {
             "email": "new.person@test.example",
             "role": Role.PEER_SUPPORTER,
@@ -350,7 +357,7 @@ def test_extra_fields_on_a_roster_profile_cannot_change_the_members_role_or_agen
     membership = world.membership(world.agency_a, Role.PEER_SUPPORTER)
     client.force_login(world.a[Role.COORDINATOR])
     response = client.post(
-        agency_path(world.agency_a, f"roster/{membership.pk}/"),
+        agency_url(world.agency_a, "agency_roster_member", membership_id=membership.pk),
         {
             "save_profile": "1",
             "designated_on": (TODAY() - datetime.timedelta(days=400)).isoformat(),
@@ -377,7 +384,7 @@ def test_extra_fields_on_a_roster_profile_cannot_change_the_members_role_or_agen
 def test_extra_fields_on_opening_an_activation_cannot_set_its_status_or_who_opened_it(client, world):
     client.force_login(world.a[Role.COORDINATOR])
     client.post(
-        agency_path(world.agency_a, "activations/new/"),
+        agency_url(world.agency_a, "agency_activation_open"),
         {
             "incident_type": "major-fire",
             "name": "Mass assignment probe",
@@ -411,13 +418,13 @@ def csrf_token_from(client: Client, path: str) -> str:
 def test_a_post_without_the_csrf_token_is_refused_and_saves_nothing(world):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    path = agency_path(world.agency_a, "encounters/new/")
+    path = agency_url(world.agency_a, "encounter_new")
     before = _count(world.agency_a)
-    assert client.post(path, form_data()).status_code == 403
-    assert client.post(path, {**form_data(), "csrfmiddlewaretoken": "forged" * 6}).status_code == 403
+    assert client.post(path, encounter_form_data()).status_code == 403
+    assert client.post(path, {**encounter_form_data(), "csrfmiddlewaretoken": "forged" * 6}).status_code == 403
     assert _count(world.agency_a) == before
     token = csrf_token_from(client, path)
-    assert client.post(path, {**form_data(), "csrfmiddlewaretoken": token}).status_code == 302, "control"
+    assert client.post(path, {**encounter_form_data(), "csrfmiddlewaretoken": token}).status_code == 302, "control"
     assert _count(world.agency_a) == before + 1
 
 
@@ -458,6 +465,6 @@ def test_sign_in_never_redirects_off_site(client, world, target):
 
 def test_sign_in_follows_a_next_on_this_site(client, world):
     """The control for the test above: a local `next` is honoured, so refusing the others means something."""
-    page = agency_path(world.agency_a, "")
+    page = agency_url(world.agency_a, "agency_home")
     response = client.post("/login/", {"username": world.a[Role.CHIEF].email, "password": PASSWORD, "next": page})
     assert response["Location"] == page

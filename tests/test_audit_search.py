@@ -10,6 +10,7 @@ from agencies.models import Role
 from network.audit import ADMINISTRATIVE_ACTIONS, CARE_ACTIONS, AuditAction, audit_record
 from network.models import AuditEvent
 from network.views_audit import utc_stamp
+from tests.support import agency_url, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_state_admin_finds_a_refused_request_by_action_person_and_outcome(client, world):
     outsider = world.outsider
     client.force_login(outsider)
-    assert client.get(f"/a/{world.agency_a.slug}/encounters/").status_code == 404  # recorded as access.denied
+    assert client.get(agency_url(world.agency_a, "encounter_list")).status_code == 404  # recorded as access.denied
     client.force_login(world.state_admin)
     page = client.get("/network/audit/", {"action": "access.", "actor": outsider.email, "outcome": "denied"})
     rows = page.context["rows"]
@@ -30,7 +31,7 @@ def test_an_agency_admin_sees_only_their_agencys_events(client, world):
     audit_record(action=AuditAction.ROSTER_CONFIRMED, actor=world.b[Role.COORDINATOR], agency=world.agency_b)
     audit_record(action=AuditAction.ROSTER_CONFIRMED, actor=world.a[Role.COORDINATOR], agency=world.agency_a)
     client.force_login(world.a[Role.AGENCY_ADMIN])
-    page = client.get(f"/a/{world.agency_a.slug}/audit/", {"action": "roster.confirmed"})
+    page = client.get(agency_url(world.agency_a, "agency_audit"), {"action": "roster.confirmed"})
     events = [row["event"] for row in page.context["rows"]]
     assert events and {e.agency_id for e in events} == {world.agency_a.pk}
     assert world.b[Role.COORDINATOR].email not in page.content.decode()
@@ -54,7 +55,7 @@ def test_bad_search_input_is_shown_back_not_a_500(client, world):
 
 def _agency_admin_search(client, world, **query):
     client.force_login(world.a[Role.AGENCY_ADMIN])
-    page = client.get(f"/a/{world.agency_a.slug}/audit/", query)
+    page = client.get(agency_url(world.agency_a, "agency_audit"), query)
     assert page.status_code == 200
     return page, list(page.context["page"].paginator.object_list)
 
@@ -82,7 +83,10 @@ def test_an_agency_admin_does_not_see_disclosures_recorded(client, world):
 
 def test_an_agency_admin_does_not_see_which_encounters_the_clinician_viewed(client, world):
     client.force_login(world.a[Role.CLINICIAN])
-    assert client.get(f"/a/{world.agency_a.slug}/encounters/{world.encounter.uuid}/").status_code == 200
+    assert (
+        client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=world.encounter.uuid)).status_code
+        == 200
+    )
     viewed = {"action": AuditAction.ENCOUNTER_VIEWED.value, "actor": world.a[Role.CLINICIAN].email}
     assert _state_admin_search(client, world, **viewed)
     _page, events = _agency_admin_search(client, world, actor=world.a[Role.CLINICIAN].email)
@@ -114,7 +118,7 @@ def test_an_agency_admin_sees_their_members_sign_ins_and_no_one_elses(client, wo
     for person in (member, outsider):
         client.force_login(person)  # recorded as auth.sign_in, without an agency (one login, every agency)
         client.logout()
-        client.post("/login/", {"username": person.email, "password": "wrong"})  # auth.sign_in_failed
+        login_as(client, person, password="wrong")  # auth.sign_in_failed
     _page, events = _agency_admin_search(client, world, action="auth.sign_in")
     signed_in = {e.actor_id for e in events if e.action == AuditAction.SIGN_IN}
     failed = {e.object_id for e in events if e.action == AuditAction.SIGN_IN_FAILED}

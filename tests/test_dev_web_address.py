@@ -18,7 +18,7 @@ from agencies.models import Role
 from encounters.tasks import follow_up_reminders_task
 from network import services as network_services
 from tests.stack import Stack
-from tests.support import log_encounter, make_agency, make_user
+from tests.support import agency_url, log_encounter, make_agency, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,12 +113,13 @@ def test_a_worker_sent_email_links_to_the_port_dev_up_serves_on(django_db_setup,
     worker.start_worker()
     try:
         follow_up_reminders_task.apply_async(queue=worker.queue)
-        expected = f"http://127.0.0.1:8123/a/{agency.slug}/"
+        link = agency_url(agency, "followup_list")
+        expected = "http://127.0.0.1:8123" + link
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and f"/a/{agency.slug}/" not in worker.sent_mail():
+        while time.monotonic() < deadline and link not in worker.sent_mail():
             time.sleep(0.25)
         mail = worker.sent_mail()
-        assert f"/a/{agency.slug}/" in mail, worker.log_tail("worker")
+        assert link in mail, worker.log_tail("worker")
         assert expected in mail, mail
     finally:
         worker.stop()

@@ -17,33 +17,9 @@ from encounters.models import DisclosureRecord, Encounter, FollowUp
 from network import selectors, standards
 from network.audit import AuditAction
 from network.models import AuditEvent, Network, Vocabulary
-from tests.support import WORLD_NOTE, follow_up_of, log_encounter, refreshed
+from tests.support import WORLD_NOTE, agency_url, encounter_form_data, follow_up_of, log_encounter, refreshed
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(**overrides):
-    data = {
-        "submission_key": str(uuid.uuid4()),
-        "occurred_on": timezone.localdate().isoformat(),
-        "duration_band": "15-29",
-        "contact_mode": "in-person",
-        "initiator": "peer-outreach",
-        "topics": ["critical-incident"],
-        "interventions": ["one-on-one"],
-        "confidentiality_notice": "yes",
-        "recipient_relation": "own-agency",
-        "recipient_discipline": "fire",
-        "role_class": "firefighter-ems",
-        "visit_number": "1",
-        "referral": "none",
-    }
-    data.update(overrides)
-    return data
-
-
-def url(world, name, agency=None):
-    return f"/a/{(agency or world.agency_a).slug}/{name}"
 
 
 def count_encounters(agency) -> int:
@@ -56,7 +32,7 @@ def count_encounters(agency) -> int:
 
 def test_new_encounter_form_defaults_to_today_and_the_agencys_discipline(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    page = client.get(url(world, "encounters/new/")).content.decode()
+    page = client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
     assert f'value="{timezone.localdate().isoformat()}"' in page
     assert re.search(r'name="recipient_discipline" value="fire"[^>]*checked', page)
     assert re.search(r'name="referral" value="none"[^>]*checked', page)
@@ -69,7 +45,9 @@ def test_supporter_logs_an_encounter_with_a_follow_up_and_it_is_audited(client, 
     client.force_login(world.a[Role.PEER_SUPPORTER])
     before = count_encounters(world.agency_a)
     due = (timezone.localdate() + datetime.timedelta(days=3)).isoformat()
-    response = client.post(url(world, "encounters/new/"), form_data(follow_up_due_on=due, notes="Check on sleep."))
+    response = client.post(
+        agency_url(world.agency_a, "encounter_new"), encounter_form_data(follow_up_due_on=due, notes="Check on sleep.")
+    )
     assert response.status_code == 302
     assert count_encounters(world.agency_a) == before + 1
     with tenant_context(world.agency_a):
@@ -83,10 +61,10 @@ def test_supporter_logs_an_encounter_with_a_follow_up_and_it_is_audited(client, 
 
 def test_a_double_tap_saves_one_encounter(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    data = form_data()
+    data = encounter_form_data()
     before = count_encounters(world.agency_a)
-    first = client.post(url(world, "encounters/new/"), data)
-    second = client.post(url(world, "encounters/new/"), data, follow=True)
+    first = client.post(agency_url(world.agency_a, "encounter_new"), data)
+    second = client.post(agency_url(world.agency_a, "encounter_new"), data, follow=True)
     assert first.status_code == 302
     assert "was not saved twice" in second.content.decode()
     assert count_encounters(world.agency_a) == before + 1
@@ -109,7 +87,7 @@ def test_a_double_tap_saves_one_encounter(client, world):
 def test_bad_or_tampered_input_gets_a_clear_message_and_saves_nothing(client, world, overrides, message):
     client.force_login(world.a[Role.PEER_SUPPORTER])
     before = count_encounters(world.agency_a)
-    response = client.post(url(world, "encounters/new/"), form_data(**overrides))
+    response = client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(**overrides))
     assert response.status_code == 200
     assert message in response.content.decode()
     assert count_encounters(world.agency_a) == before
@@ -117,7 +95,10 @@ def test_bad_or_tampered_input_gets_a_clear_message_and_saves_nothing(client, wo
 
 def test_another_agencys_member_cannot_be_a_co_supporter(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    response = client.post(url(world, "encounters/new/"), form_data(co_supporters=[world.b[Role.PEER_SUPPORTER].pk]))
+    response = client.post(
+        agency_url(world.agency_a, "encounter_new"),
+        encounter_form_data(co_supporters=[world.b[Role.PEER_SUPPORTER].pk]),
+    )
     assert "Select a valid choice" in response.content.decode()
 
 
@@ -125,8 +106,10 @@ def test_notes_are_refused_when_the_network_turns_them_off(client, world):
     network = Network.objects.get(pk=world.network_id)
     standards.policy_update(actor=world.state_admin, network=network, notes_enabled=False)
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    assert 'name="notes"' not in client.get(url(world, "encounters/new/")).content.decode()
-    response = client.post(url(world, "encounters/new/"), form_data(notes="should not be stored"))
+    assert 'name="notes"' not in client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
+    response = client.post(
+        agency_url(world.agency_a, "encounter_new"), encounter_form_data(notes="should not be stored")
+    )
     assert response.status_code == 302
     with tenant_context(world.agency_a):
         assert Encounter.objects.latest("created_at").notes is None
@@ -134,7 +117,7 @@ def test_notes_are_refused_when_the_network_turns_them_off(client, world):
 
 def test_escalation_leads_straight_to_the_disclosure_record(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    response = client.post(url(world, "encounters/new/"), form_data(escalation="on"))
+    response = client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(escalation="on"))
     assert "/disclosure/" in response["Location"]
 
 
@@ -147,12 +130,12 @@ def test_encounters_keep_the_standard_version_they_were_logged_under(client, wor
     with tenant_context(world.agency_a):
         assert Encounter.objects.get(pk=world.encounter.pk).standard == v1
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    client.post(url(world, "encounters/new/"), form_data(contact_mode="face-to-face"))
+    client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(contact_mode="face-to-face"))
     with tenant_context(world.agency_a):
         newest = Encounter.objects.latest("created_at")
         assert (newest.standard, newest.contact_mode) == (v2, "face-to-face")
         assert v2.terms.get(vocabulary=Vocabulary.CONTACT_MODE, code="face-to-face").concept == "in-person"
-    response = client.post(url(world, "encounters/new/"), form_data(contact_mode="in-person"))
+    response = client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(contact_mode="in-person"))
     assert "Select a valid choice" in response.content.decode()  # a retired code is refused
 
 
@@ -161,7 +144,7 @@ def test_encounters_keep_the_standard_version_they_were_logged_under(client, wor
 
 def detail(client, world, user):
     client.force_login(user)
-    return client.get(url(world, f"encounters/{world.encounter.uuid}/"))
+    return client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=world.encounter.uuid))
 
 
 def test_author_sees_the_full_encounter_with_notes(client, world):
@@ -174,7 +157,7 @@ def test_co_supporter_sees_the_notes_too(client, world):
         world.agency_a, author=world.a[Role.COORDINATOR], notes="shared note", co_supporters=[world.two_agency_user]
     )
     client.force_login(world.two_agency_user)
-    page = client.get(url(world, f"encounters/{encounter.uuid}/")).content.decode()
+    page = client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=encounter.uuid)).content.decode()
     assert "shared note" in page
 
 
@@ -191,8 +174,8 @@ def test_clinician_sees_only_referrals_addressed_to_them(client, world):
     assert "night shift" not in detail(client, world, world.a[Role.CLINICIAN]).content.decode()
     unreferred = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER])
     client.force_login(world.a[Role.CLINICIAN])
-    assert client.get(url(world, f"encounters/{unreferred.uuid}/")).status_code == 404
-    listing = client.get(url(world, "encounters/")).content.decode()
+    assert client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=unreferred.uuid)).status_code == 404
+    listing = client.get(agency_url(world.agency_a, "encounter_list")).content.decode()
     assert str(world.encounter.uuid) in listing and str(unreferred.uuid) not in listing
 
 
@@ -203,15 +186,18 @@ def test_another_peer_supporter_of_the_same_agency_cannot_open_it(client, world)
 def test_chief_and_agency_admin_see_no_encounter_rows(client, world):
     for role in (Role.CHIEF, Role.AGENCY_ADMIN):
         assert detail(client, world, world.a[role]).status_code == 404
-        assert client.get(url(world, "encounters/")).status_code == 404
-        home = client.get(url(world, "")).content.decode()
+        assert client.get(agency_url(world.agency_a, "encounter_list")).status_code == 404
+        home = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
         assert str(world.encounter.uuid) not in home
 
 
 def test_another_agency_sees_nothing(client, world):
     client.force_login(world.b[Role.COORDINATOR])
-    assert client.get(url(world, f"encounters/{world.encounter.uuid}/", world.agency_b)).status_code == 404
-    assert str(world.encounter.uuid) not in client.get(url(world, "encounters/", world.agency_b)).content.decode()
+    assert (
+        client.get(agency_url(world.agency_b, "encounter_detail", encounter_uuid=world.encounter.uuid)).status_code
+        == 404
+    )
+    assert str(world.encounter.uuid) not in client.get(agency_url(world.agency_b, "encounter_list")).content.decode()
 
 
 def test_viewing_an_encounter_is_audited_and_marked_no_store(client, world):
@@ -236,9 +222,9 @@ def test_my_follow_ups_lists_overdue_first_and_completing_records_the_outcome(cl
     )
     overdue = follow_up_of(world.agency_a, old)
     client.force_login(supporter)
-    page = client.get(url(world, "follow-ups/")).content.decode()
+    page = client.get(agency_url(world.agency_a, "followup_list")).content.decode()
     assert page.index("Overdue") < page.index("Due today") < page.index("Coming up")
-    client.post(url(world, f"follow-ups/{overdue.uuid}/complete/"), {"outcome": "contacted"})
+    client.post(agency_url(world.agency_a, "followup_complete", follow_up_uuid=overdue.uuid), {"outcome": "contacted"})
     refreshed(world.agency_a, overdue)
     assert (overdue.status, overdue.outcome) == (FollowUp.Status.DONE, "contacted")
     assert overdue.completed_at is not None
@@ -246,17 +232,24 @@ def test_my_follow_ups_lists_overdue_first_and_completing_records_the_outcome(cl
 
 def test_completing_without_an_outcome_is_explained(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    response = client.post(url(world, f"follow-ups/{world.follow_up.uuid}/complete/"), {}, follow=True)
+    response = client.post(
+        agency_url(world.agency_a, "followup_complete", follow_up_uuid=world.follow_up.uuid), {}, follow=True
+    )
     assert "Choose an outcome" in response.content.decode()
 
 
 def test_coordinator_reassigns_a_follow_up_and_a_stranger_cannot_complete_it(client, world):
     client.force_login(world.a[Role.COORDINATOR])
-    client.post(url(world, f"follow-ups/{world.follow_up.uuid}/reassign/"), {"owner": world.two_agency_user.pk})
+    client.post(
+        agency_url(world.agency_a, "followup_reassign", follow_up_uuid=world.follow_up.uuid),
+        {"owner": world.two_agency_user.pk},
+    )
     with tenant_context(world.agency_a):
         assert FollowUp.objects.get(pk=world.follow_up.pk).owner == world.two_agency_user
     client.force_login(world.a[Role.PEER_SUPPORTER])  # no longer the owner, not a coordinator
-    response = client.post(url(world, f"follow-ups/{world.follow_up.uuid}/complete/"), {"outcome": "contacted"})
+    response = client.post(
+        agency_url(world.agency_a, "followup_complete", follow_up_uuid=world.follow_up.uuid), {"outcome": "contacted"}
+    )
     assert response.status_code == 404
 
 
@@ -298,7 +291,7 @@ def test_beat_schedules_the_reminder_and_purge_tasks_daily(settings):
 
 
 def test_disclosures_are_visible_to_coordinator_and_clinician_only_and_every_view_is_audited(client, world):
-    path = url(world, f"disclosures/{world.disclosure.uuid}/")
+    path = agency_url(world.agency_a, "disclosure_detail", disclosure_uuid=world.disclosure.uuid)
     for role in (Role.COORDINATOR, Role.CLINICIAN):
         client.force_login(world.a[role])
         assert client.get(path).status_code == 200
@@ -313,7 +306,7 @@ def test_disclosures_are_visible_to_coordinator_and_clinician_only_and_every_vie
 def test_disclosure_form_records_exception_time_parties_and_notice_date(client, world):
     encounter = log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], escalation=True)
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    path = url(world, f"encounters/{encounter.uuid}/disclosure/")
+    path = agency_url(world.agency_a, "encounter_disclosure_new", encounter_uuid=encounter.uuid)
     bad = client.post(path, {"exception": "gossip", "disclosed_at": "2026-01-01T10:00", "notified": []})
     assert "Select a valid choice" in bad.content.decode()
     client.post(
@@ -328,7 +321,10 @@ def test_disclosure_form_records_exception_time_parties_and_notice_date(client, 
         record = DisclosureRecord.objects.get(encounter=encounter)
     assert record.notified == ["law-enforcement", "clinician"] and record.written_notice_sent_on is None
     client.force_login(world.a[Role.COORDINATOR])
-    client.post(url(world, f"disclosures/{record.uuid}/"), {"written_notice_sent_on": timezone.localdate().isoformat()})
+    client.post(
+        agency_url(world.agency_a, "disclosure_detail", disclosure_uuid=record.uuid),
+        {"written_notice_sent_on": timezone.localdate().isoformat()},
+    )
     refreshed(world.agency_a, record)
     assert record.written_notice_sent_on == timezone.localdate()
 
@@ -368,13 +364,15 @@ def test_notes_are_purged_after_follow_ups_close_plus_retention_unless_on_legal_
 GARBAGE = ["", " ", "\x00", "a" * 5000, "<script>alert(1)</script>", "0", "-1", "9" * 30, "2026-13-45", "💥", "null"]
 
 
-@pytest.mark.parametrize("field", list(form_data().keys()) + ["co_supporters", "referred_to", "notes", "escalation"])
+@pytest.mark.parametrize(
+    "field", list(encounter_form_data().keys()) + ["co_supporters", "referred_to", "notes", "escalation"]
+)
 def test_garbage_in_any_field_never_causes_a_server_error(client, world, field):
     client.force_login(world.a[Role.PEER_SUPPORTER])
     before = count_encounters(world.agency_a)
     saved = 0
     for value in GARBAGE + [GARBAGE]:  # the last one sends every garbage value as a list
-        response = client.post(url(world, "encounters/new/"), form_data(**{field: value}))
+        response = client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(**{field: value}))
         assert response.status_code in (200, 302), (field, value, response.status_code)
         saved += response.status_code == 302
     assert count_encounters(world.agency_a) == before + saved
@@ -382,9 +380,11 @@ def test_garbage_in_any_field_never_causes_a_server_error(client, world, field):
 
 def test_an_encounter_can_be_linked_to_an_open_activation_of_the_agency(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    page = client.get(url(world, "encounters/new/")).content.decode()
+    page = client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
     assert "Warehouse fire" in page
-    response = client.post(url(world, "encounters/new/"), form_data(activation=str(world.activation.pk)))
+    response = client.post(
+        agency_url(world.agency_a, "encounter_new"), encounter_form_data(activation=str(world.activation.pk))
+    )
     assert response.status_code == 302
     with tenant_context(world.agency_a):
         assert Encounter.objects.latest("created_at").activation == world.activation
@@ -403,18 +403,22 @@ def test_another_agencys_or_a_closed_activation_is_refused(client, world):
     )
     client.force_login(world.a[Role.PEER_SUPPORTER])
     before = count_encounters(world.agency_a)
-    page = client.post(url(world, "encounters/new/"), form_data(activation=str(b_activation.pk))).content.decode()
+    page = client.post(
+        agency_url(world.agency_a, "encounter_new"), encounter_form_data(activation=str(b_activation.pk))
+    ).content.decode()
     assert "Select a valid choice" in page
     activation_services.activation_close(
         actor=world.a[Role.COORDINATOR], activation=Activation.objects.get(pk=world.activation.pk)
     )
-    page = client.post(url(world, "encounters/new/"), form_data(activation=str(world.activation.pk))).content.decode()
+    page = client.post(
+        agency_url(world.agency_a, "encounter_new"), encounter_form_data(activation=str(world.activation.pk))
+    ).content.decode()
     assert "Select a valid choice" in page
     assert count_encounters(world.agency_a) == before
 
 
 def test_clinicians_read_disclosures_but_only_coordinators_record_the_notice_date_once(client, world):
-    path = url(world, f"disclosures/{world.disclosure.uuid}/")
+    path = agency_url(world.agency_a, "disclosure_detail", disclosure_uuid=world.disclosure.uuid)
     client.force_login(world.a[Role.CLINICIAN])
     assert client.post(path, {"written_notice_sent_on": timezone.localdate().isoformat()}).status_code == 404
     client.force_login(world.a[Role.COORDINATOR])
@@ -440,9 +444,12 @@ def test_overdue_follow_ups_wait_for_a_coordinator_before_they_count_as_escalate
 
 def test_a_reassigned_follow_up_owner_can_open_the_encounter_without_its_notes(client, world):
     client.force_login(world.a[Role.COORDINATOR])
-    client.post(url(world, f"follow-ups/{world.follow_up.uuid}/reassign/"), {"owner": world.two_agency_user.pk})
+    client.post(
+        agency_url(world.agency_a, "followup_reassign", follow_up_uuid=world.follow_up.uuid),
+        {"owner": world.two_agency_user.pk},
+    )
     client.force_login(world.two_agency_user)
-    response = client.get(url(world, f"encounters/{world.encounter.uuid}/"))
+    response = client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=world.encounter.uuid))
     assert response.status_code == 200 and "night shift" not in response.content.decode()
 
 
@@ -483,20 +490,20 @@ def test_activation_contact_form_is_prefilled_from_the_member_and_shows_its_acti
     supporter = world.b[Role.PEER_SUPPORTER]  # a police supporter, the member is a fire engineer
     target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_b)
     client.force_login(supporter)
-    page = client.get(url(world, f"encounters/new/?outreach={target.uuid}", world.agency_b)).content.decode()
+    page = client.get(agency_url(world.agency_b, "encounter_new") + f"?outreach={target.uuid}").content.decode()
     assert re.search(r'name="recipient_relation" value="other-agency"[^>]*checked', page)
     assert re.search(r'name="recipient_discipline" value="fire"[^>]*checked', page)
     assert re.search(r'name="role_class" value="firefighter-ems"[^>]*checked', page)
     assert not re.search(r'name="role_class" value="sworn"[^>]*checked', page)
     assert re.search(rf'<option value="{target.activation.pk}" selected>Engine 4 loss', page)
-    data = form_data(
+    data = encounter_form_data(
         outreach_target=str(target.uuid),
         initiator="activation",
         recipient_relation="other-agency",
         recipient_discipline="fire",
         role_class="firefighter-ems",
     )
-    saved = client.post(url(world, f"encounters/new/?outreach={target.uuid}", world.agency_b), data, follow=True)
+    saved = client.post(agency_url(world.agency_b, "encounter_new") + f"?outreach={target.uuid}", data, follow=True)
     with tenant_context(world.agency_b):
         encounter = Encounter.objects.get(submission_key=data["submission_key"])
     assert encounter.activation_id == target.activation_id and encounter.outreach_target_id == target.pk
@@ -507,13 +514,13 @@ def test_my_follow_ups_and_the_home_count_include_the_activation_schedule_in_due
     supporter = world.a[Role.PEER_SUPPORTER]
     target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_a)
     client.force_login(supporter)
-    page = client.get(url(world, "follow-ups/")).content.decode()
+    page = client.get(agency_url(world.agency_a, "followup_list")).content.decode()
     world_due = f"Due {world.follow_up.due_on:%Y-%m-%d}"
     scheduled = [f"Due {f.due_on:%Y-%m-%d}</strong> · {f.days_after}-day" for f in target.follow_ups.all()]
     assert all(s in page for s in scheduled), "the 7/30/90-day follow-ups are missing from My follow-ups"
     positions = [page.index(world_due)] + [page.index(s) for s in scheduled]
     assert positions == sorted(positions)
-    home = client.get(url(world, "")).content.decode()
+    home = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
     assert re.search(r"My follow-ups</a>: 4 open", home), "1 agency follow-up + 3 scheduled ones"
 
 
@@ -523,11 +530,11 @@ def test_a_scheduled_follow_up_is_done_from_my_follow_ups_after_the_contact_and_
     supporter = world.a[Role.PEER_SUPPORTER]
     target = scheduled_member(world, supporter=supporter, supporter_agency=world.agency_a)
     seven = target.follow_ups.get(days_after=7)
-    done_url = url(world, f"follow-ups/scheduled/{seven.pk}/done/")
+    done_url = agency_url(world.agency_a, "followup_scheduled_done", follow_up_id=seven.pk)
     client.force_login(world.a[Role.COORDINATOR])  # not theirs: another supporter's member
     assert client.post(done_url).status_code == 404
     client.force_login(world.b[Role.PEER_SUPPORTER])
-    assert client.post(url(world, f"follow-ups/scheduled/{seven.pk}/done/", world.agency_b)).status_code == 404
+    assert client.post(agency_url(world.agency_b, "followup_scheduled_done", follow_up_id=seven.pk)).status_code == 404
     client.force_login(supporter)
     refused = client.post(done_url, follow=True).content.decode()
     assert "Log the first contact" in refused
@@ -582,14 +589,14 @@ def test_board_follow_up_column_shows_each_members_next_scheduled_follow_up(clie
 
 def test_encounter_form_is_never_restored_marks_required_groups_and_summarises_errors(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    response = client.get(url(world, "encounters/new/"))
+    response = client.get(agency_url(world.agency_a, "encounter_new"))
     page = response.content.decode()
     assert "no-store" in response["Cache-Control"]
     assert re.search(r'<form method="post" class="[^"]*muster-encounter-form" autocomplete="off"', page)
     assert re.search(r'<textarea[^>]*autocomplete="off"[^>]*name="notes"|name="notes"[^>]*autocomplete="off"', page)
     for legend in ("How long", "How", "Who reached out", "Topics", "Confidentiality limits explained"):
         assert re.search(rf"<legend[^>]*>{re.escape(legend)}[^<]*<span class=\"usa-hint usa-hint--required\"", page)
-    refused = client.post(url(world, "encounters/new/"), {"submission_key": str(uuid.uuid4())})
+    refused = client.post(agency_url(world.agency_a, "encounter_new"), {"submission_key": str(uuid.uuid4())})
     page = refused.content.decode()
     assert "no-store" in refused["Cache-Control"]
     summary = page[page.index("muster-error-summary") : page.index("muster-encounter-form")]
@@ -602,7 +609,7 @@ def test_encounter_form_is_never_restored_marks_required_groups_and_summarises_e
 def test_notes_help_states_the_retention_in_force(client, world):
     policy = selectors.policy_for(world.agency_a.network)
     client.force_login(world.a[Role.PEER_SUPPORTER])
-    page = client.get(url(world, "encounters/new/")).content.decode()
+    page = client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
     assert f"Kept {policy.notes_retention_days} days after the last follow-up closes" in page
     assert "purged after follow-up closes" not in page
 
@@ -614,9 +621,9 @@ def test_coordinators_team_follow_ups_list_the_activation_schedule_their_overdue
     seven = target.follow_ups.get(days_after=7)
     TargetFollowUp.objects.filter(pk=seven.pk).update(due_on=timezone.localdate() - datetime.timedelta(days=1))
     client.force_login(world.a[Role.COORDINATOR])
-    home = client.get(url(world, "")).content.decode()
+    home = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
     with tenant_context(world.agency_a):
         agency_overdue = FollowUp.objects.filter(status="open", due_on__lt=timezone.localdate()).count()
     assert f"Team follow-ups overdue: <strong>{agency_overdue + 1}</strong>" in home
-    team = client.get(url(world, "follow-ups/")).content.decode()
+    team = client.get(agency_url(world.agency_a, "followup_list")).content.decode()
     assert "7-day follow-up of the activation" in team and world.a[Role.PEER_SUPPORTER].get_full_name() in team

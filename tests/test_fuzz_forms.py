@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from agencies.models import Membership, Role, SupporterProfile
 from agencies.roster import imports as roster_import
-from tests.support import ready_export
+from tests.support import agency_url, ready_export
 from tests.test_url_access_matrix import Identity, admitted, all_routes, build_path, identities, sample_kwargs
 
 pytestmark = pytest.mark.django_db
@@ -581,14 +581,14 @@ def test_no_url_answers_a_server_error_whatever_its_path_arguments(site, world):
 def test_an_agency_path_with_a_nul_byte_is_a_404_not_a_database_error(client, world, slug):
     client.force_login(world.a[Role.COORDINATOR])
     assert client.get(f"/a/{slug}/").status_code == 404
-    assert client.get(f"/a/{world.agency_a.slug}/").status_code == 200, "control"
+    assert client.get(agency_url(world.agency_a, "agency_home")).status_code == 200, "control"
 
 
 def test_filters_given_a_non_ascii_digit_are_ignored(client, world):
     """ "²".isdigit() is true, and int("²") raises: the directory's region and the dashboard's run
     filters now take ASCII digits only, and ignore anything else."""
     client.force_login(world.a[Role.COORDINATOR])
-    directory = client.get(f"/a/{world.agency_a.slug}/directory/", {"region": "²"})
+    directory = client.get(agency_url(world.agency_a, "agency_directory"), {"region": "²"})
     assert directory.status_code == 200
     client.force_login(world.state_admin)
     assert client.get("/network/dashboard/", {"run": "²"}).status_code == 200
@@ -614,7 +614,7 @@ def test_a_roster_file_with_extra_cells_or_a_giant_cell_is_explained_and_changes
     client.force_login(world.a[Role.COORDINATOR])
     content = (",".join(roster_import.COLUMNS) + "\n" + row + "\n").encode()
     response = client.post(
-        f"/a/{world.agency_a.slug}/roster/import/", {"file": SimpleUploadedFile("roster.csv", content)}
+        agency_url(world.agency_a, "agency_roster_import"), {"file": SimpleUploadedFile("roster.csv", content)}
     )
     assert response.status_code == 200
     assert message in response.content.decode()

@@ -26,7 +26,7 @@ from network import mfa
 from network.audit import AuditAction
 from network.fields import Ciphertext
 from network.models import AuditEvent, AuthenticatorApp, RecoveryCode, RecoveryCodeSet, recovery_code_digest
-from tests.support import PASSWORD, make_user
+from tests.support import agency_url, login_as, make_user
 from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
 pytestmark = pytest.mark.django_db
@@ -71,12 +71,8 @@ def enroll(user) -> Enrolled:
     return Enrolled(check.device, codes, code)
 
 
-def sign_in(client, user, password=PASSWORD):
-    return client.post("/login/", {"username": user.email, "password": password})
-
-
 def home_of(world) -> str:
-    return f"/a/{world.agency_a.slug}/"
+    return agency_url(world.agency_a, "agency_home")
 
 
 def audit_count(action, user) -> int:
@@ -135,7 +131,7 @@ def test_mfa_is_required_unless_relaxed_for_the_demo_or_the_test_suite(env, requ
 
 def test_a_password_alone_opens_no_page_while_mfa_is_required(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
-    response = sign_in(client, chief)
+    response = login_as(client, chief)
     assert response.status_code == 302
     landing = client.get(response["Location"])
     assert landing.status_code == 302 and landing["Location"].startswith("/mfa/setup/")
@@ -154,19 +150,19 @@ def test_a_password_alone_opens_no_page_while_mfa_is_required(client, world, mfa
 def test_the_page_asked_for_is_kept_through_the_mfa_step_but_not_an_outside_address(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
     device = enroll(chief).device
-    sign_in(client, chief)
+    login_as(client, chief)
     dashboard = f"{home_of(world)}dashboard/"
     assert client.get(dashboard)["Location"] == f"/mfa/?next={dashboard.replace('/', '%2F')}"
     response = client.post("/mfa/", {"code": code_for(device, 1), "next": dashboard})
     assert response["Location"] == dashboard
     client.post("/logout/")
-    sign_in(client, chief)
+    login_as(client, chief)
     response = client.post("/mfa/", {"code": code_for(device, 2), "next": "https://evil.example/"})
     assert response["Location"] == "/home/"
 
 
 def test_before_the_code_the_page_shows_nothing_of_the_account_but_sign_out(client, world, mfa_required):
-    sign_in(client, world.a[Role.COORDINATOR])
+    login_as(client, world.a[Role.COORDINATOR])
     page = client.get("/mfa/setup/").content.decode()
     assert "Sign out" in page
     assert world.agency_a.name not in page
@@ -178,7 +174,7 @@ def test_before_the_code_the_page_shows_nothing_of_the_account_but_sign_out(clie
 
 def test_enrollment_shows_a_qr_code_and_the_secret_and_confirms_with_a_current_code(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
-    sign_in(client, chief)
+    login_as(client, chief)
     with captured_logs() as logs:
         page = client.get("/mfa/setup/").content.decode()
         qr = re.search(r"<svg[^>]*muster-qr__svg.*?</svg>", page, re.S).group(0)
@@ -220,7 +216,7 @@ def test_enrollment_shows_a_qr_code_and_the_secret_and_confirms_with_a_current_c
 def test_enrolled_accounts_cannot_enroll_again_without_a_reset(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
     device = enroll(chief).device
-    sign_in(client, chief)
+    login_as(client, chief)
     assert client.get("/mfa/setup/")["Location"] == "/mfa/"
     client.post("/mfa/", {"code": code_for(device, 1)})
     assert client.get("/mfa/setup/")["Location"] == "/home/"
@@ -233,7 +229,7 @@ def test_enrolled_accounts_cannot_enroll_again_without_a_reset(client, world, mf
 def test_a_current_code_opens_the_account_under_a_new_session_key_and_is_audited(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
     device = enroll(chief).device
-    sign_in(client, chief)
+    login_as(client, chief)
     assert client.get(home_of(world))["Location"].startswith("/mfa/?next=")
     before = client.session.session_key
     response = client.post("/mfa/", {"code": code_for(device, 1)})
@@ -249,14 +245,14 @@ def test_a_used_code_cannot_be_used_again(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
     enrolled = enroll(chief)
     device = enrolled.device
-    sign_in(client, chief)
+    login_as(client, chief)
     assert "not right" in client.post("/mfa/", {"code": enrolled.code_used}).content.decode()
     AuthenticatorApp.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
 
     code = code_for(device, 1)
     assert client.post("/mfa/", {"code": code})["Location"] == "/home/"
     client.post("/logout/")
-    sign_in(client, chief)
+    login_as(client, chief)
     replay = client.post("/mfa/", {"code": code})
     assert replay.status_code == 200 and "not right" in replay.content.decode()
     assert client.get(home_of(world))["Location"].startswith("/mfa/")
@@ -265,7 +261,7 @@ def test_a_used_code_cannot_be_used_again(client, world, mfa_required):
 def test_a_recovery_code_signs_in_once(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
     codes = enroll(chief).recovery_codes
-    sign_in(client, chief)
+    login_as(client, chief)
     typed = mfa.format_recovery_code(codes[3]).upper()  # as printed, in capitals: still accepted
     response = client.post("/mfa/", {"code": typed}, follow=True)
     assert response.redirect_chain[-1][0] == home_of(world)
@@ -274,7 +270,7 @@ def test_a_recovery_code_signs_in_once(client, world, mfa_required):
         action=AuditAction.MFA_VERIFIED, actor=chief, object_type="network.recoverycodeset"
     ).exists()
     client.post("/logout/")
-    sign_in(client, chief)
+    login_as(client, chief)
     again = client.post("/mfa/", {"code": codes[3]})
     assert again.status_code == 200 and "not right" in again.content.decode()
     assert mfa.recovery_codes_left(chief) == 9
@@ -284,7 +280,7 @@ def test_wrong_codes_are_throttled_and_audited_without_the_code(client, world, m
     settings.OTP_TOTP_THROTTLE_FACTOR = 60  # a minute after one wrong code, so a slow machine cannot outwait it
     chief = world.a[Role.CHIEF]
     device = enroll(chief).device
-    sign_in(client, chief)
+    login_as(client, chief)
     right = code_for(device, 1)
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     failed_before = audit_count(AuditAction.MFA_FAILED, chief)
@@ -310,7 +306,7 @@ def test_wrong_recovery_codes_are_throttled_too(client, world, mfa_required, set
     settings.OTP_STATIC_THROTTLE_FACTOR = 60
     chief = world.a[Role.CHIEF]
     codes = enroll(chief).recovery_codes
-    sign_in(client, chief)
+    login_as(client, chief)
     client.post("/mfa/", {"code": "aaaa-aaaa"})
     assert "Too many wrong codes" in client.post("/mfa/", {"code": codes[0]}).content.decode()
     assert RecoveryCodeSet.objects.get(user=chief).throttling_failure_count == 1
@@ -320,10 +316,11 @@ def test_wrong_recovery_codes_are_throttled_too(client, world, mfa_required, set
 # --- No way around it -----------------------------------------------------------------------------
 
 
-def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required):
+def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required, django_capture_on_commit_callbacks):
     clinician = world.a[Role.CLINICIAN]
     enroll(clinician)
-    client.post("/password-reset/", {"email": clinician.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/password-reset/", {"email": clinician.email})
     link = re.search(re.escape(settings.MUSTER_BASE_URL) + r"(/password-reset/\S+/)", mail.outbox[0].body).group(1)
     set_url = client.get(link, follow=True).redirect_chain[-1][0]
     new_password = "a-brand-new-passphrase"
@@ -331,7 +328,7 @@ def test_a_password_reset_does_not_bypass_mfa(client, world, mfa_required):
     assert "new password is saved" in done.content.decode()
     assert client.get(home_of(world))["Location"].startswith("/login/")  # the reset signs nobody in
 
-    response = client.post("/login/", {"username": clinician.email, "password": new_password}, follow=True)
+    response = login_as(client, clinician, password=new_password, follow=True)
     assert response.redirect_chain[-1][0].startswith("/mfa/")
     for path in (home_of(world), f"{home_of(world)}encounters/", "/activations/"):
         assert client.get(path)["Location"].startswith("/mfa/"), path
@@ -356,7 +353,7 @@ def test_an_enrolled_account_is_asked_for_its_code_even_where_mfa_is_relaxed(cli
     settings.MUSTER_MFA_REQUIRED = False
     chief = world.a[Role.CHIEF]
     device = enroll(chief).device
-    sign_in(client, chief)
+    login_as(client, chief)
     assert client.get(home_of(world))["Location"].startswith("/mfa/?next=")
     client.post("/mfa/", {"code": code_for(device, 1)})
     assert client.get(home_of(world)).status_code == 200
@@ -369,7 +366,7 @@ def test_relaxed_mfa_lets_a_password_sign_in_and_every_page_says_so(client, worl
     settings.MUSTER_MFA_REQUIRED = False
     settings.MUSTER_DEMO = True
     assert OFF_BANNER in client.get("/login/").content.decode()
-    response = client.post("/login/", {"username": world.a[Role.CHIEF].email, "password": PASSWORD}, follow=True)
+    response = login_as(client, world.a[Role.CHIEF], follow=True)
     assert response.redirect_chain[-1][0] == home_of(world)
     page = response.content.decode()
     assert f"{OFF_BANNER} for the demo" in page and "Demo network" in page
@@ -386,7 +383,7 @@ def test_no_banner_when_mfa_is_required(client, world, mfa_required):
 def test_reset_mfa_command_removes_the_devices_ends_sessions_and_is_audited(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
     device = enroll(chief).device
-    sign_in(client, chief)
+    login_as(client, chief)
     client.post("/mfa/", {"code": code_for(device, 1)})
     assert client.get(home_of(world)).status_code == 200
 
@@ -398,7 +395,7 @@ def test_reset_mfa_command_removes_the_devices_ends_sessions_and_is_audited(clie
     assert AuditEvent.objects.filter(
         action=AuditAction.MFA_RESET, actor=world.state_admin, object_id=str(chief.pk)
     ).exists()
-    sign_in(client, chief)
+    login_as(client, chief)
     assert client.get(home_of(world))["Location"].startswith("/mfa/setup/")
 
 
@@ -431,7 +428,7 @@ def test_reset_mfa_command_refuses_an_unknown_account():
 def test_users_without_roles_enroll_too(client, world, mfa_required):
     """MFA is per account, not per role: someone with no agency yet still sets it up first."""
     user = make_user(f"norole-{uuid.uuid4().hex[:8]}@test.example")
-    sign_in(client, user)
+    login_as(client, user)
     assert client.get("/home/")["Location"] == "/mfa/setup/"
 
 
@@ -452,9 +449,9 @@ def test_someone_who_knows_a_new_accounts_password_cannot_plant_their_authentica
 
     user = world.a[Role.PEER_SUPPORTER]
     attacker, owner = Client(), Client()
-    sign_in(attacker, user)
+    login_as(attacker, user)
     attacker_secret, attacker_enrollment = setup_page(attacker)
-    sign_in(owner, user)
+    login_as(owner, user)
     owner_secret, owner_enrollment = setup_page(owner)
     assert attacker_secret != owner_secret
     assert not AuthenticatorApp.objects.filter(user=user).exists()
@@ -477,12 +474,12 @@ def test_someone_who_knows_a_new_accounts_password_cannot_plant_their_authentica
 
 def test_the_sign_in_page_lets_the_next_person_sign_in_over_an_unfinished_sign_in(client, world, mfa_required):
     first, second = world.a[Role.CHIEF], world.a[Role.COORDINATOR]
-    sign_in(client, first)  # password given, code never entered; then they walk away
+    login_as(client, first)  # password given, code never entered; then they walk away
     page = client.get("/login/")
     assert page.status_code == 200
     assert "started in this browser but not finished" in page.content.decode()
     assert first.email not in page.content.decode()
-    response = sign_in(client, second)
+    response = login_as(client, second)
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(second.pk)
     assert client.get(home_of(world))["Location"].startswith("/mfa/setup/")  # the second person's own setup
@@ -490,9 +487,9 @@ def test_the_sign_in_page_lets_the_next_person_sign_in_over_an_unfinished_sign_i
 
 def test_a_setup_page_from_an_earlier_sign_in_is_never_confirmed_onto_the_next_account(client, world, mfa_required):
     first, second = world.a[Role.CHIEF], world.a[Role.COORDINATOR]
-    sign_in(client, first)
+    login_as(client, first)
     old_secret, old_enrollment = setup_page(client)  # the first person's page, still open in a tab
-    sign_in(client, second)
+    login_as(client, second)
     response = client.post(
         "/mfa/setup/", {"code": code_for_secret(old_secret), "enrollment": old_enrollment}, follow=True
     )
@@ -505,7 +502,7 @@ def test_a_setup_page_from_an_earlier_sign_in_is_never_confirmed_onto_the_next_a
 
 def test_a_setup_form_without_this_sessions_enrollment_confirms_nothing(client, world, mfa_required):
     chief = world.a[Role.CHIEF]
-    sign_in(client, chief)
+    login_as(client, chief)
     secret, _enrollment = setup_page(client)
     client.post("/mfa/setup/", {"code": code_for_secret(secret)})
     client.post("/mfa/setup/", {"code": code_for_secret(secret), "enrollment": "guessed"})
@@ -581,10 +578,10 @@ def test_enrolled_accounts_keep_their_app_and_recovery_codes_through_the_migrati
     assert not AuthenticatorApp.objects.filter(user=pending).exists()
     moved = AuthenticatorApp.objects.get(user=chief)
     assert moved.bin_key == old_app.bin_key
-    sign_in(client, chief)
+    login_as(client, chief)
     code = f"{totp(old_app.bin_key, step=30, t0=0, digits=6, drift=1):06d}"
     assert client.post("/mfa/", {"code": code})["Location"] == "/home/"
     client.post("/logout/")
-    sign_in(client, chief)
+    login_as(client, chief)
     assert client.post("/mfa/", {"code": "abcd-2345"}, follow=True).redirect_chain[-1][0] == home_of(world)
     assert mfa.recovery_codes_left(chief) == 1

@@ -16,6 +16,7 @@ from agencies import offboarding
 from agencies.models import Agency, AgencyExport, DataKey, Membership, Role
 from agencies.roster import services as roster_services
 from network.models import AuditEvent
+from tests.support import agency_url, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +35,11 @@ def _schema_exists(name: str) -> bool:
 
 def test_a_suspended_agency_is_closed_to_its_members_and_can_be_reinstated(client, world):
     client.force_login(world.a[Role.COORDINATOR])
-    assert client.get(f"/a/{world.agency_a.slug}/").status_code == 200
+    assert client.get(agency_url(world.agency_a, "agency_home")).status_code == 200
     offboarding.agency_suspend(actor=world.state_admin, agency=world.agency_a)
-    assert client.get(f"/a/{world.agency_a.slug}/").status_code == 404
+    assert client.get(agency_url(world.agency_a, "agency_home")).status_code == 404
     offboarding.agency_reinstate(actor=world.state_admin, agency=world.agency_a)
-    assert client.get(f"/a/{world.agency_a.slug}/").status_code == 200
+    assert client.get(agency_url(world.agency_a, "agency_home")).status_code == 200
     assert list(
         AuditEvent.objects.filter(agency=world.agency_a, action__in=["agency.suspended", "agency.reinstated"])
         .order_by("chain_position")
@@ -47,7 +48,7 @@ def test_a_suspended_agency_is_closed_to_its_members_and_can_be_reinstated(clien
 
 
 def test_an_export_needs_a_suspended_agency(world, export_dir):
-    with pytest.raises(ValidationError, match="Suspend the agency first"):
+    with refused("agency_not_suspended"):
         offboarding.export_request(actor=world.state_admin, agency=world.agency_a, enqueue=False)
 
 
@@ -125,12 +126,12 @@ def test_coordinators_are_reminded_once_a_quarter_until_they_confirm_the_roster(
         assert roster_services.roster_reminders_send(now=now + datetime.timedelta(days=1)) == 0
     assert len(mail.outbox) == 1
     assert set(mail.outbox[0].to) == {world.a[Role.COORDINATOR].email, world.a[Role.AGENCY_ADMIN].email}
-    assert f"/a/{world.agency_a.slug}/roster/" in mail.outbox[0].body
+    assert agency_url(world.agency_a, "agency_roster") in mail.outbox[0].body
 
     client.force_login(world.a[Role.COORDINATOR])
-    roster = f"/a/{world.agency_a.slug}/roster/"
+    roster = agency_url(world.agency_a, "agency_roster")
     assert "The roster is current" in client.get(roster).content.decode()
-    client.post(f"/a/{world.agency_a.slug}/roster/confirm/")
+    client.post(agency_url(world.agency_a, "agency_roster_confirm"))
     page = client.get(roster).content.decode()
     assert "Confirmed current on" in page and "The roster is current" not in page
 

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_exists
 
 from agencies.models import Agency, Membership, Role
 from agencies.schemas import template_schema_name
+from tests.support import agency_url
 
 pytestmark = pytest.mark.stack
 
@@ -80,7 +81,9 @@ def test_state_admin_onboards_an_agency_through_the_worker_and_invites_its_peopl
         assert Membership.objects.get(agency=agency, user__email=admin_email).role == Role.AGENCY_ADMIN
 
         mail.outbox.clear()
-        response = newcomer.post(f"/a/{slug}/members/", {"email": member_email, "role": Role.COORDINATOR})
+        response = newcomer.post(
+            agency_url(agency, "agency_members"), {"email": member_email, "role": Role.COORDINATOR}
+        )
         assert response.status_code == 302
         assert [m.to for m in mail.outbox] == [[member_email]]
         assert "Team coordinator" in mail.outbox[0].body

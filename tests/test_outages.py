@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -38,6 +37,7 @@ import pytest
 from django.utils import timezone
 
 from tests.stack import ROOT, _free_port
+from tests.support import agency_url, encounter_form_data
 
 pytestmark = pytest.mark.outage
 
@@ -199,24 +199,13 @@ class Outage:
 
     def encounter_form(self) -> dict:
         """A complete encounter form, as a supporter's phone sends it."""
-        self.browser.get(f"/a/{self.slug}/encounters/new/")  # sets the CSRF cookie
-        today = timezone.localdate()
-        return {
-            "submission_key": str(uuid.uuid4()),
-            "occurred_on": today.isoformat(),
-            "duration_band": "15-29",
-            "contact_mode": "phone",
-            "initiator": "self",
-            "topics": ["work-stress"],
-            "interventions": ["one-on-one"],
-            "confidentiality_notice": "yes",
-            "recipient_relation": "own-agency",
-            "recipient_discipline": "fire",
-            "role_class": "firefighter-ems",
-            "visit_number": "1",
-            "referral": "none",
-            "follow_up_due_on": (today + datetime.timedelta(days=2)).isoformat(),
-        }
+        self.browser.get(agency_url(self, "encounter_new"))  # sets the CSRF cookie
+        return encounter_form_data(
+            contact_mode="phone",
+            initiator="self",
+            topics=["work-stress"],
+            follow_up_due_on=(timezone.localdate() + datetime.timedelta(days=2)).isoformat(),
+        )
 
     def week_encounters(self) -> float:
         """The agency's snapshot count of encounters this week: what its chief's dashboard shows."""
@@ -342,7 +331,11 @@ def _assert_plain_503(response: Response) -> None:
 
 
 def test_pages_answer_a_plain_503_while_postgres_is_down_and_recover_without_a_restart(outage):
-    pages = [f"/a/{outage.slug}/encounters/new/", f"/a/{outage.slug}/", f"/a/{outage.slug}/follow-ups/"]
+    pages = [
+        agency_url(outage, "encounter_new"),
+        agency_url(outage, "agency_home"),
+        agency_url(outage, "followup_list"),
+    ]
     for page in pages:
         assert outage.browser.get(page).status == 200, page
     web_pid = outage.processes["web"].pid
@@ -380,7 +373,7 @@ def test_a_save_cut_off_by_a_postgres_outage_leaves_nothing_half_written(outage)
     blocker = outage.postgres.connect()
     blocker.execute("SELECT pg_advisory_lock(%s)", [AUDIT_CHAIN_LOCK])
     answer: list[Response] = []
-    path = f"/a/{outage.slug}/encounters/new/"
+    path = agency_url(outage, "encounter_new")
     save = threading.Thread(target=lambda: answer.append(outage.browser.post(path, form)))
     save.start()
     try:
@@ -421,7 +414,7 @@ def test_an_encounter_saves_with_redis_down_and_the_dashboard_catches_up_when_it
     outage.redis.stop()
     try:
         started = time.monotonic()
-        response = outage.browser.post(f"/a/{outage.slug}/encounters/new/", form)
+        response = outage.browser.post(agency_url(outage, "encounter_new"), form)
         elapsed = time.monotonic() - started
         assert response.status == 302, response.body[:500]
         assert elapsed < 3, f"saving took {elapsed:.1f}s with Redis down"

@@ -31,7 +31,16 @@ from reporting.models import (
     PublishedFigure,
 )
 from reporting.tasks import publish_due_task
-from tests.support import entered, grow_roster, joined, log_encounter, make_agency, make_user, open_activation
+from tests.support import (
+    agency_url,
+    entered,
+    grow_roster,
+    joined,
+    log_encounter,
+    make_agency,
+    make_user,
+    open_activation,
+)
 
 JUL, AUG, SEP, OCT, NOV = (datetime.date(2026, m, 1) for m in (7, 8, 9, 10, 11))
 # October is due on 7 November (7 days after it ends), November on 7 December.
@@ -49,7 +58,7 @@ def figure(agency, kind, start, table, key):
 
 
 def csv_rows(client, agency) -> list[list[str]]:
-    response = client.get(f"/a/{agency.slug}/dashboard/export.csv")
+    response = client.get(agency_url(agency, "agency_dashboard_csv"))
     assert response.status_code == 200
     return list(csv.reader(io.StringIO(response.content.decode())))
 
@@ -355,7 +364,7 @@ def test_a_median_time_to_first_contact_needs_as_many_contacts_as_the_threshold(
     assert figure(world.agency_a, PeriodKind.QUARTER, OCT, "first_contact", "contacts") >= 5
     assert figure(world.agency_a, PeriodKind.QUARTER, OCT, "first_contact", "median_minutes") is not None
     client.force_login(world.a[Role.CHIEF])
-    page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     assert "not shown (fewer than 5 contacts)" in page
 
 
@@ -375,7 +384,7 @@ def test_a_rate_is_shown_only_when_both_figures_are_and_its_denominator_reaches_
     assert rates["Follow-up completion rate %"] == "0"  # 0 of 6: both shown, six due
     assert rates["Participation rate %"] == "not shown"  # a roster of three is under the threshold
     assert rates["Follow-ups completed on time %"] == "not shown"  # of none completed
-    page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     assert "Supporters active (not shown: too few)" in page
 
 
@@ -386,7 +395,7 @@ def test_a_rate_is_shown_only_when_both_figures_are_and_its_denominator_reaches_
 def test_the_dashboard_names_the_latest_published_period_and_the_next(client, world, network, monthly_agency):
     services.publication_publish_due(network=network, today=datetime.date(2026, 10, 10))
     client.force_login(world.a[Role.CHIEF])
-    page = " ".join(client.get(f"/a/{monthly_agency.slug}/dashboard/").content.decode().split())
+    page = " ".join(client.get(agency_url(monthly_agency, "agency_dashboard")).content.decode().split())
     published = Publication.objects.get(network=network, period_kind=PeriodKind.MONTH, period_start=SEP).published_at
     assert f"Latest published period: September 2026</strong> (published {published:%-d %B %Y})." in page
     assert "Next: October 2026, on 7 November 2026." in page
@@ -398,7 +407,7 @@ def test_the_dashboard_names_the_latest_published_period_and_the_next(client, wo
 @pytest.mark.django_db
 def test_before_any_publication_the_dashboard_shows_no_figures_and_says_when_they_come(client, world):
     client.force_login(world.a[Role.CHIEF])
-    page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     assert "Nothing is published yet." in page and "<svg" not in page
     assert "Figures appear here once the first period is published." in page
 
@@ -415,7 +424,7 @@ def test_breakdown_rows_come_in_vocabulary_order_whatever_their_values(client, w
     rows = [row for row in csv_rows(client, monthly_agency) if row[0] == "September 2026"]
     modes = [(row[2], row[3]) for row in rows if row[1] == "Encounters by contact mode"]
     assert modes == [("In person", "5"), ("Phone", "6"), ("Video", "7"), ("Text", "9"), ("Total", "27")]
-    page = client.get(f"/a/{monthly_agency.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(monthly_agency, "agency_dashboard")).content.decode()
     order = [page.index(f'<th scope="row">{label}</th>') for label in ("In person", "Phone", "Video", "Text")]
     assert order == sorted(order)
 
@@ -455,7 +464,7 @@ def test_a_chiefs_csv_is_byte_identical_after_a_supporter_saves_until_the_next_p
 
         client = Client()
         client.force_login(chief)
-        before = client.get(f"/a/{agency.slug}/dashboard/export.csv").content
+        before = client.get(agency_url(agency, "agency_dashboard_csv")).content
         log_encounter(agency, author=supporter, contact_mode="video", topics=["critical-incident"])
 
         def worker_done() -> bool:
@@ -467,12 +476,12 @@ def test_a_chiefs_csv_is_byte_identical_after_a_supporter_saves_until_the_next_p
         while not worker_done() and time.monotonic() < deadline:
             time.sleep(0.25)
         assert worker_done(), stack.log_tail("worker")  # the save's queued refresh ran on the worker
-        after = client.get(f"/a/{agency.slug}/dashboard/export.csv").content
+        after = client.get(agency_url(agency, "agency_dashboard_csv")).content
         assert after == before
 
         # The next publication: October.
         services.publication_publish_due(network=network, today=AFTER_OCTOBER)
-        published = client.get(f"/a/{agency.slug}/dashboard/export.csv").content
+        published = client.get(agency_url(agency, "agency_dashboard_csv")).content
     old_rows = list(csv.reader(io.StringIO(before.decode())))
     new_rows = list(csv.reader(io.StringIO(published.decode())))
     assert new_rows[: len(old_rows)] == old_rows  # every row present before, unchanged and in place

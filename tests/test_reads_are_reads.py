@@ -21,7 +21,7 @@ from agencies.roster import services as roster_services
 from network import services as network_services
 from network.models import AuditEvent, DocumentationStandard, Network, NetworkPolicy, NetworkRole, PolicyChange
 from network.standards import DEFAULT_TERMS, policy_update
-from tests.support import make_agency, make_user
+from tests.support import agency_url, make_agency, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +83,9 @@ def test_get_pages_that_read_the_policy_or_the_standard_write_nothing(client, fr
         (people["admin"], "/network/policy/"),
         (people["admin"], "/network/dashboard/"),
         (people["admin"], "/network/dashboard/export.csv"),
-        (people[Role.PEER_SUPPORTER], f"/a/{agency.slug}/encounters/new/"),
-        (people[Role.CHIEF], f"/a/{agency.slug}/dashboard/"),
-        (people[Role.CHIEF], f"/a/{agency.slug}/dashboard/export.csv"),
+        (people[Role.PEER_SUPPORTER], agency_url(agency, "encounter_new")),
+        (people[Role.CHIEF], agency_url(agency, "agency_dashboard")),
+        (people[Role.CHIEF], agency_url(agency, "agency_dashboard_csv")),
         (people[Role.COORDINATOR], reverse("activation_summary", kwargs={"activation_uuid": activation.uuid})),
     ]
     wrote = {}

@@ -20,7 +20,7 @@ from network.models import AuditEvent, Network, Vocabulary
 from network.suppression import line_total, suppress_table
 from reporting import builder, services
 from reporting.models import MetricSnapshot, PeriodKind, SnapshotRun
-from tests.support import entered, joined, log_encounter
+from tests.support import agency_url, entered, joined, log_encounter
 
 
 def month_start(day=None):
@@ -151,7 +151,7 @@ def test_chief_dashboard_reads_published_figures_only_and_never_touches_the_agen
     published(world)
     client.force_login(world.a[Role.CHIEF])
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(f"/a/{world.agency_a.slug}/dashboard/")
+        response = client.get(agency_url(world.agency_a, "agency_dashboard"))
     assert response.status_code == 200
     reads = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SET search_path")]
     sql = " ".join(reads)
@@ -165,7 +165,7 @@ def test_chief_dashboard_reads_published_figures_only_and_never_touches_the_agen
 def test_chief_dashboard_shows_charts_with_tables_and_no_names(client, world):
     published(world)  # set-up only: the page shows published periods (issue 12)
     client.force_login(world.a[Role.CHIEF])
-    page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     assert page.count("<svg") >= 5 and "The numbers" in page
     assert "suppressed" in page  # the test agency's counts are all small
     for role in (Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN):
@@ -178,20 +178,20 @@ def test_small_counts_are_suppressed_and_large_ones_shown(client, world):
     network = Network.objects.get(pk=world.network_id)
     published(world, codes=(("video", 7), ("text", 6), ("phone", 1)))
     client.force_login(world.a[Role.CHIEF])
-    page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     row = '<th scope="row">{}</th><td>{}</td>'
     assert row.format("Video", 7) in page
     assert row.format("Phone", "suppressed") in page  # one phone contact
     assert row.format("Text", "suppressed") in page  # hidden too, or Phone = total - Video - Text
     standards.policy_update(actor=world.state_admin, network=network, suppression_threshold=10)
     # Issue 12: a published figure never changes, so a new threshold applies from the next period on.
-    assert row.format("Video", 7) in client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    assert row.format("Video", 7) in client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     for _ in range(7):
         entered(
             world.agency_a, author=world.a[Role.PEER_SUPPORTER], on=datetime.date(2026, 10, 5), contact_mode="video"
         )
     services.publication_publish_due(network=network, today=datetime.date(2027, 1, 10))
-    page = client.get(f"/a/{world.agency_a.slug}/dashboard/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     assert row.format("Video", "suppressed") in page
 
 
@@ -199,7 +199,7 @@ def test_small_counts_are_suppressed_and_large_ones_shown(client, world):
 def test_csv_export_carries_the_same_suppression_and_is_audited(client, world):
     published(world)
     client.force_login(world.a[Role.CHIEF])
-    response = client.get(f"/a/{world.agency_a.slug}/dashboard/export.csv")
+    response = client.get(agency_url(world.agency_a, "agency_dashboard_csv"))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     # Issue 12: one row per period, section, item and value, so published rows never change.
@@ -225,7 +225,7 @@ def test_regional_coordinator_sees_their_region_and_state_admin_sees_disciplines
 def test_peer_supporters_and_clinicians_have_no_dashboard(client, world):
     for role in (Role.PEER_SUPPORTER, Role.CLINICIAN):
         client.force_login(world.a[role])
-        assert client.get(f"/a/{world.agency_a.slug}/dashboard/").status_code == 404
+        assert client.get(agency_url(world.agency_a, "agency_dashboard")).status_code == 404
 
 
 # --- Suppression, property-based ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from activations import services as activation_services
 from agencies.models import Certification, Role, SupporterProfile
 from agencies.roster import services
 from agencies.roster.selectors import DESIGNATED_AFTER, NO_TRAINING, NOT_DESIGNATED, readiness_problem
-from tests.support import open_activation
+from tests.support import agency_url, open_activation
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -74,9 +74,9 @@ def test_assignment_is_blocked_with_the_reason_for_expired_training_or_late_desi
 def test_coordinator_keeps_the_roster_and_sees_who_is_ready(client, world):
     member = world.membership(world.agency_a, Role.PEER_SUPPORTER)
     client.force_login(world.a[Role.COORDINATOR])
-    page = client.get(f"/a/{world.agency_a.slug}/roster/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_roster")).content.decode()
     assert world.a[Role.PEER_SUPPORTER].full_name in page and "ready to deploy" in page
-    path = f"/a/{world.agency_a.slug}/roster/{member.pk}/"
+    path = agency_url(world.agency_a, "agency_roster_member", membership_id=member.pk)
     bad = client.post(
         path, {"save_profile": "1", "availability": "on_leave", "designated_on": "", "languages": ""}
     ).content.decode()
@@ -117,7 +117,7 @@ def test_coordinator_keeps_the_roster_and_sees_who_is_ready(client, world):
 def test_another_agencys_member_is_not_on_your_roster(client, world):
     client.force_login(world.b[Role.COORDINATOR])
     other = world.membership(world.agency_a, Role.PEER_SUPPORTER)
-    assert client.get(f"/a/{world.agency_b.slug}/roster/{other.pk}/").status_code == 404
+    assert client.get(agency_url(world.agency_b, "agency_roster_member", membership_id=other.pk)).status_code == 404
 
 
 def test_roster_changes_are_audited(world):

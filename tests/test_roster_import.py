@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from agencies.models import Certification, Role, SupporterProfile
+from tests.support import agency_url
 
 pytestmark = pytest.mark.django_db
 HEADER = "email,designated_on,availability,languages,certification,certified_on,expires_on\n"
@@ -15,7 +16,7 @@ HEADER = "email,designated_on,availability,languages,certification,certified_on,
 def upload(client, world, text: str | bytes):
     data = text.encode() if isinstance(text, str) else text
     return client.post(
-        f"/a/{world.agency_a.slug}/roster/import/",
+        agency_url(world.agency_a, "agency_roster_import"),
         {"file": SimpleUploadedFile("roster.csv", data, content_type="text/csv")},
         follow=True,
     )
@@ -80,12 +81,12 @@ def test_the_directory_lists_ready_supporters_across_agencies_with_work_contact_
     )
     SupporterProfile.objects.filter(membership__user=world.b[Role.PEER_SUPPORTER]).update(languages=["Vietnamese"])
     client.force_login(world.a[Role.COORDINATOR])
-    page = client.get(f"/a/{world.agency_a.slug}/directory/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_directory")).content.decode()
     assert world.b[Role.PEER_SUPPORTER].email in page
     assert world.b[Role.COORDINATOR].email not in page  # training expired: not ready
-    filtered = client.get(f"/a/{world.agency_a.slug}/directory/?language=vietnam").content.decode()
+    filtered = client.get(agency_url(world.agency_a, "agency_directory") + "?language=vietnam").content.decode()
     assert world.b[Role.PEER_SUPPORTER].email in filtered and world.a[Role.PEER_SUPPORTER].email not in filtered
-    by_discipline = client.get(f"/a/{world.agency_a.slug}/directory/?discipline=fire").content.decode()
+    by_discipline = client.get(agency_url(world.agency_a, "agency_directory") + "?discipline=fire").content.decode()
     assert world.b[Role.PEER_SUPPORTER].email not in by_discipline
 
 
@@ -111,7 +112,7 @@ def test_the_directory_finds_a_supporter_by_a_discipline_of_their_own(client, wo
     supporter = world.membership(world.agency_a, Role.PEER_SUPPORTER)  # agency A is a fire department
     make_ready(supporter)
     client.force_login(world.b[Role.COORDINATOR])
-    directory = f"/a/{world.agency_b.slug}/directory/?discipline=ems"
+    directory = agency_url(world.agency_b, "agency_directory") + "?discipline=ems"
     assert supporter.user.full_name not in client.get(directory).content.decode()
     SupporterProfile.objects.filter(membership=supporter).update(disciplines=["fire", "ems"])
     page = client.get(directory).content.decode()

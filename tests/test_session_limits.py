@@ -6,14 +6,14 @@ import pytest
 
 from agencies.models import Role
 from network.sessions import SEEN_AT, SIGNED_IN_AT
-from tests.support import PASSWORD
+from tests.support import agency_url, login_as
 
 pytestmark = pytest.mark.django_db
 
 
 def signed_in(client, world):
-    client.post("/login/", {"username": world.a[Role.CHIEF].email, "password": PASSWORD})
-    home = f"/a/{world.agency_a.slug}/"
+    login_as(client, world.a[Role.CHIEF])
+    home = agency_url(world.agency_a, "agency_home")
     assert client.get(home).status_code == 200
     return home
 
@@ -60,7 +60,7 @@ class FakeClock:
 def test_an_unattended_board_whose_only_requests_are_polls_locks_after_thirty_minutes(client, world, monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr("network.sessions.time", clock)
-    client.post("/login/", {"username": world.a[Role.COORDINATOR].email, "password": PASSWORD})
+    login_as(client, world.a[Role.COORDINATOR])
     board = f"/activations/{world.activation.uuid}/board/"
     page = client.get(board)
     assert page.status_code == 200
@@ -79,7 +79,7 @@ def test_an_unattended_board_whose_only_requests_are_polls_locks_after_thirty_mi
 def test_a_person_using_the_board_keeps_the_session_alive(client, world, monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr("network.sessions.time", clock)
-    client.post("/login/", {"username": world.a[Role.COORDINATOR].email, "password": PASSWORD})
+    login_as(client, world.a[Role.COORDINATOR])
     board = f"/activations/{world.activation.uuid}/board/"
     for _ in range(4):
         clock.advance(10)

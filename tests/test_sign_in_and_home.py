@@ -6,11 +6,12 @@ import re
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.urls import reverse
 
 from agencies.models import Role
 from network.audit import AuditAction
 from network.models import AuditEvent
-from tests.support import PASSWORD
+from tests.support import PASSWORD, agency_url, login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -23,25 +24,26 @@ ROLE_HEADINGS = {
 }
 
 
-def sign_in(client, email, password=PASSWORD):
-    return client.post("/login/", {"username": email, "password": password}, follow=True)
+def sign_in_typed(client, email, password=PASSWORD):
+    """The sign-in form as typed, for what the form does with what people type (case, unknown addresses)."""
+    return client.post(reverse("login"), {"username": email, "password": password}, follow=True)
 
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_agency_role_lands_on_its_own_home_page(client, world, role):
-    response = sign_in(client, world.a[role].email)
-    assert response.redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+    response = login_as(client, world.a[role], follow=True)
+    assert response.redirect_chain[-1][0] == agency_url(world.agency_a, "agency_home")
     assert ROLE_HEADINGS[role] in response.content.decode()
 
 
 def test_state_admin_lands_on_the_network_page_with_onboarding(client, world):
-    response = sign_in(client, world.state_admin.email)
+    response = login_as(client, world.state_admin, follow=True)
     assert response.redirect_chain[-1][0] == "/network/"
     assert "Onboard an agency" in response.content.decode()
 
 
 def test_regional_coordinator_sees_only_their_regions_agencies(client, world):
-    response = sign_in(client, world.regional_a.email)
+    response = login_as(client, world.regional_a, follow=True)
     page = response.content.decode()
     assert response.redirect_chain[-1][0] == "/network/"
     assert world.agency_a.name in page
@@ -50,14 +52,14 @@ def test_regional_coordinator_sees_only_their_regions_agencies(client, world):
 
 
 def test_sign_in_is_case_insensitive_on_email(client, world):
-    response = sign_in(client, world.a[Role.COORDINATOR].email.upper())
-    assert response.redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+    response = sign_in_typed(client, world.a[Role.COORDINATOR].email.upper())
+    assert response.redirect_chain[-1][0] == agency_url(world.agency_a, "agency_home")
 
 
 def test_wrong_password_shows_a_message_that_does_not_reveal_the_account_and_is_audited(client, world):
     before = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).count()
-    known = sign_in(client, world.a[Role.CHIEF].email, "wrong-password").content.decode()
-    unknown = sign_in(client, "nobody@test.example", "wrong-password").content.decode()
+    known = login_as(client, world.a[Role.CHIEF], password="wrong-password", follow=True).content.decode()
+    unknown = sign_in_typed(client, "nobody@test.example", "wrong-password").content.decode()
     message = "do not match an active account"
     assert message in known and message in unknown
     events = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).order_by("id")
@@ -68,7 +70,7 @@ def test_wrong_password_shows_a_message_that_does_not_reveal_the_account_and_is_
 
 def test_successful_sign_in_is_audited_with_actor_and_source(client, world):
     user = world.a[Role.PEER_SUPPORTER]
-    sign_in(client, user.email)
+    login_as(client, user, follow=True)
     event = AuditEvent.objects.filter(action=AuditAction.SIGN_IN, actor=user).latest("id")
     assert event.outcome == AuditEvent.Outcome.SUCCESS
     assert event.source_ip == "127.0.0.1"
@@ -77,32 +79,35 @@ def test_successful_sign_in_is_audited_with_actor_and_source(client, world):
 
 def test_member_of_two_agencies_can_switch_between_them(client, world):
     user = world.two_agency_user
-    response = sign_in(client, user.email)
+    response = login_as(client, user, follow=True)
     page = response.content.decode()
     assert world.agency_a.name in page and world.agency_b.name in page  # the switcher lists both
-    in_a = client.get(f"/a/{world.agency_a.slug}/").content.decode()
-    in_b = client.get(f"/a/{world.agency_b.slug}/").content.decode()
+    in_a = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
+    in_b = client.get(agency_url(world.agency_b, "agency_home")).content.decode()
     assert ROLE_HEADINGS[Role.PEER_SUPPORTER] in in_a
     assert ROLE_HEADINGS[Role.COORDINATOR] in in_b
     # Home remembers the agency used last.
-    assert client.get("/home/")["Location"] == f"/a/{world.agency_b.slug}/"
+    assert client.get("/home/")["Location"] == agency_url(world.agency_b, "agency_home")
 
 
 def test_user_without_any_role_is_told_how_to_get_one(client, world):
-    response = sign_in(client, world.outsider.email)
+    response = login_as(client, world.outsider, follow=True)
     assert "not part of an agency yet" in response.content.decode()
 
 
 def test_sign_out_requires_post_and_ends_the_session(client, world):
-    sign_in(client, world.a[Role.CHIEF].email)
+    login_as(client, world.a[Role.CHIEF], follow=True)
     assert client.get("/logout/").status_code == 405
     client.post("/logout/")
-    assert client.get(f"/a/{world.agency_a.slug}/")["Location"].startswith("/login/")
+    assert client.get(agency_url(world.agency_a, "agency_home"))["Location"].startswith("/login/")
 
 
-def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(client, world):
+def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(
+    client, world, django_capture_on_commit_callbacks
+):
     user = world.a[Role.CLINICIAN]
-    client.post("/password-reset/", {"email": user.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/password-reset/", {"email": user.email})
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [user.email]
     link = re.search(re.escape(settings.MUSTER_BASE_URL) + r"(/password-reset/\S+/)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
@@ -110,20 +115,25 @@ def test_password_reset_by_email_lets_the_user_sign_in_with_the_new_password(cli
     new_password = "a-brand-new-passphrase"
     done = client.post(set_url, {"new_password1": new_password, "new_password2": new_password}, follow=True)
     assert "new password is saved" in done.content.decode()
-    assert sign_in(client, user.email, new_password).redirect_chain[-1][0] == f"/a/{world.agency_a.slug}/"
+    assert login_as(client, user, password=new_password, follow=True).redirect_chain[-1][0] == agency_url(
+        world.agency_a, "agency_home"
+    )
     actions = set(AuditEvent.objects.filter(object_id=str(user.pk)).values_list("action", flat=True))
     assert {AuditAction.PASSWORD_RESET_REQUESTED, AuditAction.PASSWORD_SET} <= actions
 
 
-def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(client, world):
-    response = client.post("/password-reset/", {"email": "nobody@test.example"}, follow=True)
+def test_password_reset_for_unknown_address_looks_the_same_and_sends_nothing(
+    client, world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/password-reset/", {"email": "nobody@test.example"}, follow=True)
     assert "Check your e-mail" in response.content.decode()
     assert mail.outbox == []
 
 
 def test_chief_home_shows_counts_and_no_names(client, world):
     client.force_login(world.a[Role.CHIEF])
-    page = client.get(f"/a/{world.agency_a.slug}/").content.decode()
+    page = client.get(agency_url(world.agency_a, "agency_home")).content.decode()
     assert "Peer supporter" in page
     for role in Role:
         if role != Role.CHIEF:

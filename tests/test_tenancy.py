@@ -20,7 +20,16 @@ from network.tenancy import WrongSchemaError, require_agency_schema
 from reporting import builder, publication
 from reporting import services as reporting_services
 from reporting.models import PeriodKind, Publication, SnapshotRun
-from tests.support import entered, grow_roster, joined, log_encounter, only_schema, open_activation, public_only
+from tests.support import (
+    agency_url,
+    entered,
+    grow_roster,
+    joined,
+    log_encounter,
+    only_schema,
+    open_activation,
+    public_only,
+)
 
 pytestmark = pytest.mark.django_db
 Failed = pytest.fail.Exception
@@ -200,7 +209,7 @@ def published(world):
     return network
 
 
-AGENCY_LEADERSHIP = ["dashboard/", "dashboard/export.csv"]
+AGENCY_LEADERSHIP = ["agency_dashboard", "agency_dashboard_csv"]
 NETWORK_LEADERSHIP = ["/network/dashboard/", "/network/dashboard/export.csv"]
 
 
@@ -209,7 +218,7 @@ NETWORK_LEADERSHIP = ["/network/dashboard/", "/network/dashboard/export.csv"]
 def test_agency_dashboards_read_no_agency_rows(client, world, published, role, page):
     client.force_login(world.a[role])
     with public_only(routed_to=world.agency_a):
-        response = client.get(f"/a/{world.agency_a.slug}/{page}")
+        response = client.get(agency_url(world.agency_a, page))
     assert response.status_code == 200
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.utils import timezone
 from agencies.models import Agency, Certification, CertificationKind, Membership, Role, SupporterProfile
 from agencies.roster.selectors import quarter_start, roster_confirmation_due
 from network.audit import AuditAction, audit_record
+from network.notify import notify
 
 # --- Profiles and certifications ---------------------------------------------------------------------
 
@@ -96,18 +96,7 @@ def roster_reminders_send(*, now=None) -> int:
                 ).values_list("user__email", flat=True)
             )
             audit_record(action=AuditAction.ROSTER_REMINDED, agency=agency, obj=agency)
-            if emails:
-                link = settings.MUSTER_BASE_URL + reverse("agency_roster", kwargs={"agency_slug": agency.slug})
-                body = (
-                    f"Please confirm that {agency.name}'s peer team roster is current: who is designated, "
-                    "whose training has expired, who is available or on leave. Callouts and assignments "
-                    f"rely on it.\n\nReview and confirm it here: {link}"
-                )
-                transaction.on_commit(
-                    lambda body=body, emails=emails: send_mail(
-                        "Muster: confirm your peer team roster for this quarter", body, None, emails
-                    ),
-                    robust=True,
-                )
+            link = settings.MUSTER_BASE_URL + reverse("agency_roster", kwargs={"agency_slug": agency.slug})
+            notify(emails, "roster_reminder", {"agency_name": agency.name, "link": link})
         reminded += 1
     return reminded

@@ -10,16 +10,9 @@ from playwright.sync_api import expect
 
 from agencies.models import Role
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
-from tests.support import PASSWORD
+from tests.support import login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
-
-
-def sign_in(page, base_url, user):
-    page.goto(base_url + "/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_interagency_activation_from_opening_to_a_contact_on_the_live_board(stack, world, browser, axe_check):
@@ -30,7 +23,7 @@ def test_interagency_activation_from_opening_to_a_contact_on_the_live_board(stac
     phone = supporter_context.new_page()
     board_violations, phone_violations = csp_violations(board), csp_violations(phone)
     try:
-        sign_in(board, stack.base_url, world.a[Role.COORDINATOR])
+        login_as(board, world.a[Role.COORDINATOR], base_url=stack.base_url)
         board.get_by_role("link", name="Open an activation").click()
         board.get_by_role("group", name="Type of incident").get_by_text("Mass casualty incident").click()
         board.get_by_label("Name").fill(name)
@@ -67,7 +60,7 @@ def test_interagency_activation_from_opening_to_a_contact_on_the_live_board(stac
         expect(row.locator(".usa-tag")).to_have_text("Pending")
         axe_check(board, "activation board")
 
-        sign_in(phone, stack.base_url, supporter)
+        login_as(phone, supporter, base_url=stack.base_url)
         phone.get_by_role("link", name=name).click()
         expect(phone.get_by_text("Casey Rivers")).to_be_visible()
         expect(phone.get_by_text("Morgan Lee")).to_have_count(0)  # not theirs

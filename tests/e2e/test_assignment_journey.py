@@ -10,17 +10,9 @@ from playwright.sync_api import expect
 
 from agencies.models import Role
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
-from tests.support import PASSWORD
+from tests.support import agency_url, login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
-
-
-def sign_in(page, base_url, user):
-    page.goto(base_url + "/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def open_activation_with_b(page, world, name):
@@ -55,7 +47,7 @@ def test_a_supporter_of_two_agencies_is_assigned_under_the_second_and_works_it_t
     board, mobile = desk.new_page(), phone.new_page()
     violations = csp_violations(board) + csp_violations(mobile)
     try:
-        sign_in(board, stack.base_url, world.a[Role.COORDINATOR])  # lands on the agency home
+        login_as(board, world.a[Role.COORDINATOR], base_url=stack.base_url)  # lands on the agency home
         open_activation_with_b(board, world, name)
         add_member(board, world, member)
 
@@ -78,17 +70,17 @@ def test_a_supporter_of_two_agencies_is_assigned_under_the_second_and_works_it_t
         board.get_by_role("link", name="Back to the board").click()
 
         # The supporter, on a phone, works it under Bravo: the contact is logged in Bravo's own schema.
-        sign_in(mobile, stack.base_url, two)
+        login_as(mobile, two, base_url=stack.base_url)
         mobile.goto(f"{stack.base_url}/activations/")
         mobile.get_by_role("link", name=name).click()
         mobile.goto(mobile.url.replace("/board/", "/mine/"))  # a Bravo coordinator lands on the board
         assignment = mobile.get_by_role("region", name="Assignment 1")
         expect(assignment).to_contain_text(member)
         log = assignment.get_by_role("link", name="Log the contact")
-        expect(log).to_have_attribute("href", f"/a/{agency_b.slug}/encounters/new/?outreach=" + _uuid_of(row))
+        expect(log).to_have_attribute("href", agency_url(agency_b, "encounter_new") + "?outreach=" + _uuid_of(row))
         log.click()
         expect(mobile.get_by_text(f"the activation {name}")).to_be_visible()
-        assert f"/a/{agency_b.slug}/" in mobile.url
+        assert agency_url(agency_b, "agency_home") in mobile.url
         screenshot(mobile, "assignment-logged-under-second-agency-phone")
         assert not violations, violations
     finally:
@@ -113,7 +105,7 @@ def test_activation_pages_lead_home_list_what_they_list_and_the_board_reads_on_a
     desk = browser.new_context(viewport=VIEWPORTS["desktop"])
     page, admin = phone.new_page(), desk.new_page()
     try:
-        sign_in(page, stack.base_url, world.a[Role.COORDINATOR])
+        login_as(page, world.a[Role.COORDINATOR], base_url=stack.base_url)
         page.goto(stack.base_url + "/activations/")  # the list's own button opens one
         expect(page.get_by_text("Listed here: activations your agencies take part in.")).to_be_visible()
         screenshot(page, "activation-list-phone")
@@ -144,10 +136,10 @@ def test_activation_pages_lead_home_list_what_they_list_and_the_board_reads_on_a
         # The way home, from the activation's own page.
         page.get_by_role("button", name="Menu").click()
         page.get_by_role("link", name=f"Home ({world.agency_a.name})").click()
-        expect(page).to_have_url(f"{stack.base_url}/a/{world.agency_a.slug}/")
+        expect(page).to_have_url(stack.base_url + agency_url(world.agency_a, "agency_home"))
 
         # A network role sees activations it has not joined: the list says so.
-        sign_in(admin, stack.base_url, world.state_admin)
+        login_as(admin, world.state_admin, base_url=stack.base_url)
         admin.goto(stack.base_url + "/activations/")
         expect(admin.get_by_text("every activation in the network, as state admin")).to_be_visible()
         expect(admin.get_by_text("Activations you take part in")).to_have_count(0)

@@ -15,16 +15,9 @@ from agencies.models import Role
 from network import services as network_services
 from reporting import services as reporting_services
 from tests.e2e.conftest import VIEWPORTS, screenshot
-from tests.support import PASSWORD, entered, grow_roster, joined, make_agency, make_user
+from tests.support import entered, grow_roster, joined, login_as, make_agency, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
-
-
-def sign_in(page, base_url, user):
-    page.goto(base_url + "/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def published_agency(django_db_blocker):
@@ -57,7 +50,7 @@ def test_chief_reads_the_dashboard_and_downloads_the_csv(stack, world, browser, 
     context = browser.new_context(viewport=VIEWPORTS["phone"], accept_downloads=True)
     page = context.new_page()
     try:
-        sign_in(page, stack.base_url, chief)
+        login_as(page, chief, base_url=stack.base_url)
         page.get_by_role("link", name="Open the dashboard").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("peer support program")
         expect(page.get_by_test_id("publication-status")).to_contain_text("Latest published period: September 2026")
@@ -78,7 +71,7 @@ def test_state_admin_rebuilds_the_snapshots_and_watches_them_finish(stack, world
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     page = context.new_page()
     try:
-        sign_in(page, stack.base_url, world.state_admin)
+        login_as(page, world.state_admin, base_url=stack.base_url)
         page.goto(stack.base_url + "/network/dashboard/")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Test Network")
         page.get_by_role("button", name="Rebuild now").click()
@@ -128,7 +121,7 @@ def test_chief_dashboard_labels_carry_the_year_readably_and_figures_are_as_of_th
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()
     try:
-        sign_in(page, stack.base_url, chief)
+        login_as(page, chief, base_url=stack.base_url)
         page.get_by_role("link", name="Open the dashboard").click()
         expect(page.get_by_test_id("publication-status")).to_contain_text("Latest published period: September 2026")
 

@@ -20,16 +20,9 @@ from network import selectors, standards
 from network import services as network_services
 from network.models import NetworkRole
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
-from tests.support import PASSWORD, make_agency, make_ready, make_user, signed_pdf
+from tests.support import agency_url, login_as, make_agency, make_ready, make_user, signed_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
-
-
-def sign_in(page, base_url, user):
-    page.goto(base_url + "/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 class Incident:
@@ -111,7 +104,7 @@ class Incident:
             return list(Encounter.objects.order_by("created_at"))
 
     def form_url(self, base_url) -> str:
-        return f"{base_url}/a/{self.police.slug}/encounters/new/?outreach={self.target.uuid}"
+        return base_url + agency_url(self.police, "encounter_new") + f"?outreach={self.target.uuid}"
 
 
 def fill_required(page, *, initiator: bool = False):
@@ -133,7 +126,7 @@ def test_activation_contact_is_prefilled_from_the_member_and_names_its_activatio
     page = context.new_page()
     violations = csp_violations(page)
     try:
-        sign_in(page, stack.base_url, incident.supporter)
+        login_as(page, incident.supporter, base_url=stack.base_url)
         page.goto(stack.base_url + f"/activations/{incident.activation.uuid}/")
         page.get_by_role("link", name="Log the contact").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Log an encounter")
@@ -181,9 +174,9 @@ def test_activation_follow_ups_are_in_my_follow_ups_on_the_home_page_and_on_the_
     desk = browser.new_context(viewport=VIEWPORTS["desktop"])
     page, board = phone.new_page(), desk.new_page()
     try:
-        sign_in(page, stack.base_url, incident.supporter)
+        login_as(page, incident.supporter, base_url=stack.base_url)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
-        page.goto(f"{stack.base_url}/a/{incident.police.slug}/")
+        page.goto(stack.base_url + agency_url(incident.police, "agency_home"))
         expect(page.get_by_text(re.compile(r"My follow-ups: 3 open"))).to_be_visible()
         page.get_by_role("link", name="My follow-ups").click()
         card = page.get_by_role("region", name=f"Follow-up due {seven:%Y-%m-%d}")
@@ -201,14 +194,14 @@ def test_activation_follow_ups_are_in_my_follow_ups_on_the_home_page_and_on_the_
         fill_required(page)
         page.get_by_role("button", name="Save encounter").click()
         expect(page.get_by_role("status").filter(has_text="Encounter saved.")).to_be_visible()
-        page.goto(f"{stack.base_url}/a/{incident.police.slug}/follow-ups/")
+        page.goto(stack.base_url + agency_url(incident.police, "followup_list"))
         card = page.get_by_role("region", name=f"Follow-up due {seven:%Y-%m-%d}")
         card.get_by_role("button", name=re.compile("Done")).click()
         expect(page.get_by_role("status").filter(has_text="7-day follow-up is recorded as done")).to_be_visible()
         expect(page).to_have_url(re.compile(r"/follow-ups/$"))
         expect(page.get_by_role("region", name=re.compile("^Follow-up due"))).to_have_count(2)
 
-        sign_in(board, stack.base_url, incident.coordinator)
+        login_as(board, incident.coordinator, base_url=stack.base_url)
         board.goto(f"{stack.base_url}/activations/{incident.activation.uuid}/board/")
         row = board.locator("tr", has_text="Jamie Engine")
         thirty = incident.incident_day + datetime.timedelta(days=30)
@@ -228,8 +221,8 @@ def test_back_after_saving_neither_restores_the_notes_nor_saves_twice(
     context = browser.new_context(viewport=VIEWPORTS["phone"], has_touch=True)
     page = context.new_page()
     try:
-        sign_in(page, stack.base_url, incident.supporter)
-        response = page.goto(f"{stack.base_url}/a/{incident.police.slug}/encounters/new/")
+        login_as(page, incident.supporter, base_url=stack.base_url)
+        response = page.goto(stack.base_url + agency_url(incident.police, "encounter_new"))
         assert "no-store" in response.headers.get("cache-control", "")
         fill_required(page, initiator=True)
         page.get_by_label(re.compile("^Notes")).fill("Check in after the night shift.")
@@ -264,8 +257,8 @@ def test_required_groups_are_marked_and_an_error_summary_takes_focus(stack, worl
     page = context.new_page()
     violations = csp_violations(page)
     try:
-        sign_in(page, stack.base_url, supporter)
-        page.goto(f"{stack.base_url}/a/{world.agency_a.slug}/encounters/new/")
+        login_as(page, supporter, base_url=stack.base_url)
+        page.goto(stack.base_url + agency_url(world.agency_a, "encounter_new"))
         for name in ("How long", "How", "Who reached out", "Topics", "Confidentiality limits explained"):
             legend = page.locator("legend", has_text=re.compile("^" + re.escape(name)))
             expect(legend.first.locator(".usa-hint--required")).to_have_count(1)
@@ -300,7 +293,7 @@ def test_friction_notes_policy_name_warning_and_assignment_actions(stack, world,
     context = browser.new_context(viewport=VIEWPORTS["phone"], has_touch=True)
     page = context.new_page()
     try:
-        sign_in(page, stack.base_url, incident.supporter)
+        login_as(page, incident.supporter, base_url=stack.base_url)
         page.goto(f"{stack.base_url}/activations/{incident.activation.uuid}/mine/")
         card = page.get_by_role("region", name="Assignment 1")
         expect(card.get_by_role("button", name=re.compile("^Done"))).to_have_count(0)

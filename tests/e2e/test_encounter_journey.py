@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from agencies.models import Role
 from tests.e2e.conftest import VIEWPORTS, screenshot
-from tests.support import PASSWORD
+from tests.support import agency_url, login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -19,10 +19,7 @@ def test_supporter_logs_an_encounter_on_a_phone_and_completes_its_follow_up(stac
     context = browser.new_context(viewport=VIEWPORTS["phone"], has_touch=True)
     page = context.new_page()
     try:
-        page.goto(stack.base_url + "/login/")
-        page.get_by_label("E-mail").fill(supporter.email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        login_as(page, supporter, base_url=stack.base_url)
         expect(page.get_by_role("heading", level=1)).to_contain_text("Your peer support work")
 
         taps = 0
@@ -51,7 +48,7 @@ def test_supporter_logs_an_encounter_on_a_phone_and_completes_its_follow_up(stac
         expect(page.get_by_text("Critical incident")).to_be_visible()
         axe_check(page, "encounter saved")
 
-        page.goto(f"{stack.base_url}/a/{world.agency_a.slug}/follow-ups/")
+        page.goto(stack.base_url + agency_url(world.agency_a, "followup_list"))
         card = page.get_by_role("region", name=f"Follow-up due {due}")
         card.get_by_text("Contacted; no further need").click()
         card.get_by_role("button", name="Complete follow-up").click()

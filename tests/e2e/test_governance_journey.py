@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from agencies.models import Role
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
-from tests.e2e.test_activation_journey import sign_in
+from tests.support import agency_url, login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 PDF = b"%PDF-1.4\n% signed by both chiefs\n%%EOF\n"
@@ -26,7 +26,7 @@ def test_agreement_protocol_and_roster_import_lead_to_a_checklist_on_the_board(s
     phone_violations = csp_violations(phone)
     try:
         # The state admin records the signed agreement.
-        sign_in(page, stack.base_url, world.state_admin)
+        login_as(page, world.state_admin, base_url=stack.base_url)
         page.goto(stack.base_url + "/network/")
         page.get_by_role("link", name="Agreements").click()
         page.get_by_role("link", name="Record an agreement").click()
@@ -62,8 +62,8 @@ def test_agreement_protocol_and_roster_import_lead_to_a_checklist_on_the_board(s
         expect(page.locator("tr", has_text="Line-of-duty death")).to_contain_text("3 steps")
 
         # The agency admin imports the roster on a phone; one bad row stops the whole file.
-        sign_in(phone, stack.base_url, world.a[Role.AGENCY_ADMIN])
-        phone.goto(f"{stack.base_url}/a/{world.agency_a.slug}/roster/")
+        login_as(phone, world.a[Role.AGENCY_ADMIN], base_url=stack.base_url)
+        phone.goto(stack.base_url + agency_url(world.agency_a, "agency_roster"))
         phone.get_by_role("link", name="Import CSV").click()
         csv = (
             "email,designated_on,availability,languages,certification,certified_on,expires_on\n"
@@ -81,15 +81,15 @@ def test_agreement_protocol_and_roster_import_lead_to_a_checklist_on_the_board(s
         screenshot(phone, "governance-roster-import-phone")
 
         # The same admin sees the new agreement, flagged as expiring, among their agency's agreements.
-        phone.goto(f"{stack.base_url}/a/{world.agency_a.slug}/agreements/")
+        phone.goto(stack.base_url + agency_url(world.agency_a, "agency_agreements"))
         expect(phone.locator("tr", has_text=title)).to_contain_text("Expires in 20 days")
         axe_check(phone, "agency agreements on a phone")
         screenshot(phone, "governance-agency-agreements-phone")
 
         # A coordinator opens a line-of-duty death activation: the protocol's checklist is on the board.
         page.get_by_role("button", name="Sign out").click()
-        sign_in(page, stack.base_url, world.a[Role.COORDINATOR])
-        page.goto(f"{stack.base_url}/a/{world.agency_a.slug}/activations/new/")
+        login_as(page, world.a[Role.COORDINATOR], base_url=stack.base_url)
+        page.goto(stack.base_url + agency_url(world.agency_a, "agency_activation_open"))
         page.get_by_role("group", name="Type of incident").get_by_text("Line-of-duty death").click()
         page.get_by_label("Name").fill(f"Engine 7 LODD {uuid.uuid4().hex[:4]}")
         page.get_by_label("General location").fill("Station 7")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
 from tests.stack import Stack
-from tests.support import PASSWORD, make_user
+from tests.support import PASSWORD, login_as, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -56,13 +56,6 @@ def app_code(secret: str, step: int | None = None) -> str:
     return f"{hotp(key, time_step() if step is None else step):06d}"
 
 
-def sign_in(page, base_url: str, email: str) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def sign_out(page) -> None:
     page.get_by_role("button", name="Menu").click()
     page.get_by_role("button", name="Sign out").click()
@@ -77,7 +70,7 @@ def test_a_user_sets_up_mfa_on_a_phone_and_signs_in_with_a_code_then_a_recovery_
     page = context.new_page()
     violations = csp_violations(page)
     try:
-        sign_in(page, mfa_stack.base_url, newcomer.email)
+        login_as(page, newcomer, base_url=mfa_stack.base_url)
         expect(page).to_have_url(re.compile(r"/mfa/setup/$"))
         expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-step sign-in")
         expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
@@ -105,7 +98,7 @@ def test_a_user_sets_up_mfa_on_a_phone_and_signs_in_with_a_code_then_a_recovery_
         expect(page.get_by_role("heading", level=1)).to_contain_text("not part of an agency yet")
         sign_out(page)
 
-        sign_in(page, mfa_stack.base_url, newcomer.email)
+        login_as(page, newcomer, base_url=mfa_stack.base_url)
         expect(page.get_by_role("heading", level=1)).to_have_text("Enter your sign-in code")
         axe_check(page, "MFA code")
         screenshot(page, "mfa-verify-phone")
@@ -116,14 +109,14 @@ def test_a_user_sets_up_mfa_on_a_phone_and_signs_in_with_a_code_then_a_recovery_
         expect(page.get_by_role("heading", level=1)).to_contain_text("not part of an agency yet")
         sign_out(page)
 
-        sign_in(page, mfa_stack.base_url, newcomer.email)
+        login_as(page, newcomer, base_url=mfa_stack.base_url)
         page.get_by_label("Code").fill(codes[0])
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("status")).to_contain_text("9 left")
         axe_check(page, "signed in with a recovery code")
         sign_out(page)
 
-        sign_in(page, mfa_stack.base_url, newcomer.email)
+        login_as(page, newcomer, base_url=mfa_stack.base_url)
         page.get_by_label("Code").fill(codes[0])
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("alert")).to_contain_text("not right")
@@ -149,7 +142,7 @@ def test_the_next_person_at_a_browser_with_an_unfinished_sign_in_can_sign_in(
     page = context.new_page()
     violations = csp_violations(page)
     try:
-        sign_in(page, mfa_stack.base_url, newcomer.email)
+        login_as(page, newcomer, base_url=mfa_stack.base_url)
         expect(page).to_have_url(re.compile(r"/mfa/setup/$"))
         first_secret = page.locator("#mfa-secret").inner_text()
 

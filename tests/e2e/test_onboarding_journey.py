@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import VIEWPORTS, screenshot
-from tests.support import PASSWORD
+from tests.support import login_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -19,10 +19,7 @@ def test_state_admin_onboards_an_agency_and_invites_its_first_admin(stack, world
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()
     try:
-        page.goto(stack.base_url + "/login/")
-        page.get_by_label("E-mail").fill(world.state_admin.email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        login_as(page, world.state_admin, base_url=stack.base_url)
         page.get_by_role("link", name="Onboard an agency").click()
 
         page.get_by_role("button", name="Create the agency").click()
@@ -56,10 +53,7 @@ def test_onboarding_suggests_the_web_address_from_the_name_and_keeps_an_edited_o
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()
     try:
-        page.goto(stack.base_url + "/login/")
-        page.get_by_label("E-mail").fill(world.state_admin.email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        login_as(page, world.state_admin, base_url=stack.base_url)
         page.get_by_role("link", name="Onboard an agency").click()
         name, address = page.get_by_label("Name"), page.get_by_label("Web address")
 
