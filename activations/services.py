@@ -536,6 +536,11 @@ def target_follow_up_done(*, actor, follow_up: TargetFollowUp, coordinator: bool
     _require(actor, target.activation, COORDINATE if coordinator else SUPPORT)
     if target.merged_into_id is not None:
         raise ValidationError("This record was merged into another; follow up there.")
+    if target.first_contact_at is None:
+        # A follow-up checks on a member already reached: the first contact is logged first (as an encounter).
+        raise ValidationError(
+            "Log the first contact with this member before marking a follow-up done.", code="no_first_contact"
+        )
     with transaction.atomic():
         updated = TargetFollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
             done_at=timezone.now(), done_by=actor

@@ -178,7 +178,10 @@ def _protocol_progress(activation, coordinator, *, everything_due: bool) -> None
         services.checklist_item_done(actor=coordinator, item=item)
     if everything_due:
         due = TargetFollowUp.objects.filter(
-            target__activation=activation, due_on__lte=timezone.localdate(), target__assigned_supporter__isnull=False
+            target__activation=activation,
+            due_on__lte=timezone.localdate(),
+            target__assigned_supporter__isnull=False,
+            target__first_contact_at__isnull=False,  # a follow-up is done only once the member was reached
         ).select_related("target__assigned_supporter", "target__activation")
         for follow_up in due:
             services.target_follow_up_done(

@@ -213,10 +213,7 @@ def followup_list(request: HttpRequest) -> HttpResponse:
 def followup_scheduled_done(request: HttpRequest, follow_up_id: int) -> HttpResponse:
     """An activation's scheduled follow-up, done from "My follow-ups" by the supporter holding the member."""
     follow_up = selectors.scheduled_follow_up_of(request.membership, follow_up_id)
-    if follow_up.target.first_contact_at is None:
-        messages.error(request, "Log the first contact with this member before their scheduled follow-ups.")
-        return redirect("followup_list", agency_slug=request.tenant.slug)
-    try:
+    try:  # refused before the member's first contact is logged (the service says so)
         activation_services.target_follow_up_done(
             actor=request.user, follow_up=follow_up, coordinator=False, request=request
         )

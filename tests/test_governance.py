@@ -18,7 +18,16 @@ from agencies.models import Role
 from governance import selectors, services
 from governance.models import Agreement, Scope
 from network.models import AuditEvent
-from tests.support import agency_url, agreement_record, make_agency, make_ready, open_activation, refused, signed_pdf
+from tests.support import (
+    agency_url,
+    agreement_record,
+    log_encounter,
+    make_agency,
+    make_ready,
+    open_activation,
+    refused,
+    signed_pdf,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -397,6 +406,20 @@ def test_only_the_assigned_supporter_or_a_coordinator_marks_a_follow_up_done(cli
     client.force_login(supporter.user)
     mine = client.get(f"/activations/{activation.uuid}/mine/").content.decode()
     assert "7-day follow-up" in mine
+    # Before the first contact is logged the server refuses, whatever the page shows (the button is hidden).
+    client.post(url)
+    follow_up.refresh_from_db()
+    assert follow_up.done_at is None
+    with refused("no_first_contact"):
+        activation_services.target_follow_up_done(actor=supporter.user, follow_up=follow_up, coordinator=False)
+
+    log_encounter(
+        world.agency_a,
+        author=supporter.user,
+        initiator="activation",
+        outreach_target=target,
+        activation=activation,
+    )
     client.post(url)
     follow_up.refresh_from_db()
     assert follow_up.done_by == supporter.user
