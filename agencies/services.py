@@ -228,6 +228,17 @@ def invitation_accept(*, invitation: Invitation, user=None, full_name: str = "",
         audit_record(
             action=AuditAction.MEMBERSHIP_CREATED, actor=user, agency=invitation.agency, obj=membership, request=request
         )
+        if invitation.role in ROLES_TOLD_TO_STATE_ADMINS:
+            # Joining straight into a role that opens confidential records is granting it: told like a role
+            # change, with the admin who sent the invitation as the one who granted it.
+            audit_record(
+                action=ROLES_TOLD_TO_STATE_ADMINS[invitation.role],
+                actor=invitation.invited_by,
+                agency=invitation.agency,
+                obj=membership,
+                request=request,
+            )
+            _state_admins_tell_role_granted(membership=membership)
     return user
 
 

@@ -337,6 +337,47 @@ def test_making_someone_coordinator_or_clinician_tells_the_state_admins_and_the_
     )
 
 
+@pytest.mark.parametrize(
+    ("role", "action"),
+    [
+        (Role.COORDINATOR, AuditAction.MEMBERSHIP_MADE_COORDINATOR),
+        (Role.CLINICIAN, AuditAction.MEMBERSHIP_MADE_CLINICIAN),
+    ],
+)
+def test_joining_by_invitation_as_coordinator_or_clinician_tells_the_state_admins_too(
+    world, django_capture_on_commit_callbacks, role, action
+):
+    admin = world.a[Role.AGENCY_ADMIN]
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation, _token = services.invitation_create(
+            actor=admin, agency=world.agency_a, email="new.coordinator@example.org", role=role
+        )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        user = services.invitation_accept(invitation=invitation, full_name="New Person", password="a-long-pass-2026!")
+    membership = user.memberships.get(agency=world.agency_a)
+    (message,) = mail.outbox
+    assert message.to == [world.state_admin.email]
+    assert Role(role).label in message.subject and world.agency_a.name in message.subject
+    assert "New Person" not in message.body and user.email not in message.body
+    event = AuditEvent.objects.get(action=action)
+    assert (event.actor, event.agency, event.object_id) == (admin, world.agency_a, str(membership.pk))
+
+
+def test_joining_by_invitation_in_another_role_tells_no_one(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation, _token = services.invitation_create(
+            actor=world.a[Role.AGENCY_ADMIN],
+            agency=world.agency_a,
+            email="new.peer@example.org",
+            role=Role.PEER_SUPPORTER,
+        )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_accept(invitation=invitation, full_name="New Peer", password="a-long-pass-2026!")
+    assert mail.outbox == []
+
+
 def test_other_role_changes_tell_no_one(world, django_capture_on_commit_callbacks):
     membership = world.membership(world.agency_a, Role.PEER_SUPPORTER)
     with django_capture_on_commit_callbacks(execute=True):
