@@ -18,6 +18,7 @@ Redis resumes, and the test fails on the guard instead of hanging (docs/reliabil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -28,12 +29,42 @@ import pytest
 from tests.support import agency_url
 from tests.test_outages import REFRESH_TASK, Browser, Outage, Response, _wait
 from tests.test_outages import outage as outage  # the private stack: one of this module's own
+from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
 pytestmark = pytest.mark.outage
 
 GUARD = 30  # seconds a request may take before the test calls it a hang and fails
 BOUND = 8  # seconds: the Redis timeout (2 s) with room for a loaded machine; a hang is unbounded
 SETTLE = 4  # seconds to let a late or second delivery show up before counting deliveries
+
+
+SHOW_REDIS_TIMEOUTS = """
+import json
+from django.conf import settings
+from config.celery import app
+print(json.dumps({
+    "cache": settings.CACHES["default"]["OPTIONS"],
+    "broker_connection_timeout": app.conf.broker_connection_timeout,
+    "broker": {k: v for k, v in app.conf.broker_transport_options.items() if k.startswith("socket")},
+}))
+"""
+
+
+def test_one_setting_bounds_every_redis_connection_connect_and_read():
+    """MUSTER_REDIS_TIMEOUT_SECONDS reaches the cache (so rate limits, heartbeats and /healthz) and the
+    broker (publishing from web, worker and beat), as a connect and as a read timeout; nonsense is refused."""
+    env = {**PRODUCTION_ENV, "MUSTER_REDIS_TIMEOUT_SECONDS": "0.5"}
+    result = run_manage("shell", "-c", SHOW_REDIS_TIMEOUTS, env_overrides=env)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown == {
+        "cache": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "broker_connection_timeout": 0.5,
+        "broker": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    for wrong in ("soon", "0", "120"):
+        refused = run_manage("check", env_overrides={**env, "MUSTER_REDIS_TIMEOUT_SECONDS": wrong})
+        assert refused.returncode != 0 and "MUSTER_REDIS_TIMEOUT_SECONDS" in refused.stderr, wrong
 
 
 def _timed(browser: Browser, method: str, path: str, form: dict | None = None) -> tuple[Response, float]:
