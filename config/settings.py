@@ -8,7 +8,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,13 +147,24 @@ if env_str("MUSTER_DATABASE_NAME"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", required=PRODUCTION) or "redis://127.0.0.1:6379/0"
+# The one bound on waiting for Redis, in seconds: connecting *and* every reply. A Redis that refuses
+# fails at once; one that stops answering (paused, partitioned, failing over: the TCP connection stays
+# open and nothing comes back) costs a request at most this long, never a hang. It applies to every
+# Redis connection Muster makes: Django's cache (so the rate limits, the worker heartbeats and
+# /healthz, which use the cache's client) and Celery's broker (publishing from web, worker and beat).
+# There is no result backend. docs/reliability.md, "Hangs, not only refusals".
+MUSTER_REDIS_TIMEOUT_SECONDS = env_float("MUSTER_REDIS_TIMEOUT_SECONDS", 2.0)
+if not 0 < MUSTER_REDIS_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured("MUSTER_REDIS_TIMEOUT_SECONDS must be more than 0 and at most 30 seconds.")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("MUSTER_CACHE_PREFIX", "muster"),
-        # A Redis that stops answering costs a request two seconds, never a hang (/healthz included).
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        "OPTIONS": {
+            "socket_connect_timeout": MUSTER_REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": MUSTER_REDIS_TIMEOUT_SECONDS,
+        },
     }
 }
 
@@ -205,7 +216,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a Redis outage of any length, then resumes
 # A publish with Redis down fails within about two seconds instead of hanging the request; work queued
 # through the outbox (network/outbox.py) is sent later by the relay (docs/reliability.md).
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_TIMEOUT = MUSTER_REDIS_TIMEOUT_SECONDS
 # A message a worker took but never acknowledged (the whole worker died) goes back to the queue once it
 # is this old. It must exceed the longest task, or a running task is handed to a second worker.
 MUSTER_VISIBILITY_TIMEOUT = env_int("MUSTER_CELERY_VISIBILITY_TIMEOUT", 3600)
@@ -214,7 +225,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Look for such messages every 10 s (sooner with a short timeout), not every 100 s (kombu's default).
     "unacked_restore_interval": max(1, min(10, MUSTER_VISIBILITY_TIMEOUT // 5)),
     "unacked_restore_throttle": 1,
-    "socket_connect_timeout": 2,
+    # Connect and read timeouts: without socket_timeout a publish to a Redis that stopped answering
+    # waits forever on the open connection (kombu's default), holding the request that saved the change.
+    "socket_connect_timeout": MUSTER_REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": MUSTER_REDIS_TIMEOUT_SECONDS,
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,

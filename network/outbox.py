@@ -93,17 +93,35 @@ def _send(messages: list[OutboxMessage]) -> bool:
     try:
         # retry=False and the bounded broker connection settings keep a request quick with Redis down.
         # The project's Celery app (config/celery.py), current in every process that loaded the settings.
-        current_app.send_task(
-            first.task,
-            args=first.args,
-            kwargs=first.kwargs,
-            headers={"_schema_name": first.schema_name},
-            task_id=f"outbox-{first.pk}",
-            retry=False,
-        )
+        with current_app.producer_or_acquire() as producer:
+            _broker_answers(producer)
+            current_app.send_task(
+                first.task,
+                args=first.args,
+                kwargs=first.kwargs,
+                headers={"_schema_name": first.schema_name},
+                task_id=f"outbox-{first.pk}",
+                retry=False,
+                producer=producer,
+            )
     except Exception as exc:  # noqa: BLE001 - any failure to reach Redis leaves the message pending
         logger.warning("outbox: %s not sent (%s); the relay will retry", first.task, type(exc).__name__)
         OutboxMessage.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, last_error=type(exc).__name__[:100])
         return False
     OutboxMessage.objects.filter(pk__in=ids).update(sent_at=timezone.now())
     return True
+
+
+def _broker_answers(producer) -> None:
+    """PING Redis on the producer's channel before publishing; raises when it does not answer in time.
+
+    A publish that times out is ambiguous: on a Redis that stopped answering (paused, partitioned) the
+    command already sits in its socket buffer, and runs when Redis resumes, so the message arrives
+    *and* stays pending here, and the relay sends it a second time. Asking first means the publish is
+    written only to a Redis that just answered: a PING that times out has written nothing that
+    queues work. (A Redis that stops in the microseconds between the answer and the publish can still
+    cause a second delivery, which idempotent tasks absorb: delivery stays at least once.) A fresh
+    channel is pinged by kombu itself; this covers the pooled, already open one."""
+    client = getattr(producer.channel, "client", None)  # the Redis transport's client; others have none
+    if client is not None:
+        client.ping()

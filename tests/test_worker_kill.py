@@ -179,3 +179,38 @@ def test_whole_worker_killed_task_is_restored_after_the_visibility_timeout(world
     finally:
         first.stop()
         second.stop()
+
+
+def test_whole_worker_paused_mid_task_loses_nothing_and_finishes_the_run_once(world, django_db_blocker):
+    """SIGSTOP, not SIGKILL: a worker frozen mid-task (a stalled VM, a debugger, a swap storm) holds its
+    message unacknowledged and runs nothing; after SIGCONT the same run carries on and finishes, started
+    once, with every agency built once. Nothing hands the message to anyone else meanwhile (the pause is
+    far shorter than the visibility timeout)."""
+    worker = Worker(queue=_queue())
+    try:
+        worker.start_worker()
+        with django_db_blocker.unblock():
+            run, task_id = _start_run_on(worker)
+            _wait_for(lambda: _mid_way(run), 30, "the run to be part-way", worker)
+            process = worker.processes["worker"]
+            os.killpg(process.pid, signal.SIGSTOP)  # the parent and its pool process, mid-task
+            try:
+                run.refresh_from_db()
+                done_at_pause = run.agencies_done
+                time.sleep(3 * PAUSE_MS / 1000)  # long enough for the run to have moved on, were it running
+                run.refresh_from_db()
+                assert run.agencies_done == done_at_pause and run.status == SnapshotRun.Status.RUNNING
+                # Not lost: the message waits, unacknowledged, in Redis; not on the queue for someone else.
+                broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+                assert broker.llen(worker.queue) == 0
+                assert any(task_id.encode() in message for message in broker.hvals("unacked"))
+            finally:
+                os.killpg(process.pid, signal.SIGCONT)
+
+            run = _wait_for(lambda: _finished(run), 60, "the resumed run to finish", worker)
+            assert run.attempts == 1  # carried on where it was: never started again
+            assert process.poll() is None
+            _assert_applied_exactly_once(run)
+            assert worker.log_tail("worker", lines=400).count(f"[{task_id}] received") == 1
+    finally:
+        worker.stop()

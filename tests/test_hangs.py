@@ -1,0 +1,195 @@
+"""Faults that hang, not only faults that refuse: Redis and the worker paused under a running Muster.
+
+A stopped Redis refuses connections and every client fails at once (tests/test_outages.py). A *paused*
+one (SIGSTOP: what a network partition or a failover looks like from the client) accepts the TCP
+connection and then never answers; only a read timeout ends the wait. This module starts its own private
+PostgreSQL, Redis, gunicorn, worker and beat (the fixture of tests/test_outages.py, a stack of this
+module's own) and pauses the real processes:
+
+- Redis paused: an encounter save (a POST through the real web server) answers within a few seconds,
+  /healthz answers 503 naming Redis within a few seconds, and after SIGCONT the outbox sends the queued
+  snapshot refresh and the agency's snapshot is built once.
+- The worker paused (the whole process group, parent and pool) with a task waiting for it: nothing is
+  lost, nothing runs while it is paused, and after SIGCONT the task runs once.
+
+Each request has a client-side guard (GUARD seconds): without the read timeouts the save hangs until
+Redis resumes, and the test fails on the guard instead of hanging (docs/reliability.md, "Hangs").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from tests.support import agency_url
+from tests.test_outages import REFRESH_TASK, Browser, Outage, Response, _wait
+from tests.test_outages import outage as outage  # the private stack: one of this module's own
+from tests.test_production_shape import PRODUCTION_ENV, run_manage
+
+pytestmark = pytest.mark.outage
+
+GUARD = 30  # seconds a request may take before the test calls it a hang and fails
+BOUND = 8  # seconds: the Redis timeout (2 s) with room for a loaded machine; a hang is unbounded
+SETTLE = 4  # seconds to let a late or second delivery show up before counting deliveries
+
+
+SHOW_REDIS_TIMEOUTS = """
+import json
+from django.conf import settings
+from config.celery import app
+print(json.dumps({
+    "cache": settings.CACHES["default"]["OPTIONS"],
+    "broker_connection_timeout": app.conf.broker_connection_timeout,
+    "broker": {k: v for k, v in app.conf.broker_transport_options.items() if k.startswith("socket")},
+}))
+"""
+
+
+def test_one_setting_bounds_every_redis_connection_connect_and_read():
+    """MUSTER_REDIS_TIMEOUT_SECONDS reaches the cache (so rate limits, heartbeats and /healthz) and the
+    broker (publishing from web, worker and beat), as a connect and as a read timeout; nonsense is refused."""
+    env = {**PRODUCTION_ENV, "MUSTER_REDIS_TIMEOUT_SECONDS": "0.5"}
+    result = run_manage("shell", "-c", SHOW_REDIS_TIMEOUTS, env_overrides=env)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown == {
+        "cache": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "broker_connection_timeout": 0.5,
+        "broker": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    for wrong in ("soon", "0", "120"):
+        refused = run_manage("check", env_overrides={**env, "MUSTER_REDIS_TIMEOUT_SECONDS": wrong})
+        assert refused.returncode != 0 and "MUSTER_REDIS_TIMEOUT_SECONDS" in refused.stderr, wrong
+
+
+def _timed(browser: Browser, method: str, path: str, form: dict | None = None) -> tuple[Response, float]:
+    started = time.monotonic()
+    try:
+        response = browser.request(method, path, form, timeout=GUARD)
+    except TimeoutError:
+        pytest.fail(f"{method} {path} hung: no answer within {GUARD}s")
+    return response, time.monotonic() - started
+
+
+def _worker_log_size(outage: Outage) -> int:
+    return (outage.logs / "worker.log").stat().st_size
+
+
+def _worker_log_since(outage: Outage, offset: int) -> str:
+    with open(outage.logs / "worker.log", "rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
+
+
+def _refresh_builds(log: str) -> list[str]:
+    """The snapshot refreshes the worker ran in `log`, as `<task id>: <built>` (True: it built)."""
+    return re.findall(rf"{re.escape(REFRESH_TASK)}\[([^\]]+)\] succeeded in [\d.]+s: (True|False)", log)
+
+
+def _caught_up(outage: Outage, expected_week: float) -> bool:
+    pending = outage.scalar("SELECT count(*) FROM network_outboxmessage WHERE sent_at IS NULL")
+    current = outage.scalar(
+        "SELECT changes = built FROM reporting_agencysnapshotstate WHERE agency_id = %s", [outage.agency_id]
+    )
+    return pending == 0 and current and outage.week_encounters() == expected_week
+
+
+def _settled(outage: Outage) -> float:
+    """Wait until the agency's snapshot is current and nothing is pending; return its week count."""
+    _wait(
+        lambda: _caught_up(outage, outage.week_encounters()),
+        60,
+        "the stack to settle",
+        lambda: outage.log_tail("worker"),
+    )
+    return outage.week_encounters()
+
+
+def test_an_encounter_saves_within_the_timeout_while_redis_is_paused_and_the_work_is_sent_once(outage):
+    path = agency_url(outage, "encounter_new")
+    # A save while Redis answers first: the web process then holds a pooled broker connection, as a
+    # server that has been running does, and the paused Redis is met on an open connection.
+    warm = outage.browser.post(path, outage.encounter_form())
+    assert warm.status == 302, warm.body[:500]
+    before = _settled(outage)
+    form = outage.encounter_form()
+    offset = _worker_log_size(outage)
+
+    os.kill(outage.redis.process.pid, signal.SIGSTOP)
+    try:
+        response, elapsed = _timed(outage.browser, "POST", path, form)
+        assert response.status == 302, response.body[:500]
+        assert elapsed < BOUND, f"saving took {elapsed:.1f}s with Redis paused"
+
+        health, health_elapsed = _timed(Browser(port=outage.browser.port), "GET", "/healthz")
+        assert health.status == 503, health.body
+        assert "redis" in health.body and health_elapsed < BOUND, (health.body, health_elapsed)
+
+        pending = outage.scalar(
+            "SELECT json_agg(json_build_object('id', id, 'args', args, 'attempts', attempts, 'error', last_error)) "
+            "FROM network_outboxmessage WHERE task = %s AND sent_at IS NULL",
+            [REFRESH_TASK],
+        )
+        assert len(pending) == 1 and pending[0]["args"] == [outage.agency_id], pending
+        assert pending[0]["attempts"] == 1 and pending[0]["error"], pending  # the timeout, recorded
+        assert outage.week_encounters() == before  # not refreshed while Redis is paused
+    finally:
+        os.kill(outage.redis.process.pid, signal.SIGCONT)
+
+    _wait(
+        lambda: _caught_up(outage, before + 1),
+        60,
+        "the relay and the worker to catch up after Redis resumed",
+        lambda: outage.log_tail("worker"),
+    )
+    time.sleep(SETTLE)  # a second delivery of the refresh, if there were one, would show up now
+    # Sent once: the publish that timed out left nothing in Redis to run when it resumed (the outbox
+    # pings before it publishes), so the relay's send is the only delivery, and it built the snapshot.
+    builds = _refresh_builds(_worker_log_since(outage, offset))
+    assert builds == [(f"outbox-{pending[0]['id']}", "True")], builds
+    assert outage.week_encounters() == before + 1  # counted once
+    assert all(outage.processes[name].poll() is None for name in ("web", "worker", "beat"))
+
+
+def test_a_paused_worker_loses_nothing_and_runs_the_task_once_when_it_resumes(outage):
+    path = agency_url(outage, "encounter_new")
+    before = _settled(outage)
+    form = outage.encounter_form()
+    offset = _worker_log_size(outage)
+    worker = outage.processes["worker"]
+
+    os.killpg(worker.pid, signal.SIGSTOP)  # the whole worker: its parent and its pool process
+    try:
+        response, elapsed = _timed(outage.browser, "POST", path, form)
+        assert response.status == 302, response.body[:500]
+        assert elapsed < BOUND, f"saving took {elapsed:.1f}s with the worker paused"
+        # Handed to Redis at once (Redis is fine), and nobody runs it while the worker is paused.
+        _wait(
+            lambda: outage.scalar("SELECT count(*) FROM network_outboxmessage WHERE sent_at IS NULL") == 0,
+            30,
+            "the refresh to be handed to Redis",
+        )
+        time.sleep(SETTLE)
+        assert outage.week_encounters() == before
+        assert outage.scalar(
+            "SELECT changes > built FROM reporting_agencysnapshotstate WHERE agency_id = %s", [outage.agency_id]
+        )
+    finally:
+        os.killpg(worker.pid, signal.SIGCONT)
+
+    _wait(
+        lambda: _caught_up(outage, before + 1),
+        60,
+        "the resumed worker to run the refresh",
+        lambda: outage.log_tail("worker"),
+    )
+    time.sleep(SETTLE)
+    builds = _refresh_builds(_worker_log_since(outage, offset))
+    assert len(builds) == 1 and builds[0][1] == "True", builds  # delivered once, and it built
+    assert outage.week_encounters() == before + 1
+    assert worker.poll() is None
