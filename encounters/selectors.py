@@ -67,10 +67,6 @@ def follow_ups_recently_completed_by(user, limit: int = 10) -> QuerySet[FollowUp
     return FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by("-completed_at")[:limit]
 
 
-def follow_ups_of_team() -> QuerySet[FollowUp]:
-    return FollowUp.objects.filter(status=FollowUp.Status.OPEN).select_related("owner").order_by("due_on")
-
-
 def follow_up_for_owner_or_coordinator(membership: Membership, follow_up_uuid) -> FollowUp:
     follow_up = FollowUp.objects.select_related("owner", "encounter").filter(uuid=follow_up_uuid).first()
     if follow_up is None:
