@@ -227,3 +227,49 @@ class NoticeSentForm(forms.Form):
     written_notice_sent_on = forms.DateField(
         label="Date written notice went to the member", widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+# --- List filters (GET; a filter that does not validate is ignored, the list is shown unfiltered) -----------
+
+
+class _DateRange(forms.Form):
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] < cleaned["since"]:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+
+class EncounterFilterForm(_DateRange):
+    STATUSES = [("", "Any"), ("open-follow-up", "Open follow-up"), ("legal-hold", "On legal hold")]
+
+    supporter = MemberField(label="Supporter", required=False, queryset=User.objects.none(), empty_label="Anyone")
+    status = forms.ChoiceField(label="Status", required=False, choices=STATUSES)
+    field_order = ["supporter", "since", "until", "status"]
+
+    def __init__(self, *args, agency: Agency, with_supporter: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if with_supporter:
+            self.fields["supporter"].queryset = _users(supporters_of(agency))
+        else:
+            del self.fields["supporter"]
+
+
+class FollowUpFilterForm(forms.Form):
+    STATUSES = [("open", "Open"), ("overdue", "Overdue"), ("done", "Done"), ("all", "All")]
+
+    status = forms.ChoiceField(label="Status", required=False, choices=STATUSES)
+    owner = MemberField(label="Owner", required=False, queryset=User.objects.none(), empty_label="Anyone")
+
+    def __init__(self, *args, agency: Agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = _users(supporters_of(agency))
+
+
+class DisclosureFilterForm(_DateRange):
+    NOTICE = [("", "Any"), ("pending", "Written notice not yet sent"), ("sent", "Written notice sent")]
+
+    notice = forms.ChoiceField(label="Written notice", required=False, choices=NOTICE)

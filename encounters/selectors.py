@@ -67,10 +67,6 @@ def follow_ups_recently_completed_by(user, limit: int = 10) -> QuerySet[FollowUp
     return FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by("-completed_at")[:limit]
 
 
-def follow_ups_of_team() -> QuerySet[FollowUp]:
-    return FollowUp.objects.filter(status=FollowUp.Status.OPEN).select_related("owner").order_by("due_on")
-
-
 def follow_up_for_owner_or_coordinator(membership: Membership, follow_up_uuid) -> FollowUp:
     follow_up = FollowUp.objects.select_related("owner", "encounter").filter(uuid=follow_up_uuid).first()
     if follow_up is None:
@@ -143,3 +139,55 @@ def scheduled_follow_up_of(membership: Membership, follow_up_id: int):
     if found is None:
         raise Http404("Not found.")
     return found
+
+
+# --- The paged lists' filters (encounters/forms.py holds the forms) -----------------------------------------
+
+
+def encounters_filtered(encounters: QuerySet[Encounter], data: dict) -> QuerySet[Encounter]:
+    """The encounter list's filters: supporter (author or co-supporter), date range, status."""
+    if data.get("supporter"):
+        user_id = data["supporter"].pk
+        co_supported = Encounter.co_supporters.through.objects.filter(user_id=user_id).values("encounter_id")
+        encounters = encounters.filter(Q(author_id=user_id) | Q(pk__in=co_supported))
+    if data.get("since"):
+        encounters = encounters.filter(occurred_on__gte=data["since"])
+    if data.get("until"):
+        encounters = encounters.filter(occurred_on__lte=data["until"])
+    if data.get("status") == "open-follow-up":
+        encounters = encounters.filter(
+            pk__in=FollowUp.objects.filter(status=FollowUp.Status.OPEN).values("encounter_id")
+        )
+    elif data.get("status") == "legal-hold":
+        encounters = encounters.filter(legal_hold=True)
+    return encounters
+
+
+def follow_ups_of_team_filtered(data: dict) -> QuerySet[FollowUp]:
+    """The coordinator's team list: open by default (as before), or overdue, done or all; by owner. Open ones by
+    due date; done ones most recently completed first."""
+    status = data.get("status") or "open"
+    qs = FollowUp.objects.select_related("owner", "encounter")
+    if data.get("owner"):
+        qs = qs.filter(owner=data["owner"])
+    if status == "open":
+        return qs.filter(status=FollowUp.Status.OPEN).order_by("due_on", "created_at", "pk")
+    if status == "overdue":
+        return qs.filter(status=FollowUp.Status.OPEN, due_on__lt=timezone.localdate()).order_by(
+            "due_on", "created_at", "pk"
+        )
+    if status == "done":
+        return qs.filter(status=FollowUp.Status.DONE).order_by("-completed_at", "-pk")
+    return qs.order_by("due_on", "created_at", "pk")
+
+
+def disclosures_filtered(records: QuerySet[DisclosureRecord], data: dict) -> QuerySet[DisclosureRecord]:
+    if data.get("notice") == "pending":
+        records = records.filter(written_notice_sent_on__isnull=True)
+    elif data.get("notice") == "sent":
+        records = records.filter(written_notice_sent_on__isnull=False)
+    if data.get("since"):
+        records = records.filter(disclosed_at__date__gte=data["since"])
+    if data.get("until"):
+        records = records.filter(disclosed_at__date__lte=data["until"])
+    return records

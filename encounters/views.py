@@ -14,15 +14,19 @@ from agencies.access import agency_view
 from agencies.models import Role
 from encounters import selectors, services
 from encounters.forms import (
+    DisclosureFilterForm,
     DisclosureForm,
+    EncounterFilterForm,
     EncounterForm,
     FollowUpCompleteForm,
+    FollowUpFilterForm,
     FollowUpReassignForm,
     NoticeSentForm,
     outreach_initial,
 )
 from network.audit import AuditAction, audit_record
 from network.models import Vocabulary
+from network.paging import page_of
 from network.selectors import policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors, message_service_error
 
@@ -32,6 +36,14 @@ CONFIDENTIAL_READERS = (Role.COORDINATOR, Role.CLINICIAN)
 
 def _labels(standard) -> dict[str, dict[str, str]]:
     return {vocab: {t.code: t.label for t in terms} for vocab, terms in terms_by_vocabulary(standard).items()}
+
+
+def _filters(form) -> dict:
+    """A list's filters: what validated; a filter that does not is shown back with its error and not applied."""
+    if not form.is_bound:
+        return {}
+    form.is_valid()
+    return {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
 
 
 @never_cache
@@ -115,15 +127,23 @@ def _outreach_target_or_error(form, request, agency):
 @never_cache
 @agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)
 def encounter_list(request: HttpRequest) -> HttpResponse:
-    encounters = selectors.encounters_visible_to(request.membership).select_related("standard", "author")[:200]
+    membership = request.membership
+    form = EncounterFilterForm(
+        request.GET or None, agency=request.tenant, with_supporter=membership.role == Role.COORDINATOR
+    )
+    encounters = selectors.encounters_filtered(selectors.encounters_visible_to(membership), _filters(form))
+    page = page_of(request, encounters.select_related("standard").order_by("-occurred_on", "-created_at", "-pk"))
     title = {
         Role.PEER_SUPPORTER: "My encounters",
         Role.COORDINATOR: "Team encounters",
         Role.CLINICIAN: "Referrals to me",
-    }[request.membership.role]
+    }[membership.role]
+    labels_of = {}  # one vocabulary read per documentation standard on the page, not one per row
     rows = []
-    for encounter in encounters:
-        labels = _labels(encounter.standard)
+    for encounter in page:
+        if encounter.standard_id not in labels_of:
+            labels_of[encounter.standard_id] = _labels(encounter.standard)
+        labels = labels_of[encounter.standard_id]
         rows.append(
             {
                 "encounter": encounter,
@@ -132,7 +152,7 @@ def encounter_list(request: HttpRequest) -> HttpResponse:
                 "referral": labels[Vocabulary.REFERRAL].get(encounter.referral, encounter.referral),
             }
         )
-    return render(request, "encounters/encounter_list.html", {"rows": rows, "title": title})
+    return render(request, "encounters/encounter_list.html", {"rows": rows, "title": title, "page": page, "form": form})
 
 
 @never_cache
@@ -202,9 +222,23 @@ def followup_list(request: HttpRequest) -> HttpResponse:
         "today": today,
     }
     if request.membership.role == Role.COORDINATOR:
-        context["team"] = selectors.follow_ups_of_team()
-        context["team_scheduled"] = activation_selectors.scheduled_follow_ups_open(agency=request.tenant)
-        context["reassign_form"] = FollowUpReassignForm(agency=request.tenant)
+        form = FollowUpFilterForm(request.GET or None, agency=request.tenant)
+        filters = _filters(form)
+        page = page_of(request, selectors.follow_ups_of_team_filtered(filters))
+        context["team"] = page
+        context["page"] = page
+        context["filter_form"] = form
+        # The activations' scheduled follow-ups held through this agency stay below the team's open ones.
+        if (filters.get("status") or "open") in ("open", "overdue") and not page.has_next():
+            scheduled = activation_selectors.scheduled_follow_ups_open(agency=request.tenant)
+            if filters.get("status") == "overdue":
+                scheduled = scheduled.filter(due_on__lt=today)
+            if filters.get("owner"):
+                scheduled = scheduled.filter(target__assigned_supporter=filters["owner"])
+            context["team_scheduled"] = scheduled
+        # The owner choices, read once for the page (read per row, they cost one query per follow-up).
+        owners = FollowUpReassignForm(agency=request.tenant).fields["owner"].choices
+        context["owner_choices"] = [(value, label) for value, label in owners if value]
     return render(request, "encounters/followup_list.html", context)
 
 
@@ -292,7 +326,8 @@ def disclosure_new(request: HttpRequest, encounter_uuid) -> HttpResponse:
 @never_cache
 @agency_view(*CONFIDENTIAL_READERS)
 def disclosure_list(request: HttpRequest) -> HttpResponse:
-    records = selectors.disclosures_all()
+    form = DisclosureFilterForm(request.GET or None)
+    page = page_of(request, selectors.disclosures_filtered(selectors.disclosures_all(), _filters(form)))
     audit_record(
         action=AuditAction.DISCLOSURE_VIEWED,
         actor=request.user,
@@ -301,7 +336,7 @@ def disclosure_list(request: HttpRequest) -> HttpResponse:
         object_id="list",
         request=request,
     )
-    return render(request, "encounters/disclosure_list.html", {"records": records})
+    return render(request, "encounters/disclosure_list.html", {"records": page, "page": page, "form": form})
 
 
 @never_cache

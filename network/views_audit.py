@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +13,7 @@ from network.access import network_view
 from network.audit import AuditAction, audit_record
 from network.forms import AuditSearchForm
 from network.models import AuditEvent, NetworkRole
+from network.paging import page_of
 
 PAGE_SIZE = 50
 
@@ -51,7 +51,7 @@ def audit_search(request: HttpRequest, events: QuerySet[AuditEvent], *, agencies
     form = AuditSearchForm(request.GET or None, agencies=agencies)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     events = _filtered(events, data).select_related("actor", "agency").order_by("-chain_position", "-id")
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, events, per_page=PAGE_SIZE)
     labels = dict(AuditAction.choices)
     rows = [
         {
@@ -65,12 +65,10 @@ def audit_search(request: HttpRequest, events: QuerySet[AuditEvent], *, agencies
     audit_record(
         action=AuditAction.AUDIT_SEARCHED, actor=request.user, agency=agency, object_type="audit", request=request
     )
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "network/audit_search.html",
-        {"form": form, "page": page, "rows": rows, "query": query.urlencode(), "agency": agency},
+        {"form": form, "page": page, "rows": rows, "agency": agency},
     )
 
 

@@ -1,7 +1,7 @@
 """Leadership dashboards: published figures only (frozen, suppressed when published). CSV and print too."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -10,7 +10,7 @@ from agencies.access import agency_view
 from agencies.models import Role
 from network.access import is_state_admin, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
-from network.csvexport import csv_writer
+from network.csvexport import csv_response
 from network.models import NetworkRole, Region
 from reporting import selectors, services
 from reporting.models import SnapshotRun
@@ -48,12 +48,11 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _csv(request: HttpRequest, scope: selectors.Scope, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv_writer(response)
-    writer.writerow(["period", "section", "item", "value"])
-    writer.writerows(selectors.csv_rows(scope=scope))
+def _csv(request: HttpRequest, scope: selectors.Scope, filename: str) -> StreamingHttpResponse:
+    # The figures are read here, inside the request (and its schema and audit transaction); only turning
+    # them into text and sending it is left to the streamed response.
+    rows = [["period", "section", "item", "value"], *selectors.csv_rows(scope=scope)]
+    response = csv_response(rows, filename=filename)
     audit_record(
         action=AuditAction.REPORT_EXPORTED,
         actor=request.user,

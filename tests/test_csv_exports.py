@@ -138,6 +138,6 @@ def test_dashboard_csvs_escape_labels_the_state_admin_typed(client, world):
     for user, url in ((world.a[Role.CHIEF], agency_url(world.agency_a, "agency_dashboard_csv")),
                       (world.state_admin, "/network/dashboard/export.csv")):  # fmt: skip
         client.force_login(user)
-        rows = list(csv.reader(io.StringIO(client.get(url).content.decode())))
+        rows = list(csv.reader(io.StringIO(client.get(url).getvalue().decode())))
         assert "'" + HYPERLINK in {cell for row in rows for cell in row}, url
         assert not [cell for row in rows for cell in row if cell.startswith(FORMULA_START)], url

@@ -60,7 +60,7 @@ def figure(agency, kind, start, table, key):
 def csv_rows(client, agency) -> list[list[str]]:
     response = client.get(agency_url(agency, "agency_dashboard_csv"))
     assert response.status_code == 200
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(response.getvalue().decode())))
 
 
 @pytest.fixture
@@ -464,7 +464,7 @@ def test_a_chiefs_csv_is_byte_identical_after_a_supporter_saves_until_the_next_p
 
         client = Client()
         client.force_login(chief)
-        before = client.get(agency_url(agency, "agency_dashboard_csv")).content
+        before = client.get(agency_url(agency, "agency_dashboard_csv")).getvalue()
         log_encounter(agency, author=supporter, contact_mode="video", topics=["critical-incident"])
 
         def worker_done() -> bool:
@@ -476,12 +476,12 @@ def test_a_chiefs_csv_is_byte_identical_after_a_supporter_saves_until_the_next_p
         while not worker_done() and time.monotonic() < deadline:
             time.sleep(0.25)
         assert worker_done(), stack.log_tail("worker")  # the save's queued refresh ran on the worker
-        after = client.get(agency_url(agency, "agency_dashboard_csv")).content
+        after = client.get(agency_url(agency, "agency_dashboard_csv")).getvalue()
         assert after == before
 
         # The next publication: October.
         services.publication_publish_due(network=network, today=AFTER_OCTOBER)
-        published = client.get(agency_url(agency, "agency_dashboard_csv")).content
+        published = client.get(agency_url(agency, "agency_dashboard_csv")).getvalue()
     old_rows = list(csv.reader(io.StringIO(before.decode())))
     new_rows = list(csv.reader(io.StringIO(published.decode())))
     assert new_rows[: len(old_rows)] == old_rows  # every row present before, unchanged and in place

@@ -201,7 +201,7 @@ def test_csv_export_carries_the_same_suppression_and_is_audited(client, world):
     client.force_login(world.a[Role.CHIEF])
     response = client.get(agency_url(world.agency_a, "agency_dashboard_csv"))
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.getvalue().decode())))
     # Issue 12: one row per period, section, item and value, so published rows never change.
     assert rows[0] == ["period", "section", "item", "value"]
     values = [row[3] for row in rows[1:] if row[1] != "Rates"]  # rates are percentages, not counts

@@ -45,3 +45,15 @@ class CertificationForm(forms.Form):
 
 class RosterImportForm(forms.Form):
     file = forms.FileField(label="Roster CSV", help_text="Columns: " + ", ".join(COLUMNS))
+
+
+class RosterFilterForm(forms.Form):
+    """The roster list's filters (GET)."""
+
+    READINESS = [("", "Any"), ("ready", "Ready to deploy"), ("not-ready", "Not ready")]
+
+    q = SingleLineField(label="Name", required=False, max_length=100)
+    readiness = forms.ChoiceField(label="Readiness", required=False, choices=READINESS)
+    availability = forms.ChoiceField(
+        label="Availability", required=False, choices=[("", "Any"), *SupporterProfile.Availability.choices]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, SupporterProfile
@@ -50,3 +51,18 @@ def roster_confirmation_due(agency: Agency, *, now=None) -> bool:
     now = now or timezone.now()
     start = quarter_start(timezone.localtime(now).date())
     return agency.roster_confirmed_at is None or agency.roster_confirmed_at < start
+
+
+# --- The roster list's filters (agencies/roster/forms.py RosterFilterForm) --------------------------------------
+
+
+def roster_filtered(memberships, data: dict):
+    """Name search and availability, in the database. A supporter with no profile yet counts as available."""
+    if data.get("q"):
+        memberships = memberships.filter(user__full_name__icontains=data["q"].strip())
+    availability = data.get("availability")
+    if availability == SupporterProfile.Availability.AVAILABLE:
+        memberships = memberships.filter(Q(profile__isnull=True) | Q(profile__availability=availability))
+    elif availability:
+        memberships = memberships.filter(profile__availability=availability)
+    return memberships

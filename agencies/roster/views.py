@@ -11,10 +11,11 @@ from django.views.decorators.http import require_POST
 from agencies.access import agency_view
 from agencies.models import Discipline, Role, SupporterProfile
 from agencies.roster import imports, services
-from agencies.roster.forms import CertificationForm, ProfileForm, RosterImportForm
-from agencies.roster.selectors import readiness_problem, roster_confirmation_due
+from agencies.roster.forms import CertificationForm, ProfileForm, RosterFilterForm, RosterImportForm
+from agencies.roster.selectors import readiness_problem, roster_confirmation_due, roster_filtered
 from agencies.selectors import supporters_of, supporting_memberships
 from network.models import Region
+from network.paging import page_of
 from network.service_errors import add_service_errors
 
 ROSTER_KEEPERS = (Role.COORDINATOR, Role.AGENCY_ADMIN)
@@ -32,17 +33,28 @@ def _roster(agency):
 @agency_view(*ROSTER_KEEPERS)
 def roster_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
+    form = RosterFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     rows = [
         {"membership": m, "problem": readiness_problem(m, on=today), "certifications": list(m.certifications.all())}
-        for m in _roster(request.tenant)
+        for m in roster_filtered(_roster(request.tenant), filters)
     ]
+    # Readiness is worked out here (designation, current training, availability on `today`), so that filter
+    # and the count run over the matching rows, and the page is cut from them: a roster is one agency's team.
     ready = sum(1 for row in rows if not row["problem"])
+    total = len(rows)
+    if filters.get("readiness"):
+        rows = [row for row in rows if bool(row["problem"]) == (filters["readiness"] == "not-ready")]
+    page = page_of(request, rows)
     return render(
         request,
         "agencies/roster_list.html",
         {
-            "rows": rows,
+            "rows": page,
+            "page": page,
+            "form": form,
             "ready": ready,
+            "total": total,
             "today": today,
             "confirmation_due": roster_confirmation_due(request.tenant),
         },
