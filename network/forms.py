@@ -132,21 +132,22 @@ _TERMS_MAX = 200
 def _slug_part(value: str, what: str, where: str) -> str:
     slug = slugify(value)
     if not slug:
-        raise ValidationError(f"{where}: the {what} needs letters or digits.")
+        raise ValidationError(f"{where}: the {what} needs letters or digits.", code=f"term_{what}_empty")
     if len(slug) > _CODE_MAX:
-        raise ValidationError(f"{where}: the {what} is longer than {_CODE_MAX} characters.")
+        raise ValidationError(f"{where}: the {what} is longer than {_CODE_MAX} characters.", code=f"term_{what}_long")
     return slug
 
 
 def parse_terms(text: str, vocabulary: Vocabulary, concepts: dict[str, str]) -> list[tuple[str, str, str]]:
-    """Read `code | label | concept` lines into terms; every problem names the vocabulary and line.
+    """Read `code | label | concept` lines into terms; every problem names the vocabulary and line, and
+    carries a stable code (`term_separator`, `term_label_missing`, `single_line`, ...) for callers and tests.
 
     A line without a concept keeps the concept its code had in the current version (`concepts`),
     or starts a concept of its own when the code is new.
     """
     terms: list[tuple[str, str, str]] = []
     first_line_of: dict[str, int] = {}
-    errors: list[str] = []
+    errors: list[ValidationError] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -155,32 +156,40 @@ def parse_terms(text: str, vocabulary: Vocabulary, concepts: dict[str, str]) -> 
         parts = [part.strip() for part in line.split("|")]
         try:
             if len(parts) < 2:
-                raise ValidationError(f"{where}: separate the code and the label with “|”, e.g. “phone | Phone”.")
+                raise ValidationError(
+                    f"{where}: separate the code and the label with “|”, e.g. “phone | Phone”.", code="term_separator"
+                )
             if len(parts) > 3:
-                raise ValidationError(f"{where}: use at most three parts, “code | label | concept”.")
+                raise ValidationError(f"{where}: use at most three parts, “code | label | concept”.", code="term_parts")
             code = _slug_part(parts[0], "code", where)
             label = parts[1]
             if not label:
-                raise ValidationError(f"{where}: the label is missing.")
+                raise ValidationError(f"{where}: the label is missing.", code="term_label_missing")
             if len(label) > _LABEL_MAX:
-                raise ValidationError(f"{where}: the label is longer than {_LABEL_MAX} characters.")
+                raise ValidationError(
+                    f"{where}: the label is longer than {_LABEL_MAX} characters.", code="term_label_long"
+                )
             try:
                 validate_single_line(label)
             except ValidationError as error:
-                raise ValidationError(f"{where}: {error.messages[0]}") from None
+                raise ValidationError(f"{where}: {error.messages[0]}", code=error.error_list[0].code) from None
             given = parts[2] if len(parts) == 3 else ""
             concept = _slug_part(given, "concept", where) if given else concepts.get(code, code)
             if code in first_line_of:
-                raise ValidationError(f"{where}: the code “{code}” is already used on line {first_line_of[code]}.")
+                raise ValidationError(
+                    f"{where}: the code “{code}” is already used on line {first_line_of[code]}.", code="term_repeated"
+                )
         except ValidationError as error:
-            errors.extend(error.messages)
+            errors.append(error)
             continue
         first_line_of[code] = number
         terms.append((code, label, concept))
     if len(terms) > _TERMS_MAX:
-        errors.append(f"{vocabulary.label}: keep it to {_TERMS_MAX} terms or fewer.")
+        errors.append(
+            ValidationError(f"{vocabulary.label}: keep it to {_TERMS_MAX} terms or fewer.", code="too_many_terms")
+        )
     if not terms and not errors:
-        errors.append(f"{vocabulary.label}: list at least one term.")
+        errors.append(ValidationError(f"{vocabulary.label}: list at least one term.", code="no_terms"))
     if errors:
         raise ValidationError(errors)
     return terms
