@@ -195,7 +195,8 @@ def _run(binary: Path, arguments: list[str], *, what: str) -> None:
 # --- Files -------------------------------------------------------------------------------------
 
 
-def _writable_directory(directory: str | os.PathLike) -> Path:
+def writable_directory(directory: str | os.PathLike) -> Path:
+    """The directory to write a backup or export into, created if missing; a clear error when it cannot be written."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -206,7 +207,7 @@ def _writable_directory(directory: str | os.PathLike) -> Path:
     return directory
 
 
-def _staging_directory(parent: Path, name: str) -> tuple[Path, Path]:
+def staging_directory(parent: Path, name: str) -> tuple[Path, Path]:
     """A private (0700) work directory and the final name it is renamed to once complete, so a
     directory without `.partial` is always a finished backup or export."""
     final = parent / name
@@ -222,14 +223,16 @@ def _staging_directory(parent: Path, name: str) -> tuple[Path, Path]:
     return staging, final
 
 
-def _finish(staging: Path, final: Path) -> Path:
+def staging_finish(staging: Path, final: Path) -> Path:
+    """Make the staged files owner-only and rename the directory to its final name: complete or absent."""
     for path in staging.iterdir():
         path.chmod(0o600)
     staging.rename(final)
     return final
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -237,7 +240,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stamp(moment: datetime) -> str:
+def file_stamp(moment: datetime) -> str:
+    """A UTC time for a file or directory name: 20261202T153000Z."""
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -393,7 +397,7 @@ def agency_backup(
 ) -> Path:
     """Write a restorable backup of one agency to a new directory inside `directory`; returns its path."""
     say = progress or (lambda message: None)
-    parent = _writable_directory(directory)
+    parent = writable_directory(directory)
     schema = agency.schema_name
     with _connect() as conn:
         if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone():
@@ -406,7 +410,7 @@ def agency_backup(
         with conn.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot(), now()")
             snapshot, created_at = cursor.fetchone()
-            staging, final = _staging_directory(parent, f"{agency.slug}-{_stamp(created_at)}")
+            staging, final = staging_directory(parent, f"{agency.slug}-{file_stamp(created_at)}")
             try:
                 say(f"Dumping schema {schema} with pg_dump {tools.version}")
                 _run(
@@ -433,11 +437,11 @@ def agency_backup(
                 }
                 _write_json(staging / PUBLIC_ROWS, _public_rows(cursor, agency.pk))
                 manifest["files"] = {
-                    name: {"sha256": _sha256(staging / name), "bytes": (staging / name).stat().st_size}
+                    name: {"sha256": file_sha256(staging / name), "bytes": (staging / name).stat().st_size}
                     for name in REQUIRED_FILES
                 }
                 _write_json(staging / MANIFEST, manifest_sign(manifest))
-                final = _finish(staging, final)
+                final = staging_finish(staging, final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -474,7 +478,7 @@ def backup_read_manifest(path: str | os.PathLike) -> dict:
         file = path / name
         if Path(name).name != name or not file.is_file():
             raise BackupError(f"{file} is missing: an incomplete backup; nothing was restored.")
-        if file.stat().st_size != expected.get("bytes") or _sha256(file) != expected.get("sha256"):
+        if file.stat().st_size != expected.get("bytes") or file_sha256(file) != expected.get("sha256"):
             raise BackupError(
                 f"{file} does not match its checksum in the manifest: altered or damaged; nothing restored."
             )

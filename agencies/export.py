@@ -19,7 +19,7 @@ from pathlib import Path
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from agencies.backup import Progress, _finish, _sha256, _staging_directory, _stamp, _writable_directory
+from agencies.backup import Progress, file_sha256, file_stamp, staging_directory, staging_finish, writable_directory
 from agencies.models import Agency, Certification, Membership
 from network.audit import AuditAction, audit_record
 from network.csvexport import csv_writer
@@ -166,9 +166,9 @@ def agency_export(
     """Write the agency's own records, decrypted, as CSV files with a README into a new directory
     inside `directory`; returns its path. For the agency only (offboarding): it holds plaintext notes."""
     say = progress or (lambda message: None)
-    parent = _writable_directory(directory)
+    parent = writable_directory(directory)
     created = timezone.now()
-    staging, final = _staging_directory(parent, f"{agency.slug}-export-{_stamp(created)}")
+    staging, final = staging_directory(parent, f"{agency.slug}-export-{file_stamp(created)}")
     try:
         entries = []
         for section in export_sections():
@@ -184,9 +184,9 @@ def agency_export(
             name=agency.name, slug=agency.slug, created=created.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         )
         (staging / "README.txt").write_text(head + "".join(entries) + _README_TAIL, encoding="utf-8")
-        sums = "".join(f"{_sha256(path)}  {path.name}\n" for path in sorted(staging.iterdir()))
+        sums = "".join(f"{file_sha256(path)}  {path.name}\n" for path in sorted(staging.iterdir()))
         (staging / "SHA256SUMS").write_text(sums, encoding="utf-8")
-        final = _finish(staging, final)
+        final = staging_finish(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
