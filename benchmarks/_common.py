@@ -1,6 +1,7 @@
 """Shared by the benchmarks: Django against a scratch database, the machine record, a synthetic network.
 
-Every benchmark works in its own scratch database (`muster_bench`), created at the start and
+Every benchmark works in its own scratch database (`<DATABASE_URL's database>_bench`, so `muster_bench`
+by default and never shared by two checkouts with their own databases), created at the start and
 dropped at the end, never the development or test databases. The synthetic network is fictional:
 numbered agencies and people, distributions shaped like a statewide network (many small peer
 teams, a few large ones; most contacts one-on-one, in person or by phone, about work stress or
@@ -26,7 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "muster_bench"
+
+
+def _bench_db_name() -> str:
+    """The scratch database: named after DATABASE_URL's database, so two checkouts that each have their
+    own database (two engineers on one server) never drop each other's benchmark mid-run."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") or "muster"
+    return f"{name}_bench"
+
+
+BENCH_DB = _bench_db_name()
 
 
 # --- Django against the scratch database ------------------------------------------------------
