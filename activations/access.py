@@ -7,6 +7,8 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from activations.models import Activation, ActivationGroupObjectPermission
@@ -17,20 +19,33 @@ from network.models import NetworkRole
 COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
 
 
-def activation_perms_for(user, activation) -> set[str]:
-    """What `user` may do in `activation`: the guardian grants of the role groups of their active
-    memberships in active agencies (grants go only to participating agencies), plus coordination for the
-    state admin and the lead agency's regional coordinator.
+def granted_codenames(user):
+    """The guardian grants `user` may use, as a queryset of (activation, codename) rows: those of the role
+    groups of their active memberships in active agencies (grants go only to participating agencies).
 
     Only group grants through `granting_role_groups` count: a group the user still sits in, or a direct
     user grant, never outlives the membership or the agency's suspension."""
+    return ActivationGroupObjectPermission.objects.filter(group__name__in=granting_role_groups(user))
+
+
+def with_grants(activations: QuerySet[Activation], user) -> QuerySet[Activation]:
+    """`activations`, each carrying the user's grants on it (`.granted`, a list of codenames), read in the
+    same statement: for `activation_perms_for(..., granted=activation.granted)` on a page listing several."""
+    grants = granted_codenames(user).filter(content_object=OuterRef("pk")).values("permission__codename")
+    return activations.annotate(granted=ArraySubquery(grants))
+
+
+def activation_perms_for(user, activation, *, granted: list[str] | None = None) -> set[str]:
+    """What `user` may do in `activation`: their grants on it (`granted`, when the caller read them with
+    the activation, else read here), plus coordination for the state admin and the lead agency's regional
+    coordinator."""
     if activation is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
-    held = set(
-        ActivationGroupObjectPermission.objects.filter(
-            content_object=activation, group__name__in=granting_role_groups(user)
-        ).values_list("permission__codename", flat=True)
-    )
+    if granted is None:
+        granted = (
+            granted_codenames(user).filter(content_object=activation).values_list("permission__codename", flat=True)
+        )
+    held = set(granted)
     for role in network_roles_for(user):
         if role.network_id != activation.network_id:
             continue
@@ -53,10 +68,14 @@ def activation_view(*perms: str) -> Callable[[View], View]:
                 raise Http404("Not found.")
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
+            # The activation and the user's grants on it, in one statement.
             activation = (
-                Activation.objects.select_related("lead_agency__region", "network").filter(uuid=activation_uuid).first()
+                with_grants(Activation.objects.select_related("lead_agency__region", "network"), request.user)
+                .filter(uuid=activation_uuid)
+                .first()
             )
-            held = activation_perms_for(request.user, activation)
+            granted = (activation.granted or []) if activation is not None else []
+            held = activation_perms_for(request.user, activation, granted=granted)
             if not held & allowed:
                 deny(request)
             request.activation = activation

@@ -29,14 +29,16 @@ class ActivationOpenForm(TileChoices, forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
-    def __init__(self, *args, lead_choices, agency_choices, **kwargs):
+    def __init__(self, *args, lead_choices, agency_choices, only_lead=None, **kwargs):
+        """`only_lead`: the one agency `lead_choices` holds, when the caller knows it (an agency's own page):
+        the lead is then fixed, and the form does not read `lead_choices` to find that out."""
         kwargs.setdefault("initial", {}).setdefault(
             "occurred_at", timezone.localtime().replace(second=0, microsecond=0)
         )
         super().__init__(*args, **kwargs)
         self.fields["lead_agency"].queryset = lead_choices
-        if lead_choices.count() == 1:
-            self.fields["lead_agency"].initial = lead_choices.first()
+        if only_lead is not None:
+            self.fields["lead_agency"].initial = only_lead.pk
             self.fields["lead_agency"].widget = forms.HiddenInput()
         self.fields["participating"].queryset = agency_choices
         self.style_choice_widgets()

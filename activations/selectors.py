@@ -7,23 +7,25 @@ import datetime
 from collections import Counter
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from activations.access import granted_codenames
 from activations.models import (
     Activation,
     ActivationEvent,
-    ActivationGroupObjectPermission,
     CalloutResponse,
+    ChecklistItem,
     OutreachTarget,
+    Participation,
     TargetFollowUp,
 )
-from agencies.access import granting_role_groups
 from agencies.models import Agency, Membership
 from agencies.roster.selectors import readiness_problem
 from agencies.selectors import supporting_memberships
 from governance.models import Scope
-from governance.selectors import agencies_covered_with
+from governance.selectors import agencies_covered, agencies_covered_with
 from network.access import network_roles_for
 from network.models import NetworkRole
 from network.selectors import policy_for
@@ -36,18 +38,14 @@ FINAL_STATUSES = (OutreachTarget.Status.CONTACTED, OutreachTarget.Status.DECLINE
 
 def activations_for_user(user) -> QuerySet[Activation]:
     """Activations the user may open: through the grants of their active memberships in active agencies
-    (never through a suspended agency), or as a network role."""
-    ids = set(
-        ActivationGroupObjectPermission.objects.filter(group__name__in=granting_role_groups(user)).values_list(
-            "content_object_id", flat=True
-        )
-    )
+    (never through a suspended agency), or as a network role. One statement (the grants are a subquery)."""
+    visible = Q(pk__in=granted_codenames(user).values("content_object_id"))
     for role in network_roles_for(user):
-        scope = Activation.objects.filter(network=role.network)
+        scope = Q(network_id=role.network_id)
         if role.role == NetworkRole.Role.REGIONAL_COORDINATOR:
-            scope = scope.filter(lead_agency__region=role.region)
-        ids |= set(scope.values_list("pk", flat=True))
-    return Activation.objects.filter(pk__in=ids).select_related("lead_agency").order_by("-opened_at")
+            scope &= Q(lead_agency__region_id=role.region_id)
+        visible |= scope
+    return Activation.objects.filter(visible).select_related("lead_agency").order_by("-opened_at")
 
 
 def activations_open_for(agency) -> QuerySet[Activation]:
@@ -90,7 +88,17 @@ def board(
         return (not waiting, target.assigned_supporter_id is not None, target.added_at)
 
     shown.sort(key=urgency)
-    next_scheduled = next_scheduled_follow_ups(shown)
+    # Every scheduled follow-up of the activation's members, once: the next open one per member shown, and
+    # the counts above the table.
+    scheduled = list(
+        TargetFollowUp.objects.filter(target__activation=activation, target__merged_into__isnull=True).order_by(
+            "due_on", "id"
+        )
+    )
+    next_scheduled: dict[int, TargetFollowUp] = {}
+    for follow_up in scheduled:
+        if follow_up.done_at is None:
+            next_scheduled.setdefault(follow_up.target_id, follow_up)
     rows = [
         {
             "target": t,
@@ -101,6 +109,7 @@ def board(
         }
         for t in shown
     ]
+    callouts = list(activation.callouts.select_related("supporter", "agency"))
     statuses = OutreachTarget.Status
     bar, x = [], 0.0
     for s in statuses:
@@ -129,9 +138,10 @@ def board(
             (name, [c.get(s.value, 0) for s in statuses], sum(c.values())) for name, c in sorted(per_agency.items())
         ],
         "status_labels": [s.label for s in statuses],
-        "callouts": list(activation.callouts.select_related("supporter", "agency")),
-        "callout_counts": Counter(r.answer for r in activation.callouts.all()),
+        "callouts": callouts,
+        "callout_counts": Counter(r.answer for r in callouts),
         "events": list(activation.events.select_related("actor", "agency").order_by("-at", "-id")[:30]),
+        "follow_ups": follow_up_counts_of(scheduled),
         "no_contact_hours": no_contact_hours,
         "updated_at": now,
     }
@@ -162,17 +172,15 @@ def checklist(activation: Activation) -> list[dict]:
     ]
 
 
-def follow_up_counts(activation: Activation) -> dict:
-    """Scheduled follow-ups of active members: done, overdue, due within 7 days, later."""
-    today = timezone.localdate()
-    pending = Q(done_at__isnull=True)
-    counts = TargetFollowUp.objects.filter(target__activation=activation, target__merged_into__isnull=True).aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(done_at__isnull=False)),
-        overdue=Count("id", filter=pending & Q(due_on__lt=today)),
-        soon=Count("id", filter=pending & Q(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=7))),
+def follow_up_counts_of(follow_ups: list[TargetFollowUp]) -> dict:
+    """Scheduled follow-ups of active members (the board reads them once): done, overdue, due within 7 days,
+    later."""
+    today, week = timezone.localdate(), timezone.localdate() + datetime.timedelta(days=7)
+    counts = Counter(
+        "done" if f.done_at else "overdue" if f.due_on < today else "soon" if f.due_on <= week else "later"
+        for f in follow_ups
     )
-    return {**counts, "later": counts["total"] - counts["done"] - counts["overdue"] - counts["soon"]}
+    return {"total": len(follow_ups), **{kind: counts.get(kind, 0) for kind in ("done", "overdue", "soon", "later")}}
 
 
 def follow_ups_of(targets: list[OutreachTarget]) -> dict[int, list[TargetFollowUp]]:
@@ -188,46 +196,59 @@ def follow_ups_of(targets: list[OutreachTarget]) -> dict[int, list[TargetFollowU
 # counts and the morning reminders; the activation data stays here, read only through these selectors.
 
 
-def scheduled_follow_ups_open(*, agency, supporter=None) -> QuerySet[TargetFollowUp]:
-    """Open scheduled follow-ups of the members held through `agency` (by `supporter`, when given), by due
-    date. Merged records and activations whose names were destroyed have none left."""
-    qs = TargetFollowUp.objects.filter(
+def _scheduled_open(agency) -> Q:
+    """Open scheduled follow-ups of the members held through `agency`. Merged records and activations whose
+    names were destroyed have none left."""
+    return Q(
         done_at__isnull=True,
         target__assigned_agency=agency,
         target__merged_into__isnull=True,
         target__activation__names_destroyed_at__isnull=True,
     )
+
+
+_SCHEDULED_RELATED = ("target", "target__activation", "target__assigned_supporter")
+
+
+def scheduled_follow_ups_open(*, agency, supporter=None) -> QuerySet[TargetFollowUp]:
+    """Open scheduled follow-ups of the members held through `agency` (by `supporter`, when given), by due
+    date."""
+    qs = TargetFollowUp.objects.filter(_scheduled_open(agency))
     if supporter is not None:
         qs = qs.filter(target__assigned_supporter=supporter)
-    return qs.select_related("target", "target__activation", "target__assigned_supporter").order_by("due_on", "id")
+    return qs.select_related(*_SCHEDULED_RELATED).order_by("due_on", "id")
+
+
+def scheduled_follow_ups_of_supporter(
+    *, agency, supporter, done_limit: int = 10
+) -> tuple[list[TargetFollowUp], list[TargetFollowUp]]:
+    """A supporter's scheduled follow-ups through `agency` for "My follow-ups", in one statement: the open
+    ones by due date, and the last `done_limit` they did, latest first."""
+    recent = (
+        TargetFollowUp.objects.filter(done_by=supporter, target__assigned_agency=agency, done_at__isnull=False)
+        .order_by("-done_at")
+        .values("pk")[:done_limit]
+    )
+    rows = list(
+        TargetFollowUp.objects.filter(
+            (_scheduled_open(agency) & Q(target__assigned_supporter=supporter)) | Q(pk__in=recent)
+        ).select_related(*_SCHEDULED_RELATED)
+    )
+    still_open = sorted((r for r in rows if r.done_at is None), key=lambda r: (r.due_on, r.pk))
+    done = sorted((r for r in rows if r.done_at is not None), key=lambda r: r.done_at, reverse=True)
+    return still_open, done
 
 
 def scheduled_follow_up_of_supporter(*, agency, supporter, follow_up_id: int) -> TargetFollowUp | None:
     return scheduled_follow_ups_open(agency=agency, supporter=supporter).filter(pk=follow_up_id).first()
 
 
-def scheduled_follow_ups_recently_done_by(*, agency, supporter, limit: int = 10) -> QuerySet[TargetFollowUp]:
-    return (
-        TargetFollowUp.objects.filter(done_by=supporter, target__assigned_agency=agency, done_at__isnull=False)
-        .select_related("target__activation")
-        .order_by("-done_at")[:limit]
-    )
-
-
-def next_scheduled_follow_ups(targets) -> dict[int, TargetFollowUp]:
-    """Each target's next open scheduled follow-up (the board's follow-up column), keyed by target id."""
-    upcoming: dict[int, TargetFollowUp] = {}
-    for follow_up in TargetFollowUp.objects.filter(target__in=targets, done_at__isnull=True).order_by("due_on", "id"):
-        upcoming.setdefault(follow_up.target_id, follow_up)
-    return upcoming
-
-
 # --- Agencies, supporters and assignment ----------------------------------------------------------------
 
 
-def joinable_agency_ids(activation: Activation) -> list[int]:
-    """Agencies a collaboration agreement in force lets join this activation with its lead."""
-    return agencies_covered_with(activation.lead_agency, Scope.JOINT_ACTIVATION)
+def joinable_agencies(activation: Activation) -> QuerySet[Agency]:
+    """Agencies a collaboration agreement in force lets join this activation with its lead (a subquery)."""
+    return agencies_covered(activation.lead_agency, Scope.JOINT_ACTIVATION)
 
 
 def participating_agencies(activation: Activation) -> list[Agency]:
@@ -239,7 +260,10 @@ def activation_supporters(activation: Activation) -> QuerySet[Membership]:
     that are active (a suspended agency's supporters are skipped)."""
     return (
         supporting_memberships()
-        .filter(agency__in=participating_agencies(activation), agency__status=Agency.Status.ACTIVE)
+        .filter(
+            agency__in=Participation.objects.filter(activation=activation).values("agency_id"),
+            agency__status=Agency.Status.ACTIVE,
+        )
         .select_related("user", "agency", "profile")
         .prefetch_related("certifications")
     )
@@ -262,20 +286,26 @@ NOT_A_PARTICIPATING_SUPPORTER = "Choose a peer supporter of a participating agen
 def assignable_supporters(activation: Activation, target: OutreachTarget | None = None) -> list[dict]:
     """Supporters of participating agencies with their agency, load and whether they may be assigned
     (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement)."""
-    responses = {r.supporter_id: r for r in activation.callouts.all()}
     outreach_ok = (
         set(agencies_covered_with(target.home_agency, Scope.CROSS_AGENCY_OUTREACH)) if target is not None else None
     )
     loads = supporter_loads(activation)
     people = []
     incident_date = timezone.localtime(activation.occurred_at).date()
-    for membership in activation_supporters(activation).order_by("agency__name", "user__full_name"):
-        response = responses.get(membership.user_id)
+    # Each supporter's callout answer, read with the supporter (a supporter is called out once per activation).
+    callout = CalloutResponse.objects.filter(activation=activation, supporter=OuterRef("user_id"))
+    memberships = activation_supporters(activation).annotate(
+        callout_answer=Subquery(callout.values("answer")[:1]),
+        callout_involved=Subquery(callout.values("involved")[:1]),
+    )
+    answers = dict(CalloutResponse.Answer.choices)
+    for membership in memberships.order_by("agency__name", "user__full_name"):
+        answer = membership.callout_answer  # None: not called out
         blocked = readiness_problem(membership, incident_date=incident_date)
         blocked_code = "supporter_not_ready" if blocked else ""
-        if response is not None and response.involved:
+        if membership.callout_involved:
             blocked, blocked_code = "witness or party to the incident", "supporter_involved"
-        elif response is not None and response.answer == CalloutResponse.Answer.UNAVAILABLE:
+        elif answer == CalloutResponse.Answer.UNAVAILABLE:
             blocked, blocked_code = "unavailable", "supporter_unavailable"
         elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
             blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
@@ -287,7 +317,7 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
                 "load": loads.get(membership.user_id, 0),
                 "blocked": blocked,
                 "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
-                "answer": response.get_answer_display() if response else "Not called out",
+                "answer": answers[answer] if answer else "Not called out",
             }
         )
     return people
@@ -336,35 +366,73 @@ def target_for_contact(*, user, agency: Agency, target_uuid) -> OutreachTarget:
 # --- After-action summary and retention ---------------------------------------------------------------------
 
 
+def _count_of(queryset: QuerySet, **filters) -> Coalesce:
+    """A subquery counting `queryset`'s rows of the outer activation (0 when there are none)."""
+    rows = queryset.filter(**filters).order_by().values("activation").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(rows), 0)
+
+
 def after_action_summary(activation: Activation) -> dict:
-    """Aggregate numbers only: safe to keep after names are destroyed and to show to chiefs."""
-    targets = OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True)
-    statuses = Counter(targets.values_list("status", flat=True))
-    contact_minutes = [
+    """Aggregate numbers only: safe to keep after names are destroyed and to show to chiefs.
+
+    Two statements whatever the activation's size: its members (one row each, counted here), and every
+    other count as a subquery of one row."""
+    all_targets = list(
+        OutreachTarget.objects.filter(activation=activation).values_list(
+            "status",
+            "exposure",
+            "first_contact_at",
+            "added_at",
+            "assigned_supporter_id",
+            "next_follow_up_on",
+            "merged_into_id",
+        )
+    )
+    targets = [t for t in all_targets if t[6] is None]
+    statuses = Counter(t[0] for t in targets)
+    contact_minutes = sorted(
         # Never negative: a contact logged before the member was listed counts as immediate.
-        max(0.0, (t.first_contact_at - t.added_at).total_seconds() / 60)
-        for t in targets.exclude(first_contact_at=None).only("first_contact_at", "added_at")
-    ]
-    contact_minutes.sort()
+        max(0.0, (first - added).total_seconds() / 60)
+        for _, _, first, added, *_ in targets
+        if first is not None
+    )
     median = contact_minutes[len(contact_minutes) // 2] if contact_minutes else None
-    callouts = Counter(activation.callouts.values_list("answer", flat=True))
-    follow_ups = TargetFollowUp.objects.filter(target__in=targets)
+    mine = OuterRef("pk")
+    scheduled = TargetFollowUp.objects.filter(target__merged_into__isnull=True).annotate(
+        activation=F("target__activation")
+    )
+    counts = (
+        Activation.objects.filter(pk=activation.pk)
+        .annotate(
+            agencies=_count_of(Participation.objects.all(), activation=mine),
+            called_out=_count_of(CalloutResponse.objects.all(), activation=mine),
+            available=_count_of(
+                CalloutResponse.objects.filter(answer=CalloutResponse.Answer.AVAILABLE), activation=mine
+            ),
+            scheduled=_count_of(scheduled, target__activation=mine),
+            scheduled_done=_count_of(scheduled, target__activation=mine, done_at__isnull=False),
+            steps=_count_of(ChecklistItem.objects.all(), activation=mine),
+            steps_done=_count_of(ChecklistItem.objects.all(), activation=mine, done_at__isnull=False),
+        )
+        .values("agencies", "called_out", "available", "scheduled", "scheduled_done", "steps", "steps_done")
+        .get()
+    )
     return {
-        "agencies": activation.participations.count(),
-        "affected_members": targets.count(),
-        "duplicates_merged": OutreachTarget.objects.filter(activation=activation, merged_into__isnull=False).count(),
+        "agencies": counts["agencies"],
+        "affected_members": len(targets),
+        "duplicates_merged": len(all_targets) - len(targets),
         "by_status": {status: statuses.get(status, 0) for status in OutreachTarget.Status.values},
-        "by_exposure": dict(Counter(targets.values_list("exposure", flat=True))),
-        "supporters_called_out": sum(callouts.values()),
-        "supporters_available": callouts.get(CalloutResponse.Answer.AVAILABLE, 0),
-        "supporters_assigned": targets.exclude(assigned_supporter=None).values("assigned_supporter").distinct().count(),
+        "by_exposure": dict(Counter(t[1] for t in targets)),
+        "supporters_called_out": counts["called_out"],
+        "supporters_available": counts["available"],
+        "supporters_assigned": len({t[4] for t in targets if t[4] is not None}),
         "median_minutes_to_first_contact": round(median) if median is not None else None,
         "first_contacts": len(contact_minutes),
-        "follow_ups_planned": targets.exclude(next_follow_up_on=None).count(),
-        "scheduled_follow_ups": follow_ups.count(),
-        "scheduled_follow_ups_done": follow_ups.exclude(done_at=None).count(),
-        "checklist_steps": activation.checklist.count(),
-        "checklist_steps_done": activation.checklist.exclude(done_at=None).count(),
+        "follow_ups_planned": sum(1 for t in targets if t[5] is not None),
+        "scheduled_follow_ups": counts["scheduled"],
+        "scheduled_follow_ups_done": counts["scheduled_done"],
+        "checklist_steps": counts["steps"],
+        "checklist_steps_done": counts["steps_done"],
     }
 
 

@@ -12,12 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from activations import selectors, services
-from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view
+from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view, with_grants
 from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, CalloutAnswerForm, MembersAddForm
 from activations.models import Activation, ChecklistItem, OutreachTarget, TargetFollowUp
 from agencies.access import agency_view
 from agencies.models import Agency, Role
-from agencies.selectors import memberships_for_user
+from agencies.selectors import memberships_of
 from governance.models import Scope
 from governance.selectors import agencies_covered_with
 from network.access import login_view, network_roles_for, network_view, region_ids_for
@@ -35,12 +35,16 @@ def _to_board(activation: Activation):
 
 def _open(request: HttpRequest, *, lead_choices, network) -> HttpResponse:
     agency_choices = Agency.objects.filter(network=network, status=Agency.Status.ACTIVE).order_by("name")
-    if lead_choices.count() == 1:
+    leads = list(lead_choices)
+    lead = leads[0] if len(leads) == 1 else None
+    if lead is not None:
         # Only agencies an agreement in force lets join this lead; the service re-checks either way.
-        agency_choices = agency_choices.filter(
-            pk__in=agencies_covered_with(lead_choices.get(), Scope.JOINT_ACTIVATION)
-        ).exclude(pk=lead_choices.get().pk)
-    form = ActivationOpenForm(request.POST or None, lead_choices=lead_choices, agency_choices=agency_choices)
+        agency_choices = agency_choices.filter(pk__in=agencies_covered_with(lead, Scope.JOINT_ACTIVATION)).exclude(
+            pk=lead.pk
+        )
+    form = ActivationOpenForm(
+        request.POST or None, lead_choices=lead_choices, only_lead=lead, agency_choices=agency_choices
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -82,8 +86,12 @@ def activation_open_for_network(request: HttpRequest) -> HttpResponse:
 def activation_list(request: HttpRequest) -> HttpResponse:
     rows = [
         # Leadership opens an activation only once it is closed (its summary is frozen then).
-        (a, a.status == Activation.Status.CLOSED or bool(activation_perms_for(request.user, a) & {COORDINATE, SUPPORT}))
-        for a in selectors.activations_for_user(request.user)
+        (
+            a,
+            a.status == Activation.Status.CLOSED
+            or bool(activation_perms_for(request.user, a, granted=a.granted or []) & {COORDINATE, SUPPORT}),
+        )
+        for a in with_grants(selectors.activations_for_user(request.user), request.user)
     ]
     return render(request, "activations/list.html", {"rows": rows, **_list_scope(request.user)})
 
@@ -91,7 +99,7 @@ def activation_list(request: HttpRequest) -> HttpResponse:
 def _list_scope(user) -> dict:
     """What the activation list holds for this user, in words (a network role sees activations it has not
     joined), and where they may open one: for each agency they coordinate, and from the network page."""
-    memberships = list(memberships_for_user(user))
+    memberships = memberships_of(user)
     network_roles = network_roles_for(user, (NetworkRole.Role.STATE_ADMIN, NetworkRole.Role.REGIONAL_COORDINATOR))
     granted = (Role.COORDINATOR, Role.PEER_SUPPORTER, Role.CHIEF)  # the role groups activations grant to
     scope = ["activations your agencies take part in"] if any(m.role in granted for m in memberships) else []
@@ -130,14 +138,15 @@ def _board_context(request: HttpRequest) -> dict:
     status = request.GET.get("status", "")
     if status not in OutreachTarget.Status.values:
         status = ""
+    board = selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours)
     return {
         "activation": activation,
-        "board": selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours),
+        "board": board,
+        "follow_ups": board["follow_ups"],
         "agencies": selectors.participating_agencies(activation),
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
-        "follow_ups": selectors.follow_up_counts(activation),
         "today": timezone.localdate(),
     }
 
@@ -149,7 +158,7 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
     joinable = (
         Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE)
-        .filter(pk__in=selectors.joinable_agency_ids(request.activation))
+        .filter(pk__in=selectors.joinable_agencies(request.activation).values("pk"))
         .exclude(pk__in=[a.pk for a in context["agencies"]])
     )
     context["add_agency_form"] = AddAgencyForm(agencies=joinable)

@@ -10,15 +10,17 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from guardian.core import ObjectPermissionChecker
 
-from agencies.models import Agency, Membership, Role, role_group_name
+from agencies.models import Membership, Role, role_group_name
+from agencies.selectors import memberships_of
 from network.access import AccessRule, View, deny
 
 
 def membership_for(user, agency, roles: Iterable[str] | None = None) -> Membership | None:
-    """The user's active membership in `agency`, if it holds one of `roles` (any role when None)."""
-    if not getattr(user, "is_authenticated", False) or agency is None or not user.is_active:
+    """The user's active membership in `agency` (an active agency), if it holds one of `roles` (any role
+    when None). Read from the request's memberships (`memberships_of`), which the navigation shares."""
+    if agency is None:
         return None
-    membership = Membership.objects.filter(user=user, agency=agency, is_active=True).first()
+    membership = next((m for m in memberships_of(user) if m.agency_id == agency.pk), None)
     if membership is None or (roles is not None and membership.role not in set(roles)):
         return None
     return membership
@@ -58,10 +60,7 @@ def granting_role_groups(user) -> list[str]:
     """Names of the role groups whose activation grants `user` may use: one per active membership in an
     ACTIVE agency. A suspended agency's people keep their memberships (suspension is reversible) but
     lose every activation right at once; reinstating the agency restores them."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return []
-    memberships = Membership.objects.filter(user=user, is_active=True, agency__status=Agency.Status.ACTIVE)
-    return [role_group_name(agency_id, role) for agency_id, role in memberships.values_list("agency_id", "role")]
+    return [role_group_name(m.agency_id, m.role) for m in memberships_of(user)]
 
 
 def object_permission_checker(user) -> ObjectPermissionChecker:

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from agencies.selectors import memberships_for_user
+from agencies.selectors import memberships_of
 from network.access import network_roles_for
 
 
@@ -10,7 +10,7 @@ def navigation(request):
     context = {"demo_mode": settings.MUSTER_DEMO, "current_agency": getattr(request, "tenant", None)}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        memberships = list(memberships_for_user(user))
+        memberships = memberships_of(user)
         context["nav_memberships"] = memberships
         context["nav_network_roles"] = network_roles_for(user)
         tenant = getattr(request, "tenant", None)

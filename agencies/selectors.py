@@ -8,6 +8,7 @@ import hashlib
 from django.db.models import Count, Q, QuerySet
 
 from agencies.models import Agency, Invitation, Membership, Role
+from network.request_cache import per_request
 
 # The roles that support members: they log encounters, own follow-ups, are called out and assigned,
 # and make up the peer team roster. A coordinator who also supports is a coordinator (decisions.md).
@@ -24,6 +25,21 @@ def memberships_for_user(user) -> QuerySet[Membership]:
         .select_related("agency")
         .order_by("agency__name")
     )
+
+
+def memberships_of(user) -> list[Membership]:
+    """`memberships_for_user` as a list, read once per request (network/request_cache.py): the access
+    check, the navigation and the page share it. Do not mutate it."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+
+    def read() -> list[Membership]:
+        memberships = list(memberships_for_user(user))
+        for membership in memberships:
+            membership.user = user  # the asker: saves reading the same user row again per membership
+        return memberships
+
+    return per_request(("memberships", user.pk), read)
 
 
 def agencies_for_network_user(region_ids: set[int] | None) -> QuerySet[Agency]:

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     # Outside everything that can touch the database: an outage anywhere below answers the plain 503
     # page (config/outage.py), which still gets the security headers from the two above.
     "config.outage.DatabaseUnavailableMiddleware",
+    # Memberships and roles are read once per request, whoever asks (network/request_cache.py).
+    "network.request_cache.RequestCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "agencies.middleware.AgencyRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

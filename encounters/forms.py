@@ -12,7 +12,7 @@ from activations.selectors import activations_open_for
 from agencies.models import Agency, Discipline
 from agencies.selectors import clinicians_of, supporters_of
 from encounters.models import DisclosureRecord, FollowUp
-from network.forms import ErrorSummary, TileChoices
+from network.forms import ErrorSummary, TileChoices, choices_read_once
 from network.models import DocumentationStandard, Vocabulary
 from network.selectors import terms_by_vocabulary
 
@@ -148,6 +148,8 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         self.fields["referred_to"].queryset = _users(clinicians_of(agency))
         self.fields["activation"].queryset = activations_open_for(agency)
         self.fields["activation"].label_from_instance = lambda a: f"{a.name} ({a.get_incident_type_display()})"
+        # Each list is read once, for the page and for the question whether to show it at all.
+        self.offers = {name: choices_read_once(self.fields[name]) for name in ("co_supporters", "activation")}
         if activation_fixed:
             # An activation contact belongs to its assignment's activation: shown, not chosen.
             self.fields["activation"].disabled = True
@@ -267,6 +269,7 @@ class FollowUpFilterForm(forms.Form):
     def __init__(self, *args, agency: Agency, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _users(supporters_of(agency))
+        choices_read_once(self.fields["owner"])  # the page's reassign lists reuse them (encounters.views)
 
 
 class DisclosureFilterForm(_DateRange):

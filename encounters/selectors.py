@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -63,10 +63,6 @@ def follow_ups_owned_by(user) -> QuerySet[FollowUp]:
     )
 
 
-def follow_ups_recently_completed_by(user, limit: int = 10) -> QuerySet[FollowUp]:
-    return FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by("-completed_at")[:limit]
-
-
 def follow_up_for_owner_or_coordinator(membership: Membership, follow_up_uuid) -> FollowUp:
     follow_up = FollowUp.objects.select_related("owner", "encounter").filter(uuid=follow_up_uuid).first()
     if follow_up is None:
@@ -78,15 +74,6 @@ def follow_up_for_owner_or_coordinator(membership: Membership, follow_up_uuid) -
 
 def disclosures_all() -> QuerySet[DisclosureRecord]:
     return DisclosureRecord.objects.select_related("encounter", "recorded_by")
-
-
-def overdue_count(agency=None) -> int:
-    """The team's overdue follow-ups; with `agency`, the activation follow-ups held through it count too."""
-    today = timezone.localdate()
-    count = FollowUp.objects.filter(status=FollowUp.Status.OPEN, due_on__lt=today).count()
-    if agency is not None:
-        count += activation_selectors.scheduled_follow_ups_open(agency=agency).filter(due_on__lt=today).count()
-    return count
 
 
 # --- A supporter's follow-ups: one list, whatever created them --------------------------------------------
@@ -110,25 +97,55 @@ class SupporterFollowUp:
         return f"s{self.scheduled.pk}" if self.scheduled is not None else f"f{self.follow_up.pk}"
 
 
-def follow_ups_of_supporter(membership: Membership) -> list[SupporterFollowUp]:
-    """The open follow-ups a supporter owns in this agency, agency and activation ones merged, by due date."""
-    rows = [SupporterFollowUp(due_on=f.due_on, follow_up=f) for f in follow_ups_owned_by(membership.user)]
-    rows += [
-        SupporterFollowUp(due_on=s.due_on, scheduled=s)
-        for s in activation_selectors.scheduled_follow_ups_open(agency=membership.agency, supporter=membership.user)
-    ]
-    return sorted(rows, key=lambda row: (row.due_on, not row.is_scheduled))
+@dataclass(frozen=True)
+class SupporterFollowUps:
+    """What "My follow-ups" shows: the open ones of both kinds, merged by due date, and the last ones done."""
+
+    open: list[SupporterFollowUp]
+    done: list[FollowUp]
+    scheduled_done: list  # activations.models.TargetFollowUp
 
 
-def follow_up_counts_of_supporter(membership: Membership) -> dict[str, int]:
-    """What the home page shows: open and overdue follow-ups of both kinds."""
+def follow_ups_of_supporter(membership: Membership, *, done_limit: int = 10) -> SupporterFollowUps:
+    """The follow-ups a supporter owns in this agency, agency and activation ones: two statements, one per
+    kind, each reading the open ones and the last `done_limit` done together."""
+    user = membership.user
+    latest_first = (F("completed_at").desc(nulls_last=True), "-pk")
+    recent = FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by(*latest_first)
+    own = list(
+        FollowUp.objects.filter(Q(owner=user, status=FollowUp.Status.OPEN) | Q(pk__in=recent.values("pk")[:done_limit]))
+        .select_related("encounter")
+        .order_by(*latest_first)
+    )
+    scheduled, scheduled_done = activation_selectors.scheduled_follow_ups_of_supporter(
+        agency=membership.agency, supporter=user, done_limit=done_limit
+    )
+    rows = [SupporterFollowUp(due_on=f.due_on, follow_up=f) for f in own if f.status == FollowUp.Status.OPEN]
+    rows += [SupporterFollowUp(due_on=s.due_on, scheduled=s) for s in scheduled]
+    done = [f for f in own if f.status == FollowUp.Status.DONE]  # latest first, as read
+    return SupporterFollowUps(
+        open=sorted(rows, key=lambda row: (row.due_on, not row.is_scheduled, row.key)),
+        done=done,
+        scheduled_done=scheduled_done,
+    )
+
+
+def follow_up_counts_of_supporter(membership: Membership, *, team: bool = False) -> dict[str, int]:
+    """What the home page shows: the supporter's open and overdue follow-ups of both kinds and, with `team`,
+    the team's overdue ones (the activation follow-ups held through the agency count too). Two statements,
+    one per kind."""
     today = timezone.localdate()
-    mine = FollowUp.objects.filter(owner_id=membership.user_id, status=FollowUp.Status.OPEN)
-    scheduled = activation_selectors.scheduled_follow_ups_open(agency=membership.agency, supporter=membership.user)
-    return {
-        "open": mine.count() + scheduled.count(),
-        "overdue": mine.filter(due_on__lt=today).count() + scheduled.filter(due_on__lt=today).count(),
-    }
+    late = Q(due_on__lt=today)
+
+    def counts(mine: Q) -> dict:
+        wanted = {"open": Count("pk", filter=mine), "overdue": Count("pk", filter=mine & late)}
+        return wanted | ({"team_overdue": Count("pk", filter=late)} if team else {})
+
+    own = FollowUp.objects.filter(status=FollowUp.Status.OPEN).aggregate(**counts(Q(owner_id=membership.user_id)))
+    scheduled = activation_selectors.scheduled_follow_ups_open(agency=membership.agency).aggregate(
+        **counts(Q(target__assigned_supporter_id=membership.user_id))
+    )
+    return {name: own[name] + scheduled[name] for name in own}
 
 
 def scheduled_follow_up_of(membership: Membership, follow_up_id: int):

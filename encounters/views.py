@@ -211,13 +211,11 @@ def followup_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     mine = selectors.follow_ups_of_supporter(request.membership)
     context = {
-        "overdue": [f for f in mine if f.due_on < today],
-        "due_today": [f for f in mine if f.due_on == today],
-        "upcoming": [f for f in mine if f.due_on > today],
-        "done": selectors.follow_ups_recently_completed_by(request.user),
-        "scheduled_done": activation_selectors.scheduled_follow_ups_recently_done_by(
-            agency=request.tenant, supporter=request.user
-        ),
+        "overdue": [f for f in mine.open if f.due_on < today],
+        "due_today": [f for f in mine.open if f.due_on == today],
+        "upcoming": [f for f in mine.open if f.due_on > today],
+        "done": mine.done,
+        "scheduled_done": mine.scheduled_done,
         "complete_form": FollowUpCompleteForm(),
         "today": today,
     }
@@ -236,9 +234,9 @@ def followup_list(request: HttpRequest) -> HttpResponse:
             if filters.get("owner"):
                 scheduled = scheduled.filter(target__assigned_supporter=filters["owner"])
             context["team_scheduled"] = scheduled
-        # The owner choices, read once for the page (read per row, they cost one query per follow-up).
-        owners = FollowUpReassignForm(agency=request.tenant).fields["owner"].choices
-        context["owner_choices"] = [(value, label) for value, label in owners if value]
+        # The owner choices, read once for the page (read per row, they cost one query per follow-up): the
+        # team's supporters, which the filter's owner list already holds.
+        context["owner_choices"] = [(value, label) for value, label in form.fields["owner"].choices if value]
     return render(request, "encounters/followup_list.html", context)
 
 

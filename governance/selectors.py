@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Q
+from django.db.models import Exists, Q, QuerySet
 
 from agencies.models import Agency
 from governance.models import ActivationProtocol, Agreement
@@ -28,15 +28,21 @@ def agreement_covering(first: Agency, second: Agency, scope: str, on: datetime.d
     )
 
 
-def agencies_covered_with(lead: Agency, scope: str, on: datetime.date | None = None) -> list[int]:
-    """Ids of the agencies an agreement in force lets work with `lead` in `scope` (the lead included)."""
+def agencies_covered(lead: Agency, scope: str, on: datetime.date | None = None) -> QuerySet[Agency]:
+    """The agencies an agreement in force lets work with `lead` in `scope` (the lead included): every agency
+    of the network under a network-wide agreement, else the parties to the lead's agreements. A queryset, so a
+    caller can use it as a subquery."""
     agreements = Agreement.objects.in_force(on).filter(network_id=lead.network_id, scopes__contains=[scope])
-    if agreements.filter(network_wide=True).exists():
-        return list(Agency.objects.filter(network_id=lead.network_id).values_list("pk", flat=True))
-    ids = set(
-        Agency.objects.filter(agreements__in=agreements.filter(parties=lead)).values_list("pk", flat=True).distinct()
+    return Agency.objects.filter(network_id=lead.network_id).filter(
+        Q(Exists(agreements.filter(network_wide=True)))
+        | Q(pk__in=Agency.objects.filter(agreements__in=agreements.filter(parties=lead)).values("pk"))
+        | Q(pk=lead.pk)
     )
-    return sorted(ids | {lead.pk})
+
+
+def agencies_covered_with(lead: Agency, scope: str, on: datetime.date | None = None) -> list[int]:
+    """Ids of `agencies_covered`, in one statement."""
+    return list(agencies_covered(lead, scope, on).order_by("pk").values_list("pk", flat=True))
 
 
 # --- Activation protocols ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from network.audit import AuditAction, audit_record
 from network.models import AuditEvent, NetworkRole
+from network.request_cache import per_request
 
 View = Callable[..., HttpResponse]
 
@@ -51,12 +52,17 @@ def deny(request: HttpRequest, *, agency=None) -> None:
 
 
 def network_roles_for(user, roles: Iterable[str] | None = None) -> list[NetworkRole]:
+    """The user's network roles (those in `roles` when given), read once per request."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
-    qs = NetworkRole.objects.filter(user=user).select_related("region", "network")
-    if roles is not None:
-        qs = qs.filter(role__in=list(roles))
-    return list(qs)
+    held = per_request(
+        ("network_roles", user.pk),
+        lambda: list(NetworkRole.objects.filter(user=user).select_related("region", "network").order_by("pk")),
+    )
+    if roles is None:
+        return list(held)
+    wanted = {str(role) for role in roles}
+    return [role for role in held if role.role in wanted]
 
 
 def public_view(view: View) -> View:

@@ -296,11 +296,12 @@ def audit_record(
         source_ip=client_ip(request),
     )
     with transaction.atomic():
+        # The chain's lock, then its head, in one statement (network/migrations/0015): one writer at a time.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
-        head = chain_head()
-        event.chain_position = (head["chain_position"] if head else 0) + 1
-        event.previous_hash = head["hash"] if head else ""
+            cursor.execute("SELECT chain_position, hash FROM public.muster_audit_chain_head(%s)", [CHAIN_LOCK])
+            head = cursor.fetchone()
+        event.chain_position = (head[0] if head else 0) + 1
+        event.previous_hash = head[1] if head else ""
         event.hash = chain_hash(event_text(**_event_fields(event)))
         event.save()
     return event

@@ -67,6 +67,18 @@ class MfaResetForm(forms.Form):
     )
 
 
+def choices_read_once(field: forms.ModelChoiceField) -> bool:
+    """Read a model choice field's queryset now, once, into fixed choices, and say whether it offered any.
+
+    A model choice field reads its queryset every time its choices are iterated (the widget, a template's
+    "is there anything to choose?"); fixed choices are read once. Validation still checks a posted value
+    against the queryset."""
+    objects = list(field.queryset)
+    empty = [("", field.empty_label)] if field.empty_label is not None else []
+    field.choices = empty + [(field.prepare_value(obj), field.label_from_instance(obj)) for obj in objects]
+    return bool(objects)
+
+
 class TileChoices:
     """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
 

@@ -10,7 +10,7 @@ from activations.models import Activation, CalloutResponse
 from activations.selectors import activations_for_user
 from agencies.access import agency_view
 from agencies.models import Agency, Invitation, Membership, Role
-from agencies.selectors import agencies_for_network_user, memberships_for_user
+from agencies.selectors import agencies_for_network_user, memberships_of
 from encounters import selectors as encounter_selectors
 from governance.models import Agreement
 from network.access import is_state_admin, login_view, network_roles_for, network_view, public_view, region_ids_for
@@ -32,7 +32,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 @login_view
 def home(request: HttpRequest) -> HttpResponse:
     """Send each user to the home page of their role: network roles first, then their last agency."""
-    memberships = list(memberships_for_user(request.user))
+    memberships = memberships_of(request.user)
     last_slug = request.session.get("last_agency")
     preferred = next((m for m in memberships if m.agency.slug == last_slug), None)
     if preferred is not None:
@@ -84,7 +84,8 @@ def _team(agency, roles):
 @agency_view(*ALL_ROLES)
 def agency_home(request: HttpRequest) -> HttpResponse:
     agency, membership = request.tenant, request.membership
-    request.session["last_agency"] = agency.slug
+    if request.session.get("last_agency") != agency.slug:
+        request.session["last_agency"] = agency.slug  # written only when it changes: a reload writes nothing
     context = {"agency": agency, "membership": membership}
     if membership.role in (Role.PEER_SUPPORTER, Role.CLINICIAN):
         context["contacts"] = _team(agency, [Role.COORDINATOR, Role.CLINICIAN])
@@ -101,10 +102,11 @@ def agency_home(request: HttpRequest) -> HttpResponse:
         context["role_counts"] = [(role.label, counts.get(role.value, 0)) for role in Role]
     if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR):
         # Agency follow-ups and the activation follow-ups of the members held through this agency alike.
-        counts = encounter_selectors.follow_up_counts_of_supporter(membership)
+        coordinator = membership.role == Role.COORDINATOR
+        counts = encounter_selectors.follow_up_counts_of_supporter(membership, team=coordinator)
         context["my_open"], context["my_overdue"] = counts["open"], counts["overdue"]
-    if membership.role == Role.COORDINATOR:
-        context["team_overdue"] = encounter_selectors.overdue_count(agency)
+        if coordinator:
+            context["team_overdue"] = counts["team_overdue"]
     if membership.role in (Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CHIEF):
         open_activations = (
             activations_for_user(request.user)
