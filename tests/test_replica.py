@@ -36,11 +36,13 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+import yaml
 
 from reporting.models import PeriodKind
 from reporting.publication import period_end, period_label
 from tests.stack import ROOT, _free_port
 from tests.test_outages import Browser, Response, _port_open, _spawn, _stop, _wait
+from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
 pytestmark = pytest.mark.outage
 
@@ -65,6 +67,66 @@ client = Client()
 client.force_login(admin)
 print(json.dumps({{"network_id": network.pk, "session": client.cookies["sessionid"].value}}))
 """
+
+
+SHOW_DATABASES = """
+import json
+from django.conf import settings
+print(json.dumps({alias: {k: db[k] for k in ("ENGINE", "HOST", "NAME", "OPTIONS", "CONN_HEALTH_CHECKS")}
+                  for alias, db in settings.DATABASES.items()}))
+"""
+REPLICA_URL = "postgres://muster_app:secret@replica.internal:5432/muster"
+
+
+def test_the_replica_setting_adds_a_read_only_connection_bounded_by_the_timeout_and_refuses_nonsense():
+    """DATABASE_REPLICA_URL adds the `replica` alias: read-only, public schema only, connect and statement
+    timeouts from MUSTER_REPLICA_TIMEOUT_SECONDS; unset, there is no such alias; nonsense is refused."""
+    env = {**PRODUCTION_ENV, "DATABASE_REPLICA_URL": REPLICA_URL, "MUSTER_REPLICA_TIMEOUT_SECONDS": "1.5"}
+    result = run_manage("shell", "-c", SHOW_DATABASES, env_overrides=env)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown["replica"] == {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "replica.internal",
+        "NAME": "muster",
+        "OPTIONS": {
+            "connect_timeout": 2,  # libpq: whole seconds, at least 2
+            "options": "-c statement_timeout=1500 -c default_transaction_read_only=on -c search_path=public",
+        },
+        "CONN_HEALTH_CHECKS": False,
+    }
+    assert shown["default"]["HOST"] == "db.internal"
+    deploy = run_manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=env)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+    without = run_manage("shell", "-c", SHOW_DATABASES, env_overrides=PRODUCTION_ENV)
+    assert without.returncode == 0 and list(json.loads(without.stdout.strip().splitlines()[-1])) == ["default"]
+
+    refused = {
+        "DATABASE_REPLICA_URL": [
+            "mysql://reader@replica.internal/muster",
+            "postgres://other:password@db.internal:5432/muster",  # the primary's own database
+        ],
+        "MUSTER_REPLICA_TIMEOUT_SECONDS": ["soon", "0", "60"],
+        "MUSTER_REPLICA_RETRY_SECONDS": ["0", "soon"],
+    }
+    for name, values in refused.items():
+        for wrong in values:
+            result = run_manage("check", env_overrides={**env, name: wrong})
+            assert result.returncode != 0 and name in result.stderr, (name, wrong, result.stderr[-500:])
+
+
+def test_compose_offers_the_replica_as_an_optional_service_nothing_waits_for():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replica = services["db-replica"]
+    assert replica["profiles"] == ["replica"]  # started only with --profile replica
+    assert "pg_basebackup" in replica["command"][-1] and "hot_standby=on" in replica["command"][-1]
+    assert "postgres-replica-data" in compose["volumes"] and "healthcheck" in replica
+    for name in ("web", "worker", "beat", "migrate"):
+        assert services[name]["environment"]["DATABASE_REPLICA_URL"] == "${DATABASE_REPLICA_URL:-}", name
+        assert "db-replica" not in services[name].get("depends_on", {}), name
+    assert "/docker-entrypoint-initdb.d/" in " ".join(services["postgres"]["volumes"])
 
 
 def _bindir() -> Path:
