@@ -148,6 +148,46 @@ if env_str("MUSTER_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = env_str("MUSTER_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Optional: a PostgreSQL streaming replica (hot standby) of the primary. Only the leadership dashboards'
+# reads of published figures go there, explicitly (network/replica.py, docs/reporting.md "Reads off the
+# primary"); writes and every read of an agency's schema stay on the primary. A replica that fails or stops
+# answering costs a page at most MUSTER_REPLICA_TIMEOUT_SECONDS, then the process reads from the primary for
+# MUSTER_REPLICA_RETRY_SECONDS before trying the replica again.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+MUSTER_REPLICA_TIMEOUT_SECONDS = env_float("MUSTER_REPLICA_TIMEOUT_SECONDS", 2.0)
+if not 0 < MUSTER_REPLICA_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured("MUSTER_REPLICA_TIMEOUT_SECONDS must be more than 0 and at most 30 seconds.")
+MUSTER_REPLICA_RETRY_SECONDS = env_int("MUSTER_REPLICA_RETRY_SECONDS", 30)
+if not 1 <= MUSTER_REPLICA_RETRY_SECONDS <= 3600:
+    raise ImproperlyConfigured("MUSTER_REPLICA_RETRY_SECONDS must be from 1 to 3600 seconds.")
+if DATABASE_REPLICA_URL:
+    _replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a postgres:// URL.")
+    _primary = DATABASES["default"]
+    if (_replica["HOST"], str(_replica["PORT"]), _replica["NAME"]) == (
+        _primary["HOST"],
+        str(_primary["PORT"]),
+        _primary["NAME"],
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL names the primary's own database: leave it unset to read from the primary."
+        )
+    # A plain PostgreSQL connection (no django-tenants schema switching): it reads public tables only.
+    # Read-only even if the URL points at a writable server by mistake. libpq's connect_timeout is whole
+    # seconds, at least 2; statement_timeout ends a slow query on the server; a paused server is the
+    # watchdog's (network/replica.py). No health check: a failed read falls back and closes the connection.
+    _replica["OPTIONS"] = {
+        "connect_timeout": max(2, round(MUSTER_REPLICA_TIMEOUT_SECONDS)),
+        "options": (
+            f"-c statement_timeout={int(MUSTER_REPLICA_TIMEOUT_SECONDS * 1000)} "
+            "-c default_transaction_read_only=on -c search_path=public"
+        ),
+    }
+    _replica["CONN_HEALTH_CHECKS"] = False
+    _replica["TEST"] = {"MIRROR": "default"}  # the suite never builds a second test database
+    DATABASES["replica"] = _replica
+
 REDIS_URL = env_str("REDIS_URL", required=PRODUCTION) or "redis://127.0.0.1:6379/0"
 # The one bound on waiting for Redis, in seconds: connecting *and* every reply. A Redis that refuses
 # fails at once; one that stops answering (paused, partitioned, failing over: the TCP connection stays
