@@ -80,6 +80,7 @@ def test_the_agreement_expiry_task_does_its_work_under_its_old_name_too(db, worl
     from governance.models import Agreement
     from tests.support import agreement_record
 
+    current_app.loader.import_default_modules()  # every app's tasks, as a worker imports them at start
     Agreement.objects.filter(expiry_notice_sent_on__isnull=True).update(expiry_notice_sent_on=timezone.localdate())
     soon = agreement_record(
         world, [world.agency_a, world.agency_b], expires_on=timezone.localdate() + datetime.timedelta(days=12)
