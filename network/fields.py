@@ -2,7 +2,9 @@
 
 The model must have a `uuid` field: it binds each ciphertext to its row before the row has a
 primary key. Values decrypt when the attribute is read, so listing rows never decrypts what a
-page does not show, and a failure raises DecryptionError at the point of use.
+page does not show, and a failure raises DecryptionError at the point of use. A loaded value
+remembers the schema it was read from (the connection that ran the query), so reading it binds it
+to that schema without asking the connection again (docs/performance.md, "Encryption cost").
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ def _tenant_app_labels() -> frozenset[str]:
 
 
 class Ciphertext(str):
-    """A value loaded from the database and not yet decrypted."""
+    """A value loaded from the database and not yet decrypted. `schema` is the schema it was read
+    from (set by the field as the row loads); None for a value made in code, which binds to the
+    connection's schema when it is read."""
 
-    __slots__ = ()
+    schema: str | None = None
 
     def __repr__(self) -> str:
         return "<Ciphertext>"
@@ -39,7 +43,7 @@ class _EncryptedAttribute:
             return self
         value = instance.__dict__.get(self.field.attname)
         if isinstance(value, Ciphertext):
-            plaintext = crypto.decrypt(str(value), aad=self.field.associated_data(instance))
+            plaintext = crypto.decrypt(value, aad=self.field.associated_data(instance, value.schema))
             instance.__dict__[self.field.attname] = plaintext
             instance.__dict__[f"_{self.field.attname}_stored"] = value
             return plaintext
@@ -58,16 +62,26 @@ class EncryptedTextField(models.TextField):
         super().contribute_to_class(cls, name, *args, **kwargs)
         setattr(cls, self.attname, _EncryptedAttribute(self))
 
-    def associated_data(self, instance) -> bytes:
+    def associated_data(self, instance, schema: str | None = None) -> bytes:
+        """What a ciphertext is bound to: schema, table, column and row. `schema` is where the row was
+        read from (Ciphertext.schema); by default the schema the connection is in now."""
         row = getattr(instance, "uuid", None)
         if row is None:
             raise TypeError(f"{type(instance).__name__} needs a uuid field to hold encrypted fields")
         # Agency-schema tables bind to the schema they live in; public tables to "public".
-        schema = connection.schema_name if instance._meta.app_label in _tenant_app_labels() else "public"
+        if instance._meta.app_label not in _tenant_app_labels():
+            schema = "public"
+        elif schema is None:
+            schema = connection.schema_name  # through django.db's proxy: about 4 us, so not once per value
         return f"{schema}|{instance._meta.db_table}|{self.column}|{row}".encode()
 
     def from_db_value(self, value, expression, connection):
-        return None if value is None else Ciphertext(value)
+        if value is None:
+            return None
+        loaded = Ciphertext(value)
+        # `connection` is the database wrapper that ran the query: its schema is where the row lives.
+        loaded.schema = connection.schema_name
+        return loaded
 
     def pre_save(self, model_instance, add):
         value = model_instance.__dict__.get(self.attname)
