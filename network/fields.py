@@ -25,13 +25,35 @@ def _tenant_app_labels() -> frozenset[str]:
 
 class Ciphertext(str):
     """A value loaded from the database and not yet decrypted. `schema` is the schema it was read
-    from (set by the field as the row loads); None for a value made in code, which binds to the
+    from (a loaded value's class says it, below); None for a value made in code, which binds to the
     connection's schema when it is read."""
 
+    __slots__ = ()
     schema: str | None = None
 
     def __repr__(self) -> str:
         return "<Ciphertext>"
+
+    def __reduce__(self):  # pickle and deepcopy: the loaded-from schema comes along
+        return (ciphertext_read_from, (str(self), self.schema))
+
+
+# One Ciphertext subclass per schema values are read from (bounded by the schemas there are), so a
+# loaded value carries its schema as a class attribute: a str subclass with an attribute of its own
+# would need a dict per value, which cost more than the rest of loading it (docs/performance.md).
+_read_from: dict[str, type[Ciphertext]] = {}
+
+
+def _ciphertext_class(schema: str) -> type[Ciphertext]:
+    cls = _read_from.get(schema)
+    if cls is None:
+        cls = _read_from[schema] = type("Ciphertext", (Ciphertext,), {"__slots__": (), "schema": schema})
+    return cls
+
+
+def ciphertext_read_from(value: str, schema: str | None) -> Ciphertext:
+    """`value` as a Ciphertext read from `schema` (None: made in code)."""
+    return Ciphertext(value) if schema is None else _ciphertext_class(schema)(value)
 
 
 class _EncryptedAttribute:
@@ -78,10 +100,8 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
-        loaded = Ciphertext(value)
         # `connection` is the database wrapper that ran the query: its schema is where the row lives.
-        loaded.schema = connection.schema_name
-        return loaded
+        return (_read_from.get(connection.schema_name) or _ciphertext_class(connection.schema_name))(value)
 
     def pre_save(self, model_instance, add):
         value = model_instance.__dict__.get(self.attname)
