@@ -449,6 +449,10 @@ def profile_pages(sessions: dict[str, list[dict]], workdir: Path, repeat: int = 
         statements.append(sql)
         return execute(sql, params, many, context)
 
+    def where(key) -> str:
+        path, line, function = key
+        return f"{function} ({path.split('site-packages/')[-1].replace(str(bench.ROOT) + '/', '')}:{line})"
+
     print(f"\nin-process, one request at a time, DEBUG off (server time: median of {repeat} requests)")
     for name, (client, call, status) in pages.items():
         assert call(client).status_code == status, name  # warm: templates loaded, caches filled
@@ -481,10 +485,14 @@ def profile_pages(sessions: dict[str, list[dict]], workdir: Path, repeat: int = 
             if ms >= 0.05:
                 print(f"    {label:<58} {ms:6.1f} ms  ({ms / total:4.0%})")
         print("  most time of their own (ms per request):")
-        top = sorted(stats.items(), key=lambda item: -item[1][2])[:8]
-        for (path, line, function), entry in top:
-            where = path.split("site-packages/")[-1].replace(str(bench.ROOT) + "/", "")
-            print(f"    {entry[2] * 1000 / repeat:6.2f}  {function} ({where}:{line}), {entry[1] / repeat:.0f} calls")
+        top = sorted(stats.items(), key=lambda item: -item[1][2])[:12]
+        for key, entry in top:
+            callers = entry[4]
+            caller = max(callers, key=lambda c: callers[c][3]) if callers else None
+            print(
+                f"    {entry[2] * 1000 / repeat:6.2f}  {where(key)}, {entry[1] / repeat:.0f} calls"
+                + (f"; mostly from {where(caller)}" if caller else "")
+            )
         if Profiler is not None:
             profiler = Profiler(interval=0.0005)
             with profiler:
