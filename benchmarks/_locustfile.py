@@ -4,7 +4,8 @@ Sessions come ready-made from web_load.py (MUSTER_BENCH_SESSIONS, a JSON file): 
 depend on the sign-in form or its MFA step. Supporters open the encounter form and post it, filled
 from the form's own fields (CSRF token, one-time submission key, the first choice of each group);
 coordinators read the open activation's board and its live fragment; chiefs read their dashboard;
-TrivialUser, the reference every figure is compared with, requests `/` signed in (a redirect home).
+TrivialUser, the reference every figure is compared with, requests `/home/` signed in as a person
+with no role yet: the whole middleware stack and a page rendered through base.html.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from html.parser import HTMLParser
 from urllib.parse import urlencode
 
+from _formfill import EncounterFormFiller
 from locust import FastHttpUser, between, constant, task
 from requests.cookies import create_cookie
 
 SESSIONS = json.loads(open(os.environ["MUSTER_BENCH_SESSIONS"]).read())  # noqa: SIM115
 WAIT = constant(0) if os.environ.get("MUSTER_BENCH_WAIT") == "0" else between(0.5, 1.5)
-NOTE = "Synthetic load-test note: checked in after a long shift, follow-up agreed."
 _next = {role: itertools.cycle(entries) for role, entries in SESSIONS.items()}
 
 
@@ -95,65 +95,17 @@ class ChiefUser(_SignedIn):
 
 class TrivialUser(_SignedIn):
     """The reference: a signed-in request through the whole stack (session, user, MFA and session
-    limits, agency routing) to a view that only redirects a signed-in user to their home page."""
+    limits, agency routing) to the cheapest page that renders the shared layout: `/home/` for a
+    person with no role yet ("You are not part of an agency yet", the navigation included)."""
 
-    role = "supporter"
+    role = "trivial"
 
     @task
-    def landing(self) -> None:
-        with self.client.get("/", name="trivial view", allow_redirects=False, catch_response=True) as response:
-            if response.status_code != 302:
+    def home(self) -> None:
+        with self.client.get("/home/", name="trivial page", allow_redirects=False, catch_response=True) as response:
+            if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
 
 
 for _name, _count in json.loads(os.environ.get("MUSTER_BENCH_FIXED", "{}")).items():
     globals()[_name].fixed_count = _count
-
-
-class EncounterFormFiller(HTMLParser):
-    """The values a person would submit: what the form holds, and the first choice of every group
-    left empty. Single checkboxes (the escalation flag) stay unticked."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: dict[str, list[str]] = {}
-        self.choices: dict[str, list[tuple[str, bool]]] = {}
-        self.kinds: dict[str, str] = {}
-        self.select: str | None = None
-        self.textarea: str | None = None
-
-    @classmethod
-    def fill(cls, html: str) -> dict[str, list[str] | str]:
-        parser = cls()
-        parser.feed(html)
-        data: dict[str, list[str] | str] = {name: values for name, values in parser.values.items()}
-        for name, options in parser.choices.items():
-            checked = [value for value, on in options if on]
-            if checked:
-                data[name] = checked
-            elif parser.kinds[name] == "radio" or (parser.kinds[name] == "select") or len(options) > 1:
-                data[name] = [options[0][0]]
-        return data
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        attr = dict(attrs)
-        name = attr.get("name")
-        if tag == "input" and name:
-            kind = attr.get("type", "text")
-            if kind in ("radio", "checkbox"):
-                self.kinds[name] = kind
-                self.choices.setdefault(name, []).append((attr.get("value", "on"), "checked" in attr))
-            elif kind not in ("submit", "button"):
-                self.values[name] = [attr.get("value") or ""]
-        elif tag == "select" and name:
-            self.select = name
-            self.kinds[name] = "select"
-            self.choices[name] = []
-        elif tag == "option" and self.select:
-            self.choices[self.select].append((attr.get("value", ""), "selected" in attr))
-        elif tag == "textarea" and name:
-            self.values[name] = [NOTE]
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self.select = None

@@ -2,7 +2,9 @@
 
 The model must have a `uuid` field: it binds each ciphertext to its row before the row has a
 primary key. Values decrypt when the attribute is read, so listing rows never decrypts what a
-page does not show, and a failure raises DecryptionError at the point of use.
+page does not show, and a failure raises DecryptionError at the point of use. A loaded value
+remembers the schema it was read from (the connection that ran the query), so reading it binds it
+to that schema without asking the connection again (docs/performance.md, "Encryption cost").
 """
 
 from __future__ import annotations
@@ -22,12 +24,36 @@ def _tenant_app_labels() -> frozenset[str]:
 
 
 class Ciphertext(str):
-    """A value loaded from the database and not yet decrypted."""
+    """A value loaded from the database and not yet decrypted. `schema` is the schema it was read
+    from (a loaded value's class says it, below); None for a value made in code, which binds to the
+    connection's schema when it is read."""
 
     __slots__ = ()
+    schema: str | None = None
 
     def __repr__(self) -> str:
         return "<Ciphertext>"
+
+    def __reduce__(self):  # pickle and deepcopy: the loaded-from schema comes along
+        return (ciphertext_read_from, (str(self), self.schema))
+
+
+# One Ciphertext subclass per schema values are read from (bounded by the schemas there are), so a
+# loaded value carries its schema as a class attribute: a str subclass with an attribute of its own
+# would need a dict per value, which cost more than the rest of loading it (docs/performance.md).
+_read_from: dict[str, type[Ciphertext]] = {}
+
+
+def _ciphertext_class(schema: str) -> type[Ciphertext]:
+    cls = _read_from.get(schema)
+    if cls is None:
+        cls = _read_from[schema] = type("Ciphertext", (Ciphertext,), {"__slots__": (), "schema": schema})
+    return cls
+
+
+def ciphertext_read_from(value: str, schema: str | None) -> Ciphertext:
+    """`value` as a Ciphertext read from `schema` (None: made in code)."""
+    return Ciphertext(value) if schema is None else _ciphertext_class(schema)(value)
 
 
 class _EncryptedAttribute:
@@ -39,7 +65,7 @@ class _EncryptedAttribute:
             return self
         value = instance.__dict__.get(self.field.attname)
         if isinstance(value, Ciphertext):
-            plaintext = crypto.decrypt(str(value), aad=self.field.associated_data(instance))
+            plaintext = crypto.decrypt(value, aad=self.field.associated_data(instance, value.schema))
             instance.__dict__[self.field.attname] = plaintext
             instance.__dict__[f"_{self.field.attname}_stored"] = value
             return plaintext
@@ -58,16 +84,24 @@ class EncryptedTextField(models.TextField):
         super().contribute_to_class(cls, name, *args, **kwargs)
         setattr(cls, self.attname, _EncryptedAttribute(self))
 
-    def associated_data(self, instance) -> bytes:
+    def associated_data(self, instance, schema: str | None = None) -> bytes:
+        """What a ciphertext is bound to: schema, table, column and row. `schema` is where the row was
+        read from (Ciphertext.schema); by default the schema the connection is in now."""
         row = getattr(instance, "uuid", None)
         if row is None:
             raise TypeError(f"{type(instance).__name__} needs a uuid field to hold encrypted fields")
         # Agency-schema tables bind to the schema they live in; public tables to "public".
-        schema = connection.schema_name if instance._meta.app_label in _tenant_app_labels() else "public"
+        if instance._meta.app_label not in _tenant_app_labels():
+            schema = "public"
+        elif schema is None:
+            schema = connection.schema_name  # through django.db's proxy: about 4 us, so not once per value
         return f"{schema}|{instance._meta.db_table}|{self.column}|{row}".encode()
 
     def from_db_value(self, value, expression, connection):
-        return None if value is None else Ciphertext(value)
+        if value is None:
+            return None
+        # `connection` is the database wrapper that ran the query: its schema is where the row lives.
+        return (_read_from.get(connection.schema_name) or _ciphertext_class(connection.schema_name))(value)
 
     def pre_save(self, model_instance, add):
         value = model_instance.__dict__.get(self.attname)

@@ -195,3 +195,76 @@ def test_forgetting_cached_keys_forgets_the_blind_index_keys_too(world, django_c
     assert world.activation.pk in agency_crypto._index_keys
     crypto.forget_cached_keys()
     assert agency_crypto._index_keys == {} and crypto._unwrapped == {} and crypto._current == {}
+
+
+def test_a_loaded_value_stays_bound_to_the_schema_it_was_read_from(world):
+    """A row read in agency A's schema decrypts against A's schema even if its notes are first read after
+    the connection moved on (the field records the schema as the row loads, instead of asking the
+    connection once per value: docs/performance.md, "Encryption cost")."""
+    with tenant_context(world.agency_a):
+        encounter = Encounter.objects.get(pk=world.encounter.pk)
+    with tenant_context(world.agency_b):
+        assert encounter.notes == WORLD_NOTE
+
+
+class _DecryptCounter:
+    """The real crypto.decrypt, counted (installed with monkeypatch; the cipher itself runs)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls = 0
+        self._decrypt = crypto.decrypt
+        monkeypatch.setattr(crypto, "decrypt", self)
+
+    def __call__(self, token, *, aad):
+        self.calls += 1
+        return self._decrypt(token, aad=aad)
+
+
+def test_the_encounter_list_decrypts_no_notes_and_the_detail_page_one(client, world, monkeypatch):
+    """Values decrypt when a page reads them: a list of 6 encounters (notes not shown) decrypts nothing,
+    one encounter's page decrypts its notes once."""
+    from tests.support import agency_url
+
+    author = world.a[Role.PEER_SUPPORTER]
+    for n in range(5):
+        log_encounter(world.agency_a, author=author, notes=f"listed note {n}")
+    client.force_login(author)
+    counter = _DecryptCounter(monkeypatch)
+    listing = client.get(agency_url(world.agency_a, "encounter_list"))
+    assert listing.status_code == 200 and str(world.encounter.uuid) in listing.content.decode()
+    assert counter.calls == 0
+    detail = client.get(agency_url(world.agency_a, "encounter_detail", encounter_uuid=world.encounter.uuid))
+    assert WORLD_NOTE in detail.content.decode()
+    assert counter.calls == 1
+
+
+def test_a_data_key_is_unwrapped_once_for_many_values(world, monkeypatch):
+    """Reading every note of an agency asks the key store for the key once, not once per value."""
+    for n in range(4):
+        log_encounter(world.agency_a, author=world.a[Role.PEER_SUPPORTER], notes=f"note {n}")
+    asked = []
+    wrapped_key = crypto._store.wrapped_key
+    monkeypatch.setattr(crypto._store, "wrapped_key", lambda key_id: asked.append(key_id) or wrapped_key(key_id))
+    crypto.forget_cached_keys()
+    with tenant_context(world.agency_a):
+        notes = [e.notes for e in Encounter.objects.exclude(notes=None)]
+    assert len(notes) >= 5 and WORLD_NOTE in notes
+    assert len(asked) == 1
+    crypto.forget_cached_keys()
+
+
+def test_the_unwrapped_key_cache_is_bounded(world, monkeypatch):
+    """A process that meets more data keys than CACHE_MAX_KEYS keeps that many, the newest, and still
+    decrypts everything (the evicted key is unwrapped again)."""
+    monkeypatch.setattr(crypto, "CACHE_MAX_KEYS", 2)
+    crypto.forget_cached_keys()
+    tokens = []
+    for n in range(3):  # three data keys of agency A, each a rotation of the previous
+        agency_crypto.data_key_create(agency=world.agency_a)
+        tokens.append(crypto.encrypt(f"value {n}", aad=b"x", agency=world.agency_a))
+    assert len({crypto.key_id_of(token) for token in tokens}) == 3
+    assert len(crypto._unwrapped) == 2
+    assert list(crypto._unwrapped) == [crypto.key_id_of(token) for token in tokens[1:]]
+    assert [crypto.decrypt(token, aad=b"x") for token in tokens] == ["value 0", "value 1", "value 2"]
+    assert len(crypto._unwrapped) == 2
+    crypto.forget_cached_keys()
