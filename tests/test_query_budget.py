@@ -60,6 +60,18 @@ def _export_sample(world, settings, tmp_path):
     support.ready_export(world, tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _data_keys_stay_cached(settings):
+    """Each process reads a data key once a minute (network/crypto.py, MUSTER_KEY_CACHE_SECONDS), not once per
+    page: a walk that takes longer than that would charge the re-read to whichever page came next."""
+    from network.crypto import forget_cached_keys
+
+    settings.MUSTER_KEY_CACHE_SECONDS = 3600
+    forget_cached_keys()
+    yield
+    forget_cached_keys()
+
+
 def clone_rows(model, source_ids: list[int], copies: int, params: tuple = (), **overrides: str) -> None:
     """Copy rows of `model` (in the current schema) `copies` times each, in one INSERT ... SELECT;
     `overrides` are SQL expressions for columns over the source row `s` and the copy number `n`, with
