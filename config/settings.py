@@ -436,7 +436,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("MUSTER_TIME_ZONE", "America/Chicago")
-USE_I18N = True
+# Muster is written in English and translates nothing; with translation on, every number and date a page
+# shows asked for the active language first (a fifth of the chief dashboard's time: docs/performance.md).
+# Dates and numbers keep Django's defaults, which are the en-us ones.
+USE_I18N = False
 USE_TZ = True
 
 # Logs carry codes and ids only: never names, notes or secrets.
