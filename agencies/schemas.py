@@ -91,9 +91,10 @@ def schemas_behind(schema_names: Iterable[str]) -> list[str]:
         return []
     expected = sorted(f"{app}.{name}" for app, name in migration_nodes())
     with connection.cursor() as cursor:
+        # One catalog lookup per name (to_regclass), not a join over every schema's django_migrations.
         cursor.execute(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)",
+            "SELECT name FROM unnest(%s::text[]) AS name "
+            "WHERE to_regclass(quote_ident(name) || '.django_migrations') IS NOT NULL",
             [names],
         )
         with_table = {row[0] for row in cursor.fetchall()}
@@ -143,26 +144,30 @@ def schema_clone_from_template(schema_name: str) -> None:
 # constraints (CHECK, NOT NULL, primary, unique, foreign, exclusion keys) sends the clone to
 # django-tenants' function, which knows about the rest. Table privileges are not a reason: the
 # runtime role's grants on the template reappear on the copy through the owner's default privileges.
+# What the schema holds is found through pg_depend's index (every function, type, relation, statistics
+# object... depends on its schema; a table's row type, indexes and triggers depend on the table), never by
+# scanning pg_class or pg_type for the schema: those hold every agency's objects and grow with each.
 _OTHER_OBJECTS_SQL = """
+WITH members AS (
+    SELECT d.classid, d.objid FROM pg_depend d
+    WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = to_regnamespace(%s) AND d.objsubid = 0
+), rels AS (
+    SELECT c.* FROM pg_class c JOIN members m ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+)
 SELECT
-    (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid
-        AND (c.relkind NOT IN ('r', 'i', 'S') OR c.relpersistence <> 'p'
-             OR c.relrowsecurity OR c.relhasrules))
-  + (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid AND c.relkind = 'S'
+    (SELECT count(*) FROM members m WHERE m.classid <> 'pg_class'::regclass)
+  + (SELECT count(*) FROM rels c WHERE c.relkind NOT IN ('r', 'S') OR c.relpersistence <> 'p'
+        OR c.relrowsecurity OR c.relhasrules)
+  + (SELECT count(*) FROM rels c WHERE c.relkind = 'S'
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                         AND d.deptype = 'i'))
-  + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace = s.oid)
-  + (SELECT count(*) FROM pg_type t WHERE t.typnamespace = s.oid AND t.typtype IN ('e', 'd', 'r', 'm'))
-  + (SELECT count(*) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
-        WHERE c.relnamespace = s.oid AND NOT tg.tgisinternal)
-  + (SELECT count(*) FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid WHERE c.relnamespace = s.oid)
-  + (SELECT count(*) FROM pg_statistic_ext x WHERE x.stxnamespace = s.oid)
-  + (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-        WHERE c.relnamespace = s.oid AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+  + (SELECT count(*) FROM pg_trigger tg JOIN rels c ON c.oid = tg.tgrelid WHERE NOT tg.tgisinternal)
+  + (SELECT count(*) FROM pg_policy po JOIN rels c ON c.oid = po.polrelid)
+  + (SELECT count(*) FROM pg_attribute a JOIN rels c ON c.oid = a.attrelid
+        WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
         AND (a.attgenerated <> '' OR a.attacl IS NOT NULL))
-  + (SELECT count(*) FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid
-        WHERE c.relnamespace = s.oid AND pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%')
-FROM pg_namespace s WHERE s.nspname = %s
+  + (SELECT count(*) FROM pg_attrdef ad JOIN rels c ON c.oid = ad.adrelid
+        WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%')
 """
 
 
