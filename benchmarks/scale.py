@@ -39,7 +39,8 @@ NOOP_GOAL = 10.0
 REPORT_RATIO_GOAL = 1.3
 LINEAR_TOLERANCE = 1.25
 DASHBOARD_P95_GOAL = 0.100
-ONBOARD_PER_LEVEL = 10
+ONBOARD_PER_LEVEL = 20
+FK_SCHEMAS = 1000  # schemas given foreign keys for the comparison (each ALTER rebuilds network_user's triggers)
 DASHBOARD_REQUESTS = 20
 
 
@@ -74,9 +75,12 @@ def main() -> None:
                 missing = level - len(net.agencies)
                 if missing > 0:
                     bench.agencies_add(net, count=missing, rng=rng)
+                    catalog_vacuum()
                 onboarding[len(net.agencies)] = onboard(net, ONBOARD_PER_LEVEL if not args.quick else 5)
                 print(f"  onboarding with {len(net.agencies)} agencies: {bench.ms(onboarding[len(net.agencies)])}")
         print(f"{len(net.agencies)} agencies built in {built.seconds:.0f} s")
+        results["catalog"] = catalog_size()
+        print(results["catalog"], flush=True)
         first, last = onboarding[min(onboarding)], onboarding[max(onboarding)]
         met = last < ONBOARDING_GOAL and last / first <= FLAT_TOLERANCE
         verdicts.append(met)
@@ -164,6 +168,36 @@ def onboard(net, count: int) -> float:
     return bench.median(times)
 
 
+def catalog_vacuum() -> None:
+    """What autovacuum does between two onboardings (agencies arrive one at a time, not 1,000 in a minute):
+    without it the first onboardings after a bulk build pay for the catalog's dead rows and stale statistics."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "VACUUM (ANALYZE) pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_depend, pg_catalog.pg_type, "
+            "pg_catalog.pg_constraint, pg_catalog.pg_index, pg_catalog.pg_namespace, pg_catalog.pg_attrdef"
+        )
+
+
+def catalog_size() -> str:
+    """The catalog's size: relations, and the on-disk size of the catalog tables that grow with schemas."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_attribute), "
+            "(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+            "WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r'), "
+            "pg_database_size(current_database())"
+        )
+        relations, attributes, catalog, database = cursor.fetchone()
+    return (
+        f"catalog: {relations} relations, {attributes} attributes, {catalog / 2**20:.0f} MiB of catalog tables; "
+        f"database {database / 2**20:.0f} MiB"
+    )
+
+
 # --- 2. Cross-schema foreign keys ------------------------------------------------------------------
 
 # Every tenant column that names a user (agency schema table, column).
@@ -172,18 +206,21 @@ USER_COLUMNS = [
     ("encounters_encounter", "referred_to_id"),
     ("encounters_encounter_co_supporters", "user_id"),
     ("encounters_followup", "owner_id"),
-    ("encounters_disclosure", "recorded_by_id"),
+    ("encounters_disclosurerecord", "recorded_by_id"),
 ]
 
 
 def foreign_key_costs(net) -> str:
     """Triggers on network_user, and deleting one unreferenced user (its foreign key checks run at the
     DELETE: SET CONSTRAINTS ALL IMMEDIATE), as the code stands and with a foreign key from every
-    tenant column naming a user in every agency schema (added NOT VALID for the measurement, then dropped)."""
+    tenant column naming a user in the first FK_SCHEMAS agency schemas (added NOT VALID, then dropped: adding
+    them to 3,000 schemas would take longer than the rest of the benchmark, each one rebuilding the list of
+    every trigger on network_user)."""
     from django.db import connection
 
-    schemas = [a.schema_name for a in agency_schemas()]
+    schemas = [a.schema_name for a in agency_schemas()][:FK_SCHEMAS]
     as_is = user_delete_cost()
+    update_as_is = user_update_cost()
     triggers_as_is = user_triggers()
     added = []
     with connection.cursor() as cursor:
@@ -202,6 +239,7 @@ def foreign_key_costs(net) -> str:
                     )
                     added.append((schema, table, name))
     with_fks = user_delete_cost()
+    update_with = user_update_cost()
     triggers_with = user_triggers()
     with connection.cursor() as cursor:
         for schema, table, name in added:
@@ -214,7 +252,8 @@ def foreign_key_costs(net) -> str:
     return (
         f"no tenant foreign keys into network_user ({triggers_as_is} triggers on it): deleting one user "
         f"{bench.ms(as_is)}; with one from each of the {len(USER_COLUMNS)} user columns in {len(schemas)} schemas "
-        f"({triggers_with} triggers): {bench.ms(with_fks)}"
+        f"({triggers_with} triggers): {bench.ms(with_fks)}; updating one user {bench.ms(update_as_is)} without, "
+        f"{bench.ms(update_with)} with"
     )
 
 
@@ -255,6 +294,25 @@ def user_delete_cost(rounds: int = 5) -> float:
             times.append(sw.seconds)
             transaction.set_rollback(True)
     User.objects.filter(pk=user.pk).update(is_active=False)
+    return bench.median(times)
+
+
+def user_update_cost(rounds: int = 20) -> float:
+    """Median seconds of one UPDATE of a user row (as every sign-in's last_login is): PostgreSQL walks every
+    trigger on the table for each updated row, foreign-key triggers included."""
+    from django.db import connection, transaction
+
+    from network.models import User
+
+    user_id = User.objects.order_by("pk").values_list("pk", flat=True).first()
+    times = []
+    for _ in range(rounds):
+        with transaction.atomic(), connection.cursor() as cursor:
+            with bench.Stopwatch() as sw:
+                cursor.execute("UPDATE public.network_user SET last_login = now() WHERE id = %s", [user_id])
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            times.append(sw.seconds)
+            transaction.set_rollback(True)
     return bench.median(times)
 
 
@@ -357,7 +415,10 @@ def report_and_memory(net, encounters: int) -> dict:
     floor_store = report_bench.floor(net, since, store=True)
     ids = [a.pk for a in net.agencies]
     times, memory = {}, {}
-    recycle = settings.MUSTER_AGENCY_CONNECTION_RECYCLE
+    # The setting as deployed (200); a network smaller than ten times that recycles every tenth of its agencies,
+    # so that the run over every agency recycles at all.
+    configured = settings.MUSTER_AGENCY_CONNECTION_RECYCLE
+    recycle = min(configured, max(1, len(ids) // 10))
     for fraction, every in ((0.2, 0), (1.0, recycle)):
         active = ids[: max(1, round(len(ids) * fraction))]
         Agency.objects.filter(pk__in=ids).exclude(pk__in=active).update(status=Agency.Status.SUSPENDED)
@@ -371,7 +432,7 @@ def report_and_memory(net, encounters: int) -> dict:
         sampler.stop.set()
         sampler.join()
         memory[len(active)] = (sampler.peak_kib, every, len(sampler.pids))
-    settings.MUSTER_AGENCY_CONNECTION_RECYCLE = recycle
+    settings.MUSTER_AGENCY_CONNECTION_RECYCLE = configured
     n, small = len(ids), min(times)
     ratio = times[n] / floor_store
     growth = (times[n] / n) / (times[small] / small)
@@ -383,7 +444,8 @@ def report_and_memory(net, encounters: int) -> dict:
         f"{'met' if met_ratio else 'NOT met'}"
     )
     (peak_small, _, _), (peak_all, every, backends) = memory[small], memory[n]
-    met_memory = bool(every) and peak_all <= 1.25 * max(peak_small, 1) or peak_all < 64 * 1024
+    # Bounded: over every agency, recycling, the backend never holds what one backend held over a fifth of them.
+    met_memory = bool(every) and peak_all < peak_small
     text_memory = (
         f"report backend private memory peak {peak_small / 1024:.0f} MiB over {small} agencies without recycling, "
         f"{peak_all / 1024:.0f} MiB over {n} recycling every {every} agencies ({backends} backends seen) "
