@@ -377,16 +377,21 @@ class BackendMemory(threading.Thread):
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak_kib, self.pids, self.stop = 0, set(), threading.Event()
+        self.peak_kib, self.pids, self.stop, self.ready = 0, set(), threading.Event(), threading.Event()
 
     def run(self) -> None:
         import psycopg
 
         with psycopg.connect(dbname=bench.BENCH_DB, autocommit=True, **bench._server_params()) as conn:
+            # Only backends that start from now on: the one the floor used may still be exiting, with the
+            # memory of planning its 2,000-branch statements (an earlier run read 2.6 GiB from it).
+            self.started = conn.execute("SELECT now()").fetchone()[0]
+            self.ready.set()
             while not self.stop.is_set():
                 rows = conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND backend_type = 'client backend'"
+                    "AND backend_type = 'client backend' AND backend_start > %s",
+                    [self.started],
                 ).fetchall()
                 for (pid,) in rows:
                     kib = rss_anon_kib(pid)
@@ -446,6 +451,7 @@ def report_and_memory(net, encounters: int) -> dict:
         settings.MUSTER_AGENCY_CONNECTION_RECYCLE = every
         sampler = BackendMemory()
         sampler.start()
+        sampler.ready.wait()
         times[len(active)] = report_bench.job()
         sampler.stop.set()
         sampler.join()
