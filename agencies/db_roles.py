@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from django.db import connection
 
-# Installed by agencies/migrations/0012_runtime_schema_functions.py (so they belong to the owner role).
+# Installed by agencies/migrations/0012_runtime_schema_functions.py (so they belong to the owner role), and
+# again by 0013 (the clone finds the template's tables through pg_depend's index).
 FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION public.muster_schema_guard(schema_name text, must_be_agency boolean)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -33,10 +34,14 @@ END $fn$;
 
 -- Copy the template's tables (constraints, indexes and identity positions under the same names) into a
 -- new schema; with whole = true, django-tenants' clone_schema copies everything else a template may hold.
+-- The template's tables are found through pg_depend's index (each table depends on its schema), never by
+-- scanning pg_class for the schema: pg_class holds every agency's relations, and a scan of it made each
+-- clone slower than the one before (docs/scaling.md).
 CREATE OR REPLACE FUNCTION public.muster_schema_clone(template text, new_schema text, whole boolean)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     t record;
+    tables oid[];
     statements text[];
     statement text;
 BEGIN
@@ -47,11 +52,15 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format('CREATE SCHEMA %I', new_schema);
+    SELECT coalesce(array_agg(c.oid), '{}') INTO tables
+        FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+        WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = quote_ident(template)::regnamespace
+        AND d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND c.relkind = 'r';
     -- Definitions are read with the template first on the path, so its own tables come out unqualified
     -- and, run with the new schema first on the path, land there; public tables stay qualified.
     PERFORM set_config('search_path', quote_ident(template) || ', pg_catalog, pg_temp', true);
     FOR t IN SELECT c.relname, obj_description(c.oid, 'pg_class') AS note FROM pg_class c
-             WHERE c.relnamespace = quote_ident(template)::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
+             WHERE c.oid = ANY(tables) ORDER BY c.relname LOOP
         EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS '
                        'INCLUDING STORAGE INCLUDING COMMENTS)', new_schema, t.relname, template, t.relname);
         EXECUTE format('INSERT INTO %I.%I OVERRIDING SYSTEM VALUE SELECT * FROM %I.%I',
@@ -65,14 +74,14 @@ BEGIN
                               ORDER BY con.contype = 'f', c.relname, con.conname), '{}')
         INTO statements
         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
-        WHERE c.relnamespace = quote_ident(template)::regnamespace AND con.contype IN ('p', 'u', 'x', 'f');
+        WHERE c.oid = ANY(tables) AND con.contype IN ('p', 'u', 'x', 'f');
     -- pg_get_indexdef always qualifies the table: "CREATE INDEX name ON agency_template.table USING ...".
     SELECT statements || coalesce(array_agg(replace(pg_get_indexdef(i.indexrelid),
                                                     ' ON ' || quote_ident(template) || '.',
                                                     ' ON ' || quote_ident(new_schema) || '.') ORDER BY 1), '{}')
         INTO statements
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-        WHERE c.relnamespace = quote_ident(template)::regnamespace AND NOT EXISTS (
+        FROM pg_index i
+        WHERE i.indrelid = ANY(tables) AND NOT EXISTS (
             SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
             AND con.contype IN ('p', 'u', 'x'));
     PERFORM set_config('search_path', quote_ident(new_schema) || ', pg_catalog, pg_temp', true);
@@ -82,8 +91,7 @@ BEGIN
     FOR t IN SELECT c.relname, a.attname, pg_sequence_last_value(pg_get_serial_sequence(
                  quote_ident(template) || '.' || quote_ident(c.relname), a.attname)::regclass) AS last
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             WHERE c.relnamespace = quote_ident(template)::regnamespace AND c.relkind = 'r'
-             AND a.attidentity <> '' AND a.attnum > 0 LOOP
+             WHERE c.oid = ANY(tables) AND a.attidentity <> '' AND a.attnum > 0 LOOP
         IF t.last IS NOT NULL THEN
             PERFORM setval(pg_get_serial_sequence(quote_ident(new_schema) || '.' || quote_ident(t.relname), t.attname),
                            t.last);

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CLONE_SCHEMA_FUNCTION
 from django_tenants.utils import schema_exists
+
+logger = logging.getLogger(__name__)
 
 # Schemas checked per statement when looking for schemas that miss a migration.
 BEHIND_BATCH = 200
@@ -67,6 +71,109 @@ def schemas_migrate(schema_names: list[str], *, executor: str = "standard", verb
     connection.set_schema_to_public()
 
 
+# Schemas migrated per transaction by the batched path (each inside its own savepoint).
+MIGRATE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class MigrationBatch:
+    """What the template recorded before `migrate_network` moved it, and the SQL that moved it: applied as it
+    stands to every agency schema that recorded exactly the same migrations (docs/scaling.md)."""
+
+    before: tuple[str, ...]  # "app.name" the template recorded, sorted
+    sql: str  # the plan's statements, schema-independent (unqualified names, found through the search path)
+    records: tuple[tuple[str, str], ...]  # the django_migrations rows the executor would add, in order
+
+
+def migration_batch_prepare() -> MigrationBatch | None:
+    """Before the template is migrated: the SQL of what it is about to apply, computed once (as `sqlmigrate`
+    does, against the template) for every agency schema at the same state. None when there is nothing to
+    apply or when the plan cannot be replayed as SQL: a RunPython (or other operation that is not SQL) that
+    runs in agency schemas, a non-atomic migration, a backwards step, or SQL naming the template itself.
+    Those go through Django's executor, schema by schema, as before."""
+    from django.db import router
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.operations.special import SeparateDatabaseAndState
+
+    template = template_schema_name()
+    if not schema_exists(template):
+        return None
+    connection.set_schema(template)
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if not plan:
+            return None
+        before = tuple(sorted(f"{app}.{name}" for app, name in executor.loader.applied_migrations))
+
+        def runs_here(migration, operation) -> bool:
+            if isinstance(operation, SeparateDatabaseAndState):
+                return any(runs_here(migration, inner) for inner in operation.database_operations)
+            hints = getattr(operation, "hints", {})
+            return not operation.reduces_to_sql and router.allow_migrate(connection.alias, migration.app_label, **hints)
+
+        for migration, backwards in plan:
+            if backwards or not migration.atomic or any(runs_here(migration, op) for op in migration.operations):
+                return None
+        state = executor.loader.project_state(list(executor.loader.applied_migrations))
+        statements, records = [], []
+        for migration, _backwards in plan:
+            with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+                state = migration.apply(state, editor, collect_sql=True)
+            statements += editor.collected_sql
+            records += list(migration.replaces) if migration.replaces else [(migration.app_label, migration.name)]
+        sql = "\n".join(statements)
+        if template in sql:
+            return None
+        return MigrationBatch(before=before, sql=sql, records=tuple(records))
+    finally:
+        connection.set_schema_to_public()
+
+
+def schemas_migrate_batched(schema_names: list[str], batch: MigrationBatch) -> list[str]:
+    """Apply `batch` to the given schemas (those `schemas_behind` found) and record its migrations, MIGRATE_BATCH
+    schemas per transaction, each schema in its own savepoint: a schema is migrated and recorded whole or
+    not at all. Only schemas that record exactly what the template recorded before are touched. Returns the
+    schemas left for Django's executor: at another state, or failed (logged by name and error class)."""
+    quote = connection.ops.quote_name
+    apps, names = [app for app, _ in batch.records], [name for _, name in batch.records]
+    left = []
+    connection.set_schema_to_public()
+    for start in range(0, len(schema_names), MIGRATE_BATCH):
+        chunk = schema_names[start : start + MIGRATE_BATCH]
+        with transaction.atomic(), connection.cursor() as cursor:
+            parts = [
+                f"SELECT %s, (SELECT coalesce(array_agg(app || '.' || name ORDER BY app || '.' || name), '{{}}') "  # nosec B608
+                f"FROM {quote(name)}.django_migrations) = %s::text[]"
+                for name in chunk
+            ]
+            params = [value for name in chunk for value in (name, list(batch.before))]
+            cursor.execute(" UNION ALL ".join(parts), params)
+            same = {name for name, equal in cursor.fetchall() if equal}
+            for name in chunk:
+                if name not in same:
+                    left.append(name)
+                    continue
+                try:
+                    with transaction.atomic():
+                        cursor.execute(f"SET LOCAL search_path = {quote(name)}, public")
+                        if batch.sql:
+                            cursor.execute(batch.sql)
+                        cursor.execute(
+                            "INSERT INTO django_migrations (app, name, applied) "
+                            "SELECT app, name, now() FROM unnest(%s::text[], %s::text[]) AS m(app, name)",
+                            [apps, names],
+                        )
+                except DatabaseError as exc:
+                    logger.warning(
+                        "batched migration failed in schema %s (%s); left to the executor", name, type(exc).__name__
+                    )
+                    left.append(name)
+            cursor.execute("SET LOCAL search_path = public")
+    connection.set_schema_to_public()
+    return left
+
+
 @functools.cache
 def migration_nodes() -> frozenset[tuple[str, str]]:
     """Every migration the project's files define, as (app, name): what a current schema records.
@@ -91,9 +198,10 @@ def schemas_behind(schema_names: Iterable[str]) -> list[str]:
         return []
     expected = sorted(f"{app}.{name}" for app, name in migration_nodes())
     with connection.cursor() as cursor:
+        # One catalog lookup per name (to_regclass), not a join over every schema's django_migrations.
         cursor.execute(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)",
+            "SELECT name FROM unnest(%s::text[]) AS name "
+            "WHERE to_regclass(quote_ident(name) || '.django_migrations') IS NOT NULL",
             [names],
         )
         with_table = {row[0] for row in cursor.fetchall()}
@@ -143,26 +251,30 @@ def schema_clone_from_template(schema_name: str) -> None:
 # constraints (CHECK, NOT NULL, primary, unique, foreign, exclusion keys) sends the clone to
 # django-tenants' function, which knows about the rest. Table privileges are not a reason: the
 # runtime role's grants on the template reappear on the copy through the owner's default privileges.
+# What the schema holds is found through pg_depend's index (every function, type, relation, statistics
+# object... depends on its schema; a table's row type, indexes and triggers depend on the table), never by
+# scanning pg_class or pg_type for the schema: those hold every agency's objects and grow with each.
 _OTHER_OBJECTS_SQL = """
+WITH members AS (
+    SELECT d.classid, d.objid FROM pg_depend d
+    WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = to_regnamespace(%s) AND d.objsubid = 0
+), rels AS (
+    SELECT c.* FROM pg_class c JOIN members m ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+)
 SELECT
-    (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid
-        AND (c.relkind NOT IN ('r', 'i', 'S') OR c.relpersistence <> 'p'
-             OR c.relrowsecurity OR c.relhasrules))
-  + (SELECT count(*) FROM pg_class c WHERE c.relnamespace = s.oid AND c.relkind = 'S'
+    (SELECT count(*) FROM members m WHERE m.classid <> 'pg_class'::regclass)
+  + (SELECT count(*) FROM rels c WHERE c.relkind NOT IN ('r', 'S') OR c.relpersistence <> 'p'
+        OR c.relrowsecurity OR c.relhasrules)
+  + (SELECT count(*) FROM rels c WHERE c.relkind = 'S'
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                         AND d.deptype = 'i'))
-  + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace = s.oid)
-  + (SELECT count(*) FROM pg_type t WHERE t.typnamespace = s.oid AND t.typtype IN ('e', 'd', 'r', 'm'))
-  + (SELECT count(*) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
-        WHERE c.relnamespace = s.oid AND NOT tg.tgisinternal)
-  + (SELECT count(*) FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid WHERE c.relnamespace = s.oid)
-  + (SELECT count(*) FROM pg_statistic_ext x WHERE x.stxnamespace = s.oid)
-  + (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-        WHERE c.relnamespace = s.oid AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+  + (SELECT count(*) FROM pg_trigger tg JOIN rels c ON c.oid = tg.tgrelid WHERE NOT tg.tgisinternal)
+  + (SELECT count(*) FROM pg_policy po JOIN rels c ON c.oid = po.polrelid)
+  + (SELECT count(*) FROM pg_attribute a JOIN rels c ON c.oid = a.attrelid
+        WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
         AND (a.attgenerated <> '' OR a.attacl IS NOT NULL))
-  + (SELECT count(*) FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid
-        WHERE c.relnamespace = s.oid AND pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%')
-FROM pg_namespace s WHERE s.nspname = %s
+  + (SELECT count(*) FROM pg_attrdef ad JOIN rels c ON c.oid = ad.adrelid
+        WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%')
 """
 
 

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model
 
@@ -99,13 +100,18 @@ def for_each_active_agency(
     AgencyFailuresError, so the task fails visibly after every agency had its turn. With `on_failure`,
     the caller records each failure itself (a snapshot run stores them) and nothing is raised.
     `agencies` is the list to visit when the caller already listed them (to count them first).
+    Every MUSTER_AGENCY_CONNECTION_RECYCLE agencies the connection is closed (outside a transaction), so
+    the database backend's memory stays bounded however many schemas the loop visits.
     """
     public = get_public_schema_name()
     if connection.schema_name not in (None, public):
         raise WrongSchemaError(f"for_each_active_agency runs from public, not from {connection.schema_name!r}.")
     results: dict[int, T] = {}
     failures: list[tuple[int, Exception]] = []
-    for agency in active_agencies() if agencies is None else agencies:
+    recycle = settings.MUSTER_AGENCY_CONNECTION_RECYCLE
+    for visited, agency in enumerate(active_agencies() if agencies is None else agencies):
+        if recycle and visited and visited % recycle == 0 and not connection.in_atomic_block:
+            connection.close()  # a fresh backend: the last one's cache of every schema it touched goes with it
         try:
             results[agency.pk] = work(agency)
         except Exception as exc:  # one agency's failure must not cost the others their turn

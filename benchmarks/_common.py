@@ -320,27 +320,44 @@ def network_build(*, agencies: int, seed: int = 8, progress: bool = True) -> Syn
     Agencies are created the way onboarding does it (their schema cloned from the template), but
     without the per-agency audit event and task: the rows come in bulk.
     """
-    from django.contrib.auth.hashers import make_password
+    rng = random.Random(seed)
+    net = network_base()
+    agencies_add(net, count=agencies, rng=rng, progress=progress)
+    return net
+
+
+def network_base() -> SyntheticNetwork:
+    """Migrate the scratch database and create the network, its six regions and its standard, no agencies."""
     from django.core.management import call_command
+
+    from network import services as network_services
+    from network import standards
+
+    call_command("migrate_network", verbosity=0)
+    network = network_services.network_get_or_create(name="Synthetic State Network", slug="synthetic")
+    for i in range(1, 7):
+        network_services.region_get_or_create(network=network, name=f"Region {i}", slug=f"region-{i}")
+    standard = standards.standard_ensure_default(network=network)
+    return SyntheticNetwork(network_id=network.pk, standard_id=standard.pk)
+
+
+def agencies_add(
+    net: SyntheticNetwork, *, count: int, rng: random.Random, progress: bool = True, first: int | None = None
+) -> list:
+    """Add `count` active agencies numbered from `first` (default: after those already in `net`), each
+    with its schema cloned from the template and its peer team; returns them (also added to `net`)."""
+    from django.contrib.auth.hashers import make_password
 
     from agencies import schemas
     from agencies.models import Agency, Membership, Role
-    from network import services as network_services
-    from network import standards
-    from network.models import User
+    from network.models import Region, User
 
-    rng = random.Random(seed)
-    call_command("migrate_network", verbosity=0)
-    network = network_services.network_get_or_create(name="Synthetic State Network", slug="synthetic")
-    regions = [
-        network_services.region_get_or_create(network=network, name=f"Region {i}", slug=f"region-{i}")
-        for i in range(1, 7)
-    ]
-    standard = standards.standard_ensure_default(network=network)
+    regions = list(Region.objects.filter(network_id=net.network_id).order_by("slug"))
+    first = first if first is not None else len(net.agencies) + 1
     now = datetime.datetime.now(datetime.UTC)
     rows = [
         Agency(
-            network=network,
+            network_id=net.network_id,
             name=f"Agency {i:04d}",
             slug=f"agency-{i:04d}",
             schema_name=f"agency_{i:04d}",
@@ -351,7 +368,7 @@ def network_build(*, agencies: int, seed: int = 8, progress: bool = True) -> Syn
             provision_step="Ready",
             activated_at=now,
         )
-        for i in range(1, agencies + 1)
+        for i in range(first, first + count)
     ]
     created = Agency.objects.bulk_create(rows)
     started = time.perf_counter()
@@ -364,18 +381,19 @@ def network_build(*, agencies: int, seed: int = 8, progress: bool = True) -> Syn
     sizes = team_sizes(len(created), rng)
     users = User.objects.bulk_create(
         User(email=f"person{a:04d}.{p}@synthetic.invalid", full_name=f"Person {a:04d}-{p}", password=unusable)
-        for a, size in enumerate(sizes)
+        for a, size in zip((agency.pk for agency in created), sizes, strict=True)
         for p in range(size + 3)  # the team, plus a coordinator, a chief and a clinician
     )
-    memberships, supporters, cursor = [], {}, 0
+    memberships, cursor = [], 0
     for agency, size in zip(created, sizes, strict=True):
         team = users[cursor : cursor + size + 3]
         cursor += size + 3
         roles = [Role.COORDINATOR, Role.CHIEF, Role.CLINICIAN] + [Role.PEER_SUPPORTER] * size
         memberships += [Membership(user=u, agency=agency, role=r) for u, r in zip(team, roles, strict=True)]
-        supporters[agency.pk] = [team[0].pk] + [u.pk for u in team[3:]]
+        net.supporters[agency.pk] = [team[0].pk] + [u.pk for u in team[3:]]
     Membership.objects.bulk_create(memberships)
-    return SyntheticNetwork(network_id=network.pk, standard_id=standard.pk, agencies=created, supporters=supporters)
+    net.agencies.extend(created)
+    return created
 
 
 def encounters_generate(net: SyntheticNetwork, *, per_agency: int, days: int = 730, notes_share: float = 0.3) -> None:

@@ -277,6 +277,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.5,
 }
 MUSTER_OUTBOX_RELAY_SECONDS = env_int("MUSTER_OUTBOX_RELAY_SECONDS", 30)
+# Loops over the agencies (for_each_active_agency) close the database connection every this many agencies:
+# a backend caches the catalog entries of every schema it touches and never gives that memory back (about
+# 0.2 MiB per agency schema; docs/scaling.md). 0: never.
+MUSTER_AGENCY_CONNECTION_RECYCLE = env_int("MUSTER_AGENCY_CONNECTION_RECYCLE", 200)
 # Test-only: pause after each agency of a snapshot run, so a test can kill a worker in the middle of one.
 MUSTER_SNAPSHOT_AGENCY_PAUSE_MS = env_int("MUSTER_SNAPSHOT_AGENCY_PAUSE_MS", 0)
 if PRODUCTION and MUSTER_SNAPSHOT_AGENCY_PAUSE_MS:

@@ -13,14 +13,25 @@ from django.utils import timezone
 
 from network.fields import EncryptedTextField
 
+# Columns naming a row in a public table (a user, the standard, an activation) carry no database foreign key:
+# each would add two triggers to that public table per agency schema (30,000 on network_user at 3,000
+# agencies), which every onboarding, every update and every delete of a user row then pays for. Those public
+# rows are never deleted (accounts are deactivated; PROTECT everywhere), and a trigger on each refuses
+# a DELETE (network and activations migrations); docs/scaling.md.
+PUBLIC_ROW = {"db_constraint": False}
+
 
 class Encounter(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The form's one-time key: a double tap or a resubmission finds the encounter already saved.
     submission_key = models.UUIDField(unique=True)
-    standard = models.ForeignKey("network.DocumentationStandard", on_delete=models.PROTECT, related_name="+")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    co_supporters = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    standard = models.ForeignKey(
+        "network.DocumentationStandard", on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
+    co_supporters = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", through="EncounterCoSupporter"
+    )
     occurred_on = models.DateField()
     duration_band = models.CharField(max_length=40)
     contact_mode = models.CharField(max_length=40)
@@ -38,16 +49,17 @@ class Encounter(models.Model):
         blank=True,
         related_name="+",
         help_text="The team clinician a clinician referral is addressed to.",
+        **PUBLIC_ROW,
     )
     visit_number = models.PositiveSmallIntegerField(default=1)
     confidentiality_notice_given = models.BooleanField()
     escalation = models.BooleanField(default=False)
     # Set when the contact was outreach in an interagency activation; nothing flows back but the status.
     activation = models.ForeignKey(
-        "activations.Activation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "activations.Activation", on_delete=models.PROTECT, null=True, blank=True, related_name="+", **PUBLIC_ROW
     )
     outreach_target = models.ForeignKey(
-        "activations.OutreachTarget", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "activations.OutreachTarget", on_delete=models.PROTECT, null=True, blank=True, related_name="+", **PUBLIC_ROW
     )
     notes = EncryptedTextField(null=True, blank=True)
     notes_purged_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +72,21 @@ class Encounter(models.Model):
 
     def __str__(self) -> str:
         return f"Encounter {self.occurred_on:%Y-%m-%d}"
+
+
+class EncounterCoSupporter(models.Model):
+    """The table Django made for `Encounter.co_supporters`, named as a model so that its user column can go
+    without a database foreign key (PUBLIC_ROW) while its encounter column keeps one (same schema)."""
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
+
+    class Meta:
+        db_table = "encounters_encounter_co_supporters"
+        unique_together = [("encounter", "user")]
+
+    def __str__(self) -> str:
+        return f"Co-supporter of encounter {self.encounter_id}"
 
 
 class FollowUp(models.Model):
@@ -76,7 +103,7 @@ class FollowUp(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="follow_ups")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
     due_on = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
@@ -123,7 +150,7 @@ class DisclosureRecord(models.Model):
     disclosed_at = models.DateTimeField()
     notified = ArrayField(models.CharField(max_length=32, choices=Notified.choices))
     written_notice_sent_on = models.DateField(null=True, blank=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -23,13 +23,17 @@ class Command(BaseCommand):
             "--executor",
             default="auto",
             choices=["auto", "standard", "multiprocessing"],
-            help="how agency schemas that need migrating are migrated; auto: in parallel when there are "
-            f"{PARALLEL_FROM} or more and more than one CPU",
+            help="how agency schemas the batched SQL cannot migrate are migrated (or all of them, when given); "
+            f"auto: the batched SQL first, then Django's executor in parallel when {PARALLEL_FROM} or more are left "
+            "and there is more than one CPU",
         )
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
+        # What the template is about to apply, as SQL, while it still stands where the agencies stand
+        # (None: nothing to apply, or a plan that must go through Django's executor in every schema).
+        batch = schemas.migration_batch_prepare() if options["executor"] == "auto" else None
         # The template first: agencies created from now on are cloned from it.
         schemas.template_schema_migrate(verbosity=verbosity)
         names = list(Agency.objects.order_by("pk").values_list("schema_name", flat=True))
@@ -38,12 +42,20 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(names) - len(existing)} agencies have no schema yet (being set up or failed).")
         # One query per 200 schemas finds those missing a migration; the rest are not touched.
         behind = schemas.schemas_behind(existing)
-        if behind:
+        # The template's SQL, applied per schema in batched transactions with the same migration records;
+        # a schema at another state, or where the SQL fails, is left to Django's executor.
+        left = schemas.schemas_migrate_batched(behind, batch) if behind and batch else behind
+        if verbosity >= 1 and batch and behind:
+            self.stdout.write(f"{len(behind) - len(left)} agency schemas migrated by the template's SQL.")
+        if left:
             executor = options["executor"]
             if executor == "auto":
-                parallel = len(behind) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
+                parallel = len(left) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
                 executor = "multiprocessing" if parallel else "standard"
-            schemas.schemas_migrate(behind, executor=executor, verbosity=verbosity)
+            schemas.schemas_migrate(left, executor=executor, verbosity=verbosity)
+            still = schemas.schemas_behind(left)
+            if still:
+                raise CommandError(f"{len(still)} agency schemas are still behind: {', '.join(still[:20])}")
         # Installed here, by the owner: the runtime role cannot create functions (fallback clones only).
         schemas.clone_function_install()
         self._grant_runtime_role(verbosity)
