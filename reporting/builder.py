@@ -45,7 +45,8 @@ def build_since(*, full: bool, today: datetime.date) -> datetime.date:
     return period_start(PeriodKind.QUARTER, previous)
 
 
-def _concepts() -> dict[tuple[int, str, str], str]:
+def vocabulary_concepts() -> dict[tuple[int, str, str], str]:
+    """Each term's concept, by (standard, vocabulary, code): what `agency_metrics` counts coded fields by."""
     return {(t.standard_id, t.vocabulary, t.code): t.concept for t in VocabularyTerm.objects.all()}
 
 
@@ -162,14 +163,25 @@ def followups_overdue_at(day: datetime.date) -> int:
     return count
 
 
-def agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date) -> list[tuple]:
-    """(kind, period_start, metric, dimension, key, value) for one agency, read inside its schema (entered here)."""
+def agency_metrics(
+    agency: Agency, *, since: datetime.date, today: datetime.date, concepts: dict | None = None
+) -> list[tuple]:
+    """(kind, period_start, metric, dimension, key, value) for one agency, read inside its schema (entered here).
+    `concepts`: `vocabulary_concepts()`, read once by a job that builds many agencies."""
     with agency_schema(agency):
-        return _agency_metrics(agency, since=since, today=today)
+        return _agency_metrics(agency, since=since, today=today, concepts=concepts)
 
 
-def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date) -> list[tuple]:
-    concepts = _concepts()
+def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.date, concepts=None) -> list[tuple]:
+    concepts = vocabulary_concepts() if concepts is None else concepts
+    # The agency's activations and its members' first contacts since the earliest period any kind starts,
+    # read once for the three kinds (each kind counts those in its own periods).
+    earliest = min(period_start(kind, since) for kind in KINDS)
+    joined = Participation.objects.filter(agency=agency, activation__occurred_at__date__gte=earliest)
+    participations = [
+        (p.activation, timezone.localtime(p.activation.occurred_at).date()) for p in joined.select_related("activation")
+    ]
+    contacts = _first_contacts(OutreachTarget.objects.filter(home_agency=agency), earliest)
     out: list[tuple] = []
     roster = supporters_of(agency).count()
     counts = _schema_counts(since=since, today=today)
@@ -187,15 +199,14 @@ def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.dat
         periods = {p for _k, p, *_ in out if _k == kind} | {period_start(kind, today)}
         out += [(kind, p, "roster", "", "", roster) for p in periods]
         out.append((kind, period_start(kind, today), "followups_overdue", "", "", overdue))
-        for participation in Participation.objects.filter(
-            agency=agency, activation__occurred_at__date__gte=start
-        ).select_related("activation"):
-            activation = participation.activation
-            p = period_start(kind, timezone.localtime(activation.occurred_at).date())
+        for activation, day in participations:
+            if day < start:
+                continue
+            p = period_start(kind, day)
             out.append((kind, p, "activations", "incident_type", activation.incident_type, 1))
             if kind == PeriodKind.MONTH:
                 out += _before_after(activation, p)
-        minutes = _first_contact_minutes(OutreachTarget.objects.filter(home_agency=agency), kind, start)
+        minutes = _minutes_by_period(contacts, kind, start)
         for p, values in minutes.items():
             out += [
                 (kind, p, "first_contact_minutes_median", "", "", statistics.median(values)),
@@ -219,14 +230,27 @@ def _before_after(activation: Activation, month: datetime.date) -> list[tuple]:
     ]
 
 
-def _first_contact_minutes(targets, kind: str, start: datetime.date) -> dict[datetime.date, list[float]]:
+def _first_contacts(targets, start: datetime.date) -> list[tuple[datetime.date, float]]:
+    """(the incident's local date, minutes from the incident to the member's first contact) for each of
+    `targets` first contacted, not merged, whose activation occurred on or after `start`."""
+    return [
+        (timezone.localtime(occurred).date(), max(0.0, (first - occurred).total_seconds() / 60))
+        for first, occurred in targets.filter(
+            first_contact_at__isnull=False, merged_into__isnull=True, activation__occurred_at__date__gte=start
+        ).values_list("first_contact_at", "activation__occurred_at")
+    ]
+
+
+def _minutes_by_period(contacts, kind: str, start: datetime.date) -> dict[datetime.date, list[float]]:
     values: dict[datetime.date, list[float]] = defaultdict(list)
-    for first, occurred in targets.filter(
-        first_contact_at__isnull=False, merged_into__isnull=True, activation__occurred_at__date__gte=start
-    ).values_list("first_contact_at", "activation__occurred_at"):
-        p = period_start(kind, timezone.localtime(occurred).date())
-        values[p].append(max(0.0, (first - occurred).total_seconds() / 60))
+    for day, minutes in contacts:
+        if day >= start:
+            values[period_start(kind, day)].append(minutes)
     return values
+
+
+def _first_contact_minutes(targets, kind: str, start: datetime.date) -> dict[datetime.date, list[float]]:
+    return _minutes_by_period(_first_contacts(targets, start), kind, start)
 
 
 def _merge(rows: list[tuple]) -> list[tuple]:

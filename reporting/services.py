@@ -60,8 +60,11 @@ def run_execute(*, run_id: int) -> SnapshotRun:
         if settings.MUSTER_SNAPSHOT_AGENCY_PAUSE_MS:  # test-only knob, refused in production
             time.sleep(settings.MUSTER_SNAPSHOT_AGENCY_PAUSE_MS / 1000)
 
+    concepts = builder.vocabulary_concepts()  # once for the run, not once per agency
+
     def build(agency: Agency) -> None:
-        builder.write_agency(agency, builder.agency_metrics(agency, since=since, today=today), since=since)
+        rows = builder.agency_metrics(agency, since=since, today=today, concepts=concepts)
+        builder.write_agency(agency, rows, since=since)
         one_done()
 
     def failed(agency: Agency, exc: Exception) -> None:  # recorded by class only: messages could carry data
