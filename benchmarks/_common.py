@@ -68,6 +68,24 @@ def _server_params() -> dict:
     return {k: v for k, v in params.items() if v}
 
 
+def manage_seconds(*command: str, settings: str | None = None, path: Path | None = None) -> float:
+    """Seconds for one `manage.py` run against the scratch database, as a deploy runs it (output shown on
+    failure only). `settings` and `path`: a scratch settings module and the folder that holds it."""
+    import subprocess
+
+    env = dict(os.environ, MUSTER_DATABASE_NAME=BENCH_DB, MUSTER_LOG_LEVEL="WARNING")
+    env.setdefault("MUSTER_ENV", "development")
+    if settings:
+        env["DJANGO_SETTINGS_MODULE"] = settings
+        env["PYTHONPATH"] = os.pathsep.join([str(path), str(ROOT)])
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True)  # noqa: S603
+    if proc.returncode:
+        sys.stderr.write(proc.stderr.decode()[-4000:])
+        raise RuntimeError(f"manage.py {' '.join(command)} failed")
+    return time.perf_counter() - started
+
+
 def scratch_database_create() -> None:
     import psycopg
 

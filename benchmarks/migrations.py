@@ -12,10 +12,7 @@ app) with django-tenants' multiprocessing executor. Goal: the no-op under 60 s a
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,12 +31,16 @@ def main() -> None:
     bench.scratch_database_create()
     try:
         bench.run_child([__file__, "--child", "--agencies", str(args.agencies)])
-        noop = manage("migrate_network", "-v", "0")
-        previous = manage("migrate_schemas", "--tenant", "-v", "0")
+        noop = bench.manage_seconds("migrate_network", "-v", "0")
+        previous = bench.manage_seconds("migrate_schemas", "--tenant", "-v", "0")
         one = bench.scratch_settings(workdir, {"bench_new_a": 1})
-        standard = manage("migrate_network", "-v", "0", "--executor", "standard", settings=one, path=workdir)
+        standard = bench.manage_seconds(
+            "migrate_network", "-v", "0", "--executor", "standard", settings=one, path=workdir
+        )
         both = bench.scratch_settings(workdir, {"bench_new_a": 1, "bench_new_b": 1})
-        parallel = manage("migrate_network", "-v", "0", "--executor", "multiprocessing", settings=both, path=workdir)
+        parallel = bench.manage_seconds(
+            "migrate_network", "-v", "0", "--executor", "multiprocessing", settings=both, path=workdir
+        )
         reached = tables_in_every_schema(["bench_new_a_record", "bench_new_b_record"])
     finally:
         bench.scratch_database_drop()
@@ -60,20 +61,6 @@ def main() -> None:
         f"no-op over {args.agencies} agencies {noop:.1f} s (django-tenants alone {previous:.1f} s; goal < 60 s); "
         f"one new migration {standard:.1f} s one by one, {parallel:.1f} s in parallel",
     )
-
-
-def manage(*command: str, settings: str | None = None, path: Path | None = None) -> float:
-    """Seconds for one `manage.py` run against the scratch database."""
-    env = dict(os.environ, MUSTER_DATABASE_NAME=bench.BENCH_DB, MUSTER_LOG_LEVEL="WARNING")
-    env.setdefault("MUSTER_ENV", "development")
-    if settings:
-        env["DJANGO_SETTINGS_MODULE"] = settings
-        env["PYTHONPATH"] = os.pathsep.join([str(path), str(bench.ROOT)])
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=bench.ROOT, env=env, check=True, stdout=subprocess.DEVNULL
-    )
-    return time.perf_counter() - started
 
 
 def tables_in_every_schema(tables: list[str]) -> int:

@@ -20,9 +20,7 @@ that grows with the number of agency schemas.
 from __future__ import annotations
 
 import importlib.util
-import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -99,11 +97,11 @@ def main() -> None:
         print(fk, flush=True)
 
         connection.close()
-        noop = manage("migrate_network", "-v", "0")
+        noop = bench.manage_seconds("migrate_network", "-v", "0")
         one = bench.scratch_settings(workdir, {"bench_new_a": 1})
-        new = manage("migrate_network", "-v", "0", settings=one, path=workdir)
+        new = bench.manage_seconds("migrate_network", "-v", "0", settings=one, path=workdir)
         reached, recorded, schemas = migration_reached("bench_new_a")
-        noop_after = manage("migrate_network", "-v", "0", settings=one, path=workdir)
+        noop_after = bench.manage_seconds("migrate_network", "-v", "0", settings=one, path=workdir)
         met_new = new < MIGRATION_GOAL and reached == recorded == schemas
         met_noop = max(noop, noop_after) < NOOP_GOAL
         verdicts += [met_new, met_noop]
@@ -324,21 +322,6 @@ def user_update_cost(rounds: int = 20) -> float:
 
 
 # --- 3. Migrations -----------------------------------------------------------------------------------
-
-
-def manage(*command: str, settings: str | None = None, path: Path | None = None) -> float:
-    """Seconds for one `manage.py` run against the scratch database (output shown on failure only)."""
-    env = dict(os.environ, MUSTER_DATABASE_NAME=bench.BENCH_DB, MUSTER_LOG_LEVEL="WARNING")
-    env.setdefault("MUSTER_ENV", "development")
-    if settings:
-        env["DJANGO_SETTINGS_MODULE"] = settings
-        env["PYTHONPATH"] = os.pathsep.join([str(path), str(bench.ROOT)])
-    started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "manage.py", *command], cwd=bench.ROOT, env=env, capture_output=True)
-    if proc.returncode:
-        sys.stderr.write(proc.stderr.decode()[-4000:])
-        raise RuntimeError(f"manage.py {' '.join(command)} failed")
-    return time.perf_counter() - started
 
 
 def migration_reached(app: str) -> tuple[int, int, int]:
