@@ -22,6 +22,7 @@ from governance.models import Scope
 from governance.selectors import agencies_covered_with
 from network.access import login_view, network_roles_for, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
+from network.forms import choices_read_once
 from network.models import NetworkRole
 from network.selectors import policy_for
 from network.service_errors import add_service_errors, message_service_error
@@ -139,11 +140,13 @@ def _board_context(request: HttpRequest) -> dict:
     if status not in OutreachTarget.Status.values:
         status = ""
     board = selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours)
+    agencies, joinable = selectors.board_agencies(activation)
     return {
         "activation": activation,
         "board": board,
         "follow_ups": board["follow_ups"],
-        "agencies": selectors.participating_agencies(activation),
+        "agencies": agencies,
+        "joinable": joinable,
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
@@ -152,16 +155,13 @@ def _board_context(request: HttpRequest) -> dict:
 
 
 @never_cache
-@activation_view(COORDINATE)
+@activation_view(COORDINATE, annotate=selectors.checklist_inline)
 def activation_board(request: HttpRequest) -> HttpResponse:
     context = _board_context(request)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
-    joinable = (
-        Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE)
-        .filter(pk__in=selectors.joinable_agencies(request.activation).values("pk"))
-        .exclude(pk__in=[a.pk for a in context["agencies"]])
-    )
-    context["add_agency_form"] = AddAgencyForm(agencies=joinable)
+    form = AddAgencyForm(agencies=Agency.objects.filter(pk__in=[a.pk for a in context["joinable"]]))
+    choices_read_once(form.fields["agency"], context["joinable"])  # read with the participating ones
+    context["add_agency_form"] = form
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
