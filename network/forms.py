@@ -81,7 +81,8 @@ def choices_read_once(field: forms.ModelChoiceField, objects: list | None = None
 
 
 class TileChoices:
-    """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
+    """Radio and checkbox groups render as large tap targets (USWDS tiles): the `choices` template tag
+    (agencies/templatetags/muster.py)."""
 
     def style_choice_widgets(self) -> None:
         for field in self.fields.values():
