@@ -313,3 +313,34 @@ def test_outside_a_request_nothing_is_remembered(world):
         actor=world.state_admin, user=user, network=world.agency_a.network, role=NetworkRole.Role.STATE_ADMIN
     )
     assert [r.role for r in network_roles_for(user)] == [NetworkRole.Role.STATE_ADMIN]
+
+
+# Saving an encounter: the request's own (the search path, the agency, session, user, MFA device, memberships),
+# the standard, the form's and the service's checks (the co-supporters, the submission key), the encounter, its
+# co-supporters and its follow-up in one INSERT each, the audit event (two), the reports' change mark and the
+# outbox message. After a real commit the outbox sends it (two more; a test's transaction never commits). It
+# was 22: the form read its co-supporter and activation lists to draw a page it did not draw, the
+# service read the standard's terms the form had just checked, and the co-supporters went in through the
+# related manager (a read, a read, a write).
+ENCOUNTER_POST_BUDGET = 17
+
+
+def test_saving_an_encounter_with_a_co_supporter_and_a_follow_up_runs_a_bounded_number_of_statements(client, world):
+    grow(world, encounters=300, people=2, members=4, activations=2)
+    supporter = world.a[Role.PEER_SUPPORTER]
+    co_supporter = world.a[Role.COORDINATOR]
+    client.force_login(supporter)
+    path = support.agency_url(world.agency_a, "encounter_new")
+    client.get(path)
+    data = support.encounter_form_data(
+        co_supporters=[str(co_supporter.pk)], follow_up_due_on=timezone.localdate().isoformat()
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(path, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    sql = [q["sql"] for q in queries.captured_queries if not TRANSACTION_CONTROL.match(q["sql"])]
+    assert len(sql) <= ENCOUNTER_POST_BUDGET, f"{len(sql)} statements:\n" + "\n".join(s[:200] for s in sql)
+    with tenant_context(world.agency_a):
+        saved = Encounter.objects.get(submission_key=data["submission_key"])
+        assert list(saved.co_supporters.values_list("pk", flat=True)) == [co_supporter.pk]
+        assert FollowUp.objects.filter(encounter=saved).count() == 1
