@@ -129,7 +129,9 @@ def activation_home(request: HttpRequest) -> HttpResponse:
     return redirect("activation_summary", activation_uuid=activation.uuid)
 
 
-def _board_context(request: HttpRequest) -> dict:
+def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
+    """What both the board and its live part show; `joinable`: also the agencies that may still join (the
+    board's form; the live part, refreshed every few seconds, has no use for them)."""
     activation = request.activation
     try:
         agency_id = int(request.GET.get("agency") or 0) or None
@@ -140,13 +142,16 @@ def _board_context(request: HttpRequest) -> dict:
     if status not in OutreachTarget.Status.values:
         status = ""
     board = selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours)
-    agencies, joinable = selectors.board_agencies(activation)
+    if joinable:
+        agencies, may_join = selectors.board_agencies(activation)
+    else:
+        agencies, may_join = selectors.participating_agencies(activation), []
     return {
         "activation": activation,
         "board": board,
         "follow_ups": board["follow_ups"],
         "agencies": agencies,
-        "joinable": joinable,
+        "joinable": may_join,
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
@@ -157,7 +162,7 @@ def _board_context(request: HttpRequest) -> dict:
 @never_cache
 @activation_view(COORDINATE, annotate=selectors.checklist_inline)
 def activation_board(request: HttpRequest) -> HttpResponse:
-    context = _board_context(request)
+    context = _board_context(request, joinable=True)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
     form = AddAgencyForm(agencies=Agency.objects.filter(pk__in=[a.pk for a in context["joinable"]]))
     choices_read_once(form.fields["agency"], context["joinable"])  # read with the participating ones
