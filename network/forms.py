@@ -295,6 +295,18 @@ class PolicyForm(forms.Form):
         label="Disable accounts unused for (days)",
         help_text="CJIS asks for at most 90 days; 1 to 90.",
     )
+    callout_max_texts = forms.IntegerField(
+        min_value=0,
+        max_value=100000,
+        label="Texts one activation's callout may send",
+        help_text="Callout texts, re-sends and texts to coordinators together; 0 sends none. At most 100,000.",
+    )
+    callout_max_calls = forms.IntegerField(
+        min_value=0,
+        max_value=100000,
+        label="Voice calls one activation's callout may place",
+        help_text="0 places none. At most 100,000.",
+    )
     confidentiality_notice_text = forms.CharField(
         max_length=4000,
         label="Confidentiality notice supporters give",
