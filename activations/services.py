@@ -850,7 +850,7 @@ def callout_coordinator_text_send(*, activation_id: int, user_id: int) -> str:
     escalates thirty people at once sends one text, not thirty."""
     with transaction.atomic():
         activation = (
-            Activation.objects.select_for_update()
+            Activation.objects.select_for_update(of=("self",))
             .select_related("lead_agency", "protocol", "network")
             .filter(pk=activation_id, status=Activation.Status.OPEN)
             .first()

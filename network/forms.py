@@ -313,3 +313,49 @@ class PolicyForm(forms.Form):
         help_text=("Shown on the encounter form. Members must be told these limits in writing before a first session."),
         widget=forms.Textarea(attrs={"rows": 6}),
     )
+
+
+# --- Mobile number for callouts (network.services.mobile_*) ----------------------------------------------
+
+
+class MobileNumberForm(forms.Form):
+    number = SingleLineField(
+        label="Mobile number",
+        max_length=32,
+        help_text="A U.S. number, e.g. (202) 555-0123; other countries with + and the country code.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+
+class MobileConfirmForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the text",
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip()
+        if not code.isdigit():
+            raise ValidationError("The code is six digits.")
+        return code
+
+
+class MobilePreferencesForm(forms.Form):
+    accepts_text = forms.BooleanField(label="Text me callouts", required=False)
+    accepts_voice = forms.BooleanField(label="Call me when I have not answered a callout text", required=False)
+    reminders_by_text = forms.BooleanField(label="Text me when a follow-up I own is due", required=False)
+    quiet_from = forms.TimeField(
+        label="Quiet hours from",
+        required=False,
+        help_text="No texts or calls from this time (e.g. 22:00) ...",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+    quiet_until = forms.TimeField(
+        label="Quiet hours until",
+        required=False,
+        help_text="... until this time (e.g. 06:00). Callouts for a line-of-duty death, officer-involved shooting, "
+        "mass casualty, in-custody death or suicide of a member come through anyway.",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )

@@ -494,7 +494,7 @@ class PhoneMessage(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     purpose = models.CharField(max_length=24, help_text="A code: callout, escalation, confirm, reply, reminder...")
     ref_id = models.BigIntegerField(null=True, blank=True)
-    body = EncryptedTextField(blank=True)
+    body = EncryptedTextField(blank=True, null=True)
     # The provider's id (MessageSid / CallSid; inbound keypad input: CallSid + ":digits"). Unique, so a
     # webhook delivered twice is recognised and acted on once.
     provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)

@@ -29,6 +29,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from network.models import MobileNumber, PhoneMessage, phone_index
 
 logger = logging.getLogger(__name__)
+# The SDK logs every request at INFO (URLs, headers); a request that failed is what the logs need.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 TWILIO_API = "https://api.twilio.com"
 DEFAULT_REGION = "US"
