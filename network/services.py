@@ -6,6 +6,7 @@ import datetime
 import hmac
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -255,3 +256,31 @@ def mobile_keyword(*, mobile, word: str) -> str | None:
     if word in HELP_WORDS:
         return HELP_TEXT
     return None
+
+
+REMINDER_TEXT = "Muster: a follow-up you own is due soon. Details after sign-in: {link}"
+
+
+def reminder_text_queue(*, user) -> bool:
+    """Queue a follow-up reminder by text for `user` if they chose it (beside the e-mail, which always
+    goes). Called in the reminder's transaction; the task argument is the user's id only."""
+    if not phone_enabled():
+        return False
+    wanted = MobileNumber.objects.filter(
+        user=user, reminders_by_text=True, confirmed_at__isnull=False, stopped_at__isnull=True
+    ).exists()
+    if wanted:
+        outbox_enqueue(task="network.tasks.reminder_text_task", args=[user.pk])
+    return wanted
+
+
+def reminder_text_send(*, user_id: int) -> bool:
+    """Text the reminder (the worker runs it): no member, no date, no agency, only a link that needs sign-in.
+    Nothing during the person's quiet hours (the e-mail has gone) or once they replied STOP."""
+    mobile = MobileNumber.objects.select_related("user").filter(user_id=user_id).first()
+    if mobile is None or not mobile.reachable("text") or not mobile.reminders_by_text:
+        return False
+    if mobile.quiet_at(timezone.now()):
+        return False
+    text_send(mobile=mobile, body=REMINDER_TEXT.format(link=settings.MUSTER_BASE_URL + "/"), purpose="reminder")
+    return True

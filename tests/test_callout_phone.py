@@ -18,13 +18,14 @@ from activations import services
 from activations.models import Activation, ActivationEvent, CalloutResponse, OutreachTarget
 from activations.phone_views import dev_phone
 from agencies.models import Role
+from encounters.maintenance import follow_up_reminders_send
 from network import services as network_services
 from network.audit import AuditAction
 from network.models import AuditEvent, MobileNumber, OutboxMessage, PhoneMessage, phone_index
 from network.phone import normalize_number
 from network.standards import policy_update
 from tests.phone_provider import FakeProvider, signed_post
-from tests.support import WORLD_MEMBER, open_activation, refused
+from tests.support import WORLD_MEMBER, log_encounter, open_activation, refused
 
 NUMBERS = {"peer": "+12025550142", "coordinator": "+12025550143", "other": "+12025550144"}
 
@@ -481,3 +482,20 @@ def test_the_development_phone_does_not_exist_outside_development(client, world,
             dev_phone(request)
     settings.MUSTER_ENV = "development"
     assert dev_phone(request).status_code == 200
+
+
+@pytest.mark.django_db
+def test_follow_up_reminders_go_by_text_too_for_those_who_chose_it(world, provider, settings):
+    peer = world.a[Role.PEER_SUPPORTER]
+    confirmed_number(peer, NUMBERS["other"], provider)
+    network_services.mobile_preferences_set(
+        actor=peer, accepts_text=True, accepts_voice=True, reminders_by_text=True, quiet_from=None, quiet_until=None
+    )
+    log_encounter(world.agency_a, author=peer, follow_up_due_on=timezone.localdate() + datetime.timedelta(days=1))
+    follow_up_reminders_send(agency=world.agency_a)
+    reminders = OutboxMessage.objects.filter(task="network.tasks.reminder_text_task")
+    assert [peer.pk] in [m.args for m in reminders]
+    assert all(m.args == [peer.pk] for m in reminders)  # nobody who did not choose it
+    assert network_services.reminder_text_send(user_id=peer.pk)
+    text = provider.texts(NUMBERS["other"])[-1].form["Body"]
+    assert text == f"Muster: a follow-up you own is due soon. Details after sign-in: {settings.MUSTER_BASE_URL}/"
