@@ -26,6 +26,7 @@ from network.phone import normalize_number
 from network.standards import policy_update
 from tests.phone_provider import FakeProvider, signed_post
 from tests.support import WORLD_MEMBER, log_encounter, open_activation, refused
+from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
 NUMBERS = {"peer": "+12025550142", "coordinator": "+12025550143", "other": "+12025550144"}
 
@@ -499,3 +500,18 @@ def test_follow_up_reminders_go_by_text_too_for_those_who_chose_it(world, provid
     assert network_services.reminder_text_send(user_id=peer.pk)
     text = provider.texts(NUMBERS["other"])[-1].form["Body"]
     assert text == f"Muster: a follow-up you own is due soon. Details after sign-in: {settings.MUSTER_BASE_URL}/"
+
+
+@pytest.mark.parametrize("missing", ["MUSTER_SMS_ACCOUNT_SID", "MUSTER_SMS_AUTH_TOKEN", "MUSTER_SMS_FROM"])
+def test_production_refuses_half_a_provider_and_a_test_only_minute(missing):
+    provider = {
+        "MUSTER_SMS_ACCOUNT_SID": "AC" + "1" * 32,
+        "MUSTER_SMS_AUTH_TOKEN": "x" * 32,
+        "MUSTER_SMS_FROM": "+12025550100",
+    }
+    whole = run_manage("check", env_overrides={**PRODUCTION_ENV, **provider})
+    assert whole.returncode == 0, whole.stderr
+    half = run_manage("check", env_overrides={**PRODUCTION_ENV, **provider, missing: None})
+    assert half.returncode != 0 and "go together" in half.stderr
+    minute = run_manage("check", env_overrides={**PRODUCTION_ENV, "MUSTER_CALLOUT_MINUTE_SECONDS": "1"})
+    assert minute.returncode != 0 and "tests only" in minute.stderr
