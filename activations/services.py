@@ -773,7 +773,7 @@ def callout_text_step(*, response_id: int, ladder_round: int) -> str:
     """Text the callout to one supporter (the worker runs it). Returns what happened, as a code."""
     with transaction.atomic():
         response = _ladder_response(response_id, ladder_round)
-        if response is None or response.texted_round >= ladder_round:
+        if response is None or response.texted_round >= ladder_round or response.escalated_at is not None:
             return "skipped"
         activation = response.activation
         mobile = _mobile_for(response, "text")
@@ -797,7 +797,7 @@ def callout_call_step(*, response_id: int, ladder_round: int) -> str:
     """No answer to the text: call, read the neutral message and take the keypad answer."""
     with transaction.atomic():
         response = _ladder_response(response_id, ladder_round)
-        if response is None or response.called_round >= ladder_round:
+        if response is None or response.called_round >= ladder_round or response.escalated_at is not None:
             return "skipped"
         activation = response.activation
         _text_wait, call_wait = _waits(activation)
