@@ -25,6 +25,16 @@ def _twiml(body: str) -> HttpResponse:
     return HttpResponse(body, content_type=TWIML)
 
 
+def _field(request: HttpRequest, *names: str, limit: int = 64) -> str:
+    """The first of the posted fields `names` that is present, without NUL bytes (PostgreSQL text cannot
+    hold them) and cut to `limit` characters: the signature proves who sent it, not that it is tidy."""
+    for name in names:
+        value = request.POST.get(name)
+        if value:
+            return value.replace("\x00", "")[:limit]
+    return ""
+
+
 @public_view
 @csrf_exempt
 @require_POST
@@ -32,9 +42,7 @@ def phone_sms(request: HttpRequest) -> HttpResponse:
     if not phone.webhook_signed(request):
         return HttpResponseForbidden("Not signed.")
     reply = services.phone_inbound_text(
-        sender=request.POST.get("From", ""),
-        body=request.POST.get("Body", "")[:1600],
-        sid=request.POST.get("MessageSid", ""),
+        sender=_field(request, "From"), body=_field(request, "Body", limit=1600), sid=_field(request, "MessageSid")
     )
     return _twiml(phone.twiml_message(reply))
 
@@ -45,7 +53,7 @@ def phone_sms(request: HttpRequest) -> HttpResponse:
 def phone_voice_gather(request: HttpRequest) -> HttpResponse:
     if not phone.webhook_signed(request):
         return HttpResponseForbidden("Not signed.")
-    say, done = services.phone_keypad(call_sid=request.POST.get("CallSid", ""), digits=request.POST.get("Digits", ""))
+    say, done = services.phone_keypad(call_sid=_field(request, "CallSid"), digits=_field(request, "Digits"))
     return _twiml(phone.twiml_say(say) if done else phone.twiml_gather(say))
 
 
@@ -55,9 +63,8 @@ def phone_voice_gather(request: HttpRequest) -> HttpResponse:
 def phone_status(request: HttpRequest) -> HttpResponse:
     if not phone.webhook_signed(request):
         return HttpResponseForbidden("Not signed.")
-    post = request.POST
-    sid = post.get("MessageSid") or post.get("CallSid") or ""
-    word = post.get("MessageStatus") or post.get("SmsStatus") or post.get("CallStatus") or ""
+    sid = _field(request, "MessageSid", "CallSid")
+    word = _field(request, "MessageStatus", "SmsStatus", "CallStatus", limit=16)
     services.phone_status_received(sid=sid, word=word)
     return HttpResponse(status=204)
 
@@ -73,19 +80,19 @@ def dev_phone(request: HttpRequest) -> HttpResponse:
     if settings.MUSTER_ENV != "development":
         raise Http404("Not found.")
     if request.method == "POST":
-        action, post = request.POST.get("action"), request.POST
+        action = request.POST.get("action")
         if action == "reply":
-            mobile = MobileNumber.objects.filter(user_id=_int(post.get("user"))).first()
+            mobile = MobileNumber.objects.filter(user_id=_int(request.POST.get("user"))).first()
             if mobile is not None:
                 reply = services.phone_inbound_text(
-                    sender=mobile.number, body=post.get("body", "")[:1600], sid=f"SMdevin{_token()}"
+                    sender=mobile.number, body=_field(request, "body", limit=1600), sid=f"SMdevin{_token()}"
                 )
                 messages.info(request, f"Muster answered: {reply or '(nothing)'}")
         elif action == "keypad":
-            say, _done = services.phone_keypad(call_sid=post.get("sid", ""), digits=post.get("digits", ""))
+            say, _done = services.phone_keypad(call_sid=_field(request, "sid"), digits=_field(request, "digits"))
             messages.info(request, f"The call said: {say}")
         elif action == "status":
-            services.phone_status_received(sid=post.get("sid", ""), word=post.get("word", ""))
+            services.phone_status_received(sid=_field(request, "sid"), word=_field(request, "word", limit=16))
         return redirect("dev_phone")
     sent = list(PhoneMessage.objects.select_related("user").order_by("-created_at", "-id")[:60])
     people = MobileNumber.objects.filter(confirmed_at__isnull=False).select_related("user").order_by("user__full_name")

@@ -515,3 +515,39 @@ def test_production_refuses_half_a_provider_and_a_test_only_minute(missing):
     assert half.returncode != 0 and "go together" in half.stderr
     minute = run_manage("check", env_overrides={**PRODUCTION_ENV, "MUSTER_CALLOUT_MINUTE_SECONDS": "1"})
     assert minute.returncode != 0 and "tests only" in minute.stderr
+
+
+HOSTILE = ["", "\x00", "☃" * 3, "9" * 5000, "-1", "25:99", "<script>", "1' OR '1'='1"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", HOSTILE)
+def test_the_mobile_page_answers_hostile_input_without_a_server_error(client, world, provider, value):
+    user = world.b[Role.PEER_SUPPORTER]
+    confirmed_number(user, NUMBERS["peer"], provider)
+    client.force_login(user)
+    page = reverse("account_mobile")
+    for data in (
+        {"action": "number", "number": value},
+        {"action": "confirm", "code": value},
+        {"action": "preferences", "accepts_text": value, "quiet_from": value, "quiet_until": ""},
+        {"action": "preferences", "quiet_from": "22:00", "quiet_until": value},
+        {"action": value},
+        {"action": "resend"},
+    ):
+        assert client.post(page, data).status_code in (200, 302), data
+    assert MobileNumber.objects.get(user=user).number == NUMBERS["peer"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", HOSTILE)
+def test_signed_webhooks_answer_hostile_fields_without_a_server_error(client, world, provider, value):
+    call_out_b(world, provider)
+    for path, params in (
+        ("phone_sms", {"From": value, "Body": value, "MessageSid": value}),
+        ("phone_sms", {"From": NUMBERS["peer"], "Body": value, "MessageSid": f"SM{len(value)}x"}),
+        ("phone_voice_gather", {"CallSid": value, "Digits": value}),
+        ("phone_status", {"MessageSid": value, "MessageStatus": value}),
+        ("phone_status", {"CallSid": value, "CallStatus": "failed"}),
+    ):
+        assert signed_post(client, reverse(path), params).status_code in (200, 204), (path, params)
