@@ -138,11 +138,12 @@ def mobile_number_set(*, actor, number: str, request=None):
 
 def mobile_confirmation_send(*, mobile_id: int) -> bool:
     """Make a fresh code, keep only its keyed hash, and text it. Run by the worker: the code never passes
-    through a task argument or a log. False when there is nothing to confirm."""
-
+    through a task argument or a log. False when there is nothing to confirm, or when a code was made for
+    this request already (the outbox delivers at least once: a second delivery must not replace the code
+    the person has just received)."""
     with transaction.atomic():
         mobile = MobileNumber.objects.select_for_update().select_related("user").filter(pk=mobile_id).first()
-        if mobile is None or mobile.confirmed:
+        if mobile is None or mobile.confirmed or mobile.code_digest:
             return False
         code = f"{secrets.randbelow(10**6):06d}"
         mobile.code_digest, mobile.code_sent_at = _code_digest(mobile, code), timezone.now()
@@ -184,6 +185,7 @@ def mobile_code_resend(*, actor, request=None) -> bool:
     if not rate_limit_allows(scope="mobile-code-send", key=str(actor.pk), limit=3, window_seconds=900):
         raise ValidationError("Three codes were sent in 15 minutes: wait, then try again.", code="rate_limited")
     with transaction.atomic():
+        MobileNumber.objects.filter(pk=mobile.pk).update(code_digest="")  # the old code is void; a new one goes
         outbox_enqueue(task="network.tasks.mobile_confirmation_text_task", args=[mobile.pk])
     return True
 

@@ -19,8 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
+
+from network import services as network_services
+from network.models import MobileNumber, OutboxMessage
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -121,3 +126,18 @@ def signed_post(client: Client, path: str, params: dict[str, str], *, token: str
     url = settings.MUSTER_BASE_URL + path
     signature = RequestValidator(token).compute_signature(url, params)
     return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def confirm_committed(provider: FakeProvider, user, number: str):
+    """Register and confirm `user`'s number for a test that commits (worker and browser tests). The confirmation
+    task the service queues is marked sent in the same transaction, so no worker running elsewhere in the suite
+    makes a code of its own; the code is made here and texted to the stand-in provider, as the task would."""
+    with transaction.atomic():
+        network_services.mobile_number_set(actor=user, number=number)
+        mobile = MobileNumber.objects.get(user=user)
+        OutboxMessage.objects.filter(
+            task="network.tasks.mobile_confirmation_text_task", args=[mobile.pk], sent_at__isnull=True
+        ).update(sent_at=timezone.now())
+    network_services.mobile_confirmation_send(mobile_id=mobile.pk)
+    code = re.search(r"\b(\d{6})\b", provider.texts(mobile.number)[-1].form["Body"]).group(1)
+    return network_services.mobile_number_confirm(actor=user, code=code)

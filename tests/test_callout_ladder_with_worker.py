@@ -6,7 +6,6 @@ protocol sets N = M = 2. The measured timings are printed (pytest -s shows them;
 
 import datetime
 import os
-import re
 import time
 import uuid
 
@@ -21,8 +20,8 @@ from agencies import services as agency_services
 from agencies.models import Role
 from governance import services as governance_services
 from network import services as network_services
-from network.models import MobileNumber, PhoneMessage
-from tests.phone_provider import FakeProvider, signed_post
+from network.models import PhoneMessage
+from tests.phone_provider import FakeProvider, confirm_committed, signed_post
 from tests.support import make_agency, make_ready, make_user
 
 pytestmark = pytest.mark.stack
@@ -98,11 +97,7 @@ def test_the_ladder_runs_on_the_worker_with_its_timings(phone_worker, stack, dja
             membership = agency_services.membership_add(actor=None, user=user, agency=agency, role=role)
             make_ready(membership)
             number = f"+1202555{(int(tag, 16) % 90 + 10):02d}{index:02d}"
-            network_services.mobile_number_set(actor=user, number=number)
-            mobile = MobileNumber.objects.get(user=user)
-            network_services.mobile_confirmation_send(mobile_id=mobile.pk)
-            code = re.search(r"\b(\d{6})\b", provider.texts(mobile.number)[-1].form["Body"]).group(1)
-            network_services.mobile_number_confirm(actor=user, code=code)
+            mobile = confirm_committed(provider, user, number)
             people[key], numbers[key] = user, mobile.number
         coordinator = people["coordinator"]
         activation = services.activation_open(

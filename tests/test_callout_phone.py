@@ -117,6 +117,9 @@ def test_the_confirmation_code_is_texted_and_only_the_right_code_confirms(world,
     code = re.search(r"\b(\d{6})\b", text.form["Body"]).group(1)
     assert text.authorized and text.form["From"] == "+12025550100"
     assert code not in MobileNumber.objects.get(pk=mobile.pk).code_digest
+    # The outbox delivers at least once: a second delivery of the task sends no second, different code.
+    assert network_services.mobile_confirmation_send(mobile_id=mobile.pk) is False
+    assert len(provider.texts("+12025550142")) == 1
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     with refused("bad_code"):
         network_services.mobile_number_confirm(actor=user, code=wrong)

@@ -17,9 +17,8 @@ from playwright.sync_api import expect
 from agencies import services as agency_services
 from agencies.models import Role
 from network import services as network_services
-from network.models import MobileNumber
 from tests.e2e.conftest import VIEWPORTS, csp_violations, screenshot
-from tests.phone_provider import FakeProvider
+from tests.phone_provider import FakeProvider, confirm_committed
 from tests.stack import Stack
 from tests.support import PASSWORD, login_as, make_agency, make_ready, make_user
 
@@ -81,13 +80,7 @@ def _people(django_db_blocker, settings):
                 user.save(update_fields=["password"])
                 make_ready(agency_services.membership_add(actor=None, user=user, agency=agency, role=role))
                 if key != "coordinator":
-                    network_services.mobile_number_set(
-                        actor=user, number=f"+1202555{int(tag, 16) % 90 + 10:02d}{index:02d}"
-                    )
-                    mobile = MobileNumber.objects.get(user=user)
-                    network_services.mobile_confirmation_send(mobile_id=mobile.pk)
-                    code = re.search(r"\b(\d{6})\b", provider.texts(mobile.number)[-1].form["Body"]).group(1)
-                    network_services.mobile_number_confirm(actor=user, code=code)
+                    confirm_committed(provider, user, f"+1202555{int(tag, 16) % 90 + 10:02d}{index:02d}")
                 people[key] = user
     finally:
         provider.stop()
