@@ -54,9 +54,10 @@ def activation_perms_for(user, activation, *, granted: list[str] | None = None) 
     return held
 
 
-def activation_view(*perms: str) -> Callable[[View], View]:
+def activation_view(*perms: str, annotate: Callable[[], dict] | None = None) -> Callable[[View], View]:
     """A page of one activation (public schema, /activations/<uuid>/...): the user must hold one of
-    `perms` on it. The view receives `request.activation` and `request.activation_perms`."""
+    `perms` on it. The view receives `request.activation` and `request.activation_perms`. `annotate`: what
+    else the page reads in the activation's own statement (a dict of annotations, network/inline.py)."""
     if not perms:
         raise ValueError("activation_view needs at least one permission.")
     allowed = frozenset(perms)
@@ -69,11 +70,10 @@ def activation_view(*perms: str) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             # The activation and the user's grants on it, in one statement.
-            activation = (
-                with_grants(Activation.objects.select_related("lead_agency__region", "network"), request.user)
-                .filter(uuid=activation_uuid)
-                .first()
-            )
+            activations = Activation.objects.select_related("lead_agency__region", "network", "protocol")
+            if annotate is not None:
+                activations = activations.annotate(**annotate())
+            activation = with_grants(activations, request.user).filter(uuid=activation_uuid).first()
             granted = (activation.granted or []) if activation is not None else []
             held = activation_perms_for(request.user, activation, granted=granted)
             if not held & allowed:

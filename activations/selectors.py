@@ -7,7 +7,7 @@ import datetime
 from collections import Counter
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from agencies.selectors import supporting_memberships
 from governance.models import Scope
 from governance.selectors import agencies_covered, agencies_covered_with
 from network.access import network_roles_for
+from network.inline import inline_instances, inline_rows
 from network.models import NetworkRole
 from network.selectors import policy_for
 from network.suppression import Cell, protect
@@ -67,10 +68,12 @@ def board(
     """Everything the coordinators' board shows. Members without a first contact after
     `no_contact_hours` come first, then unassigned ones, then the rest by when they were added."""
     now = timezone.now()
+    # Each member with their scheduled follow-ups, read in the same statement (network/inline.py).
+    scheduled_of = TargetFollowUp.objects.filter(target=OuterRef("pk")).order_by("due_on", "id")
     all_targets = list(
-        OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True).select_related(
-            "home_agency", "assigned_supporter", "assigned_agency", "follow_up_agency"
-        )
+        OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True)
+        .select_related("home_agency", "assigned_supporter", "assigned_agency", "follow_up_agency")
+        .annotate(scheduled=inline_rows(scheduled_of, "id", "target_id", "days_after", "due_on", "done_at"))
     )
     threshold = now - datetime.timedelta(hours=no_contact_hours)
     counts = Counter(t.status for t in all_targets)
@@ -88,13 +91,9 @@ def board(
         return (not waiting, target.assigned_supporter_id is not None, target.added_at)
 
     shown.sort(key=urgency)
-    # Every scheduled follow-up of the activation's members, once: the next open one per member shown, and
-    # the counts above the table.
-    scheduled = list(
-        TargetFollowUp.objects.filter(target__activation=activation, target__merged_into__isnull=True).order_by(
-            "due_on", "id"
-        )
-    )
+    # Every scheduled follow-up of the activation's members: the next open one per member shown, and the
+    # counts above the table.
+    scheduled = [f for t in all_targets for f in inline_instances(TargetFollowUp, t.scheduled)]
     next_scheduled: dict[int, TargetFollowUp] = {}
     for follow_up in scheduled:
         if follow_up.done_at is None:
@@ -166,13 +165,24 @@ def timeline(activation: Activation) -> list[ActivationEvent]:
     return list(activation.events.select_related("actor", "agency"))
 
 
+CHECKLIST_FIELDS = ("id", "position", "title", "not_before", "due_at", "done_at", "done_by_id", "done_by__full_name")
+
+
+def checklist_inline() -> dict:
+    """The protocol checklist, to read in the activation's own statement (`activation_view(annotate=...)`)."""
+    items = ChecklistItem.objects.filter(activation=OuterRef("pk")).order_by("due_at", "position")
+    return {"checklist_rows": inline_rows(items, *CHECKLIST_FIELDS)}
+
+
 def checklist(activation: Activation) -> list[dict]:
-    """The protocol checklist with each step's state now: done, overdue, due or upcoming."""
+    """The protocol checklist with each step's state now: done, overdue, due or upcoming. Read with the
+    activation when it was loaded with `checklist_inline()`."""
     now = timezone.now()
-    return [
-        {"item": item, "state": item.state(now)}
-        for item in activation.checklist.select_related("done_by").order_by("due_at", "position")
-    ]
+    if hasattr(activation, "checklist_rows"):
+        items = inline_instances(ChecklistItem, activation.checklist_rows)
+    else:
+        items = activation.checklist.select_related("done_by").order_by("due_at", "position")
+    return [{"item": item, "state": item.state(now)} for item in items]
 
 
 def follow_up_counts_of(follow_ups: list[TargetFollowUp]) -> dict:
@@ -256,6 +266,20 @@ def joinable_agencies(activation: Activation) -> QuerySet[Agency]:
 
 def participating_agencies(activation: Activation) -> list[Agency]:
     return [p.agency for p in activation.participations.select_related("agency")]
+
+
+def board_agencies(activation: Activation) -> tuple[list[Agency], list[Agency]]:
+    """The agencies taking part, and the active ones a collaboration agreement in force lets join: one
+    statement, by name."""
+    taking_part = Exists(Participation.objects.filter(activation=activation, agency=OuterRef("pk")))
+    may_join = Q(status=Agency.Status.ACTIVE, pk__in=joinable_agencies(activation).values("pk"))
+    agencies = list(
+        Agency.objects.filter(network_id=activation.network_id)
+        .annotate(taking_part=taking_part)
+        .filter(Q(taking_part=True) | may_join)
+        .order_by("name")
+    )
+    return [a for a in agencies if a.taking_part], [a for a in agencies if not a.taking_part]
 
 
 def activation_supporters(activation: Activation) -> QuerySet[Membership]:

@@ -22,6 +22,7 @@ from governance.models import Scope
 from governance.selectors import agencies_covered_with
 from network.access import login_view, network_roles_for, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
+from network.forms import choices_read_once
 from network.models import NetworkRole
 from network.selectors import policy_for
 from network.service_errors import add_service_errors, message_service_error
@@ -128,7 +129,9 @@ def activation_home(request: HttpRequest) -> HttpResponse:
     return redirect("activation_summary", activation_uuid=activation.uuid)
 
 
-def _board_context(request: HttpRequest) -> dict:
+def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
+    """What both the board and its live part show; `joinable`: also the agencies that may still join (the
+    board's form; the live part, refreshed every few seconds, has no use for them)."""
     activation = request.activation
     try:
         agency_id = int(request.GET.get("agency") or 0) or None
@@ -139,11 +142,16 @@ def _board_context(request: HttpRequest) -> dict:
     if status not in OutreachTarget.Status.values:
         status = ""
     board = selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours)
+    if joinable:
+        agencies, may_join = selectors.board_agencies(activation)
+    else:
+        agencies, may_join = selectors.participating_agencies(activation), []
     return {
         "activation": activation,
         "board": board,
         "follow_ups": board["follow_ups"],
-        "agencies": selectors.participating_agencies(activation),
+        "agencies": agencies,
+        "joinable": may_join,
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
@@ -152,16 +160,13 @@ def _board_context(request: HttpRequest) -> dict:
 
 
 @never_cache
-@activation_view(COORDINATE)
+@activation_view(COORDINATE, annotate=selectors.checklist_inline)
 def activation_board(request: HttpRequest) -> HttpResponse:
-    context = _board_context(request)
+    context = _board_context(request, joinable=True)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
-    joinable = (
-        Agency.objects.filter(network=request.activation.network, status=Agency.Status.ACTIVE)
-        .filter(pk__in=selectors.joinable_agencies(request.activation).values("pk"))
-        .exclude(pk__in=[a.pk for a in context["agencies"]])
-    )
-    context["add_agency_form"] = AddAgencyForm(agencies=joinable)
+    form = AddAgencyForm(agencies=Agency.objects.filter(pk__in=[a.pk for a in context["joinable"]]))
+    choices_read_once(form.fields["agency"], context["joinable"])  # read with the participating ones
+    context["add_agency_form"] = form
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS

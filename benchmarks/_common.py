@@ -95,8 +95,13 @@ def scratch_database_create() -> None:
 
 
 def scratch_database_drop() -> None:
+    """Drop the scratch database; `MUSTER_BENCH_KEEP=1` keeps it, to profile against it afterwards (the next
+    run starts afresh all the same)."""
     import psycopg
 
+    if os.environ.get("MUSTER_BENCH_KEEP") == "1":
+        print(f"  kept the scratch database {BENCH_DB} (MUSTER_BENCH_KEEP=1)", flush=True)
+        return
     with contextlib.suppress(Exception):
         from django.db import connections
 

@@ -466,6 +466,8 @@ def profile_pages(sessions: dict[str, list[dict]], workdir: Path, repeat: int = 
         with connection.execute_wrapper(count):
             call(client)
         sql_count = len(statements)
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        (workdir / f"statements-{slug}.sql").write_text(";\n".join(statements) + ";\n")
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(repeat):

@@ -7,6 +7,7 @@ import uuid
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from activations.selectors import activations_open_for
 from agencies.models import Agency, Discipline
@@ -148,8 +149,6 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         self.fields["referred_to"].queryset = _users(clinicians_of(agency))
         self.fields["activation"].queryset = activations_open_for(agency)
         self.fields["activation"].label_from_instance = lambda a: f"{a.name} ({a.get_incident_type_display()})"
-        # Each list is read once, for the page and for the question whether to show it at all.
-        self.offers = {name: choices_read_once(self.fields[name]) for name in ("co_supporters", "activation")}
         if activation_fixed:
             # An activation contact belongs to its assignment's activation: shown, not chosen.
             self.fields["activation"].disabled = True
@@ -172,6 +171,13 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
             if name in self.fields:
                 self.fields[name].widget.attrs["autocomplete"] = "off"
         self.style_choice_widgets()
+
+    @cached_property
+    def offers(self) -> dict[str, bool]:
+        """Whether the page offers co-supporters and activations to choose. Each list is read once, when the
+        page is drawn, for the page and for the question whether to show it at all; a valid post that
+        saves and redirects reads neither (the fields validate against their querysets)."""
+        return {name: choices_read_once(self.fields[name]) for name in ("co_supporters", "activation")}
 
     def clean_occurred_on(self):
         value = self.cleaned_data["occurred_on"]

@@ -15,11 +15,11 @@ from activations.services import outreach_contact_logged
 from agencies.models import Agency
 from agencies.selectors import clinicians_of, supporters_of
 from agencies.tenancy import agency_service
-from encounters.models import DisclosureRecord, Encounter, FollowUp
+from encounters.models import DisclosureRecord, Encounter, EncounterCoSupporter, FollowUp
 from encounters.signals import encounters_changed
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
-from network.selectors import policy_for
+from network.selectors import policy_for, terms_by_vocabulary
 from network.standards import MULTI_VALUED
 
 _SINGLE_CODED = {
@@ -37,9 +37,8 @@ if set(_MULTI_CODED.values()) != set(MULTI_VALUED):  # checked at import: an ass
 
 
 def _check_codes(standard: DocumentationStandard, values: dict) -> None:
-    allowed: dict[str, set[str]] = {}
-    for vocabulary, code in standard.terms.values_list("vocabulary", "code"):
-        allowed.setdefault(vocabulary, set()).add(code)
+    # The terms the form offered: a published version's terms are read once per process.
+    allowed = {vocabulary: {t.code for t in terms} for vocabulary, terms in terms_by_vocabulary(standard).items()}
     errors = {}
     for field, vocabulary in _SINGLE_CODED.items():
         if values[field] not in allowed.get(vocabulary, set()):
@@ -116,9 +115,8 @@ def encounter_log(
         errors["visit_number"] = "Visit number is between 1 and 99."
     if follow_up_due_on is not None and follow_up_due_on < occurred_on:
         errors["follow_up_due_on"] = "The follow-up cannot be due before the encounter."
-    supporters = _user_ids(supporters_of(agency))
     co_ids = {u.pk for u in co_supporters}
-    if author.pk in co_ids or not co_ids <= supporters:
+    if co_ids and (author.pk in co_ids or not co_ids <= _user_ids(supporters_of(agency))):
         errors["co_supporters"] = "Co-supporters are other peer supporters of this agency."
     if referral == "clinician":
         if referred_to is None or referred_to.pk not in _user_ids(clinicians_of(agency)):
@@ -163,8 +161,10 @@ def encounter_log(
                     referred=referral != "none",
                     follow_up_due_on=follow_up_due_on,
                 )
-            if co_ids:
-                encounter.co_supporters.set(co_ids)
+            if co_ids:  # a new encounter has none yet: one INSERT, not the related manager's read-then-write
+                EncounterCoSupporter.objects.bulk_create(
+                    EncounterCoSupporter(encounter=encounter, user_id=user_id) for user_id in co_ids
+                )
             if follow_up_due_on is not None:
                 FollowUp.objects.create(encounter=encounter, owner=author, due_on=follow_up_due_on)
             audit_record(

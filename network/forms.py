@@ -67,20 +67,22 @@ class MfaResetForm(forms.Form):
     )
 
 
-def choices_read_once(field: forms.ModelChoiceField) -> bool:
+def choices_read_once(field: forms.ModelChoiceField, objects: list | None = None) -> bool:
     """Read a model choice field's queryset now, once, into fixed choices, and say whether it offered any.
+    `objects`: the queryset's rows when the page has already read them with something else.
 
     A model choice field reads its queryset every time its choices are iterated (the widget, a template's
     "is there anything to choose?"); fixed choices are read once. Validation still checks a posted value
     against the queryset."""
-    objects = list(field.queryset)
+    objects = list(field.queryset) if objects is None else objects
     empty = [("", field.empty_label)] if field.empty_label is not None else []
     field.choices = empty + [(field.prepare_value(obj), field.label_from_instance(obj)) for obj in objects]
     return bool(objects)
 
 
 class TileChoices:
-    """Radio and checkbox groups render as large tap targets (USWDS tiles), see includes/choices.html."""
+    """Radio and checkbox groups render as large tap targets (USWDS tiles): the `choices` template tag
+    (agencies/templatetags/muster.py)."""
 
     def style_choice_widgets(self) -> None:
         for field in self.fields.values():

@@ -619,6 +619,36 @@ def test_on_the_board_the_members_come_before_the_folded_filters_and_checklist(c
 
 
 @pytest.mark.django_db
+def test_the_board_shows_each_step_and_who_ticked_it_each_members_next_follow_up_and_who_may_join(client, world):
+    """The board reads its checklist with the activation and the follow-ups with the members (network/inline.py):
+    what it shows must be what the rows say."""
+    governance_services.protocol_save(
+        actor=world.state_admin,
+        network=world.agency_a.network,
+        incident_type="mci",
+        name="Mass casualty protocol",
+        steps=[("Call out the team", 0, 1), ("Debriefing", 24, 240)],
+        follow_up_days=[7, 30],
+    )
+    activation = open_activation(world)  # agency B is not taking part, and an agreement lets it join
+    coordinator = world.a[Role.COORDINATOR]
+    first = activation.checklist.get(position=1)
+    services.checklist_item_done(actor=coordinator, item=first, request=None)
+    target = _member(world, activation)
+    week = target.follow_ups.order_by("due_on").first()  # the 7-day one: the next open one
+    client.force_login(coordinator)
+    page = client.get(f"/activations/{activation.uuid}/board/").content.decode()
+    assert f"by {coordinator.get_full_name()}" in page  # the ticked step and who ticked it
+    assert "Debriefing" in page and "1 of 2 done" in page
+    assert f"{week.due_on:%Y-%m-%d} · 7-day" in page
+    add_agency = page[page.index("Add a participating agency") :]
+    assert f'value="{world.agency_b.pk}">{world.agency_b.name}</option>' in add_agency[: add_agency.index("</select>")]
+    filter_choices = page[page.index('id="f-agency"') :]
+    filter_choices = filter_choices[: filter_choices.index("</select>")]
+    assert world.agency_a.name in filter_choices and world.agency_b.name not in filter_choices
+
+
+@pytest.mark.django_db
 def test_zero_counters_on_the_board_are_not_shown_in_alarm_red(client, world):
     activation = open_two_agency_activation(world)
     client.force_login(world.a[Role.COORDINATOR])

@@ -1,8 +1,8 @@
-"""includes/choices.html writes each radio and checkbox itself instead of through Django's widget templates
-(two template renders per choice fewer: docs/performance.md). It must write exactly what Django would."""
+"""The `{% choices %}` tag (agencies/templatetags/muster.py) writes each radio and checkbox in Python instead of
+through Django's widget templates (docs/performance.md). It must write exactly what Django would."""
 
 from django import forms
-from django.template.loader import render_to_string
+from django.template import Context, Template
 
 from encounters.forms import EncounterForm
 
@@ -18,6 +18,12 @@ class _Sample(forms.Form):
     )
 
 
+def _tiles(field, *, multiple: bool) -> str:
+    return Template("{% load muster %}{% choices field multiple=multiple %}").render(
+        Context({"field": field, "multiple": multiple})
+    )
+
+
 def _inputs(html: str) -> list[str]:
     return [line.strip() for line in html.splitlines() if line.strip().startswith("<input")]
 
@@ -26,7 +32,7 @@ def test_the_tiles_write_the_same_inputs_as_djangos_widgets():
     form = _Sample({"single": "a", "several": ["2"]})
     for name, multiple in (("single", False), ("several", True)):
         bound = form[name]
-        ours = _inputs(render_to_string("includes/choices.html", {"field": bound, "multiple": multiple}))
+        ours = _inputs(_tiles(bound, multiple=multiple))
         djangos = [str(choice.tag()) for choice in bound]
         assert ours == djangos
         assert any("checked" in tag for tag in djangos)  # the comparison covers a selected choice
@@ -40,5 +46,5 @@ def test_the_encounter_forms_tiles_are_djangos_inputs(db, world):
         agency=agency, user=world.a["peer_supporter"], standard=standard_current(agency.network), notes_enabled=True
     )
     bound = form["topics"]
-    ours = _inputs(render_to_string("includes/choices.html", {"field": bound, "multiple": True}))
+    ours = _inputs(_tiles(bound, multiple=True))
     assert ours == [str(choice.tag()) for choice in bound] and len(ours) > 5
