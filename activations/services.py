@@ -39,9 +39,10 @@ from agencies.selectors import SUPPORTING_ROLES
 from agencies.services import role_group
 from governance.models import Scope
 from governance.selectors import agreement_covering, protocol_for
-from network import phone
+from network import channels, phone
 from network import services as network_services
 from network.audit import AuditAction, audit_record
+from network.channels import Channel
 from network.models import MobileNumber, PhoneMessage
 from network.notify import notify
 from network.outbox import outbox_enqueue
@@ -187,7 +188,7 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
             m for m in activation_supporters(activation) if not readiness_problem(m, incident_date=incident_date)
         ]
         emails = []
-        reachable = _users_reachable_by_phone([m.user_id for m in members])
+        reachable = channels.users_with_phone([m.user_id for m in members])
         for membership in members:
             response, created = CalloutResponse.objects.get_or_create(
                 activation=activation, supporter=membership.user, defaults={"agency": membership.agency}
@@ -699,13 +700,6 @@ def callout_voice_text(activation: Activation) -> str:
     )
 
 
-def _users_reachable_by_phone(user_ids) -> set[int]:
-    if not phone.phone_enabled():
-        return set()
-    mobiles = MobileNumber.objects.filter(user_id__in=user_ids, confirmed_at__isnull=False, stopped_at__isnull=True)
-    return {m.user_id for m in mobiles if m.accepts_text or m.accepts_voice}
-
-
 def _minutes(count: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=count * settings.MUSTER_CALLOUT_MINUTE_SECONDS)
 
@@ -752,13 +746,11 @@ def _ladder_response(response_id: int, ladder_round: int) -> CalloutResponse | N
     return response
 
 
-def _mobile_for(response: CalloutResponse, channel: str) -> MobileNumber | None:
-    mobile = MobileNumber.objects.select_related("user").filter(user=response.supporter).first()
-    if mobile is None or not mobile.reachable(channel):
-        return None
-    if response.activation.incident_type not in MAJOR_INCIDENTS and mobile.quiet_at(timezone.now()):
-        return None
-    return mobile
+def _mobile_for(response: CalloutResponse, channel: Channel) -> MobileNumber | None:
+    """The supporter's number if `channel` reaches them now; callouts for major incidents ring through quiet hours."""
+    mobile = channels.mobile_of(response.supporter_id)
+    major = response.activation.incident_type in MAJOR_INCIDENTS
+    return mobile if channels.mobile_reaches(mobile, channel, through_quiet_hours=major) else None
 
 
 def _spend(activation: Activation, counter: str, cap: int) -> bool:
@@ -776,11 +768,13 @@ def callout_text_step(*, response_id: int, ladder_round: int) -> str:
         if response is None or response.texted_round >= ladder_round or response.escalated_at is not None:
             return "skipped"
         activation = response.activation
-        mobile = _mobile_for(response, "text")
+        mobile = _mobile_for(response, Channel.TEXT)
         if mobile is None or not _spend(activation, "texts_sent", policy_for(activation.network).callout_max_texts):
             _step_queue("call", response)  # no text possible: straight to the next rung
             return "no-text"
-        message = phone.text_send(mobile=mobile, body=callout_text(activation), purpose="callout", ref_id=response.pk)
+        message = channels.deliver(
+            Channel.TEXT, mobile=mobile, text=callout_text(activation), purpose="callout", ref_id=response.pk
+        )
         response.texted_round = ladder_round
         failed = message.status == PhoneMessage.Status.FAILED
         response.channel_state = State.FAILED if failed else _TEXT_STATE.get(message.status, State.SENT)
@@ -801,14 +795,14 @@ def callout_call_step(*, response_id: int, ladder_round: int) -> str:
             return "skipped"
         activation = response.activation
         _text_wait, call_wait = _waits(activation)
-        mobile = _mobile_for(response, "voice")
+        mobile = _mobile_for(response, Channel.VOICE)
         if mobile is None or not _spend(activation, "calls_placed", policy_for(activation.network).callout_max_calls):
             response.called_round = ladder_round
             response.save(update_fields=["called_round"])
             _step_queue("escalate", response, after=_minutes(call_wait))
             return "no-call"
-        message = phone.call_place(
-            mobile=mobile, say=callout_voice_text(activation), purpose="callout", ref_id=response.pk
+        message = channels.deliver(
+            Channel.VOICE, mobile=mobile, text=callout_voice_text(activation), purpose="callout", ref_id=response.pk
         )
         failed = message.status == PhoneMessage.Status.FAILED
         response.called_round = ladder_round
@@ -855,8 +849,9 @@ def callout_coordinator_text_send(*, activation_id: int, user_id: int) -> str:
             .filter(pk=activation_id, status=Activation.Status.OPEN)
             .first()
         )
-        mobile = MobileNumber.objects.select_related("user").filter(user_id=user_id).first()
-        if activation is None or mobile is None or not mobile.reachable("text"):
+        mobile = channels.mobile_of(user_id)
+        # Coordinators are told whatever the hour: this is the escalation.
+        if activation is None or not channels.mobile_reaches(mobile, Channel.TEXT, through_quiet_hours=True):
             return "skipped"
         _text_wait, call_wait = _waits(activation)
         recent = PhoneMessage.objects.filter(
@@ -874,9 +869,10 @@ def callout_coordinator_text_send(*, activation_id: int, user_id: int) -> str:
             return "skipped"
         board = settings.MUSTER_BASE_URL + reverse("activation_board", kwargs={"activation_uuid": activation.uuid})
         people = "1 person has" if waiting == 1 else f"{waiting} people have"
-        phone.text_send(
+        channels.deliver(
+            Channel.TEXT,
             mobile=mobile,
-            body=f"Muster callout, {activation.lead_agency.name} peer team: {people} not answered. {board}",
+            text=f"Muster callout, {activation.lead_agency.name} peer team: {people} not answered. {board}",
             purpose="escalation",
             ref_id=activation.pk,
         )
@@ -926,7 +922,7 @@ def callout_resend(*, actor, activation: Activation, request=None) -> int:
                 activation=activation, answer=CalloutResponse.Answer.PENDING
             )
         )
-        reachable = _users_reachable_by_phone([r.supporter_id for r in pending])
+        reachable = channels.users_with_phone([r.supporter_id for r in pending])
         count = 0
         for response in pending:
             if response.supporter_id in reachable:

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from network import channels
 from network.audit import AuditAction, audit_record
+from network.channels import Channel
 from network.models import MobileNumber, Network, NetworkRole, Region, phone_index
 from network.outbox import outbox_enqueue
 from network.phone import normalize_number, phone_enabled, text_send
@@ -266,11 +268,10 @@ REMINDER_TEXT = "Muster: a follow-up you own is due soon. Details after sign-in:
 def reminder_text_queue(*, user) -> bool:
     """Queue a follow-up reminder by text for `user` if they chose it (beside the e-mail, which always
     goes). Called in the reminder's transaction; the task argument is the user's id only."""
-    if not phone_enabled():
-        return False
-    wanted = MobileNumber.objects.filter(
-        user=user, reminders_by_text=True, confirmed_at__isnull=False, stopped_at__isnull=True
-    ).exists()
+    wanted = (
+        user.pk in channels.users_with_phone([user.pk], [Channel.TEXT])
+        and MobileNumber.objects.filter(user=user, reminders_by_text=True).exists()
+    )
     if wanted:
         outbox_enqueue(task="network.tasks.reminder_text_task", args=[user.pk])
     return wanted
@@ -279,10 +280,10 @@ def reminder_text_queue(*, user) -> bool:
 def reminder_text_send(*, user_id: int) -> bool:
     """Text the reminder (the worker runs it): no member, no date, no agency, only a link that needs sign-in.
     Nothing during the person's quiet hours (the e-mail has gone) or once they replied STOP."""
-    mobile = MobileNumber.objects.select_related("user").filter(user_id=user_id).first()
-    if mobile is None or not mobile.reachable("text") or not mobile.reminders_by_text:
+    mobile = channels.mobile_of(user_id)
+    if not channels.mobile_reaches(mobile, Channel.TEXT) or not mobile.reminders_by_text:
         return False
-    if mobile.quiet_at(timezone.now()):
-        return False
-    text_send(mobile=mobile, body=REMINDER_TEXT.format(link=settings.MUSTER_BASE_URL + "/"), purpose="reminder")
+    channels.deliver(
+        Channel.TEXT, mobile=mobile, text=REMINDER_TEXT.format(link=settings.MUSTER_BASE_URL + "/"), purpose="reminder"
+    )
     return True
