@@ -1052,17 +1052,25 @@ def _reply_record(mobile: MobileNumber, reply: str) -> None:
         )
 
 
+def _kept(body: str) -> str:
+    """What of an inbound text is kept: a reply code or a carrier keyword. Anything else a person texts at
+    3 a.m. ("I was there, it's my brother") is answered with the help text and not stored."""
+    word = body.strip().lower()
+    keywords = network_services.STOP_WORDS | network_services.START_WORDS | network_services.HELP_WORDS
+    return word[:16] if word in keywords or _parse_reply(body)[0] is not None else ""
+
+
 def phone_inbound_text(*, sender: str, body: str, sid: str) -> str:
     """An inbound text: carrier keywords first, then a callout answer. Returns the reply ("" for none).
     A text from a number Muster does not know is recorded without its body and answered with nothing;
-    a text delivered again (the same MessageSid) is acted on once."""
+    a text delivered again (the same MessageSid) is acted on once. Only codes are kept (`_kept`)."""
     with transaction.atomic():
         mobile = phone.mobile_for_number(sender)
         received = phone.inbound_record(
             sid=sid,
             channel=PhoneMessage.Channel.TEXT,
             user=mobile.user if mobile else None,
-            body=body if mobile else "",
+            body=_kept(body) if mobile else "",
         )
         if received is None or mobile is None:
             return ""

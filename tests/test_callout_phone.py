@@ -310,6 +310,8 @@ def test_a_reply_that_is_not_an_answer_gets_the_short_help_and_changes_nothing(c
     )
     response.refresh_from_db()
     assert response.answer == "pending"
+    received = PhoneMessage.objects.get(provider_sid=f"SMgarbage{len(body)}")
+    assert received.body in ("", None)  # what is not a code is answered, not kept
 
 
 @pytest.mark.django_db
