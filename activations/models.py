@@ -51,6 +51,9 @@ class Activation(models.Model):
         "governance.ActivationProtocol", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     follow_up_days = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    # What the callout cost, against the network policy's caps (callout_max_texts, callout_max_calls).
+    texts_sent = models.PositiveIntegerField(default=0)
+    calls_placed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -100,6 +103,22 @@ class CalloutResponse(models.Model):
         AVAILABLE = "available", "Available"
         UNAVAILABLE = "unavailable", "Unavailable"
 
+    class ChannelState(models.TextChoices):
+        NONE = "none", "E-mail and app only"
+        QUEUED = "queued", "Text queued"
+        SENT = "sent", "Text sent"
+        DELIVERED = "delivered", "Text delivered"
+        FAILED = "failed", "Text failed"
+        CALLING = "calling", "Called"
+        NO_ANSWER = "no_answer", "No answer"
+        ESCALATED = "escalated", "Escalated to coordinators"
+        REPLIED = "replied", "Replied"
+
+    class Via(models.TextChoices):
+        WEB = "web", "on the web"
+        TEXT = "text", "by text"
+        VOICE = "voice", "by keypad"
+
     activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="callouts")
     supporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
@@ -108,6 +127,14 @@ class CalloutResponse(models.Model):
     involved = models.BooleanField(default=False)
     notified_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
+    # The text and voice ladder (docs/callout.md): where this person's callout stands on the phone.
+    channel_state = models.CharField(max_length=12, choices=ChannelState.choices, default=ChannelState.NONE)
+    answered_via = models.CharField(max_length=8, choices=Via.choices, blank=True)
+    # Each send (and each re-send) is a round; a ladder step of an earlier round does nothing.
+    ladder_round = models.PositiveSmallIntegerField(default=0)
+    texted_round = models.PositiveSmallIntegerField(default=0)
+    called_round = models.PositiveSmallIntegerField(default=0)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["agency__name", "supporter__full_name"]
@@ -194,6 +221,8 @@ class ActivationEvent(models.Model):
         AGENCY_JOINED = "agency_joined", "Agency joined"
         CALLOUT_SENT = "callout_sent", "Team called out"
         CALLOUT_ANSWERED = "callout_answered", "Callout answered"
+        CALLOUT_RESENT = "callout_resent", "Callout sent again to those who had not answered"
+        CALLOUT_ESCALATED = "callout_escalated", "Coordinators told: callout not answered"
         MEMBER_ADDED = "member_added", "Affected member added"
         DUPLICATE_FLAGGED = "duplicate_flagged", "Possible duplicate flagged"
         MERGED = "merged", "Duplicate merged"

@@ -139,6 +139,9 @@ def board(
         "status_labels": [s.label for s in statuses],
         "callouts": callouts,
         "callout_counts": Counter(r.answer for r in callouts),
+        "escalated": sum(
+            1 for r in callouts if r.channel_state == CalloutResponse.ChannelState.ESCALATED and r.answer == "pending"
+        ),
         "events": list(activation.events.select_related("actor", "agency").order_by("-at", "-id")[:30]),
         "follow_ups": follow_up_counts_of(scheduled),
         "no_contact_hours": no_contact_hours,

@@ -6,7 +6,7 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -33,14 +33,19 @@ from activations.selectors import (
     participating_agencies,
 )
 from agencies import crypto
-from agencies.models import Agency, Role
+from agencies.models import Agency, Membership, Role
 from agencies.roster.selectors import readiness_problem
 from agencies.selectors import SUPPORTING_ROLES
 from agencies.services import role_group
 from governance.models import Scope
 from governance.selectors import agreement_covering, protocol_for
+from network import channels, phone
+from network import services as network_services
 from network.audit import AuditAction, audit_record
+from network.channels import Channel
+from network.models import MobileNumber, PhoneMessage
 from network.notify import notify
+from network.outbox import outbox_enqueue
 from network.selectors import policy_for
 
 Kind = ActivationEvent.Kind
@@ -183,13 +188,16 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
             m for m in activation_supporters(activation) if not readiness_problem(m, incident_date=incident_date)
         ]
         emails = []
+        reachable = channels.users_with_phone([m.user_id for m in members])
         for membership in members:
-            _response, created = CalloutResponse.objects.get_or_create(
+            response, created = CalloutResponse.objects.get_or_create(
                 activation=activation, supporter=membership.user, defaults={"agency": membership.agency}
             )
             if created:
                 sent += 1
                 emails.append(membership.user.email)
+                if membership.user_id in reachable:
+                    _ladder_start(response)
         _event(activation, Kind.CALLOUT_SENT, actor=actor, detail=str(sent))
         audit_record(action=AuditAction.ACTIVATION_CALLOUT_SENT, actor=actor, obj=activation, request=request)
         context = {
@@ -202,7 +210,8 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
     return sent
 
 
-def callout_answer(*, supporter, activation: Activation, answer: str, involved: bool, request=None):
+def callout_answer(*, supporter, activation: Activation, answer: str, involved: bool, via: str = "web", request=None):
+    """Record a supporter's answer: on the web page, or by text or keypad (`via`), the same way."""
     if answer not in (CalloutResponse.Answer.AVAILABLE, CalloutResponse.Answer.UNAVAILABLE):
         raise ValidationError({"answer": "Answer available or unavailable."})
     _require(supporter, activation, SUPPORT)
@@ -215,7 +224,10 @@ def callout_answer(*, supporter, activation: Activation, answer: str, involved: 
         response.answer = answer
         response.involved = involved
         response.answered_at = timezone.now()
-        response.save(update_fields=["answer", "involved", "answered_at"])
+        response.answered_via = via
+        if response.channel_state != CalloutResponse.ChannelState.NONE:
+            response.channel_state = CalloutResponse.ChannelState.REPLIED  # the ladder stops here
+        response.save(update_fields=["answer", "involved", "answered_at", "answered_via", "channel_state"])
         detail = f"{answer}-involved" if involved else answer
         _event(activation, Kind.CALLOUT_ANSWERED, actor=supporter, agency=response.agency, detail=detail)
         audit_record(
@@ -646,3 +658,443 @@ def target_follow_ups_mark_escalated(*, agency: Agency, follow_up_ids: list[int]
                 object_id=str(pk),
             )
     return claimed
+
+
+# --- Callout by text and voice: the ladder (docs/callout.md) ---------------------------------------------
+#
+#   callout_send / callout_resend -> text (callout_text_task) -> N minutes -> voice call (callout_call_task)
+#   -> M minutes -> coordinators told on the board and by text (callout_escalate_task)
+#
+# Every step is a task queued through the outbox with ids only, re-reads the response under a row lock and
+# does nothing when the person has answered, the activation is no longer open, or a later round (a re-send)
+# has superseded it. A failed delivery queues the next step at once.
+
+# Callouts for these incidents ring through a supporter's quiet hours.
+MAJOR_INCIDENTS = frozenset(
+    {
+        IncidentType.OFFICER_INVOLVED_SHOOTING,
+        IncidentType.LINE_OF_DUTY_DEATH,
+        IncidentType.MASS_CASUALTY,
+        IncidentType.IN_CUSTODY_DEATH,
+        IncidentType.MEMBER_SUICIDE,
+    }
+)
+DEFAULT_WAIT_MINUTES = 10
+State = CalloutResponse.ChannelState
+
+
+def callout_text(activation: Activation) -> str:
+    """Everything a callout text says: Muster, the calling agency, the reply codes and a link that needs
+    sign-in. No member names, no incident type or place (tests/test_callout_phone.py holds it to that)."""
+    link = settings.MUSTER_BASE_URL + reverse("activation_mine", kwargs={"activation_uuid": activation.uuid})
+    return (
+        f"Muster callout, {activation.lead_agency.name} peer team. "
+        f"Reply 1 available, 2 not available, 3 involved/witness. {link}"
+    )
+
+
+def callout_voice_text(activation: Activation) -> str:
+    return (
+        f"Muster callout, {activation.lead_agency.name} peer team. "
+        "Press 1 if you are available, 2 if you are not available, 3 if you were involved or a witness."
+    )
+
+
+def _minutes(count: int) -> datetime.timedelta:
+    return datetime.timedelta(seconds=count * settings.MUSTER_CALLOUT_MINUTE_SECONDS)
+
+
+def _waits(activation: Activation) -> tuple[int, int]:
+    protocol = activation.protocol
+    if protocol is None:
+        return DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_MINUTES
+    return protocol.text_wait_minutes, protocol.call_wait_minutes
+
+
+def _ladder_start(response: CalloutResponse) -> None:
+    """A new round for `response`: its text is queued (in the caller's transaction)."""
+    response.ladder_round += 1
+    response.channel_state = State.QUEUED
+    response.escalated_at = None
+    response.save(update_fields=["ladder_round", "channel_state", "escalated_at"])
+    outbox_enqueue(task="activations.tasks.callout_text_task", args=[response.pk, response.ladder_round])
+
+
+def _step_queue(step: str, response: CalloutResponse, *, after: datetime.timedelta | None = None) -> None:
+    outbox_enqueue(
+        task=f"activations.tasks.callout_{step}_task",
+        args=[response.pk, response.ladder_round],
+        eta=timezone.now() + after if after else None,
+    )
+
+
+def _ladder_response(response_id: int, ladder_round: int) -> CalloutResponse | None:
+    """The response, locked, when the step of `ladder_round` should still act on it."""
+    response = (
+        CalloutResponse.objects.select_for_update(of=("self",))
+        .select_related("activation", "activation__lead_agency", "activation__protocol", "supporter")
+        .filter(pk=response_id)
+        .first()
+    )
+    if (
+        response is None
+        or response.ladder_round != ladder_round
+        or response.answer != CalloutResponse.Answer.PENDING
+        or not response.activation.is_open
+    ):
+        return None
+    return response
+
+
+def _mobile_for(response: CalloutResponse, channel: Channel) -> MobileNumber | None:
+    """The supporter's number if `channel` reaches them now; callouts for major incidents ring through quiet hours."""
+    mobile = channels.mobile_of(response.supporter_id)
+    major = response.activation.incident_type in MAJOR_INCIDENTS
+    return mobile if channels.mobile_reaches(mobile, channel, through_quiet_hours=major) else None
+
+
+def _spend(activation: Activation, counter: str, cap: int) -> bool:
+    """Count one text or call against the network's cap for this activation; False when spent."""
+    updated = Activation.objects.filter(pk=activation.pk, **{f"{counter}__lt": cap}).update(
+        **{counter: models.F(counter) + 1}
+    )
+    return bool(updated)
+
+
+def callout_text_step(*, response_id: int, ladder_round: int) -> str:
+    """Text the callout to one supporter (the worker runs it). Returns what happened, as a code."""
+    with transaction.atomic():
+        response = _ladder_response(response_id, ladder_round)
+        if response is None or response.texted_round >= ladder_round or response.escalated_at is not None:
+            return "skipped"
+        activation = response.activation
+        mobile = _mobile_for(response, Channel.TEXT)
+        if mobile is None or not _spend(activation, "texts_sent", policy_for(activation.network).callout_max_texts):
+            _step_queue("call", response)  # no text possible: straight to the next rung
+            return "no-text"
+        message = channels.deliver(
+            Channel.TEXT, mobile=mobile, text=callout_text(activation), purpose="callout", ref_id=response.pk
+        )
+        response.texted_round = ladder_round
+        failed = message.status == PhoneMessage.Status.FAILED
+        response.channel_state = State.FAILED if failed else _TEXT_STATE.get(message.status, State.SENT)
+        response.save(update_fields=["texted_round", "channel_state"])
+        text_wait, _call_wait = _waits(activation)
+        _step_queue("call", response, after=None if failed else _minutes(text_wait))
+    return "failed" if failed else "texted"
+
+
+_TEXT_STATE = {PhoneMessage.Status.QUEUED: State.SENT, PhoneMessage.Status.SENT: State.SENT}
+
+
+def callout_call_step(*, response_id: int, ladder_round: int) -> str:
+    """No answer to the text: call, read the neutral message and take the keypad answer."""
+    with transaction.atomic():
+        response = _ladder_response(response_id, ladder_round)
+        if response is None or response.called_round >= ladder_round or response.escalated_at is not None:
+            return "skipped"
+        activation = response.activation
+        _text_wait, call_wait = _waits(activation)
+        mobile = _mobile_for(response, Channel.VOICE)
+        if mobile is None or not _spend(activation, "calls_placed", policy_for(activation.network).callout_max_calls):
+            response.called_round = ladder_round
+            response.save(update_fields=["called_round"])
+            _step_queue("escalate", response, after=_minutes(call_wait))
+            return "no-call"
+        message = channels.deliver(
+            Channel.VOICE, mobile=mobile, text=callout_voice_text(activation), purpose="callout", ref_id=response.pk
+        )
+        failed = message.status == PhoneMessage.Status.FAILED
+        response.called_round = ladder_round
+        response.channel_state = State.NO_ANSWER if failed else State.CALLING
+        response.save(update_fields=["called_round", "channel_state"])
+        _step_queue("escalate", response, after=None if failed else _minutes(call_wait))
+    return "failed" if failed else "called"
+
+
+def callout_escalate_step(*, response_id: int, ladder_round: int) -> str:
+    """Still no answer after the call: the board shows the person as escalated, and the coordinators of
+    the lead agency and of the person's agency are told by text (no name: the board says who)."""
+    with transaction.atomic():
+        response = _ladder_response(response_id, ladder_round)
+        if response is None or response.channel_state == State.ESCALATED:
+            return "skipped"
+        activation = response.activation
+        response.channel_state, response.escalated_at = State.ESCALATED, timezone.now()
+        response.save(update_fields=["channel_state", "escalated_at"])
+        _event(activation, Kind.CALLOUT_ESCALATED, agency=response.agency, detail="no-answer")
+        audit_record(action=AuditAction.ACTIVATION_CALLOUT_ESCALATED, agency=response.agency, obj=activation)
+        coordinators = (
+            Membership.objects.filter(
+                agency_id__in={activation.lead_agency_id, response.agency_id},
+                agency__status=Agency.Status.ACTIVE,
+                role=Role.COORDINATOR,
+                is_active=True,
+            )
+            .values_list("user_id", flat=True)
+            .distinct()
+        )
+        for user_id in coordinators:
+            outbox_enqueue(task="activations.tasks.callout_coordinator_text_task", args=[activation.pk, user_id])
+    return "escalated"
+
+
+def callout_coordinator_text_send(*, activation_id: int, user_id: int) -> str:
+    """Text one coordinator how many people have not answered, at most once per call wait: a ladder that
+    escalates thirty people at once sends one text, not thirty."""
+    with transaction.atomic():
+        activation = (
+            Activation.objects.select_for_update(of=("self",))
+            .select_related("lead_agency", "protocol", "network")
+            .filter(pk=activation_id, status=Activation.Status.OPEN)
+            .first()
+        )
+        mobile = channels.mobile_of(user_id)
+        # Coordinators are told whatever the hour: this is the escalation.
+        if activation is None or not channels.mobile_reaches(mobile, Channel.TEXT, through_quiet_hours=True):
+            return "skipped"
+        _text_wait, call_wait = _waits(activation)
+        recent = PhoneMessage.objects.filter(
+            purpose="escalation",
+            ref_id=activation.pk,
+            user_id=user_id,
+            created_at__gte=timezone.now() - _minutes(call_wait),
+        )
+        if recent.exists():
+            return "skipped"
+        waiting = activation.callouts.filter(
+            channel_state=State.ESCALATED, answer=CalloutResponse.Answer.PENDING
+        ).count()
+        if not waiting or not _spend(activation, "texts_sent", policy_for(activation.network).callout_max_texts):
+            return "skipped"
+        board = settings.MUSTER_BASE_URL + reverse("activation_board", kwargs={"activation_uuid": activation.uuid})
+        people = "1 person has" if waiting == 1 else f"{waiting} people have"
+        channels.deliver(
+            Channel.TEXT,
+            mobile=mobile,
+            text=f"Muster callout, {activation.lead_agency.name} peer team: {people} not answered. {board}",
+            purpose="escalation",
+            ref_id=activation.pk,
+        )
+    return "texted"
+
+
+def callout_delivery_update(*, message: PhoneMessage) -> str:
+    """A delivery status from the provider for a callout text or call: show it on the board, and on a
+    failure move to the next rung at once."""
+    with transaction.atomic():
+        response = (
+            CalloutResponse.objects.select_for_update(of=("self",))
+            .select_related("activation")
+            .filter(pk=message.ref_id)
+            .first()
+        )
+        if response is None or response.answer != CalloutResponse.Answer.PENDING or not response.activation.is_open:
+            return "ignored"
+        state = response.channel_state
+        if message.channel == PhoneMessage.Channel.TEXT and state in (State.QUEUED, State.SENT, State.DELIVERED):
+            if message.status == PhoneMessage.Status.DELIVERED:
+                response.channel_state = State.DELIVERED
+            elif message.status == PhoneMessage.Status.FAILED:
+                response.channel_state = State.FAILED
+                if response.called_round < response.ladder_round:
+                    _step_queue("call", response)
+            response.save(update_fields=["channel_state"])
+            return response.channel_state
+        if message.channel == PhoneMessage.Channel.VOICE and state == State.CALLING:
+            if message.status in (PhoneMessage.Status.FAILED, PhoneMessage.Status.NO_ANSWER):
+                response.channel_state = State.NO_ANSWER
+                response.save(update_fields=["channel_state"])
+                _step_queue("escalate", response)
+            return response.channel_state
+    return "ignored"
+
+
+def callout_resend(*, actor, activation: Activation, request=None) -> int:
+    """Text the callout again to everyone called out who has not answered and can be texted (a new round:
+    the earlier round's pending steps stop). Returns how many."""
+    if not activation.is_open:
+        raise ValidationError("The activation is not open.")
+    _require(actor, activation, COORDINATE)
+    with transaction.atomic():
+        pending = list(
+            CalloutResponse.objects.select_for_update().filter(
+                activation=activation, answer=CalloutResponse.Answer.PENDING
+            )
+        )
+        reachable = channels.users_with_phone([r.supporter_id for r in pending])
+        count = 0
+        for response in pending:
+            if response.supporter_id in reachable:
+                _ladder_start(response)
+                count += 1
+        _event(activation, Kind.CALLOUT_RESENT, actor=actor, detail=str(count))
+        audit_record(action=AuditAction.ACTIVATION_CALLOUT_RESENT, actor=actor, obj=activation, request=request)
+    return count
+
+
+# --- Answers by text and keypad ------------------------------------------------------------------------------
+
+REPLY_ANSWERS = {
+    "1": ("available", False),
+    "yes": ("available", False),
+    "y": ("available", False),
+    "2": ("unavailable", False),
+    "no": ("unavailable", False),
+    "n": ("unavailable", False),
+    # Involved or witness: not assignable for this incident, exactly as the web answer's box.
+    "3": ("unavailable", True),
+    "w": ("unavailable", True),
+}
+REPLY_HELP = "Muster: reply 1 available, 2 not available, 3 involved/witness. Reply STOP to stop texts."
+_ANSWER_WORDS = {
+    ("available", False): "available",
+    ("unavailable", False): "not available",
+    ("unavailable", True): "involved or witness (you will not be assigned)",
+}
+
+
+def _parse_reply(text: str) -> tuple[tuple[str, bool] | None, str]:
+    """(answer, letter) from "1", "yes", "3b", "2 A"...; (None, "") when it is not an answer."""
+    words = text.strip().lower().replace(".", " ").replace(",", " ").split()
+    if not words or len(words) > 2:
+        return None, ""
+    head, letter = words[0], words[1] if len(words) == 2 else ""
+    if (
+        not letter
+        and len(head) >= 2
+        and head[:-1] in REPLY_ANSWERS
+        and head[-1].isalpha()
+        and head not in ("no", "yes")
+    ):
+        head, letter = head[:-1], head[-1]
+    if head not in REPLY_ANSWERS or (letter and (len(letter) != 1 or not letter.isalpha())):
+        return None, ""
+    return REPLY_ANSWERS[head], letter
+
+
+def open_callouts_of(user) -> list[CalloutResponse]:
+    return list(
+        CalloutResponse.objects.filter(supporter=user, activation__status=Activation.Status.OPEN)
+        .select_related("activation", "activation__lead_agency")
+        .order_by("notified_at", "pk")
+    )
+
+
+def callout_reply(*, user, text: str, via: str = "text", response_id: int | None = None) -> str:
+    """Apply a text (or keypad) answer from `user` and return the reply to send back. `response_id`: the
+    callout a call was about (a keypad answer needs no choosing)."""
+    answer, letter = _parse_reply(text)
+    callouts = open_callouts_of(user)
+    if response_id is not None:
+        callouts = [r for r in callouts if r.pk == response_id]
+    if not callouts:
+        return "Muster: there is no open callout to answer. Nothing was recorded."
+    if answer is None:
+        return REPLY_HELP
+    if len(callouts) > 1 and not letter:
+        choices = ", ".join(f"{chr(65 + i)} {r.activation.lead_agency.name}" for i, r in enumerate(callouts[:26]))
+        return (
+            f"Muster: you have {len(callouts)} open callouts: {choices}. Reply with the number and the letter, e.g. 1A."
+        )
+    index = ord(letter) - ord("a") if letter else 0
+    if not 0 <= index < len(callouts):
+        return "Muster: no callout has that letter. " + REPLY_HELP
+    response = callouts[index]
+    try:
+        callout_answer(supporter=user, activation=response.activation, answer=answer[0], involved=answer[1], via=via)
+    except ValidationError:
+        return "Muster: your answer could not be recorded. Answer on the web page from the callout text."
+    return f"Muster: recorded, {_ANSWER_WORDS[answer]}. Thank you."
+
+
+def callout_keypad(*, call_sid: str, digits: str) -> tuple[str, bool]:
+    """A keypad answer during a callout call: (what to say, whether it was an answer)."""
+    call = (
+        PhoneMessage.objects.select_related("user")
+        .filter(provider_sid=call_sid[:64], direction=PhoneMessage.Direction.OUT, purpose="callout")
+        .first()
+    )
+    if call is None or call.user is None:
+        return "Goodbye.", True
+    digit = (digits or "").strip()[:1]
+    if digit not in ("1", "2", "3"):
+        return "Press 1 if you are available, 2 if you are not available, 3 if you were involved or a witness.", False
+    if (
+        phone.inbound_record(
+            sid=f"{call_sid}:gather",
+            channel=PhoneMessage.Channel.VOICE,
+            user=call.user,
+            body=digit,
+            purpose="callout",
+            ref_id=call.ref_id,
+        )
+        is None
+    ):
+        return "Your answer is recorded. Goodbye.", True  # the same keypad webhook again
+    reply = callout_reply(user=call.user, text=digit, via="voice", response_id=call.ref_id)
+    return reply.removeprefix("Muster: ") + " Goodbye.", True
+
+
+# --- What arrives from the provider (activations/phone_views.py, and /dev/phone/ in development) -----------
+
+
+def _reply_record(mobile: MobileNumber, reply: str) -> None:
+    """The reply goes back in the webhook's answer (TwiML); it is recorded like any text sent."""
+    if reply:
+        PhoneMessage.objects.create(
+            channel=PhoneMessage.Channel.TEXT,
+            direction=PhoneMessage.Direction.OUT,
+            user=mobile.user,
+            purpose="reply",
+            body=reply,
+            status=PhoneMessage.Status.SENT,
+        )
+
+
+def _kept(body: str) -> str:
+    """What of an inbound text is kept: a reply code or a carrier keyword. Anything else a person texts at
+    3 a.m. ("I was there, it's my brother") is answered with the help text and not stored."""
+    word = body.strip().lower()
+    keywords = network_services.STOP_WORDS | network_services.START_WORDS | network_services.HELP_WORDS
+    return word[:16] if word in keywords or _parse_reply(body)[0] is not None else ""
+
+
+def phone_inbound_text(*, sender: str, body: str, sid: str) -> str:
+    """An inbound text: carrier keywords first, then a callout answer. Returns the reply ("" for none).
+    A text from a number Muster does not know is recorded without its body and answered with nothing;
+    a text delivered again (the same MessageSid) is acted on once. Only codes are kept (`_kept`)."""
+    with transaction.atomic():
+        mobile = phone.mobile_for_number(sender)
+        received = phone.inbound_record(
+            sid=sid,
+            channel=PhoneMessage.Channel.TEXT,
+            user=mobile.user if mobile else None,
+            body=_kept(body) if mobile else "",
+        )
+        if received is None or mobile is None:
+            return ""
+        reply = network_services.mobile_keyword(mobile=mobile, word=body)
+        if reply is None:
+            if not mobile.confirmed or mobile.stopped_at is not None:
+                return ""
+            reply = callout_reply(user=mobile.user, text=body)
+        _reply_record(mobile, reply)
+    return reply
+
+
+def phone_keypad(*, call_sid: str, digits: str) -> tuple[str, bool]:
+    with transaction.atomic():
+        return callout_keypad(call_sid=call_sid, digits=digits)
+
+
+def phone_status_received(*, sid: str, word: str) -> str:
+    """A delivery status callback: recorded once (a repeat changes nothing), and a callout's moves the
+    ladder on."""
+    with transaction.atomic():
+        message = phone.status_record(sid=sid, word=word)
+        if message is None:
+            return "unchanged"
+        if message.purpose == "callout" and message.ref_id:
+            return callout_delivery_update(message=message)
+    return message.status

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from activations import views
+from activations import phone_views, views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
@@ -27,3 +27,12 @@ urlpatterns = [
     path(one + "checklist/<int:item_id>/done/", views.checklist_done, name="activation_checklist_done"),
     path(one + "actions/<slug:action>/", views.activation_action, name="activation_action"),
 ]
+
+# The text and voice provider's webhooks, at /phone/ (each checks the provider's signature).
+webhook_patterns = [
+    path("phone/sms/", phone_views.phone_sms, name="phone_sms"),
+    path("phone/voice/gather/", phone_views.phone_voice_gather, name="phone_voice_gather"),
+    path("phone/status/", phone_views.phone_status, name="phone_status"),
+]
+# Development only: config/urls.py mounts it when MUSTER_ENV=development (and the view checks again).
+dev_patterns = [path("dev/phone/", phone_views.dev_phone, name="dev_phone")]

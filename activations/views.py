@@ -444,6 +444,9 @@ def activation_action(request: HttpRequest, action: str) -> HttpResponse:
         if action == "callout":
             sent = services.callout_send(actor=request.user, activation=activation, request=request)
             messages.success(request, f"Callout sent to {sent} supporter{'s' if sent != 1 else ''}.")
+        elif action == "resend":
+            sent = services.callout_resend(actor=request.user, activation=activation, request=request)
+            messages.success(request, f"Callout texted again to {sent} supporter{'s' if sent != 1 else ''}.")
         elif action == "add-agency":
             joinable = Agency.objects.filter(network=activation.network, status=Agency.Status.ACTIVE)
             form = AddAgencyForm(request.POST, agencies=joinable)

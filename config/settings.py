@@ -422,6 +422,30 @@ else:
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
     EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
 
+# --- Text and voice (docs/callout.md) ------------------------------------------------------------
+# Twilio, through its official SDK. All three set: texts and calls go to the provider. None set: outside
+# production they print in the terminal (like e-mails) and are listed at /dev/phone/ under `./dev up`; in
+# production callouts then go by e-mail and in the app only. Half set: refused everywhere.
+MUSTER_SMS_ACCOUNT_SID = env_str("MUSTER_SMS_ACCOUNT_SID", "")
+MUSTER_SMS_AUTH_TOKEN = env_str("MUSTER_SMS_AUTH_TOKEN", "")  # also checks the signature of every webhook
+MUSTER_SMS_FROM = env_str("MUSTER_SMS_FROM", "")  # the sending number, E.164
+# The provider's REST origin (Twilio's regional edges; tests point it at a local stand-in).
+MUSTER_SMS_API_URL = env_str("MUSTER_SMS_API_URL", "https://api.twilio.com").rstrip("/")
+MUSTER_SMS_TIMEOUT_SECONDS = env_float("MUSTER_SMS_TIMEOUT_SECONDS", 10.0)
+_sms_set = [bool(MUSTER_SMS_ACCOUNT_SID), bool(MUSTER_SMS_AUTH_TOKEN), bool(MUSTER_SMS_FROM)]
+if any(_sms_set) and not all(_sms_set):
+    raise ImproperlyConfigured(
+        "MUSTER_SMS_ACCOUNT_SID, MUSTER_SMS_AUTH_TOKEN and MUSTER_SMS_FROM go together: set all three or none."
+    )
+if PRODUCTION and not MUSTER_SMS_API_URL.startswith("https://"):
+    raise ImproperlyConfigured("MUSTER_SMS_API_URL must be an https:// origin in production.")
+if not (0 < MUSTER_SMS_TIMEOUT_SECONDS <= 30):
+    raise ImproperlyConfigured("MUSTER_SMS_TIMEOUT_SECONDS must be more than 0 and at most 30 seconds.")
+# Test-only: the length of one "minute" of the callout ladder, so a test runs it on the worker in seconds.
+MUSTER_CALLOUT_MINUTE_SECONDS = env_float("MUSTER_CALLOUT_MINUTE_SECONDS", 60.0)
+if PRODUCTION and MUSTER_CALLOUT_MINUTE_SECONDS != 60.0:
+    raise ImproperlyConfigured("MUSTER_CALLOUT_MINUTE_SECONDS is for tests only.")
+
 # --- Static files --------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -2,6 +2,7 @@
 into the agency's schema by agencies.middleware), activations under /activations/. Each app exports its
 own patterns; this URLconf only includes them."""
 
+from django.conf import settings
 from django.urls import include, path
 
 from activations import urls as activation_urls
@@ -29,4 +30,7 @@ urlpatterns = [
     path("a/<slug:agency_slug>/", include("config.agency_urls")),
     path("activations/", include(activation_urls.urlpatterns)),
     *network_urls.auth_patterns,
+    *activation_urls.webhook_patterns,
 ]
+if settings.MUSTER_ENV == "development":
+    urlpatterns += activation_urls.dev_patterns

@@ -12,6 +12,7 @@ from django.utils import timezone
 from activations import selectors, services
 from activations.models import Activation, OutreachTarget, TargetFollowUp
 from agencies.models import Agency, Membership, Role
+from demo.phone import demo_phone_people
 from encounters import services as encounter_services
 from network.models import DocumentationStandard
 
@@ -58,6 +59,19 @@ def _log_contact(target: OutreachTarget, standard: DocumentationStandard, referr
     )
 
 
+def _phone_answer(response, index: int) -> None:
+    """The people with demo phones show the board's channel states: answers by text and by keypad (through
+    the same services as the provider's webhooks), one escalated to the coordinators, one still waiting."""
+    if index in (0, 1):
+        services.callout_reply(user=response.supporter, text="1")  # the coordinator and the demo supporter
+    elif index == 2:
+        services.callout_reply(user=response.supporter, text="3", via="voice", response_id=response.pk)
+    elif index == 3:
+        response.refresh_from_db()
+        services.callout_escalate_step(response_id=response.pk, ladder_round=response.ladder_round)
+    # index 4: no answer yet; the ladder runs on the worker under ./dev up.
+
+
 def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStandard) -> int:
     """Create the demo activations once. Returns how many were created."""
     created = 0
@@ -75,7 +89,11 @@ def seed_activations(*, agencies: dict[str, Agency], standard: DocumentationStan
         )
         services.callout_send(actor=coordinator, activation=activation)
         callouts = list(activation.callouts.select_related("supporter").order_by("supporter__email"))
+        phones = {user.pk: index for index, user in enumerate(demo_phone_people())}
         for index, response in enumerate(callouts):
+            if response.supporter_id in phones:
+                _phone_answer(response, phones[response.supporter_id])
+                continue
             answer = "unavailable" if index % 7 == 3 else "available"
             services.callout_answer(
                 supporter=response.supporter, activation=activation, answer=answer, involved=index == 1

@@ -19,10 +19,12 @@ from encounters.models import Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.notify import notify
 from network.selectors import policy_for
+from network.services import reminder_text_queue
 
 
 def _remind(owner, due: datetime.date, agency: Agency, link: str) -> None:
     notify(owner.email, "follow_up_reminder", {"due": due, "agency_name": agency.name, "link": link})
+    reminder_text_queue(user=owner)  # and by text, for those who chose it (docs/callout.md)
 
 
 @agency_service

@@ -72,6 +72,29 @@ class ProtocolForm(forms.Form):
         help_text="Days after the incident, separated by commas, e.g. 7, 30, 90. Leave empty for none.",
     )
 
+    text_wait_minutes = forms.IntegerField(
+        label="Call a supporter who has not answered the callout text after (minutes)",
+        min_value=1,
+        max_value=240,
+        required=False,
+        initial=10,
+        help_text="1 to 240 (empty: 10). A text that cannot be delivered is followed by the call at once.",
+    )
+    call_wait_minutes = forms.IntegerField(
+        label="Tell the coordinators after the call goes unanswered for (minutes)",
+        min_value=1,
+        max_value=240,
+        required=False,
+        initial=10,
+        help_text="1 to 240 (empty: 10). They are told on the board and by text.",
+    )
+
+    def clean_text_wait_minutes(self):
+        return self.cleaned_data["text_wait_minutes"] or 10
+
+    def clean_call_wait_minutes(self):
+        return self.cleaned_data["call_wait_minutes"] or 10
+
     def clean_steps(self):
         try:
             return services.parse_steps(self.cleaned_data["steps"])

@@ -138,6 +138,14 @@ class ActivationProtocol(models.Model):
         blank=True,
         help_text="Days after the incident when each affected member is followed up, e.g. 7, 30, 90.",
     )
+    # The callout ladder (docs/callout.md): no answer to the text after this many minutes -> a voice call;
+    # no answer to that after this many more -> the coordinators are told.
+    text_wait_minutes = models.PositiveSmallIntegerField(
+        default=10, help_text="Minutes to wait for an answer to the callout text before calling."
+    )
+    call_wait_minutes = models.PositiveSmallIntegerField(
+        default=10, help_text="Minutes to wait after the call before telling the coordinators."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 

@@ -257,6 +257,8 @@ def protocol_save(
     name: str,
     steps: Iterable[tuple[str, int, int]],
     follow_up_days: Sequence[int],
+    text_wait_minutes: int = 10,
+    call_wait_minutes: int = 10,
     request=None,
 ) -> ActivationProtocol:
     """Create or replace the protocol for one incident type. Open activations keep what they applied."""
@@ -268,6 +270,7 @@ def protocol_save(
         )
         protocol.name = name.strip()
         protocol.follow_up_days = list(follow_up_days)
+        protocol.text_wait_minutes, protocol.call_wait_minutes = text_wait_minutes, call_wait_minutes
         protocol.updated_by, protocol.updated_at = actor, timezone.now()
         protocol.full_clean()
         protocol.save()

@@ -170,12 +170,16 @@ def protocol_edit(request: HttpRequest, incident_type: str) -> HttpResponse:
             "name": protocol.name,
             "steps": selectors.steps_as_text(protocol),
             "follow_up_days": ", ".join(str(day) for day in protocol.follow_up_days),
+            "text_wait_minutes": protocol.text_wait_minutes,
+            "call_wait_minutes": protocol.call_wait_minutes,
         }
     else:
         initial = {
             "name": defaults.default_name(incident_type),
             "steps": defaults.default_steps(incident_type),
             "follow_up_days": defaults.DEFAULT_FOLLOW_UP_DAYS,
+            "text_wait_minutes": 10,
+            "call_wait_minutes": 10,
         }
     form = ProtocolForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -187,6 +191,8 @@ def protocol_edit(request: HttpRequest, incident_type: str) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 steps=form.cleaned_data["steps"],
                 follow_up_days=form.cleaned_data["follow_up_days"],
+                text_wait_minutes=form.cleaned_data["text_wait_minutes"],
+                call_wait_minutes=form.cleaned_data["call_wait_minutes"],
                 request=request,
             )
         except ValidationError as error:

@@ -40,6 +40,12 @@ class AuditAction(models.TextChoices):
     MFA_VERIFIED = "mfa.verified", "Sign-in code accepted"
     MFA_FAILED = "mfa.failed", "Sign-in code refused"
     MFA_RESET = "mfa.reset", "Authenticator and recovery codes removed"
+    PHONE_NUMBER_SET = "phone.number_set", "Mobile number registered"
+    PHONE_NUMBER_CONFIRMED = "phone.number_confirmed", "Mobile number confirmed"
+    PHONE_NUMBER_REMOVED = "phone.number_removed", "Mobile number removed"
+    PHONE_PREFERENCES_CHANGED = "phone.preferences_changed", "Text and call preferences changed"
+    PHONE_STOPPED = "phone.stopped", "Texts stopped by the number's holder (STOP)"
+    PHONE_STARTED = "phone.started", "Texts started again by the number's holder (START)"
     ACCESS_DENIED = "access.denied", "Access denied"
     AGENCY_CREATED = "agency.created", "Agency created"
     AGENCY_PROVISIONED = "agency.provisioned", "Agency schema ready"
@@ -74,6 +80,8 @@ class AuditAction(models.TextChoices):
     ACTIVATION_AGENCY_JOINED = "activation.agency_joined", "Agency joined an activation"
     ACTIVATION_CALLOUT_SENT = "activation.callout_sent", "Callout sent"
     ACTIVATION_CALLOUT_ANSWERED = "activation.callout_answered", "Callout answered"
+    ACTIVATION_CALLOUT_RESENT = "activation.callout_resent", "Callout sent again to those who had not answered"
+    ACTIVATION_CALLOUT_ESCALATED = "activation.callout_escalated", "Coordinators told of a callout not answered"
     ACTIVATION_DUPLICATE_RESOLVED = "activation.duplicate_resolved", "Possible duplicate resolved"
     ACTIVATION_OUTREACH_UPDATED = "activation.outreach_updated", "Outreach status changed"
     ACTIVATION_DEMOBILIZED = "activation.demobilized", "Activation demobilized"
@@ -130,6 +138,12 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.MFA_VERIFIED,
         AuditAction.MFA_FAILED,
         AuditAction.MFA_RESET,
+        AuditAction.PHONE_NUMBER_SET,
+        AuditAction.PHONE_NUMBER_CONFIRMED,
+        AuditAction.PHONE_NUMBER_REMOVED,
+        AuditAction.PHONE_PREFERENCES_CHANGED,
+        AuditAction.PHONE_STOPPED,
+        AuditAction.PHONE_STARTED,
         AuditAction.ACCESS_DENIED,
         AuditAction.AGENCY_CREATED,
         AuditAction.AGENCY_PROVISIONED,
@@ -171,7 +185,9 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
 )
 # The administrative events recorded without an agency (one login serves every agency): sign-ins,
 # failed sign-ins, MFA and account changes. An agency admin sees those of their agency's members.
-ACCOUNT_ACTIONS: frozenset[str] = frozenset(a for a in ADMINISTRATIVE_ACTIONS if a.startswith(("auth.", "mfa.")))
+ACCOUNT_ACTIONS: frozenset[str] = frozenset(
+    a for a in ADMINISTRATIVE_ACTIONS if a.startswith(("auth.", "mfa.", "phone."))
+)
 CARE_ACTIONS: frozenset[str] = frozenset(
     {
         AuditAction.ENCOUNTER_LOGGED,
@@ -192,6 +208,8 @@ CARE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.ACTIVATION_AGENCY_JOINED,
         AuditAction.ACTIVATION_CALLOUT_SENT,
         AuditAction.ACTIVATION_CALLOUT_ANSWERED,
+        AuditAction.ACTIVATION_CALLOUT_RESENT,
+        AuditAction.ACTIVATION_CALLOUT_ESCALATED,
         AuditAction.ACTIVATION_DUPLICATE_RESOLVED,
         AuditAction.ACTIVATION_OUTREACH_UPDATED,
         AuditAction.ACTIVATION_DEMOBILIZED,

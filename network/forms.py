@@ -297,9 +297,67 @@ class PolicyForm(forms.Form):
         label="Disable accounts unused for (days)",
         help_text="CJIS asks for at most 90 days; 1 to 90.",
     )
+    callout_max_texts = forms.IntegerField(
+        min_value=0,
+        max_value=100000,
+        label="Texts one activation's callout may send",
+        help_text="Callout texts, re-sends and texts to coordinators together; 0 sends none. At most 100,000.",
+    )
+    callout_max_calls = forms.IntegerField(
+        min_value=0,
+        max_value=100000,
+        label="Voice calls one activation's callout may place",
+        help_text="0 places none. At most 100,000.",
+    )
     confidentiality_notice_text = forms.CharField(
         max_length=4000,
         label="Confidentiality notice supporters give",
         help_text=("Shown on the encounter form. Members must be told these limits in writing before a first session."),
         widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+
+# --- Mobile number for callouts (network.services.mobile_*) ----------------------------------------------
+
+
+class MobileNumberForm(forms.Form):
+    number = SingleLineField(
+        label="Mobile number",
+        max_length=32,
+        help_text="A U.S. number, e.g. (202) 555-0123; other countries with + and the country code.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+
+class MobileConfirmForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the text",
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip()
+        if not code.isdigit():
+            raise ValidationError("The code is six digits.")
+        return code
+
+
+class MobilePreferencesForm(forms.Form):
+    accepts_text = forms.BooleanField(label="Text me callouts", required=False)
+    accepts_voice = forms.BooleanField(label="Call me when I have not answered a callout text", required=False)
+    reminders_by_text = forms.BooleanField(label="Text me when a follow-up I own is due", required=False)
+    quiet_from = forms.TimeField(
+        label="Quiet hours from",
+        required=False,
+        help_text="No texts or calls from this time (e.g. 22:00) ...",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+    quiet_until = forms.TimeField(
+        label="Quiet hours until",
+        required=False,
+        help_text="... until this time (e.g. 06:00). Callouts for a line-of-duty death, officer-involved shooting, "
+        "mass casualty, in-custody death or suicide of a member come through anyway.",
+        widget=forms.TimeInput(attrs={"type": "time"}),
     )

@@ -251,6 +251,12 @@ class NetworkPolicy(models.Model):
     publication_delay_days = models.PositiveSmallIntegerField(
         default=7, help_text="Leadership figures of a period are published once, this many days after it ends."
     )
+    callout_max_texts = models.PositiveIntegerField(
+        default=300, help_text="Texts one activation's callout may send in all (callout, re-sends, escalation)."
+    )
+    callout_max_calls = models.PositiveIntegerField(
+        default=100, help_text="Voice calls one activation's callout may place."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
@@ -290,6 +296,8 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts to hand it to Redis.")
+    # Run the task no earlier than this (Celery's eta): the callout ladder's later steps.
+    eta = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=100, blank=True, help_text="Exception class only: never a message.")
 
     class Meta:
@@ -401,3 +409,106 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery code {self.pk}"
+
+
+# --- Text and voice (network/phone.py, docs/callout.md) ----------------------------------------------
+
+
+def phone_index(e164: str) -> str:
+    """The keyed hash an inbound text's sender is looked up by, so no row is decrypted to find it.
+    Keyed with DJANGO_SECRET_KEY (changing it means people confirm their numbers again)."""
+    return salted_hmac("muster.mobile-number", e164, algorithm="sha256").hexdigest()
+
+
+class MobileNumber(models.Model):
+    """A person's mobile number for callouts: one per person, whatever their agencies. The number is
+    encrypted under the network's data key; `number_index` finds it from an inbound text."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="mobile")
+    number = EncryptedTextField(help_text="E.164, encrypted under the network's data key.")
+    number_index = models.CharField(max_length=64, unique=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    code_digest = models.CharField(max_length=64, blank=True, help_text="Keyed hash of the confirmation code.")
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    accepts_text = models.BooleanField(default=True)
+    accepts_voice = models.BooleanField(default=True)
+    reminders_by_text = models.BooleanField(default=False, help_text="Follow-up reminders by text too.")
+    # Local times; no text or call between them, except callouts for major incidents.
+    quiet_from = models.TimeField(null=True, blank=True)
+    quiet_until = models.TimeField(null=True, blank=True)
+    # The carrier keywords: STOP stops every text and call to the number until START.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Mobile number {self.pk}"
+
+    def encryption_owner(self):
+        return None  # the network's data key
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    def reachable(self, channel: str) -> bool:
+        """Confirmed, not stopped, and the person accepts `channel` ("text" or "voice")."""
+        wanted = self.accepts_text if channel == "text" else self.accepts_voice
+        return self.confirmed and self.stopped_at is None and wanted
+
+    def quiet_at(self, moment) -> bool:
+        if self.quiet_from is None or self.quiet_until is None or self.quiet_from == self.quiet_until:
+            return False
+        now = timezone.localtime(moment).time()
+        if self.quiet_from < self.quiet_until:
+            return self.quiet_from <= now < self.quiet_until
+        return now >= self.quiet_from or now < self.quiet_until  # across midnight
+
+
+class PhoneMessage(models.Model):
+    """One text or call, out or in: what was sent or received, and the provider's id and status.
+
+    `purpose` and `ref_id` say what it belongs to (e.g. callout + the callout response's id) without a
+    foreign key into a higher layer. The body is encrypted: an inbound text may say anything."""
+
+    class Channel(models.TextChoices):
+        TEXT = "text", "Text"
+        VOICE = "voice", "Voice call"
+
+    class Direction(models.TextChoices):
+        OUT = "out", "Sent"
+        IN = "in", "Received"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        RECEIVED = "received", "Received"
+        ANSWERED = "answered", "Answered"
+        NO_ANSWER = "no_answer", "No answer"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    direction = models.CharField(max_length=4, choices=Direction.choices)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    purpose = models.CharField(max_length=24, help_text="A code: callout, escalation, confirm, reply, reminder...")
+    ref_id = models.BigIntegerField(null=True, blank=True)
+    body = EncryptedTextField(blank=True, null=True)
+    # The provider's id (MessageSid / CallSid; inbound keypad input: CallSid + ":digits"). Unique, so a
+    # webhook delivered twice is recognised and acted on once.
+    provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    provider_status = models.CharField(max_length=16, blank=True, help_text="The provider's own word.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["purpose", "ref_id"], name="phone_message_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.channel} {self.pk}"
+
+    def encryption_owner(self):
+        return None  # the network's data key

@@ -28,13 +28,16 @@ RELAY_BATCH = 200
 KEEP_SENT_FOR = datetime.timedelta(days=7)
 
 
-def outbox_enqueue(*, task: str, args: list | tuple = (), kwargs: dict | None = None) -> OutboxMessage:
+def outbox_enqueue(
+    *, task: str, args: list | tuple = (), kwargs: dict | None = None, eta: datetime.datetime | None = None
+) -> OutboxMessage:
     """Record `task` in the current transaction and send it after the commit (or roll it back with it).
 
     Call inside the transaction that makes the change the task follows from. Arguments must be JSON:
-    ids and codes only."""
+    ids and codes only. `eta`: the worker runs the task no earlier than then (Celery's eta); a message
+    the relay sends late, after its eta, runs at once."""
     message = OutboxMessage.objects.create(
-        task=task, args=list(args), kwargs=kwargs or {}, schema_name=connection.schema_name
+        task=task, args=list(args), kwargs=kwargs or {}, schema_name=connection.schema_name, eta=eta
     )
     message_id = message.pk
     # robust: the change is committed whatever happens to the send; the relay retries it later.
@@ -82,7 +85,8 @@ def outbox_relay(*, batch: int = RELAY_BATCH) -> int:
 
 
 def _payload(message: OutboxMessage) -> str:
-    return json.dumps([message.task, message.args, message.kwargs, message.schema_name], sort_keys=True)
+    eta = message.eta.isoformat() if message.eta else None
+    return json.dumps([message.task, message.args, message.kwargs, message.schema_name, eta], sort_keys=True)
 
 
 def _send(messages: list[OutboxMessage]) -> bool:
@@ -101,6 +105,7 @@ def _send(messages: list[OutboxMessage]) -> bool:
                 kwargs=first.kwargs,
                 headers={"_schema_name": first.schema_name},
                 task_id=f"outbox-{first.pk}",
+                eta=first.eta,
                 retry=False,
                 producer=producer,
             )

@@ -155,6 +155,8 @@ POLICY_SETTINGS = frozenset(
         "confidentiality_notice_text",
         "account_inactive_days",
         "publication_delay_days",
+        "callout_max_texts",
+        "callout_max_calls",
     }
 )
 

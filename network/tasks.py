@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from network.outbox import outbox_relay
 from network.selectors import network_current, policy_for
-from network.services import users_inactive_disable
+from network.services import mobile_confirmation_send, reminder_text_send, users_inactive_disable
 
 BEAT_HEARTBEAT_KEY = "muster:beat:last"
 
@@ -46,3 +46,16 @@ def outbox_relay_task() -> int:
     written while Redis was down (network/outbox.py)."""
 
     return outbox_relay()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def mobile_confirmation_text_task(mobile_id: int) -> bool:
+    """Text a fresh confirmation code to a newly registered mobile number (network.services). A provider
+    that cannot be reached (OSError: connection refused, timeout) is tried again with a growing pause."""
+    return mobile_confirmation_send(mobile_id=mobile_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def reminder_text_task(user_id: int) -> bool:
+    """A follow-up reminder by text, for someone who chose it (network.services.reminder_text_queue)."""
+    return reminder_text_send(user_id=user_id)

@@ -13,6 +13,7 @@ auth_patterns = [
     path("mfa/", views_mfa.mfa_verify, name="mfa_verify"),
     path("mfa/setup/", views_mfa.mfa_enroll, name="mfa_enroll"),
     path("mfa/recovery-codes/", views_mfa.mfa_recovery_codes, name="mfa_recovery_codes"),
+    path("account/mobile/", views.account_mobile, name="account_mobile"),
     path("password-reset/", public_view(views.AuditedPasswordResetView.as_view()), name="password_reset"),
     path("password-reset/sent/", public_view(auth_views.PasswordResetDoneView.as_view()), name="password_reset_done"),
     path(

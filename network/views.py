@@ -1,4 +1,5 @@
-"""Public-schema pages: sign-in, password reset and the state admin's account status page."""
+"""Public-schema pages: sign-in, password reset, the state admin's account status page, and a person's own
+mobile number for callouts."""
 
 import logging
 
@@ -6,15 +7,26 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from network.access import network_view
+from network import services
+from network.access import login_view, network_view
 from network.audit import AuditAction, audit_record, client_ip
-from network.forms import AccountStatusForm, EmailAuthenticationForm, PasswordResetByNotifyForm
-from network.models import AuditEvent, NetworkRole
+from network.forms import (
+    AccountStatusForm,
+    EmailAuthenticationForm,
+    MobileConfirmForm,
+    MobileNumberForm,
+    MobilePreferencesForm,
+    PasswordResetByNotifyForm,
+)
+from network.models import AuditEvent, MobileNumber, NetworkRole
+from network.phone import phone_enabled
 from network.ratelimit import rate_limit_allows
+from network.service_errors import add_service_errors, message_service_error
 from network.services import user_disable, user_enable, user_lockout_lift
 
 logger = logging.getLogger(__name__)
@@ -111,3 +123,55 @@ def account_status(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{user.email} can sign in again.")
             return redirect("network_account_status")
     return render(request, "network/account_status.html", {"form": form})
+
+
+@never_cache
+@login_view
+def account_mobile(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's mobile number for callouts: register it, confirm it with the texted code,
+    choose text and voice, quiet hours and reminders, or remove it. Only ever their own."""
+    mobile = MobileNumber.objects.filter(user=request.user).first()
+    action = request.POST.get("action") if request.method == "POST" else None
+    number_form = MobileNumberForm(request.POST if action == "number" else None)
+    confirm_form = MobileConfirmForm(request.POST if action == "confirm" else None)
+    initial = {}
+    if mobile is not None:
+        initial = {f: getattr(mobile, f) for f in MobilePreferencesForm.base_fields}
+    preferences_form = MobilePreferencesForm(request.POST if action == "preferences" else None, initial=initial)
+    done = None
+    try:
+        if action == "number" and number_form.is_valid():
+            services.mobile_number_set(actor=request.user, number=number_form.cleaned_data["number"], request=request)
+            done = "A code is on its way by text. Enter it below to confirm the number."
+        elif action == "confirm" and confirm_form.is_valid():
+            services.mobile_number_confirm(actor=request.user, code=confirm_form.cleaned_data["code"], request=request)
+            done = "Your number is confirmed: callouts will reach you by text."
+        elif action == "resend":
+            services.mobile_code_resend(actor=request.user, request=request)
+            done = "A new code is on its way."
+        elif action == "preferences" and preferences_form.is_valid():
+            services.mobile_preferences_set(actor=request.user, **preferences_form.cleaned_data, request=request)
+            done = "Your choices are saved."
+        elif action == "remove":
+            services.mobile_number_remove(actor=request.user, request=request)
+            done = "Your number is removed. Callouts reach you by e-mail and in the app."
+    except ValidationError as error:
+        form = {"number": number_form, "confirm": confirm_form, "preferences": preferences_form}.get(action)
+        if form is not None:
+            add_service_errors(form, error)
+        else:
+            message_service_error(request, error)
+    if done:
+        messages.success(request, done)
+        return redirect("account_mobile")
+    return render(
+        request,
+        "network/account_mobile.html",
+        {
+            "mobile": mobile,
+            "number_form": number_form,
+            "confirm_form": confirm_form,
+            "preferences_form": preferences_form,
+            "phone_enabled": phone_enabled(),
+        },
+    )

@@ -7,6 +7,7 @@ a worker that picks it up finishes as a no-op.
 
 from __future__ import annotations
 
+import datetime
 import threading
 
 import pytest
@@ -140,3 +141,24 @@ def test_a_refresh_counts_the_new_encounter_once_then_finds_nothing_to_do(world)
     assert stored.value == expected
     assert not AgencySnapshotState.objects.get(agency=agency).is_stale
     assert reporting_services.agency_snapshot_refresh(agency_id=agency.pk) is False
+
+
+def test_a_message_with_an_eta_reaches_celery_with_it(committed):
+    """The callout ladder's later steps (docs/callout.md) are outbox messages that must not run before their
+    time: the eta is kept on the row (so the relay sends it too) and handed to Celery as the task's eta."""
+    seen = {}
+
+    def record(sender=None, headers=None, **kwargs):
+        if sender == REFRESH:
+            seen[headers["id"]] = headers.get("eta")
+
+    before_task_publish.connect(record, weak=False)
+    later = timezone.now() + datetime.timedelta(seconds=30)
+    try:
+        with transaction.atomic():
+            message = outbox_enqueue(task=REFRESH, args=[NO_SUCH_AGENCY], eta=later)
+    finally:
+        before_task_publish.disconnect(record)
+    message.refresh_from_db()
+    assert message.eta == later and message.sent_at is not None
+    assert datetime.datetime.fromisoformat(seen[f"outbox-{message.pk}"]) == later

@@ -13,7 +13,7 @@ from activations.models import Activation, OutreachTarget
 from agencies.models import Agency, Discipline, Membership, Role, SupporterProfile
 from encounters.models import DisclosureRecord, Encounter, FollowUp
 from governance.models import ActivationProtocol, Agreement, IncidentType
-from network.models import NetworkPolicy, NetworkRole, Region, User
+from network.models import MobileNumber, NetworkPolicy, NetworkRole, Region, User
 from reporting.models import PeriodKind, Publication, PublishedFigure
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,11 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert statuses == set(OutreachTarget.Status.values)
     assert open_activation.targets.filter(possible_duplicate_of__isnull=False).count() == 1
     assert open_activation.targets.filter(assigned_supporter__isnull=True).exists()
+    # Callout by text and voice: demo phones, and the board's channel states (docs/callout.md).
+    assert MobileNumber.objects.filter(user__email="supporter@example.org", confirmed_at__isnull=False).exists()
+    via = set(open_activation.callouts.values_list("answered_via", "channel_state"))
+    assert {("text", "replied"), ("voice", "replied"), ("", "escalated")} <= via
+    assert open_activation.callouts.filter(answered_via="voice", involved=True).exists()
     closed = Activation.objects.get(name="Harbor Detention disturbance")
     assert closed.status == Activation.Status.CLOSED and closed.summary["affected_members"] == 6
     # Contacts within hours of the incident, measured from when each member was listed.

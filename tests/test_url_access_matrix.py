@@ -159,6 +159,12 @@ POLICY = {
     "mfa_verify": ("authenticated",),  # the MFA step: the signed-in user's own code and devices
     "mfa_enroll": ("authenticated",),
     "mfa_recovery_codes": ("authenticated",),
+    "account_mobile": ("authenticated",),  # the signed-in person's own mobile number for callouts
+    # The text and voice provider's webhooks: public URLs, each refusing (403) a request without the
+    # provider's signature (tests/test_callout_phone.py).
+    "phone_sms": ("public",),
+    "phone_voice_gather": ("public",),
+    "phone_status": ("public",),
     "password_reset": ("public",),
     "password_reset_done": ("public",),
     "password_reset_confirm": ("public",),

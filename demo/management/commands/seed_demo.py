@@ -15,6 +15,7 @@ from agencies.tenancy import agency_schema
 from demo.activations import seed_activations
 from demo.encounters import DEMO_HISTORY_DAYS, seed_encounters
 from demo.governance import seed_governance
+from demo.phone import seed_phones
 from demo.roster import seed_roster
 from network import services as network_services
 from network import standards
@@ -221,6 +222,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {encounter_count} demo encounters logged across the agencies")
         if seed_governance(network=network, agencies=agencies, state_admin=state_admin):
             self.stdout.write("  demo agreements (one expiring soon, one awaiting approval) and protocols")
+        if seed_phones():
+            self.stdout.write("  demo mobile numbers for callouts by text (they print here and at /dev/phone/)")
         if seed_activations(agencies=agencies, standard=standard):
             self.stdout.write("  demo activations: one open across three agencies, one closed")
         if not SnapshotRun.objects.filter(status=SnapshotRun.Status.DONE).exists():
