@@ -60,6 +60,7 @@ SHARED_APPS = [
     "agencies",
     "activations",
     "governance",
+    "members",
     "reporting",
     "portal",
     "demo",
