@@ -91,9 +91,7 @@ def data_keys_destroy(*, agency=None, activation=None, subject=None) -> int:
         raise ValueError("data_keys_destroy needs an owner: it never shreds the network's own key")
     count = DataKey.objects.filter(
         agency=agency, activation=activation, subject=subject, destroyed_at__isnull=True
-    ).update(
-        wrapped_key=b"", destroyed_at=timezone.now(), retired_at=timezone.now()
-    )
+    ).update(wrapped_key=b"", destroyed_at=timezone.now(), retired_at=timezone.now())
     crypto.forget_cached_keys()
     return count
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
+from django.core import signing
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from activations import selectors as activation_selectors
-from agencies.models import Membership, Role
-from encounters.models import DisclosureRecord, Encounter, FollowUp
+from agencies.models import Agency, Membership, Role
+from agencies.tenancy import agency_schema
+from encounters.models import CheckIn, CheckInPlan, DisclosureRecord, Encounter, FollowUp
 
 FULL = "full"  # author and co-supporters: everything, notes included
 CODED = "coded"  # coordinator, and the clinician a referral is addressed to: coded fields only, never notes
@@ -208,3 +211,38 @@ def disclosures_filtered(records: QuerySet[DisclosureRecord], data: dict) -> Que
     if data.get("until"):
         records = records.filter(disclosed_at__date__lte=data["until"])
     return records
+
+
+# --- Check-ins (docs/members.md) ------------------------------------------------------------------------------
+
+_CHECKIN_SALT = "muster.checkin"
+CHECKIN_LINK_DAYS = 30  # a check-in link works this long after it was sent
+
+
+def checkin_token(agency, checkin: CheckIn) -> str:
+    """The check-in link's token: the agency and the check-in, signed (DJANGO_SECRET_KEY), so it cannot be
+    guessed or altered; it names nobody."""
+    return signing.TimestampSigner(salt=_CHECKIN_SALT).sign_object({"a": agency.pk, "c": str(checkin.uuid)})
+
+
+def checkin_for_token(token: str):
+    """(agency, check-in with its plan) for a valid, unexpired token of an active agency; None for anything else."""
+    try:
+        data = signing.TimestampSigner(salt=_CHECKIN_SALT).unsign_object(
+            token, max_age=datetime.timedelta(days=CHECKIN_LINK_DAYS)
+        )
+        agency_id, checkin_uuid = int(data["a"]), uuid.UUID(str(data["c"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    agency = Agency.objects.filter(pk=agency_id, status=Agency.Status.ACTIVE).select_related("network").first()
+    if agency is None:
+        return None
+    with agency_schema(agency):
+        checkin = CheckIn.objects.select_related("plan").filter(uuid=checkin_uuid, sent_at__isnull=False).first()
+    return (agency, checkin) if checkin is not None else None
+
+
+def checkins_of_encounter(encounter: Encounter, user) -> list[CheckIn]:
+    """The check-ins of an encounter's plan, for the member's supporter only (anyone else: none)."""
+    plan = CheckInPlan.objects.filter(encounter=encounter, supporter=user).first()
+    return list(plan.checkins.all()) if plan is not None else []

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from network.fields import EncryptedTextField
+from network.validators import validate_single_line
 
 
 class RequestAddress(models.Model):
@@ -25,6 +26,11 @@ class RequestAddress(models.Model):
     agency = models.OneToOneField("agencies.Agency", on_delete=models.PROTECT, related_name="request_address")
     token = models.CharField(max_length=32, unique=True)
     rotated_at = models.DateTimeField(default=timezone.now)
+    # What the request page shows a member in crisis after 988, and what "I'll call the team line" means.
+    team_line = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
+    emergency_resources = models.TextField(
+        max_length=600, blank=True, help_text="The agency's own emergency resources: EAP line, chaplain, on-call."
+    )
 
     def __str__(self) -> str:
         return f"Request address of agency {self.agency_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
@@ -72,11 +73,14 @@ def _by_status(rows: QuerySet[MemberRequest], status: str) -> QuerySet[MemberReq
     return rows
 
 
-def queue_counts(rows: QuerySet[MemberRequest]) -> dict[str, int]:
-    from django.db.models import Count, Q
-
-    return rows.aggregate(
-        **{status: Count("pk", filter=Q(status=status)) for status in MemberRequest.Status.values},
+def cross_agency_offered(agency: Agency) -> bool:
+    """Whether the request page offers "someone from another agency": a cross-agency outreach agreement in force
+    covers the agency with at least one other active agency."""
+    return (
+        agencies_covered(agency, Scope.CROSS_AGENCY_OUTREACH)
+        .filter(status=Agency.Status.ACTIVE)
+        .exclude(pk=agency.pk)
+        .exists()
     )
 
 
@@ -118,3 +122,27 @@ def ready_supporters(row: MemberRequest, *, on: datetime.date | None = None) -> 
 
 def coordinators_of(agency: Agency) -> QuerySet[Membership]:
     return Membership.objects.filter(agency=agency, is_active=True, role=Role.COORDINATOR).select_related("user")
+
+
+def request_for_contact(*, user, agency: Agency, request_uuid) -> MemberRequest:
+    """The request a supporter logs a contact for: given to them, in this agency, and not closed."""
+    row = (
+        MemberRequest.objects.filter(uuid=request_uuid, assigned_to=user, assigned_agency=agency)
+        .exclude(status=MemberRequest.Status.CLOSED)
+        .select_related("agency")
+        .first()
+    )
+    if row is None:
+        raise ValidationError(
+            "That request is not given to you in this agency, or it is closed.", code="request_not_yours"
+        )
+    return row
+
+
+def relation_of(row: MemberRequest, agency: Agency) -> str:
+    """The encounter's recipient relation for a request's member, as the documentation standard codes it."""
+    if row.who == MemberRequest.Who.FAMILY:
+        return "family"
+    if row.who == MemberRequest.Who.RETIREE:
+        return "retiree"
+    return "own-agency" if row.agency_id == agency.pk else "other-agency"

@@ -162,7 +162,9 @@ def request_assign(*, actor, row: MemberRequest, supporter: Membership, request=
         row.assigned_by = actor
         row.assigned_at = timezone.now()
         row.save(update_fields=["status", "assigned_to", "assigned_agency", "assigned_by", "assigned_at"])
-        audit_record(action=AuditAction.REQUEST_ASSIGNED, actor=actor, agency=supporter.agency, obj=row, request=request)
+        audit_record(
+            action=AuditAction.REQUEST_ASSIGNED, actor=actor, agency=supporter.agency, obj=row, request=request
+        )
         notify(
             supporter.user.email,
             "member_request_assigned",
@@ -199,7 +201,11 @@ def request_close(*, actor, row: MemberRequest, request=None) -> MemberRequest:
         row.closed_at = timezone.now()
         row.save(update_fields=["status", "closed_at"])
         audit_record(
-            action=AuditAction.REQUEST_CLOSED, actor=actor, agency=row.assigned_agency or row.agency, obj=row, request=request
+            action=AuditAction.REQUEST_CLOSED,
+            actor=actor,
+            agency=row.assigned_agency or row.agency,
+            obj=row,
+            request=request,
         )
     return row
 
@@ -211,7 +217,9 @@ def request_contact_destroy(*, row: MemberRequest) -> MemberRequest:
         if row.contact_destroyed_at is not None:
             return row
         data_keys_destroy(subject=row.uuid)
-        MemberRequest.objects.filter(pk=row.pk).update(contact=None, contact_digest="", contact_destroyed_at=timezone.now())
+        MemberRequest.objects.filter(pk=row.pk).update(
+            contact=None, contact_digest="", contact_destroyed_at=timezone.now()
+        )
         audit_record(action=AuditAction.REQUEST_CONTACT_DESTROYED, agency=row.agency, obj=row)
     row.refresh_from_db()
     return row
@@ -272,7 +280,12 @@ def requests_escalate(*, now: datetime.datetime | None = None) -> int:
                 notify(
                     _regional_coordinator_emails(row.agency),
                     "member_request_late",
-                    {"agency": row.agency, "urgent": row.urgent, "link": _link("network_member_requests"), "again": True},
+                    {
+                        "agency": row.agency,
+                        "urgent": row.urgent,
+                        "link": _link("network_member_requests"),
+                        "again": True,
+                    },
                 )
                 MemberRequest.objects.filter(pk=row.pk).update(escalated_regional_at=now)
             else:
