@@ -52,7 +52,7 @@ def request_initial(member_request, agency: Agency, relation: str) -> dict:
     described by their relation to this agency (members.selectors.relation_of)."""
     discipline, role_class = DISCIPLINE_DEFAULTS.get(member_request.agency.discipline, ("other", "other"))
     initial = {
-        "member_request": member_request.uuid,
+        "peer_request": member_request.uuid,
         "initiator": "self",
         "recipient_relation": relation,
         "recipient_discipline": discipline,
@@ -81,7 +81,7 @@ def _users(memberships, exclude=None):
 class EncounterForm(ErrorSummary, TileChoices, forms.Form):
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
     outreach_target = forms.UUIDField(widget=forms.HiddenInput, required=False)
-    member_request = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    peer_request = forms.UUIDField(widget=forms.HiddenInput, required=False)  # a member's request for a peer
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     duration_band = forms.ChoiceField(label="How long", widget=forms.RadioSelect)
     contact_mode = forms.ChoiceField(label="How", widget=forms.RadioSelect)
@@ -223,7 +223,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         data["co_supporters"] = list(data["co_supporters"])
         data["notes"] = data.get("notes", "")
         data.pop("outreach_target", None)
-        data.pop("member_request", None)  # the view resolves it (members.selectors.request_for_contact)
+        data.pop("peer_request", None)  # the view resolves it (members.selectors.request_for_contact)
         data["checkin_contact"] = data.pop("checkin_email", "") if data.pop("checkins", False) else ""
         data.pop("checkin_email", None)
         return data

@@ -47,7 +47,7 @@ def encounter_access_level(encounter: Encounter, membership: Membership) -> str 
 
 def encounter_for_viewer(membership: Membership, encounter_uuid) -> tuple[Encounter, str]:
     encounter = (
-        Encounter.objects.select_related("standard", "author", "referred_to", "activation")
+        Encounter.objects.select_related("standard", "author", "referred_to", "activation", "checkin_plan")
         .filter(uuid=encounter_uuid)
         .first()
     )
@@ -243,6 +243,10 @@ def checkin_for_token(token: str):
 
 
 def checkins_of_encounter(encounter: Encounter, user) -> list[CheckIn]:
-    """The check-ins of an encounter's plan, for the member's supporter only (anyone else: none)."""
-    plan = CheckInPlan.objects.filter(encounter=encounter, supporter=user).first()
-    return list(plan.checkins.all()) if plan is not None else []
+    """The check-ins of an encounter's plan (read with it by `encounter_for_viewer`), for the member's supporter
+    only: anyone else gets none, and no query is made for them."""
+    try:
+        plan = encounter.checkin_plan
+    except CheckInPlan.DoesNotExist:
+        return []
+    return list(plan.checkins.all()) if plan.supporter_id == user.pk else []

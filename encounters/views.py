@@ -100,7 +100,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data.get("outreach_target"):
             outreach = _outreach_target_or_error(form, request, agency)
         member_request = None
-        if form.cleaned_data.get("member_request") and not outreach:
+        if form.cleaned_data.get("peer_request") and not outreach:
             member_request = _member_request_or_error(form, request, agency)
     if request.method == "POST" and form.is_valid() and not form.errors:
         try:
@@ -140,7 +140,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
 def _member_request_or_error(form, request, agency):
     try:
         return member_selectors.request_for_contact(
-            user=request.user, agency=agency, request_uuid=form.cleaned_data["member_request"]
+            user=request.user, agency=agency, request_uuid=form.cleaned_data["peer_request"]
         )
     except ValidationError as error:
         add_service_errors(form, error)

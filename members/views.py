@@ -25,7 +25,7 @@ from network.mfa import qr_code_svg
 from network.models import NetworkRole, Vocabulary
 from network.paging import page_of
 from network.ratelimit import rate_limit_allows
-from network.selectors import policy_for, standard_current, terms_by_vocabulary
+from network.selectors import network_current, policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import message_service_error
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def _agency_request(request: HttpRequest, request_uuid) -> tuple[MemberRequest, 
     supporter it was given to. Anything else answers 404. Returns (row, runs the queue)."""
     agency, user = request.tenant, request.user
     row = (
-        MemberRequest.objects.select_related("agency", "assigned_to", "assigned_agency")
+        MemberRequest.objects.select_related("agency__network__policy", "assigned_to", "assigned_agency")
         .filter(uuid=request_uuid)
         .first()
     )
@@ -257,16 +257,15 @@ def _regions(request: HttpRequest) -> set[int]:
 @network_view(REGIONAL)
 def network_member_requests(request: HttpRequest) -> HttpResponse:
     regions = _regions(request)
-    rows = MemberRequest.objects.filter(agency__region_id__in=regions).select_related("agency__network__policy")
-    first = rows.first()
-    policy = first.agency.network.policy if first else None
+    network = network_current()
+    policy = policy_for(network) if network is not None else None
     context = _queue_context(request, lambda status: selectors.queue_of_regions(regions, status=status), policy)
     return render(request, "members/queue.html", {**context, "network_queue": True})
 
 
 def _regional_request(request: HttpRequest, request_uuid) -> MemberRequest:
     row = get_object_or_404(
-        MemberRequest.objects.select_related("agency", "assigned_to", "assigned_agency"),
+        MemberRequest.objects.select_related("agency__network__policy", "assigned_to", "assigned_agency"),
         uuid=request_uuid,
         served_by=MemberRequest.ServedBy.OTHER,
         agency__region_id__in=_regions(request),

@@ -270,7 +270,7 @@ def test_logging_the_contact_records_a_self_initiated_encounter_linked_to_the_re
     response = client.post(
         agency_url(world.agency_a, "encounter_new"),
         encounter_form_data(
-            member_request=str(row.uuid), initiator="self", recipient_relation="retiree", topics=["grief"]
+            peer_request=str(row.uuid), initiator="self", recipient_relation="retiree", topics=["grief"]
         ),
     )
     assert response.status_code == 302
@@ -285,7 +285,7 @@ def test_someone_else_cannot_log_a_contact_for_a_request_not_given_to_them(clien
     row = world.member_request  # given to A's peer supporter
     client.force_login(world.a[Role.COORDINATOR])
     before = MemberRequest.objects.get(pk=row.pk).status
-    client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(member_request=str(row.uuid)))
+    client.post(agency_url(world.agency_a, "encounter_new"), encounter_form_data(peer_request=str(row.uuid)))
     assert MemberRequest.objects.get(pk=row.pk).status == before
     with tenant_context(world.agency_a):
         assert not Encounter.objects.filter(member_request_id=row.pk).exists()
@@ -465,3 +465,50 @@ def test_encounter_service_refuses_a_request_not_given_to_the_author(world):
     with pytest.raises(Exception):  # noqa: B017 - ValidationError from the service
         log_encounter(world.agency_a, author=world.a[Role.COORDINATOR], member_request=world.member_request)
     assert encounter_services  # the service above is the one the form calls
+
+
+# --- Leadership figures --------------------------------------------------------------------------------------------
+
+
+def test_leadership_sees_counts_only_published_once_with_suppression(client, world):
+    """Requests by period, time to first contact and check-ins answered go through the same publication (lag,
+    suppression) as every other leadership figure."""
+    from network.models import Network
+    from reporting import services as reporting_services
+    from reporting.models import PeriodKind, PublishedFigure
+    from tests.support import grow_roster, joined
+
+    network = Network.objects.get(pk=world.network_id)
+    october = datetime.date(2026, 10, 1)
+    joined(world.agency_a, datetime.date(2026, 7, 1))
+    joined(world.agency_b, datetime.date(2026, 7, 1))
+    grow_roster(world.agency_a, 8)  # publishes by month
+    asked = timezone.make_aware(datetime.datetime(2026, 10, 14, 9, 0))
+    for n in range(7):
+        row = member_request_submit(world.agency_a, contact=f"+1555010{400 + n}")
+        contacted = asked + datetime.timedelta(minutes=40) if n < 6 else None
+        MemberRequest.objects.filter(pk=row.pk).update(asked_at=asked, last_asked_at=asked, contacted_at=contacted)
+    row = member_request_submit(world.agency_b, contact="+15550100499")
+    MemberRequest.objects.filter(pk=row.pk).update(asked_at=asked, last_asked_at=asked)
+
+    reporting_services.publication_publish_due(network=network, today=datetime.date(2026, 11, 6))  # not yet due
+    assert not PublishedFigure.objects.filter(publication__period_start=october, table="members").exists()
+    reporting_services.publication_publish_due(network=network, today=datetime.date(2026, 11, 20))
+
+    def value(agency, key):
+        return PublishedFigure.objects.get(
+            agency=agency,
+            publication__period_kind=PeriodKind.MONTH,
+            publication__period_start=october,
+            table="members",
+            key=key,
+        ).value
+
+    assert value(world.agency_a, "requests") == 7
+    assert value(world.agency_a, "contacted") == 6
+    assert value(world.agency_a, "median_minutes") == 40
+    assert value(world.agency_a, "checkins_sent") == 0
+    client.force_login(world.a[Role.CHIEF])
+    page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
+    assert "Members&#x27; requests and check-ins" in page or "Members' requests and check-ins" in page
+    assert "+1555010" not in page
