@@ -325,6 +325,22 @@ def checkin_contact_destroy(*, agency: Agency, plan: CheckInPlan) -> None:
 
 
 @agency_service
+def checkin_contacts_destroy_all(*, agency: Agency) -> int:
+    """Shred every plan's own key (the agency leaves the network: agencies.signals.agency_destroying). The rows
+    are only read: the schema is dropped right after, in the same transaction."""
+    plans = list(CheckInPlan.objects.filter(contact_destroyed_at__isnull=True).values_list("pk", "uuid"))
+    for pk, subject in plans:
+        data_keys_destroy(subject=subject)
+        audit_record(
+            action=AuditAction.CHECKIN_CONTACT_DESTROYED,
+            agency=agency,
+            object_type=CheckInPlan._meta.label_lower,
+            object_id=pk,
+        )
+    return len(plans)
+
+
+@agency_service
 def checkins_stop(*, agency: Agency, plan: CheckInPlan) -> CheckInPlan:
     """One tap from the member stops every check-in still to come, and the contact is destroyed at once."""
     with transaction.atomic():

@@ -225,6 +225,14 @@ def request_contact_destroy(*, row: MemberRequest) -> MemberRequest:
     return row
 
 
+def requests_contacts_destroy_for_agency(*, agency: Agency) -> int:
+    """Destroy the contact of every request of an agency that leaves the network (offboarding)."""
+    rows = MemberRequest.objects.filter(agency=agency, contact_destroyed_at__isnull=True)
+    for row in rows:
+        request_contact_destroy(row=row)
+    return len(rows)
+
+
 def contacts_destroy_due(*, now: datetime.datetime | None = None) -> int:
     """Destroy the contact of every request closed longer ago than its network's retention window."""
     now = now or timezone.now()

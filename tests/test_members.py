@@ -512,3 +512,31 @@ def test_leadership_sees_counts_only_published_once_with_suppression(client, wor
     page = client.get(agency_url(world.agency_a, "agency_dashboard")).content.decode()
     assert "Members&#x27; requests and check-ins" in page or "Members' requests and check-ins" in page
     assert "+1555010" not in page
+
+
+def test_an_agency_leaving_the_network_takes_its_members_contacts_with_it(world):
+    """Offboarding drops the schema and shreds the agency's key; the requests' and check-in plans' own keys
+    are shredded with them, so no backup taken before can be read for a member's contact."""
+    from django.db import transaction
+
+    from agencies import offboarding
+    from agencies import services as agency_services
+    from tests.support import make_agency, make_user
+
+    agency = make_agency(
+        actor=world.state_admin, network=world.agency_a.network, region=world.agency_a.region, slug="leaving-ems"
+    )
+    row = member_request_submit(agency, contact="+15550100500")
+    user = make_user("leaving.coordinator@test.example")
+    agency_services.membership_add(actor=world.state_admin, user=user, agency=agency, role=Role.COORDINATOR)
+    encounter = log_encounter(agency, author=user, checkin_contact="leaving.member@example.net")
+    with tenant_context(agency):
+        plan = CheckInPlan.objects.get(encounter=encounter)
+    assert DataKey.objects.filter(subject__in=[row.uuid, plan.uuid], destroyed_at__isnull=True).count() == 2
+    with connection.cursor() as cursor:  # the test's own inserts are checked now, as their commit would
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with transaction.atomic():
+        offboarding._shred(agency)
+    assert not DataKey.objects.filter(subject__in=[row.uuid, plan.uuid], destroyed_at__isnull=True).exists()
+    row.refresh_from_db()
+    assert row.contact is None and row.contact_destroyed_at
