@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
@@ -16,6 +17,7 @@ from governance.selectors import agencies_covered
 from members.models import MemberRequest, RequestAddress
 from network.models import NetworkPolicy
 
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 OPEN_STATUSES = (MemberRequest.Status.NEW, MemberRequest.Status.ASSIGNED)
 
 
@@ -25,8 +27,8 @@ def address_of(agency: Agency) -> RequestAddress | None:
 
 def address_for_token(token: str) -> RequestAddress | None:
     """The live address with this token, of an active agency; None for anything else (rotated, unknown)."""
-    if not token or len(token) > 32:
-        return None
+    if not TOKEN_SHAPE.fullmatch(token or ""):
+        return None  # not a token we make (NUL bytes, other characters): never sent to the database
     return (
         RequestAddress.objects.filter(token=token, agency__status=Agency.Status.ACTIVE)
         .select_related("agency__network__policy")

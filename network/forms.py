@@ -295,6 +295,28 @@ class PolicyForm(forms.Form):
         label="Disable accounts unused for (days)",
         help_text="CJIS asks for at most 90 days; 1 to 90.",
     )
+    # Members' requests and check-ins (docs/members.md). Optional in a post: left out, they keep their value.
+    request_first_contact_hours = forms.IntegerField(
+        min_value=1,
+        max_value=72,
+        required=False,
+        label="First contact with a member who asked for a peer within (hours)",
+        help_text="Past this, the request is escalated to the coordinators, then the region. 1 to 72.",
+    )
+    request_urgent_first_contact_minutes = forms.IntegerField(
+        min_value=5,
+        max_value=240,
+        required=False,
+        label="First contact when the member asked urgently within (minutes)",
+        help_text="5 to 240.",
+    )
+    request_contact_retention_days = forms.IntegerField(
+        min_value=0,
+        max_value=90,
+        required=False,
+        label="Destroy a member's contact after their request closes (days)",
+        help_text="0 to 90.",
+    )
     confidentiality_notice_text = forms.CharField(
         max_length=4000,
         label="Confidentiality notice supporters give",

@@ -155,6 +155,9 @@ POLICY_SETTINGS = frozenset(
         "confidentiality_notice_text",
         "account_inactive_days",
         "publication_delay_days",
+        "request_first_contact_hours",
+        "request_urgent_first_contact_minutes",
+        "request_contact_retention_days",
     }
 )
 

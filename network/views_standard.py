@@ -71,7 +71,8 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
             messages.info(request, "Nothing changed; the network policy is as it was.")
             return redirect("network_policy")
         try:
-            policy_update(actor=request.user, network=network, request=request, **form.cleaned_data)
+            changes = {name: value for name, value in form.cleaned_data.items() if value is not None}
+            policy_update(actor=request.user, network=network, request=request, **changes)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

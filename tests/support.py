@@ -243,10 +243,10 @@ def build_world() -> World:
     checked_on = log_encounter(
         agency_a,
         author=world.a[Role.PEER_SUPPORTER],
-        occurred_on=timezone.localdate() - timedelta(days=7),
         checkin_contact="member@test.example",
     )
-    encounter_maintenance.checkins_send_due(agency=agency_a)
+    # The first check-in, as beat sends it a week later (the encounter itself is today's, as the world's others).
+    encounter_maintenance.checkins_send_due(agency=agency_a, today=timezone.localdate() + timedelta(days=7))
     with tenant_context(agency_a):
         world.checkin_token = encounter_selectors.checkin_token(
             agency_a, CheckIn.objects.get(plan__encounter_id=checked_on.pk, sent_at__isnull=False)

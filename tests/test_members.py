@@ -540,3 +540,23 @@ def test_an_agency_leaving_the_network_takes_its_members_contacts_with_it(world)
     assert not DataKey.objects.filter(subject__in=[row.uuid, plan.uuid], destroyed_at__isnull=True).exists()
     row.refresh_from_db()
     assert row.contact is None and row.contact_destroyed_at
+
+
+def test_the_first_contact_targets_are_network_policy_settings(client, world):
+    from network.models import Network
+    from network.selectors import policy_for
+
+    network = Network.objects.get(pk=world.network_id)
+    client.force_login(world.state_admin)
+    page = client.get("/network/policy/").content.decode()
+    assert 'name="request_first_contact_hours"' in page and 'value="4"' in page
+    form = {
+        name: value
+        for name, value in client.get("/network/policy/").context["form"].initial.items()
+        if name not in ("checkin_days",) and value is not None
+    }
+    form.update(notes_enabled="on" if form.pop("notes_enabled") else "", request_urgent_first_contact_minutes=20)
+    assert client.post("/network/policy/", form).status_code == 302
+    assert policy_for(network).request_urgent_first_contact_minutes == 20
+    row = member_request_submit(world.agency_a, contact="+15550100600", urgency="now")
+    assert selectors.first_contact_due_at(row, policy_for(network)) == row.asked_at + datetime.timedelta(minutes=20)
