@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -104,7 +105,7 @@ POSTER_ROLES = (Role.COORDINATOR, Role.AGENCY_ADMIN)
 
 
 def _public_link(address) -> str:
-    return settings.MUSTER_BASE_URL + f"/r/{address.token}/"
+    return settings.MUSTER_BASE_URL + reverse("member_request_form", kwargs={"request_token": address.token})
 
 
 @never_cache
