@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -115,9 +115,13 @@ def follow_ups_of_supporter(membership: Membership, *, done_limit: int = 10) -> 
     user = membership.user
     latest_first = (F("completed_at").desc(nulls_last=True), "-pk")
     recent = FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by(*latest_first)
+    # What the member answered in the check-in that made a follow-up, if one did: shown to its owner, the
+    # member's supporter, only (the team's list does not read it).
+    answers = CheckIn.objects.filter(follow_up=OuterRef("pk")).values("answer")[:1]
     own = list(
         FollowUp.objects.filter(Q(owner=user, status=FollowUp.Status.OPEN) | Q(pk__in=recent.values("pk")[:done_limit]))
         .select_related("encounter")
+        .annotate(checkin_answer=Subquery(answers))
         .order_by(*latest_first)
     )
     scheduled, scheduled_done = activation_selectors.scheduled_follow_ups_of_supporter(

@@ -415,7 +415,10 @@ def test_opening_the_link_records_nothing_and_i_would_like_a_call_becomes_the_su
         assert follow_up.owner_id == world.a[Role.PEER_SUPPORTER].pk and follow_up.due_on == timezone.localdate()
     client.force_login(world.a[Role.PEER_SUPPORTER])
     follow_ups = client.get(agency_url(world.agency_a, "followup_list")).content.decode()
-    assert str(encounter.uuid) in follow_ups or follow_up.due_on.isoformat() in follow_ups
+    assert str(encounter.uuid) in follow_ups and "check-in: the member would like a call" in follow_ups
+    client.force_login(world.a[Role.COORDINATOR])  # the team's list shows the follow-up, not the answer
+    team = client.get(agency_url(world.agency_a, "followup_list")).content.decode()
+    assert "check-in: the member" not in team
 
 
 def test_i_need_help_now_shows_crisis_resources_and_alerts_the_supporter_and_coordinators(
