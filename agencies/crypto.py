@@ -36,33 +36,40 @@ from network.crypto import DecryptionError
 _index_keys: dict[int, tuple[float, bytes]] = {}  # activation id -> (when unwrapped, its blind-index key)
 
 
-def data_key_create(*, agency=None, activation=None) -> DataKey:
+def data_key_create(*, agency=None, activation=None, subject=None) -> DataKey:
     """A new current data key for an agency or an activation; the previous one is retired. An
     activation's first data key comes with its blind-index key (`index_key_for`)."""
     raw = AESGCM.generate_key(bit_length=256)
     master_key_id, wrapped = crypto.wrap(raw)
     with transaction.atomic():
         DataKey.objects.filter(
-            agency=agency, activation=activation, purpose=DataKey.Purpose.ENCRYPTION, retired_at__isnull=True
+            agency=agency,
+            activation=activation,
+            subject=subject,
+            purpose=DataKey.Purpose.ENCRYPTION,
+            retired_at__isnull=True,
         ).update(retired_at=timezone.now())
         data_key = DataKey.objects.create(
             agency=agency,
             activation=activation,
+            subject=subject,
             key_id=secrets.token_hex(8),
             wrapped_key=wrapped,
             master_key_id=master_key_id,
         )
         if activation is not None and not _live_index_keys(activation).exists():
             _index_key_create(activation)
-        crypto.current_key_forget(agency=agency, activation=activation)  # this process sees the new key at once
+        # this process sees the new key at once
+        crypto.current_key_forget(agency=agency, activation=activation, subject=subject)
     return data_key
 
 
-def data_key_current(*, agency=None, activation=None) -> DataKey:
+def data_key_current(*, agency=None, activation=None, subject=None) -> DataKey:
     data_key = (
         DataKey.objects.filter(
             agency=agency,
             activation=activation,
+            subject=subject,
             purpose=DataKey.Purpose.ENCRYPTION,
             retired_at__isnull=True,
             destroyed_at__isnull=True,
@@ -72,15 +79,19 @@ def data_key_current(*, agency=None, activation=None) -> DataKey:
     )
     if data_key is None and activation is not None and activation.names_destroyed_at is not None:
         raise DecryptionError("this activation's key was destroyed; its names cannot be written or read")
-    return data_key or data_key_create(agency=agency, activation=activation)
+    if data_key is None and subject is not None and DataKey.objects.filter(subject=subject).exists():
+        raise DecryptionError("this subject's key was destroyed; its text cannot be written or read")
+    return data_key or data_key_create(agency=agency, activation=activation, subject=subject)
 
 
-def data_keys_destroy(*, agency=None, activation=None) -> int:
+def data_keys_destroy(*, agency=None, activation=None, subject=None) -> int:
     """Shred: empty every key of the owner (an activation's blind-index key with its data keys), so what
     they encrypted can never be read again and no index value can be recomputed."""
-    count = DataKey.objects.filter(agency=agency, activation=activation, destroyed_at__isnull=True).update(
-        wrapped_key=b"", destroyed_at=timezone.now(), retired_at=timezone.now()
-    )
+    if agency is None and activation is None and subject is None:
+        raise ValueError("data_keys_destroy needs an owner: it never shreds the network's own key")
+    count = DataKey.objects.filter(
+        agency=agency, activation=activation, subject=subject, destroyed_at__isnull=True
+    ).update(wrapped_key=b"", destroyed_at=timezone.now(), retired_at=timezone.now())
     crypto.forget_cached_keys()
     return count
 
@@ -88,8 +99,8 @@ def data_keys_destroy(*, agency=None, activation=None) -> int:
 class DataKeyStore:
     """The DataKey records as network.crypto's KeyStore: registered in AgenciesConfig.ready()."""
 
-    def current_key_id(self, *, agency=None, activation=None) -> str:
-        return data_key_current(agency=agency, activation=activation).key_id
+    def current_key_id(self, *, agency=None, activation=None, subject=None) -> str:
+        return data_key_current(agency=agency, activation=activation, subject=subject).key_id
 
     def wrapped_key(self, key_id: str) -> tuple[str, bytes]:
         data_key = DataKey.objects.filter(key_id=key_id, purpose=DataKey.Purpose.ENCRYPTION).first()

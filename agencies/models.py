@@ -165,7 +165,8 @@ class Invitation(models.Model):
 class DataKey(models.Model):
     """An AES-256 data key, stored only wrapped by a master key (see agencies/crypto.py).
 
-    One current key per agency and one per activation; an activation also has one blind-index key
+    One current key per agency, one per activation and one per subject (a row with a key of its own, such as a
+    member's request); an activation also has one blind-index key
     (purpose BLIND_INDEX, the HMAC key of its duplicate detection), shredded with its data key.
     Destroying every key of an agency (wrapped_key emptied) shreds its encrypted data.
     """
@@ -179,6 +180,9 @@ class DataKey(models.Model):
     activation = models.ForeignKey(
         "activations.Activation", on_delete=models.PROTECT, null=True, blank=True, related_name="data_keys"
     )
+    # The key of one row (a member's request, a member's check-ins): the row's uuid, no foreign key (the row may
+    # live in any schema). Shredded when the row's retention ends (docs/members.md).
+    subject = models.UUIDField(null=True, blank=True, db_index=True)
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.ENCRYPTION)
     key_id = models.CharField(max_length=32, unique=True)
     wrapped_key = models.BinaryField()

@@ -24,7 +24,7 @@ from agencies import backup, schemas
 from agencies import export as export_module
 from agencies.crypto import data_keys_destroy
 from agencies.models import Agency, AgencyExport, Membership, Role, role_group_name
-from agencies.signals import agency_suspended
+from agencies.signals import agency_destroying, agency_suspended
 from network import crypto
 from network.audit import AuditAction, audit_record
 from network.outbox import outbox_enqueue
@@ -174,6 +174,7 @@ def agency_destroy(*, actor, agency: Agency, confirm_slug: str, request=None) ->
 def _shred(agency: Agency) -> int:
     """The destruction itself, without the checks: keys, schema, memberships, grants, export files.
     Call inside a transaction. Returns how many data keys were shredded."""
+    agency_destroying.send(sender=Agency, agency=agency)  # while the schema is still there to read
     shredded = data_keys_destroy(agency=agency)
     schemas.schema_drop(agency.schema_name)
     Membership.objects.filter(agency=agency, is_active=True).update(is_active=False)

@@ -9,3 +9,8 @@ from django.dispatch import Signal
 
 # An agency was suspended. Keyword arguments: actor, agency, request (may be None).
 agency_suspended = Signal()
+
+# An agency's data is about to be destroyed (offboarding): its schema is still there. Receivers shred what the
+# layers above keep under keys of their own for it (members' requests and check-ins: docs/members.md).
+# Keyword arguments: agency.
+agency_destroying = Signal()

@@ -6,6 +6,7 @@ from django.urls import include, path
 from activations import urls as activation_urls
 from agencies import urls as agency_urls
 from governance import urls as governance_urls
+from members import urls as member_urls
 from portal import urls as portal_urls
 from reporting import urls as reporting_urls
 
@@ -15,5 +16,6 @@ urlpatterns = [
     *activation_urls.agency_patterns,
     *reporting_urls.agency_patterns,
     *governance_urls.agency_patterns,
+    *member_urls.agency_patterns,
     path("", include("encounters.urls")),
 ]

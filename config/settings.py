@@ -60,6 +60,7 @@ SHARED_APPS = [
     "agencies",
     "activations",
     "governance",
+    "members",
     "reporting",
     "portal",
     "demo",
@@ -308,6 +309,16 @@ CELERY_BEAT_SCHEDULE = {
     "agreement-expiry-notices": {
         "task": "governance.tasks.agreements_expiry_task",
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=20),
+    },
+    # Members' requests (docs/members.md): a missed first-contact target is noticed within five minutes.
+    "member-requests-escalate": {"task": "members.tasks.member_requests_escalate_task", "schedule": 300.0},
+    "member-request-contacts-destroy": {
+        "task": "members.tasks.member_request_contacts_destroy_task",
+        "schedule": crontab(hour=3, minute=50),
+    },
+    "checkins-send": {
+        "task": "encounters.tasks.checkins_send_task",
+        "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=30),
     },
     "activation-names-retention": {
         "task": "activations.tasks.activation_names_retention_task",

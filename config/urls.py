@@ -8,7 +8,9 @@ from django.urls import include, path
 from activations import urls as activation_urls
 from agencies import urls as agency_urls
 from config.health import healthz
+from encounters import urls as encounter_urls
 from governance import urls as governance_urls
+from members import urls as member_urls
 from network import urls as network_urls
 from portal import urls as portal_urls
 from reporting import urls as reporting_urls
@@ -20,12 +22,15 @@ network_patterns = [
     *agency_urls.network_patterns,
     *network_urls.network_patterns,
     *governance_urls.network_patterns,
+    *member_urls.network_patterns,
 ]
 
 urlpatterns = [
     *portal_urls.public_patterns,
     path("healthz", healthz, name="healthz"),
     *agency_urls.public_patterns,
+    *member_urls.public_patterns,
+    *encounter_urls.public_patterns,
     path("network/", include(network_patterns)),
     path("a/<slug:agency_slug>/", include("config.agency_urls")),
     path("activations/", include(activation_urls.urlpatterns)),

@@ -11,3 +11,4 @@ class EncountersConfig(AppConfig):
 
         for section in SECTIONS:  # the encounter log's part of the agency's readable export
             export_section_register(section)
+        from encounters import receivers  # noqa: F401  (connects the receivers of lower layers' signals)

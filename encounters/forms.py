@@ -29,7 +29,7 @@ DISCIPLINE_DEFAULTS = {
 }
 YES_NO = [("yes", "Yes"), ("no", "No")]
 # Fields that carry what the member said or did: never restored by the browser, never autofilled.
-CONFIDENTIAL_FIELDS = ("notes", "follow_up_due_on", "occurred_on")
+CONFIDENTIAL_FIELDS = ("notes", "follow_up_due_on", "occurred_on", "checkin_email")
 
 
 def outreach_initial(target, agency: Agency) -> dict:
@@ -46,6 +46,22 @@ def outreach_initial(target, agency: Agency) -> dict:
         "role_class": role_class,
         "activation": target.activation,
     }
+
+
+def request_initial(member_request, agency: Agency, relation: str) -> dict:
+    """A contact answering a member's own request: they reached out (initiator "self"), with their topic, and
+    described by their relation to this agency (members.selectors.relation_of)."""
+    discipline, role_class = DISCIPLINE_DEFAULTS.get(member_request.agency.discipline, ("other", "other"))
+    initial = {
+        "peer_request": member_request.uuid,
+        "initiator": "self",
+        "recipient_relation": relation,
+        "recipient_discipline": discipline,
+        "role_class": role_class,
+    }
+    if member_request.topic:
+        initial["topics"] = [member_request.topic]
+    return initial
 
 
 class MemberChoiceField(forms.ModelMultipleChoiceField):
@@ -66,6 +82,7 @@ def _users(memberships, exclude=None):
 class EncounterForm(ErrorSummary, TileChoices, forms.Form):
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
     outreach_target = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    peer_request = forms.UUIDField(widget=forms.HiddenInput, required=False)  # a member's request for a peer
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     duration_band = forms.ChoiceField(label="How long", widget=forms.RadioSelect)
     contact_mode = forms.ChoiceField(label="How", widget=forms.RadioSelect)
@@ -109,6 +126,17 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,
     )
+    checkins = forms.BooleanField(
+        label="The member agrees to short check-ins afterwards",
+        required=False,
+        help_text="A short e-mail on each day of the network's schedule; one tap stops them. Only you see the answers.",
+    )
+    checkin_email = forms.EmailField(
+        label="Member's e-mail for check-ins",
+        required=False,
+        max_length=254,
+        help_text="Encrypted, seen by no one, and destroyed when the check-ins end.",
+    )
 
     def __init__(
         self,
@@ -119,6 +147,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         notes_enabled: bool,
         notes_retention_days: int | None = None,
         activation_fixed: bool = False,
+        checkin_days: list[int] | None = None,
         **kwargs,
     ):
         initial = kwargs.setdefault("initial", {})
@@ -167,6 +196,9 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
             )
             # The gentle name check (static/muster/notes_names.js) reads this; it never blocks saving.
             self.fields["notes"].widget.attrs["data-name-warning"] = "id_notes_name_warning"
+        if checkin_days:
+            days = "/".join(str(d) for d in checkin_days)
+            self.fields["checkins"].label = f"The member agrees to short check-ins after {days} days"
         for name in CONFIDENTIAL_FIELDS:
             if name in self.fields:
                 self.fields[name].widget.attrs["autocomplete"] = "off"
@@ -178,6 +210,12 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         page is drawn, for the page and for the question whether to show it at all; a valid post that
         saves and redirects reads neither (the fields validate against their querysets)."""
         return {name: choices_read_once(self.fields[name]) for name in ("co_supporters", "activation")}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("checkins") and not data.get("checkin_email"):
+            self.add_error("checkin_email", "Give the member's e-mail, or leave check-ins off.")
+        return data
 
     def clean_occurred_on(self):
         value = self.cleaned_data["occurred_on"]
@@ -191,6 +229,9 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         data["co_supporters"] = list(data["co_supporters"])
         data["notes"] = data.get("notes", "")
         data.pop("outreach_target", None)
+        data.pop("peer_request", None)  # the view resolves it (members.selectors.request_for_contact)
+        data["checkin_contact"] = data.pop("checkin_email", "") if data.pop("checkins", False) else ""
+        data.pop("checkin_email", None)
         return data
 
 

@@ -15,7 +15,8 @@ from activations import selectors as activation_selectors
 from activations import services as activation_services
 from agencies.models import Agency, Membership, Role
 from agencies.tenancy import agency_service
-from encounters.models import Encounter, FollowUp
+from encounters import selectors, services
+from encounters.models import CheckIn, CheckInPlan, Encounter, FollowUp
 from network.audit import AuditAction, audit_record
 from network.notify import notify
 from network.selectors import policy_for
@@ -132,3 +133,29 @@ def notes_purge(*, agency: Agency, now: datetime.datetime | None = None) -> int:
                 audit_record(action=AuditAction.NOTES_PURGED, agency=agency, obj=encounter)
         purged += done
     return purged
+
+
+@agency_service
+def checkins_send_due(*, agency: Agency, today: datetime.date | None = None) -> int:
+    """E-mail each check-in that is due, once, to the member who agreed: a link to a page that asks before it
+    records anything (a scanner opening the link records nothing). After a plan's last check-in its contact is
+    destroyed. Text messages are issue 16's channel: plans on that channel are left for it."""
+    today = today or timezone.localdate()
+    sent = 0
+    due = CheckIn.objects.filter(
+        sent_at__isnull=True, due_on__lte=today, plan__ended_at__isnull=True, plan__channel=CheckInPlan.Channel.EMAIL
+    ).select_related("plan")
+    for checkin in due:
+        plan = checkin.plan
+        with transaction.atomic():
+            if not CheckIn.objects.filter(pk=checkin.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
+                continue
+            token = selectors.checkin_token(agency, checkin)
+            link = settings.MUSTER_BASE_URL + reverse("checkin_answer", kwargs={"checkin_token": token})
+            notify(plan.contact, "checkin", {"link": link})
+            audit_record(action=AuditAction.CHECKIN_SENT, agency=agency, obj=checkin)
+            if not CheckIn.objects.filter(plan=plan, sent_at__isnull=True).exists():
+                CheckInPlan.objects.filter(pk=plan.pk).update(ended_at=timezone.now())
+                services.checkin_contact_destroy(agency=agency, plan=plan)
+        sent += 1
+    return sent

@@ -1,4 +1,4 @@
-"""Agency-schema models: the encounter log, follow-ups and the disclosure log.
+"""Agency-schema models: the encounter log, follow-ups, the disclosure log and members' check-ins.
 
 Coded fields (what reports count) are plaintext codes from the documentation standard version
 the encounter was logged under; notes are encrypted. There is no field for the member's name.
@@ -60,6 +60,10 @@ class Encounter(models.Model):
     )
     outreach_target = models.ForeignKey(
         "activations.OutreachTarget", on_delete=models.PROTECT, null=True, blank=True, related_name="+", **PUBLIC_ROW
+    )
+    # Set when the contact answers a member's own request for a peer (members app); the request is then contacted.
+    member_request = models.ForeignKey(
+        "members.MemberRequest", on_delete=models.PROTECT, null=True, blank=True, related_name="+", **PUBLIC_ROW
     )
     notes = EncryptedTextField(null=True, blank=True)
     notes_purged_at = models.DateTimeField(null=True, blank=True)
@@ -158,3 +162,60 @@ class DisclosureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Disclosure {self.disclosed_at:%Y-%m-%d}"
+
+
+class CheckInPlan(models.Model):
+    """A member's consent to short check-ins after a contact, on the policy's schedule (7/30/90 days by default).
+
+    The contact (an e-mail address today; a phone number once text messages come, issue 16) is encrypted under
+    a data key of the plan's own, shredded when the check-ins end plus the policy's retention window. What the
+    member answers is seen by the supporter only."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        TEXT = "text", "Text message"  # the seam for issue 16's channels: not sent by this app yet
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    encounter = models.OneToOneField(Encounter, on_delete=models.PROTECT, related_name="checkin_plan")
+    supporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    contact = EncryptedTextField(null=True, blank=True)
+    days = ArrayField(models.PositiveSmallIntegerField())
+    started_on = models.DateField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Stopped by the member or the last one sent.")
+    stopped_by_member = models.BooleanField(default=False)
+    contact_destroyed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Check-in plan {self.pk}"
+
+    def encryption_subject(self):
+        return self.uuid
+
+
+class CheckIn(models.Model):
+    """One check-in of a plan: due on a day, sent, and perhaps answered."""
+
+    class Answer(models.TextChoices):
+        OK = "ok", "I'm OK"
+        CALL = "call", "I'd like a call"
+        HELP = "help", "I need help now"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    plan = models.ForeignKey(CheckInPlan, on_delete=models.PROTECT, related_name="checkins")
+    due_on = models.DateField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answer = models.CharField(max_length=8, choices=Answer.choices, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["due_on"]
+        indexes = [models.Index(fields=["due_on", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"Check-in due {self.due_on:%Y-%m-%d}"

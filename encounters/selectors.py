@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, QuerySet
+from django.core import signing
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from activations import selectors as activation_selectors
-from agencies.models import Membership, Role
-from encounters.models import DisclosureRecord, Encounter, FollowUp
+from agencies.models import Agency, Membership, Role
+from agencies.tenancy import agency_schema
+from encounters.models import CheckIn, CheckInPlan, DisclosureRecord, Encounter, FollowUp
 
 FULL = "full"  # author and co-supporters: everything, notes included
 CODED = "coded"  # coordinator, and the clinician a referral is addressed to: coded fields only, never notes
@@ -44,7 +47,7 @@ def encounter_access_level(encounter: Encounter, membership: Membership) -> str 
 
 def encounter_for_viewer(membership: Membership, encounter_uuid) -> tuple[Encounter, str]:
     encounter = (
-        Encounter.objects.select_related("standard", "author", "referred_to", "activation")
+        Encounter.objects.select_related("standard", "author", "referred_to", "activation", "checkin_plan")
         .filter(uuid=encounter_uuid)
         .first()
     )
@@ -112,9 +115,13 @@ def follow_ups_of_supporter(membership: Membership, *, done_limit: int = 10) -> 
     user = membership.user
     latest_first = (F("completed_at").desc(nulls_last=True), "-pk")
     recent = FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by(*latest_first)
+    # What the member answered in the check-in that made a follow-up, if one did: shown to its owner, the
+    # member's supporter, only (the team's list does not read it).
+    answers = CheckIn.objects.filter(follow_up=OuterRef("pk")).values("answer")[:1]
     own = list(
         FollowUp.objects.filter(Q(owner=user, status=FollowUp.Status.OPEN) | Q(pk__in=recent.values("pk")[:done_limit]))
         .select_related("encounter")
+        .annotate(checkin_answer=Subquery(answers))
         .order_by(*latest_first)
     )
     scheduled, scheduled_done = activation_selectors.scheduled_follow_ups_of_supporter(
@@ -208,3 +215,42 @@ def disclosures_filtered(records: QuerySet[DisclosureRecord], data: dict) -> Que
     if data.get("until"):
         records = records.filter(disclosed_at__date__lte=data["until"])
     return records
+
+
+# --- Check-ins (docs/members.md) ------------------------------------------------------------------------------
+
+_CHECKIN_SALT = "muster.checkin"
+CHECKIN_LINK_DAYS = 30  # a check-in link works this long after it was sent
+
+
+def checkin_token(agency, checkin: CheckIn) -> str:
+    """The check-in link's token: the agency and the check-in, signed (DJANGO_SECRET_KEY), so it cannot be
+    guessed or altered; it names nobody."""
+    return signing.TimestampSigner(salt=_CHECKIN_SALT).sign_object({"a": agency.pk, "c": str(checkin.uuid)})
+
+
+def checkin_for_token(token: str):
+    """(agency, check-in with its plan) for a valid, unexpired token of an active agency; None for anything else."""
+    try:
+        data = signing.TimestampSigner(salt=_CHECKIN_SALT).unsign_object(
+            token, max_age=datetime.timedelta(days=CHECKIN_LINK_DAYS)
+        )
+        agency_id, checkin_uuid = int(data["a"]), uuid.UUID(str(data["c"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    agency = Agency.objects.filter(pk=agency_id, status=Agency.Status.ACTIVE).select_related("network").first()
+    if agency is None:
+        return None
+    with agency_schema(agency):
+        checkin = CheckIn.objects.select_related("plan").filter(uuid=checkin_uuid, sent_at__isnull=False).first()
+    return (agency, checkin) if checkin is not None else None
+
+
+def checkins_of_encounter(encounter: Encounter, user) -> list[CheckIn]:
+    """The check-ins of an encounter's plan (read with it by `encounter_for_viewer`), for the member's supporter
+    only: anyone else gets none, and no query is made for them."""
+    try:
+        plan = encounter.checkin_plan
+    except CheckInPlan.DoesNotExist:
+        return []
+    return list(plan.checkins.all()) if plan.supporter_id == user.pk else []

@@ -6,19 +6,24 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from activations.selectors import activations_open_for
 from activations.services import outreach_contact_logged
-from agencies.models import Agency
+from agencies.crypto import data_keys_destroy
+from agencies.models import Agency, Role
 from agencies.selectors import clinicians_of, supporters_of
 from agencies.tenancy import agency_service
-from encounters.models import DisclosureRecord, Encounter, EncounterCoSupporter, FollowUp
+from encounters.models import CheckIn, CheckInPlan, DisclosureRecord, Encounter, EncounterCoSupporter, FollowUp
 from encounters.signals import encounters_changed
+from members.services import request_contacted
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
+from network.notify import notify
 from network.selectors import policy_for, terms_by_vocabulary
 from network.standards import MULTI_VALUED
 
@@ -83,6 +88,8 @@ def encounter_log(
     follow_up_due_on: datetime.date | None = None,
     outreach_target=None,
     activation=None,
+    member_request=None,
+    checkin_contact: str = "",
     request=None,
 ) -> tuple[Encounter, bool]:
     """Record a support contact. Returns (encounter, created); the same submission_key twice
@@ -128,6 +135,10 @@ def encounter_log(
     if activation is not None:
         if not activations_open_for(agency).filter(pk=activation.pk).exists():
             errors["activation"] = "Choose an open activation your agency takes part in."
+    if member_request is not None and (
+        member_request.assigned_to_id != author.pk or member_request.assigned_agency_id != agency.pk
+    ):
+        errors["member_request"] = "That request is not given to you in this agency."
     notes = (notes or "").strip()
     if notes and not policy_for(agency.network).notes_enabled:
         errors["notes"] = "The network does not allow free-text notes."
@@ -148,9 +159,15 @@ def encounter_log(
                 notes=notes or None,
                 activation=activation,
                 outreach_target=outreach_target,
+                member_request=member_request,
                 **values,
             )
             encounter.save()
+            if member_request is not None:
+                # Only the state and its time reach the public request row.
+                request_contacted(actor=author, agency=agency, row=member_request, request=request)
+            if checkin_contact:
+                _checkins_start(author=author, agency=agency, encounter=encounter, contact=checkin_contact)
             if outreach_target is not None:
                 # Only the outreach status, time and follow-up owner reach the shared activation.
 
@@ -271,3 +288,101 @@ def encounter_set_legal_hold(*, actor, agency: Agency, encounter: Encounter, hol
     with transaction.atomic():
         Encounter.objects.filter(pk=encounter.pk).update(legal_hold=hold)
         audit_record(action=AuditAction.LEGAL_HOLD_CHANGED, actor=actor, agency=agency, obj=encounter, request=request)
+
+
+# --- Check-ins after support (docs/members.md) -------------------------------------------------------------------
+
+
+def _checkins_start(*, author, agency: Agency, encounter: Encounter, contact: str) -> CheckInPlan:
+    """The member agreed to check-ins: one plan with its own key for the contact, one check-in per day of the
+    network's schedule counted from the contact. Called inside encounter_log's transaction (agency schema)."""
+    days = sorted(set(policy_for(agency.network).checkin_days))
+    plan = CheckInPlan(
+        encounter=encounter,
+        supporter=author,
+        channel=CheckInPlan.Channel.EMAIL,
+        contact=contact.strip(),
+        days=days,
+        started_on=encounter.occurred_on,
+    )
+    plan.save()
+    CheckIn.objects.bulk_create(
+        [CheckIn(plan=plan, due_on=encounter.occurred_on + datetime.timedelta(days=day)) for day in days]
+    )
+    audit_record(action=AuditAction.CHECKINS_STARTED, actor=author, agency=agency, obj=plan)
+    return plan
+
+
+@agency_service
+def checkin_contact_destroy(*, agency: Agency, plan: CheckInPlan) -> None:
+    """Shred the plan's own key and empty the contact: nothing can send to the member, or read who they were."""
+    if plan.contact_destroyed_at is not None:
+        return
+    with transaction.atomic():
+        data_keys_destroy(subject=plan.uuid)
+        CheckInPlan.objects.filter(pk=plan.pk).update(contact=None, contact_destroyed_at=timezone.now())
+        audit_record(action=AuditAction.CHECKIN_CONTACT_DESTROYED, agency=agency, obj=plan)
+
+
+@agency_service
+def checkin_contacts_destroy_all(*, agency: Agency) -> int:
+    """Shred every plan's own key (the agency leaves the network: agencies.signals.agency_destroying). The rows
+    are only read: the schema is dropped right after, in the same transaction."""
+    plans = list(CheckInPlan.objects.filter(contact_destroyed_at__isnull=True).values_list("pk", "uuid"))
+    for pk, subject in plans:
+        data_keys_destroy(subject=subject)
+        audit_record(
+            action=AuditAction.CHECKIN_CONTACT_DESTROYED,
+            agency=agency,
+            object_type=CheckInPlan._meta.label_lower,
+            object_id=pk,
+        )
+    return len(plans)
+
+
+@agency_service
+def checkins_stop(*, agency: Agency, plan: CheckInPlan) -> CheckInPlan:
+    """One tap from the member stops every check-in still to come, and the contact is destroyed at once."""
+    with transaction.atomic():
+        plan = CheckInPlan.objects.select_for_update().get(pk=plan.pk)
+        if plan.ended_at is None:
+            plan.ended_at = timezone.now()
+            plan.stopped_by_member = True
+            plan.save(update_fields=["ended_at", "stopped_by_member"])
+            audit_record(action=AuditAction.CHECKINS_STOPPED, agency=agency, obj=plan)  # no request: no address
+        checkin_contact_destroy(agency=agency, plan=plan)
+    return plan
+
+
+@agency_service
+def checkin_answer(*, agency: Agency, checkin: CheckIn, answer: str) -> CheckIn:
+    """The member's answer (the first one counts). "I'd like a call" becomes a follow-up for their supporter, due
+    today; "I need help now" too, and their supporter and the team's coordinators are alerted (no member detail)."""
+    if answer not in CheckIn.Answer.values:
+        raise ValidationError({"answer": "Choose one of the answers."}, code="checkin_answer_unknown")
+    with transaction.atomic():
+        checkin = CheckIn.objects.select_for_update().select_related("plan").get(pk=checkin.pk)
+        if checkin.answer:
+            return checkin
+        checkin.answer = answer
+        checkin.answered_at = timezone.now()
+        plan = checkin.plan
+        if answer in (CheckIn.Answer.CALL, CheckIn.Answer.HELP):
+            checkin.follow_up = FollowUp.objects.create(
+                encounter_id=plan.encounter_id, owner=plan.supporter, due_on=timezone.localdate()
+            )
+        checkin.save(update_fields=["answer", "answered_at", "follow_up"])
+        audit_record(action=AuditAction.CHECKIN_ANSWERED, agency=agency, obj=checkin)  # no request: no address
+        if answer in (CheckIn.Answer.CALL, CheckIn.Answer.HELP):
+            link = settings.MUSTER_BASE_URL + reverse("followup_list", kwargs={"agency_slug": agency.slug})
+            recipients = [plan.supporter.email]
+            if answer == CheckIn.Answer.HELP:
+                recipients += list(
+                    supporters_of(agency).filter(role=Role.COORDINATOR).values_list("user__email", flat=True)
+                )
+            notify(
+                sorted(set(recipients)),
+                "checkin_alert",
+                {"agency": agency, "urgent": answer == CheckIn.Answer.HELP, "link": link},
+            )
+    return checkin

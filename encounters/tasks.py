@@ -45,3 +45,17 @@ def notes_purge_task() -> int:
     finally:
         logger.info("notes purge: %d encounter(s) purged", sum(purged))
     return sum(purged)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def checkins_send_task() -> int:
+    sent = []
+
+    def send(agency) -> None:
+        sent.append(maintenance.checkins_send_due(agency=agency))
+
+    try:
+        for_each_active_agency(send, what="check-ins")
+    finally:
+        logger.info("check-ins: %d sent", sum(sent))
+    return sum(sent)

@@ -4,6 +4,11 @@ from django.urls import path
 
 from encounters import views
 
+# The check-in link in a member's e-mail, at the root: the token names the agency (encounters.selectors).
+public_patterns = [
+    path("c/<str:checkin_token>/", views.checkin_answer, name="checkin_answer"),
+]
+
 urlpatterns = [
     path("encounters/", views.encounter_list, name="encounter_list"),
     path("encounters/new/", views.encounter_new, name="encounter_new"),

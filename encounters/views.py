@@ -23,7 +23,11 @@ from encounters.forms import (
     FollowUpReassignForm,
     NoticeSentForm,
     outreach_initial,
+    request_initial,
 )
+from encounters.models import CheckIn
+from members import selectors as member_selectors
+from network.access import public_view
 from network.audit import AuditAction, audit_record
 from network.models import Vocabulary
 from network.paging import page_of
@@ -66,9 +70,23 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
                 messages.error(
                     request, "That activation assignment is not yours in this agency, or the activation is closed."
                 )
+    member_request = None
+    request_uuid = request.GET.get("request")
+    if request_uuid and not outreach:
+        try:
+            member_request = member_selectors.request_for_contact(
+                user=request.user, agency=agency, request_uuid=request_uuid
+            )
+        except (ValidationError, ValueError):
+            if request.method != "POST":
+                messages.error(request, "That request is not given to you in this agency, or it is closed.")
+    initial = outreach_initial(outreach, agency) if outreach else {}
+    if member_request is not None:
+        initial = request_initial(member_request, agency, member_selectors.relation_of(member_request, agency))
     form = EncounterForm(
         request.POST or None,
-        initial=outreach_initial(outreach, agency) if outreach else {},
+        initial=initial,
+        checkin_days=policy.checkin_days,
         agency=agency,
         user=request.user,
         standard=standard,
@@ -81,6 +99,9 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
         outreach = None
         if form.cleaned_data.get("outreach_target"):
             outreach = _outreach_target_or_error(form, request, agency)
+        member_request = None
+        if form.cleaned_data.get("peer_request") and not outreach:
+            member_request = _member_request_or_error(form, request, agency)
     if request.method == "POST" and form.is_valid() and not form.errors:
         try:
             encounter, created = services.encounter_log(
@@ -89,6 +110,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
                 standard=standard,
                 request=request,
                 outreach_target=outreach,
+                member_request=member_request,
                 **form.service_arguments(),
             )
         except ValidationError as error:
@@ -108,10 +130,21 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "standard": standard,
             "outreach": outreach,
+            "member_request": member_request,
             "notice": policy.confidentiality_notice_text,
             "error_summary": form.error_summary() if form.is_bound else [],
         },
     )
+
+
+def _member_request_or_error(form, request, agency):
+    try:
+        return member_selectors.request_for_contact(
+            user=request.user, agency=agency, request_uuid=form.cleaned_data["peer_request"]
+        )
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None
 
 
 def _outreach_target_or_error(form, request, agency):
@@ -186,8 +219,40 @@ def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
         "follow_ups": encounter.follow_ups.select_related("owner"),
         "can_disclose": request.membership.role == Role.COORDINATOR or level == selectors.FULL,
         "is_coordinator": request.membership.role == Role.COORDINATOR,
+        # The member's check-in answers belong to them and their supporter: nobody else is shown them.
+        "checkins": selectors.checkins_of_encounter(encounter, request.user),
     }
     return render(request, "encounters/encounter_detail.html", context)
+
+
+@never_cache
+@public_view
+def checkin_answer(request: HttpRequest, checkin_token: str) -> HttpResponse:
+    """The check-in link's page: GET only shows the buttons (a link scanner records nothing); a POST records the
+    answer, or stops every check-in. Unknown, altered or expired links get the same neutral page."""
+    found = selectors.checkin_for_token(checkin_token)
+    if found is None:
+        return render(request, "encounters/checkin.html", {"gone": True}, status=404)
+    agency, checkin = found
+    answered = None
+    if request.method == "POST":
+        if request.POST.get("stop") == "all":
+            services.checkins_stop(agency=agency, plan=checkin.plan)
+            return render(request, "encounters/checkin.html", {"stopped": True})
+        answer = request.POST.get("answer", "")
+        if answer in CheckIn.Answer.values:
+            checkin = services.checkin_answer(agency=agency, checkin=checkin, answer=answer)
+            answered = answer
+    return render(
+        request,
+        "encounters/checkin.html",
+        {
+            "checkin": checkin,
+            "answered": answered,
+            "answers": CheckIn.Answer.choices,
+            "address": member_selectors.address_of(agency),  # the agency's crisis resources, after 988
+        },
+    )
 
 
 @require_POST

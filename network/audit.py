@@ -113,6 +113,18 @@ class AuditAction(models.TextChoices):
     AGENCY_RESTORE = "agency.restore", "Agency restored from a backup"
     AGENCY_EXPORT = "agency.export", "Agency's readable export written"
     AUDIT_SEARCHED = "audit.searched", "Audit trail searched"
+    REQUEST_ADDRESS_ROTATED = "member_request.address_rotated", "Request page address changed"
+    REQUEST_RECEIVED = "member_request.received", "Member asked for a peer"
+    REQUEST_ASSIGNED = "member_request.assigned", "Member's request assigned"
+    REQUEST_CONTACTED = "member_request.contacted", "Member's request contacted"
+    REQUEST_CLOSED = "member_request.closed", "Member's request closed"
+    REQUEST_ESCALATED = "member_request.escalated", "Member's request past its first-contact target"
+    REQUEST_CONTACT_DESTROYED = "member_request.contact_destroyed", "Member's contact destroyed (key shredded)"
+    CHECKINS_STARTED = "checkin.started", "Member agreed to check-ins"
+    CHECKIN_SENT = "checkin.sent", "Check-in sent"
+    CHECKIN_ANSWERED = "checkin.answered", "Check-in answered"
+    CHECKINS_STOPPED = "checkin.stopped", "Check-ins stopped by the member"
+    CHECKIN_CONTACT_DESTROYED = "checkin.contact_destroyed", "Check-in contact destroyed (key shredded)"
 
 
 # Who may read each kind of event. One explicit list, and tests/test_audit_search.py fails when an
@@ -181,6 +193,8 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.AGENCY_RESTORE,
         AuditAction.AGENCY_EXPORT,
         AuditAction.AUDIT_SEARCHED,
+        # Who may print the poster is administration; no member is in it.
+        AuditAction.REQUEST_ADDRESS_ROTATED,
     }
 )
 # The administrative events recorded without an agency (one login serves every agency): sign-ins,
@@ -216,6 +230,17 @@ CARE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.ACTIVATION_CLOSED,
         AuditAction.ACTIVATION_NAMES_DESTROYED,
         AuditAction.ACTIVATION_VIEWED,
+        AuditAction.REQUEST_RECEIVED,
+        AuditAction.REQUEST_ASSIGNED,
+        AuditAction.REQUEST_CONTACTED,
+        AuditAction.REQUEST_CLOSED,
+        AuditAction.REQUEST_ESCALATED,
+        AuditAction.REQUEST_CONTACT_DESTROYED,
+        AuditAction.CHECKINS_STARTED,
+        AuditAction.CHECKIN_SENT,
+        AuditAction.CHECKIN_ANSWERED,
+        AuditAction.CHECKINS_STOPPED,
+        AuditAction.CHECKIN_CONTACT_DESTROYED,
         AuditAction.CHECKLIST_DONE,
         AuditAction.ACTIVATION_FOLLOW_UP_DONE,
     }

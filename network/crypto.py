@@ -102,9 +102,11 @@ def unwrap(master_key_id: str, wrapped: bytes) -> bytes:
 
 class KeyStore(Protocol):
     """The data key records, as this module needs them. An owner is an agency, an activation (an
-    object with `pk`; the store may read more of it) or neither (the network's own key)."""
+    object with `pk`; the store may read more of it), a subject (the uuid of one row that has a key of its
+    own: a member's request or check-ins, shredded when they end; docs/members.md) or none of them (the
+    network's own key)."""
 
-    def current_key_id(self, *, agency=None, activation=None) -> str:
+    def current_key_id(self, *, agency=None, activation=None, subject=None) -> str:
         """The owner's current data key id, making the owner's first key when it has none."""
 
     def wrapped_key(self, key_id: str) -> tuple[str, bytes]:
@@ -138,7 +140,7 @@ CACHE_MAX_KEYS = 1000
 # read compares two numbers and does not go through django.conf.settings once per value.
 _unwrapped: dict[str, tuple[float, AESGCM]] = {}
 # Each owner's current key id, so an encrypted save costs no key lookup (docs/performance.md).
-_current: dict[tuple[int | None, int | None], tuple[float, str]] = {}
+_current: dict[tuple, tuple[float, str]] = {}
 
 
 def _cache_put(cache: dict, key, entry: tuple, stale) -> None:
@@ -153,7 +155,10 @@ def _cache_put(cache: dict, key, entry: tuple, stale) -> None:
     cache[key] = entry
 
 
-def _owner(agency, activation) -> tuple[int | None, int | None]:
+def _owner(agency, activation, subject=None) -> tuple:
+    """(agency id, activation id), or ("subject", uuid) for a row with a key of its own."""
+    if subject is not None:
+        return ("subject", str(subject))
     return (getattr(agency, "pk", None), getattr(activation, "pk", None))
 
 
@@ -165,9 +170,9 @@ def forget_cached_keys() -> None:
         _store.forget_cached_keys()
 
 
-def current_key_forget(*, agency=None, activation=None) -> None:
+def current_key_forget(*, agency=None, activation=None, subject=None) -> None:
     """This process sees the owner's new current key at once (the store made one)."""
-    _current.pop(_owner(agency, activation), None)
+    _current.pop(_owner(agency, activation, subject), None)
 
 
 def _cipher(key_id: str) -> AESGCM:
@@ -186,15 +191,18 @@ def _cipher(key_id: str) -> AESGCM:
 # --- Field-level encryption ----------------------------------------------------------------------
 
 
-def current_key_id(*, agency=None, activation=None) -> str:
+def current_key_id(*, agency=None, activation=None, subject=None) -> str:
     """The owner's current data key id, cached per process for `cache_seconds()`. After a rotation
     elsewhere, this process may encrypt under the previous (retired, still valid) key until the
     window ends; `reencrypt_agency --destroy-retired` waits it out and sweeps again first."""
-    owner = _owner(agency, activation)
+    owner = _owner(agency, activation, subject)
     cached = _current.get(owner)
     if cached and time.monotonic() - cached[0] < cache_seconds():
         return cached[1]
-    key_id = _key_store().current_key_id(agency=agency, activation=activation)
+    if subject is not None:
+        key_id = _key_store().current_key_id(subject=subject)
+    else:
+        key_id = _key_store().current_key_id(agency=agency, activation=activation)
     # Remember it only once it is committed: a key created in a transaction that rolls back must not
     # be used by the next save (its data could never be decrypted).
     transaction.on_commit(lambda: _remember_current(owner, key_id))
@@ -206,8 +214,8 @@ def _remember_current(owner, key_id: str) -> None:
     _cache_put(_current, owner, (now, key_id), lambda held: now - held[0] >= window)
 
 
-def encrypt(plaintext: str, *, aad: bytes, agency=None, activation=None) -> str:
-    key_id = current_key_id(agency=agency, activation=activation)
+def encrypt(plaintext: str, *, aad: bytes, agency=None, activation=None, subject=None) -> str:
+    key_id = current_key_id(agency=agency, activation=activation, subject=subject)
     nonce = os.urandom(12)
     sealed = _cipher(key_id).encrypt(nonce, plaintext.encode(), aad)
     return f"{PREFIX}.{key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"

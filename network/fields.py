@@ -77,8 +77,9 @@ class _EncryptedAttribute:
 
 
 class EncryptedTextField(models.TextField):
-    """Text encrypted with AES-256-GCM: agency-schema rows under the data key of the agency the connection is
-    in (checked, network/tenancy.py), public rows under their `encryption_owner()` or the network's key."""
+    """Text encrypted with AES-256-GCM: rows with an `encryption_subject()` (a uuid) under a data key of their own,
+    which shredding destroys with nothing else; agency-schema rows under the data key of the agency the connection
+    is in (checked, network/tenancy.py), public rows under their `encryption_owner()` or the network's key."""
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)
@@ -113,6 +114,8 @@ class EncryptedTextField(models.TextField):
         if stored is not None:
             return stored  # read but unchanged: no need to encrypt again
         aad = self.associated_data(model_instance)
+        if hasattr(model_instance, "encryption_subject"):  # a row with a key of its own (docs/members.md)
+            return Ciphertext(crypto.encrypt(str(value), subject=model_instance.encryption_subject(), aad=aad))
         if hasattr(model_instance, "encryption_owner"):  # e.g. an activation's own key
             return Ciphertext(crypto.encrypt(str(value), activation=model_instance.encryption_owner(), aad=aad))
         if model_instance._meta.app_label not in _tenant_app_labels():

@@ -300,14 +300,38 @@ class PolicyForm(forms.Form):
     callout_max_texts = forms.IntegerField(
         min_value=0,
         max_value=100000,
+        required=False,
         label="Texts one activation's callout may send",
         help_text="Callout texts, re-sends and texts to coordinators together; 0 sends none. At most 100,000.",
     )
     callout_max_calls = forms.IntegerField(
         min_value=0,
         max_value=100000,
+        required=False,
         label="Voice calls one activation's callout may place",
         help_text="0 places none. At most 100,000.",
+    )
+    # Members' requests and check-ins (docs/members.md). Optional in a post: left out, they keep their value.
+    request_first_contact_hours = forms.IntegerField(
+        min_value=1,
+        max_value=72,
+        required=False,
+        label="First contact with a member who asked for a peer within (hours)",
+        help_text="Past this, the request is escalated to the coordinators, then the region. 1 to 72.",
+    )
+    request_urgent_first_contact_minutes = forms.IntegerField(
+        min_value=5,
+        max_value=240,
+        required=False,
+        label="First contact when the member asked urgently within (minutes)",
+        help_text="5 to 240.",
+    )
+    request_contact_retention_days = forms.IntegerField(
+        min_value=0,
+        max_value=90,
+        required=False,
+        label="Destroy a member's contact after their request closes (days)",
+        help_text="0 to 90.",
     )
     confidentiality_notice_text = forms.CharField(
         max_length=4000,

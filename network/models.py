@@ -6,6 +6,7 @@ from binascii import unhexlify
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -215,6 +216,11 @@ class VocabularyTerm(models.Model):
         return self.label
 
 
+def default_checkin_days() -> list[int]:
+    """Check-ins after a critical incident commonly follow 7/30/90 days (DOMAIN.md, "Members as users")."""
+    return [7, 30, 90]
+
+
 DEFAULT_CONFIDENTIALITY_NOTICE = (
     "What you tell me stays between us, with these exceptions: if you tell me you intend to harm yourself "
     "and have a plan or the means; if you threaten serious harm to someone else; if you tell me about abuse "
@@ -256,6 +262,21 @@ class NetworkPolicy(models.Model):
     )
     callout_max_calls = models.PositiveIntegerField(
         default=100, help_text="Voice calls one activation's callout may place."
+    )
+    # Members' own requests and check-ins (docs/members.md).
+    request_first_contact_hours = models.PositiveSmallIntegerField(
+        default=4, help_text="Hours within which a member who asked for a peer is first contacted."
+    )
+    request_urgent_first_contact_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="Minutes within which a member who asked urgently is first contacted."
+    )
+    request_contact_retention_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days after a request closes (or check-ins end) before the member's contact is destroyed."
+    )
+    checkin_days = ArrayField(
+        models.PositiveSmallIntegerField(),
+        default=default_checkin_days,
+        help_text="Days after a contact on which a member who agreed is sent a check-in.",
     )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

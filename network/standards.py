@@ -157,6 +157,9 @@ POLICY_SETTINGS = frozenset(
         "publication_delay_days",
         "callout_max_texts",
         "callout_max_calls",
+        "request_first_contact_hours",
+        "request_urgent_first_contact_minutes",
+        "request_contact_retention_days",
     }
 )
 

@@ -67,11 +67,13 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
     initial = {name: getattr(policy, name) for name in PolicyForm.base_fields}
     form = PolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        if not form.has_changed():
+        # An optional setting left out of the post keeps its value.
+        changes = {name: value for name, value in form.cleaned_data.items() if value is not None}
+        if all(getattr(policy, name) == value for name, value in changes.items()):
             messages.info(request, "Nothing changed; the network policy is as it was.")
             return redirect("network_policy")
         try:
-            policy_update(actor=request.user, network=network, request=request, **form.cleaned_data)
+            policy_update(actor=request.user, network=network, request=request, **changes)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

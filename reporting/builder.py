@@ -15,6 +15,8 @@ from activations.models import Activation, OutreachTarget, Participation
 from agencies.models import Agency
 from agencies.selectors import supporters_of
 from agencies.tenancy import agency_schema
+from encounters.models import CheckIn
+from members.models import MemberRequest
 from network.models import Region, Vocabulary, VocabularyTerm
 from reporting.models import MetricSnapshot, PeriodKind
 
@@ -182,6 +184,7 @@ def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.dat
         (p.activation, timezone.localtime(p.activation.occurred_at).date()) for p in joined.select_related("activation")
     ]
     contacts = _first_contacts(OutreachTarget.objects.filter(home_agency=agency), earliest)
+    requests, checkins = _member_requests(agency, earliest), _checkins_sent(earliest)
     out: list[tuple] = []
     roster = supporters_of(agency).count()
     counts = _schema_counts(since=since, today=today)
@@ -212,7 +215,49 @@ def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.dat
                 (kind, p, "first_contact_minutes_median", "", "", statistics.median(values)),
                 (kind, p, "first_contacts", "", "", len(values)),
             ]
+        out += _member_rows(kind, start, requests, checkins)
     return _merge(out)
+
+
+def _member_requests(agency: Agency, start: datetime.date) -> list[tuple[datetime.date, float | None]]:
+    """The agency's members' requests asked since `start`: (local date asked, minutes to first contact or None)."""
+    rows = MemberRequest.objects.filter(agency=agency, asked_at__date__gte=start).values_list(
+        "asked_at", "contacted_at"
+    )
+    return [
+        (timezone.localtime(asked).date(), (contacted - asked).total_seconds() / 60 if contacted else None)
+        for asked, contacted in rows
+    ]
+
+
+def _checkins_sent(start: datetime.date) -> list[tuple[datetime.date, bool]]:
+    """Check-ins sent since `start` in the agency's schema (entered by the caller): (local date sent, answered)."""
+    rows = CheckIn.objects.filter(sent_at__date__gte=start).values_list("sent_at", "answered_at")
+    return [(timezone.localtime(sent).date(), answered is not None) for sent, answered in rows]
+
+
+def _member_rows(kind: str, start: datetime.date, requests: list, checkins: list) -> list[tuple]:
+    """Members' requests asked in each period (of them, contacted; median minutes to first contact) and check-ins
+    sent in each period (of them, answered). Counts only: nothing about who asked or what they answered."""
+    out: list[tuple] = []
+    minutes: dict[datetime.date, list[float]] = defaultdict(list)
+    for day, waited in requests:
+        if day < start:
+            continue
+        p = period_start(kind, day)
+        out.append((kind, p, "member_requests", "", "", 1))
+        if waited is not None:
+            out.append((kind, p, "member_requests_contacted", "", "", 1))
+            minutes[p].append(waited)
+    out += [(kind, p, "member_request_minutes_median", "", "", statistics.median(v)) for p, v in minutes.items()]
+    for day, answered in checkins:
+        if day < start:
+            continue
+        p = period_start(kind, day)
+        out.append((kind, p, "checkins_sent", "", "", 1))
+        if answered:
+            out.append((kind, p, "checkins_answered", "", "", 1))
+    return out
 
 
 def _before_after(activation: Activation, month: datetime.date) -> list[tuple]:

@@ -40,6 +40,19 @@ BREAKDOWN_TABLES = [
 ]
 # Additive counts: a region's quarter is the sum of its agencies' counts over the quarter's periods.
 FLOWS = ("followups_due", "followups_completed", "followups_on_time", "first_contacts")
+# Members' requests and check-ins (docs/members.md): counts only, additive like the flows above.
+MEMBER_FLOWS = ("member_requests", "member_requests_contacted", "checkins_sent", "checkins_answered")
+MEMBER_ROWS = [
+    ("member_requests", "requests", "Members' requests for a peer"),
+    ("member_requests_contacted", "contacted", "Requests contacted"),
+    ("checkins_sent", "checkins_sent", "Check-ins sent"),
+    ("checkins_answered", "checkins_answered", "Check-ins answered"),
+]
+# A count row that has a median shown beside it (when the count allows): (table, key) -> the median's label.
+MEDIANS = {
+    ("first_contact", "contacts"): "Median minutes from the incident to the first contact",
+    ("members", "contacted"): "Median minutes from a member's request to the first contact",
+}
 FOLLOWUP_ROWS = [
     ("followups_due", "Follow-ups due"),
     ("followups_completed", "Follow-ups completed"),
@@ -181,7 +194,14 @@ def agency_counts(agency: Agency, *, kind: str, start: datetime.date) -> dict[st
             counts[f"{dimension}:{key}" if dimension else "encounters"] += value
         elif metric == "activations":
             counts[f"activations:{key}"] += value
-        elif metric in ("supporters_active", "first_contacts", "first_contact_minutes_median", *FLOWS):
+        elif metric in (
+            "supporters_active",
+            "first_contacts",
+            "first_contact_minutes_median",
+            "member_request_minutes_median",
+            *FLOWS,
+            *MEMBER_FLOWS,
+        ):
             counts[metric] = value
     counts["followups_overdue"] = overdue
     counts["roster"] = supporters_of(agency).count()
@@ -198,7 +218,7 @@ def agency_atoms(agency_id: int, kind: str, start: datetime.date, counts: dict, 
         return key
 
     total = put("encounters")
-    for name in ("supporters_active", "roster", "followups_overdue", "first_contacts", *FLOWS):
+    for name in ("supporters_active", "roster", "followups_overdue", "first_contacts", *FLOWS, *MEMBER_FLOWS):
         put(name)
     for vocabulary in SINGLE_VALUED + MULTI_VALUED:
         concepts = [put(f"{vocabulary}:{concept}") for concept, _label in vocabularies.get(vocabulary, [])]
@@ -224,6 +244,13 @@ def agency_atoms(agency_id: int, kind: str, start: datetime.date, counts: dict, 
     )
     for incident in IncidentType.values:
         put(f"activations:{incident}")
+    # Contacted requests are a part of the requests, answered check-ins a part of those sent.
+    for part, whole in (("member_requests_contacted", "member_requests"), ("checkins_answered", "checkins_sent")):
+        rest = atom(agency_id, kind, start, f"{part}:rest")
+        data.atoms[rest] = int(counts.get(whole, 0)) - int(counts.get(part, 0))
+        data.equalities.append(
+            (frozenset([atom(agency_id, kind, start, part), rest]), frozenset([atom(agency_id, kind, start, whole)]))
+        )
     return data
 
 
@@ -284,6 +311,8 @@ def agency_rows(
     add("participation", "supporters_active", "Supporters active", 0, atoms_of("supporters_active"))
     add("participation", "roster", "Supporters on the roster", 1, atoms_of("roster"))
     add("first_contact", "contacts", "Affected members contacted", 0, atoms_of("first_contacts"))
+    for position, (name, key, label) in enumerate(MEMBER_ROWS):
+        add("members", key, label, 2 * position, atoms_of(name))
     return rows
 
 
@@ -347,6 +376,8 @@ def _add_agency(plan: Plan, agency: Agency, kind: str, start: datetime.date, voc
         plan.rows += rows
         if "first_contact_minutes_median" in counts:
             plan.medians[("", agency.pk, None, "first_contact", "contacts")] = counts["first_contact_minutes_median"]
+        if "member_request_minutes_median" in counts:
+            plan.medians[("", agency.pk, None, "members", "contacted")] = counts["member_request_minutes_median"]
     return counts
 
 
@@ -475,17 +506,18 @@ def write(publication: Publication, plan: Plan, decided: dict) -> int:
             )
         )
         median = plan.medians.get(row.cell_key)
-        if row.table == "first_contact":
+        median_label = MEDIANS.get((row.table, row.key))
+        if median_label:
             figures.append(
                 PublishedFigure(
                     publication=publication,
                     agency_id=row.agency_id,
                     region_id=row.region_id,
-                    table="first_contact",
+                    table=row.table,
                     key="median_minutes",
-                    label="Median minutes from the incident to the first contact",
+                    label=median_label,
                     value=round(median) if median is not None and median_shown(value, publication.threshold) else None,
-                    position=1,
+                    position=row.position + 1,
                 )
             )
     PublishedFigure.objects.bulk_create(figures)

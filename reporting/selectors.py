@@ -35,6 +35,7 @@ SECTIONS = [
     ("followups", "Follow-ups"),
     ("participation", "Participation"),
     ("first_contact", "Time from activation to first contact"),
+    ("members", "Members' requests and check-ins"),
     ("by_discipline", "Encounters by discipline"),
     ("by_region", "Encounters by region"),
 ]
@@ -211,8 +212,21 @@ def dashboard(*, scope: Scope, today: datetime.date | None = None) -> dict:
         for p in window
         if "first_contact" in published[p]
     ]
+    members = [
+        {
+            "label": period_label(p.period_kind, p.period_start),
+            "requests": _value(published[p], "members", "requests"),
+            "contacted": _value(published[p], "members", "contacted"),
+            "median": _value(published[p], "members", "median_minutes"),
+            "checkins_sent": _value(published[p], "members", "checkins_sent"),
+            "checkins_answered": _value(published[p], "members", "checkins_answered"),
+        }
+        for p in window
+        if "members" in published[p]
+    ]
     data = {
         "kind": kind,
+        "members": members,
         "threshold": threshold,
         "schedule": schedule(scope, latest, today),
         "period_label": period_label(latest.period_kind, latest.period_start) if latest else "",

@@ -27,8 +27,12 @@ from activations import services as activation_services
 from agencies import services as agency_services
 from agencies.models import Agency, AgencyExport, Discipline, Membership, Role
 from agencies.roster import services as roster_services
+from encounters import maintenance as encounter_maintenance
+from encounters import selectors as encounter_selectors
 from encounters import services as encounter_services
+from encounters.models import CheckIn
 from governance import services as governance_services
+from members import services as member_services
 from network import services as network_services
 from network import standards
 from network.models import NetworkRole
@@ -76,6 +80,12 @@ class World:
     # A and B signed mutual aid (joint activation and cross-agency outreach), recorded by the state admin.
     agreement: object = None
     export: object = None  # an offboarding export, set by the tests that need one
+    # Members' requests (members app): one of A's members asked for someone from A, given to A's peer supporter;
+    # another asked for someone from another agency (the North region's queue), not yet given to anyone.
+    member_request: object = None
+    cross_request: object = None
+    request_token: str = ""  # agency A's request page: /r/<token>/
+    checkin_token: str = ""  # a sent check-in of an encounter by A's peer supporter (the member agreed)
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -221,6 +231,26 @@ def build_world() -> World:
         notified=["clinician"],
     )
     world.agreement = agreement_record(world, [agency_a, agency_b])
+    world.member_request = member_services.request_assign(
+        actor=world.a[Role.COORDINATOR],
+        row=member_request_submit(agency_a, contact="+15550100101"),
+        supporter=world.membership(agency_a, Role.PEER_SUPPORTER),
+    )
+    world.cross_request = member_request_submit(
+        agency_a, contact="+15550100102", served_by="other", contact_visible_to="supporter"
+    )
+    world.request_token = member_services.address_ensure(agency=agency_a).token
+    checked_on = log_encounter(
+        agency_a,
+        author=world.a[Role.PEER_SUPPORTER],
+        checkin_contact="member@test.example",
+    )
+    # The first check-in, as beat sends it a week later (the encounter itself is today's, as the world's others).
+    encounter_maintenance.checkins_send_due(agency=agency_a, today=timezone.localdate() + timedelta(days=7))
+    with tenant_context(agency_a):
+        world.checkin_token = encounter_selectors.checkin_token(
+            agency_a, CheckIn.objects.get(plan__encounter_id=checked_on.pk, sent_at__isnull=False)
+        )
     world.activation = activation_services.activation_open(
         actor=world.a[Role.COORDINATOR],
         lead_agency=agency_a,
@@ -245,6 +275,22 @@ def build_world() -> World:
     )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
+
+
+def member_request_submit(agency, **overrides):
+    """A member's request through the real service (as the public page sends it), with typical choices."""
+    arguments = dict(
+        who="member",
+        contact_kind="phone",
+        contact="+15550100199",
+        good_time="any",
+        urgency="today",
+        topic="work-stress",
+        served_by="own",
+        contact_visible_to="coordinator",
+    )
+    arguments.update(overrides)
+    return member_services.request_submit(agency=agency, **arguments)
 
 
 def ready_export(world, directory) -> None:

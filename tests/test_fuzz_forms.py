@@ -498,6 +498,11 @@ def test_the_crawl_finds_the_forms_and_filters_of_every_area(site):
         "activation_target_assign",
         "activation_action",
         "activation_mine",
+        "member_request_form",
+        "checkin_answer",
+        "member_request_detail",
+        "network_member_request",
+        "member_request_poster",
     } <= posted
     encounter_form = next(t for t in site.post_targets if t.url_name == "encounter_new")
     assert {"submission_key", "activation", "co_supporters", "occurred_on"} <= set(encounter_form.fields)

@@ -18,7 +18,18 @@ import pytest
 from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["network", "agencies", "governance", "activations", "encounters", "reporting", "portal", "demo", "config"]
+APPS = [
+    "network",
+    "agencies",
+    "governance",
+    "activations",
+    "members",
+    "encounters",
+    "reporting",
+    "portal",
+    "demo",
+    "config",
+]
 LINT_IMPORTS = os.path.join(os.path.dirname(sys.executable), "lint-imports")
 
 

@@ -153,7 +153,34 @@ def _callout(world):
     return context, link, "Peer support callout: Mass casualty incident"
 
 
+def _member_request_assigned(world):
+    link = settings.MUSTER_BASE_URL + reverse(
+        "member_request_detail", kwargs={"agency_slug": world.agency_a.slug, "request_uuid": uuid.uuid4()}
+    )
+    return {"agency": world.agency_a, "urgent": True, "link": link}, link, "URGENT: A member's request for a peer"
+
+
+def _member_request_late(world):
+    link = settings.MUSTER_BASE_URL + reverse("member_request_queue", kwargs={"agency_slug": world.agency_a.slug})
+    context = {"agency": world.agency_a, "urgent": False, "link": link}
+    return context, link, f"A member's request at {world.agency_a.name} is past its first-contact target"
+
+
+def _checkin(world):
+    link = settings.MUSTER_BASE_URL + reverse("checkin_answer", kwargs={"checkin_token": "signed-token"})
+    return {"link": link}, link, "Checking in: how are you doing?"
+
+
+def _checkin_alert(world):
+    link = settings.MUSTER_BASE_URL + reverse("followup_list", kwargs={"agency_slug": world.agency_a.slug})
+    return {"agency": world.agency_a, "urgent": False, "link": link}, link, "A member would like a call"
+
+
 SAMPLES = {
+    "member_request_assigned": _member_request_assigned,
+    "member_request_late": _member_request_late,
+    "checkin": _checkin,
+    "checkin_alert": _checkin_alert,
     "invitation": _invitation,
     "password_reset": _password_reset,
     "role_granted": _role_granted,

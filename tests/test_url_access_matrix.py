@@ -101,6 +101,10 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "item_id": "1",
         "follow_up_id": "1",
         "export_id": str(world.export.pk),
+        "request_uuid": str(world.member_request.uuid),
+        "cross_request_uuid": str(world.cross_request.uuid),
+        "request_token": world.request_token,
+        "checkin_token": world.checkin_token,
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -237,6 +241,20 @@ POLICY = {
     "agency_agreements": ("agency", frozenset({Role.AGENCY_ADMIN, Role.COORDINATOR})),
     "agency_agreement_propose": ("agency", frozenset({Role.AGENCY_ADMIN})),
     "agency_agreement_document": ("agency", frozenset({Role.AGENCY_ADMIN})),
+    # Members' requests (docs/members.md): the request page and the check-in link are public; a request is seen by
+    # its queue's coordinators and the supporter it was given to, never by a chief, an agency admin or the state
+    # admin. The region's queue is the regional coordinators' alone.
+    "member_request_form": ("public",),
+    "checkin_answer": ("public",),
+    "member_request_queue": ("agency", frozenset({Role.COORDINATOR})),
+    "member_requests_mine": ("agency", SUPPORTERS),
+    "member_request_detail": ("agency", SUPPORTERS),
+    "member_request_close": ("agency", SUPPORTERS),
+    "member_request_poster": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "member_request_rotate": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
+    "network_member_requests": ("network", frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})),
+    "network_member_request": ("network", frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})),
+    "network_member_request_close": ("network", frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})),
 }
 
 

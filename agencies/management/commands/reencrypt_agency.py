@@ -23,6 +23,8 @@ def encrypted_models():
     for model in apps.get_models():
         if model._meta.app_label not in tenant_labels:
             continue
+        if hasattr(model, "encryption_subject"):
+            continue  # each row has a key of its own (a member's check-ins), not the agency's: docs/members.md
         fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
         if fields:
             yield model, fields

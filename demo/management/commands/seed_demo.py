@@ -15,6 +15,7 @@ from agencies.tenancy import agency_schema
 from demo.activations import seed_activations
 from demo.encounters import DEMO_HISTORY_DAYS, seed_encounters
 from demo.governance import seed_governance
+from demo.members import seed_members
 from demo.phone import seed_phones
 from demo.roster import seed_roster
 from network import services as network_services
@@ -226,6 +227,8 @@ class Command(BaseCommand):
             self.stdout.write("  demo mobile numbers for callouts by text (they print here and at /dev/phone/)")
         if seed_activations(agencies=agencies, standard=standard):
             self.stdout.write("  demo activations: one open across three agencies, one closed")
+        if seed_members(agencies=agencies, standard=standard):
+            self.stdout.write("  demo members' requests (every state, one urgent, one cross-agency) and check-ins")
         if not SnapshotRun.objects.filter(status=SnapshotRun.Status.DONE).exists():
             run = reporting_services.run_request(full=True, enqueue=False)
             reporting_services.run_execute(run_id=run.pk)
