@@ -105,6 +105,13 @@ class AuditAction(models.TextChoices):
     AGENCY_RESTORE = "agency.restore", "Agency restored from a backup"
     AGENCY_EXPORT = "agency.export", "Agency's readable export written"
     AUDIT_SEARCHED = "audit.searched", "Audit trail searched"
+    # Issue 18: the referral directory, referrals and privilege profiles.
+    RESOURCE_SAVED = "resource.saved", "Directory entry saved"
+    RESOURCE_CONFIRMED = "resource.confirmed", "Directory entry confirmed still accurate"
+    RESOURCE_IMPORTED = "resource.imported", "Directory imported from CSV"
+    REFERRAL_MADE = "referral.made", "Referral made"
+    REFERRAL_UPDATED = "referral.updated", "Referral status changed"
+    SUPPORTER_CHANGE_REQUESTED = "activation.supporter_change_requested", "Member asked to change or add a supporter"
 
 
 # Who may read each kind of event. One explicit list, and tests/test_audit_search.py fails when an
@@ -167,6 +174,9 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.AGENCY_RESTORE,
         AuditAction.AGENCY_EXPORT,
         AuditAction.AUDIT_SEARCHED,
+        AuditAction.RESOURCE_SAVED,
+        AuditAction.RESOURCE_CONFIRMED,
+        AuditAction.RESOURCE_IMPORTED,
     }
 )
 # The administrative events recorded without an agency (one login serves every agency): sign-ins,
@@ -200,6 +210,9 @@ CARE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.ACTIVATION_VIEWED,
         AuditAction.CHECKLIST_DONE,
         AuditAction.ACTIVATION_FOLLOW_UP_DONE,
+        AuditAction.REFERRAL_MADE,
+        AuditAction.REFERRAL_UPDATED,
+        AuditAction.SUPPORTER_CHANGE_REQUESTED,
     }
 )
 

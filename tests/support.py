@@ -31,7 +31,7 @@ from encounters import services as encounter_services
 from governance import services as governance_services
 from network import services as network_services
 from network import standards
-from network.models import NetworkRole
+from network.models import Network, NetworkRole
 from reporting import services as reporting_services
 
 PASSWORD = "correct-horse-battery-staple"
@@ -76,6 +76,8 @@ class World:
     # A and B signed mutual aid (joint activation and cross-agency outreach), recorded by the state admin.
     agreement: object = None
     export: object = None  # an offboarding export, set by the tests that need one
+    # A referral directory entry of the North region (agency A's, the regional coordinator's), kept by the state admin.
+    resource: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -243,8 +245,40 @@ def build_world() -> World:
         supporter=world.a[Role.PEER_SUPPORTER],
         expected_supporter_id=None,
     )
+    world.resource = make_resource(world, name="North Trauma Clinic", region=north)
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
+
+
+def make_resource(world, *, name: str, region=None, **overrides):
+    """A vetted, confirmed directory entry of the world's network, saved by the state admin."""
+    values = {
+        "region": region,
+        "kind": "clinician",
+        "name": name,
+        "contact": "555-0100",
+        "disciplines": [],
+        "serves_family": True,
+        "serves_retirees": True,
+        "specialties": ["trauma"],
+        "methods": ["emdr"],
+        "first_responder_trained": True,
+        "languages": ["English"],
+        "telehealth": True,
+        "insurance": ["Medicaid"],
+        "eap_accepted": True,
+        "accepting_new_clients": True,
+        "wait_days": 7,
+        "confirmed_on": timezone.localdate(),
+        "vetted_by": "Network clinical director",
+        "vetted_on": timezone.localdate() - timedelta(days=30),
+        "vetted_until": timezone.localdate() + timedelta(days=335),
+        "active": True,
+    }
+    values.update(overrides)
+    return governance_services.resource_save(
+        actor=world.state_admin, network=Network.objects.get(pk=world.network_id), **values
+    )
 
 
 def ready_export(world, directory) -> None:

@@ -101,6 +101,7 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "item_id": "1",
         "follow_up_id": "1",
         "export_id": str(world.export.pk),
+        "entry_uuid": str(world.resource.uuid),
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -231,6 +232,13 @@ POLICY = {
     "agency_agreements": ("agency", frozenset({Role.AGENCY_ADMIN, Role.COORDINATOR})),
     "agency_agreement_propose": ("agency", frozenset({Role.AGENCY_ADMIN})),
     "agency_agreement_document": ("agency", frozenset({Role.AGENCY_ADMIN})),
+    # Issue 18: the referral directory (kept by the state admin and regional coordinators).
+    "network_resources": ("network", NETWORK),
+    "network_resource_create": ("network", NETWORK),
+    "network_resource_import": ("network", NETWORK),
+    "network_resources_csv": ("network", NETWORK),
+    "network_resource": ("network", NETWORK),
+    "network_resource_confirm": ("network", NETWORK),
 }
 
 
