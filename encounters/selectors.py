@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from activations import selectors as activation_selectors
 from agencies.models import Membership, Role
-from encounters.models import DisclosureRecord, Encounter, FollowUp
+from encounters.models import DisclosureRecord, Encounter, FollowUp, Referral
 
 FULL = "full"  # author and co-supporters: everything, notes included
 CODED = "coded"  # coordinator, and the clinician a referral is addressed to: coded fields only, never notes
@@ -114,7 +114,7 @@ def follow_ups_of_supporter(membership: Membership, *, done_limit: int = 10) -> 
     recent = FollowUp.objects.filter(owner=user, status=FollowUp.Status.DONE).order_by(*latest_first)
     own = list(
         FollowUp.objects.filter(Q(owner=user, status=FollowUp.Status.OPEN) | Q(pk__in=recent.values("pk")[:done_limit]))
-        .select_related("encounter")
+        .select_related("encounter", "referral__resource")
         .order_by(*latest_first)
     )
     scheduled, scheduled_done = activation_selectors.scheduled_follow_ups_of_supporter(
@@ -184,7 +184,7 @@ def follow_ups_of_team_filtered(data: dict) -> QuerySet[FollowUp]:
     """The coordinator's team list: open by default (as before), or overdue, done or all; by owner. Open ones by
     due date; done ones most recently completed first."""
     status = data.get("status") or "open"
-    qs = FollowUp.objects.select_related("owner", "encounter")
+    qs = FollowUp.objects.select_related("owner", "encounter", "referral__resource")
     if data.get("owner"):
         qs = qs.filter(owner=data["owner"])
     if status == "open":
@@ -208,3 +208,28 @@ def disclosures_filtered(records: QuerySet[DisclosureRecord], data: dict) -> Que
     if data.get("until"):
         records = records.filter(disclosed_at__date__lte=data["until"])
     return records
+
+
+# --- Referrals: seen by whoever sees their encounter -----------------------------------------------------------
+
+
+def referral_for_viewer(membership: Membership, referral_uuid) -> tuple[Referral, str]:
+    """A referral and the viewer's level on its encounter (FULL or CODED), or 404: exactly as the encounter."""
+    referral = (
+        Referral.objects.select_related("encounter", "resource", "follow_up", "next_referral__resource")
+        .filter(uuid=referral_uuid)
+        .first()
+    )
+    level = encounter_access_level(referral.encounter, membership) if referral else None
+    if level is None:
+        raise Http404("Not found.")
+    return referral, level
+
+
+def referral_may_update(referral: Referral, membership: Membership, level: str) -> bool:
+    """The supporter who holds the referral's follow-up, the encounter's supporters, and the coordinator."""
+    return (
+        membership.role == Role.COORDINATOR
+        or (membership.role == Role.PEER_SUPPORTER and level == FULL)
+        or referral.follow_up.owner_id == membership.user_id
+    )

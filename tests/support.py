@@ -78,6 +78,9 @@ class World:
     export: object = None  # an offboarding export, set by the tests that need one
     # A referral directory entry of the North region (agency A's, the regional coordinator's), kept by the state admin.
     resource: object = None
+    # In agency A's schema: a referral from the world's encounter to that entry, made by A's coordinator (their
+    # follow-up, due in 30 days: the supporter's own follow-ups and reminders stay as they were).
+    referral: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -246,6 +249,13 @@ def build_world() -> World:
         expected_supporter_id=None,
     )
     world.resource = make_resource(world, name="North Trauma Clinic", region=north)
+    world.referral = encounter_services.referral_make(
+        actor=world.a[Role.COORDINATOR],
+        agency=agency_a,
+        encounter=world.encounter,
+        resource=world.resource,
+        follow_up_due_on=timezone.localdate() + timedelta(days=30),
+    )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
 

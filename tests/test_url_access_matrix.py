@@ -102,6 +102,7 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "follow_up_id": "1",
         "export_id": str(world.export.pk),
         "entry_uuid": str(world.resource.uuid),
+        "referral_uuid": str(world.referral.uuid),
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -239,6 +240,8 @@ POLICY = {
     "network_resources_csv": ("network", NETWORK),
     "network_resource": ("network", NETWORK),
     "network_resource_confirm": ("network", NETWORK),
+    "encounter_refer": ("agency", SUPPORTERS),
+    "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
 }
 
 
