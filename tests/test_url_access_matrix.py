@@ -240,6 +240,8 @@ POLICY = {
     "network_resources_csv": ("network", NETWORK),
     "network_resource": ("network", NETWORK),
     "network_resource_confirm": ("network", NETWORK),
+    "network_directory_feedback": ("network", STATE),
+    "activation_target_supporter_request": ("activation", frozenset({COORDINATE})),
     "encounter_refer": ("agency", SUPPORTERS),
     "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
 }
