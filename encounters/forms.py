@@ -121,6 +121,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         notes_enabled: bool,
         notes_retention_days: int | None = None,
         activation_fixed: bool = False,
+        no_session_content: bool = False,
         **kwargs,
     ):
         initial = kwargs.setdefault("initial", {})
@@ -155,7 +156,11 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
             # An activation contact belongs to its assignment's activation: shown, not chosen.
             self.fields["activation"].disabled = True
             self.fields["activation"].label = "Part of an activation"
-        if not notes_enabled:
+        if no_session_content:
+            # The state's privilege profile forbids recording session content: no notes, no topics (the service
+            # refuses them too).
+            del self.fields["topics"]
+        if not notes_enabled or no_session_content:
             del self.fields["notes"]
         else:
             kept = (
@@ -192,6 +197,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         data["confidentiality_notice_given"] = data.pop("confidentiality_notice") == "yes"
         data["co_supporters"] = list(data["co_supporters"])
         data["notes"] = data.get("notes", "")
+        data["topics"] = data.get("topics", [])
         data.pop("outreach_target", None)
         return data
 

@@ -20,6 +20,7 @@ from encounters.signals import encounters_changed
 from governance.models import ResourceEntry
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
+from network.privilege import profile_of
 from network.selectors import policy_for, terms_by_vocabulary
 from network.standards import MULTI_VALUED
 
@@ -37,7 +38,7 @@ if set(_MULTI_CODED.values()) != set(MULTI_VALUED):  # checked at import: an ass
     raise ImportError("encounters._MULTI_CODED must name exactly the multi-valued vocabularies.")
 
 
-def _check_codes(standard: DocumentationStandard, values: dict) -> None:
+def _check_codes(standard: DocumentationStandard, values: dict, *, no_session_content: bool = False) -> None:
     # The terms the form offered: a published version's terms are read once per process.
     allowed = {vocabulary: {t.code for t in terms} for vocabulary, terms in terms_by_vocabulary(standard).items()}
     errors = {}
@@ -46,6 +47,13 @@ def _check_codes(standard: DocumentationStandard, values: dict) -> None:
             errors[field] = "Choose one of the listed options."
     for field, vocabulary in _MULTI_CODED.items():
         codes = values[field]
+        if field == "topics" and no_session_content:
+            if codes:
+                errors[field] = ValidationError(
+                    "Topics are not recorded: the network's privilege profile forbids recording session content.",
+                    code="no_session_content",
+                )
+            continue
         if not codes:
             errors[field] = "Choose at least one (topics may be 'Undisclosed')."
         elif not set(codes) <= allowed.get(vocabulary, set()):
@@ -105,7 +113,9 @@ def encounter_log(
         "topics": list(topics),
         "interventions": list(interventions),
     }
-    _check_codes(standard, values)
+    policy = policy_for(agency.network)
+    no_content = profile_of(policy).no_session_content
+    _check_codes(standard, values, no_session_content=no_content)
     today = timezone.localdate()
     errors = {}
     if occurred_on > today:
@@ -130,7 +140,12 @@ def encounter_log(
         if not activations_open_for(agency).filter(pk=activation.pk).exists():
             errors["activation"] = "Choose an open activation your agency takes part in."
     notes = (notes or "").strip()
-    if notes and not policy_for(agency.network).notes_enabled:
+    if notes and no_content:
+        errors["notes"] = ValidationError(
+            "Notes are not recorded: the network's privilege profile forbids recording session content.",
+            code="no_session_content",
+        )
+    elif notes and not policy.notes_enabled:
         errors["notes"] = "The network does not allow free-text notes."
     if errors:
         raise ValidationError(errors)

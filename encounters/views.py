@@ -33,6 +33,7 @@ from governance.selectors import resources_suggested
 from network.audit import AuditAction, audit_record
 from network.models import Vocabulary
 from network.paging import page_of
+from network.privilege import profile_of
 from network.selectors import policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors, message_service_error
 
@@ -85,6 +86,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
         notes_enabled=policy.notes_enabled,
         notes_retention_days=policy.notes_retention_days,
         activation_fixed=outreach is not None,
+        no_session_content=profile_of(policy).no_session_content,
     )
     if form.is_bound and form.is_valid():
         # The posted assignment decides what the contact is for; the address only prefilled the form.
@@ -403,6 +405,18 @@ def _suggestions(agency, data: dict, *, exclude_ids=()):
     )[:SUGGESTIONS]
 
 
+def _suggestions_widened(agency, criteria: dict, *, exclude_ids=()) -> tuple[list, dict, str]:
+    """Suggestions for `criteria`; when none match, the search widens (any need, then any kind too) rather than
+    dead-ending. Returns (suggestions, the criteria used, what was widened in words or "")."""
+    suggestions, widened = list(_suggestions(agency, criteria, exclude_ids=exclude_ids)), ""
+    for dropped, label in (("need", "any need"), ("kind", "any need and any kind")):
+        if suggestions or not criteria.get(dropped):
+            continue
+        criteria = {**criteria, dropped: ""}
+        suggestions, widened = list(_suggestions(agency, criteria, exclude_ids=exclude_ids)), label
+    return suggestions, criteria, widened
+
+
 @never_cache
 @agency_view(*SUPPORTERS)
 def encounter_refer(request: HttpRequest, encounter_uuid) -> HttpResponse:
@@ -436,7 +450,7 @@ def encounter_refer(request: HttpRequest, encounter_uuid) -> HttpResponse:
                 messages.success(request, f"Referred to {resource.name}. It is in your follow-ups.")
                 return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
     already = {r.resource_id for r in encounter.referrals.all()}
-    suggestions = list(_suggestions(agency, criteria))
+    suggestions, criteria, widened = _suggestions_widened(agency, criteria)
     return render(
         request,
         "encounters/referral_new.html",
@@ -446,6 +460,7 @@ def encounter_refer(request: HttpRequest, encounter_uuid) -> HttpResponse:
             "need": criteria.get("need") or "",
             "suggestions": suggestions,
             "already": already,
+            "widened": widened,
         },
     )
 
@@ -492,7 +507,7 @@ def referral_detail(request: HttpRequest, referral_uuid) -> HttpResponse:
         encounter = referral.encounter
         criteria = referral_search_initial(encounter, agency) | {"need": referral.need}
         tried = set(encounter.referrals.values_list("resource_id", flat=True))
-        next_suggestions = list(_suggestions(agency, criteria, exclude_ids=tried))[:5]
+        next_suggestions = _suggestions_widened(agency, criteria, exclude_ids=tried)[0][:5]
     return render(
         request,
         "encounters/referral_detail.html",

@@ -155,6 +155,10 @@ POLICY_SETTINGS = frozenset(
         "confidentiality_notice_text",
         "account_inactive_days",
         "publication_delay_days",
+        "privilege_profile",
+        "privilege_designation_before_incident",
+        "privilege_min_training_hours",
+        "privilege_no_session_content",
     }
 )
 

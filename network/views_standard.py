@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from network.access import network_view
 from network.forms import PolicyForm, StandardPublishForm
 from network.models import DocumentationStandard, Network, NetworkRole, Vocabulary
+from network.privilege import PROFILES, profile_of
 from network.selectors import network_current, policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors
 from network.standards import MULTI_VALUED, policy_update, standard_publish
@@ -67,7 +68,9 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
     initial = {name: getattr(policy, name) for name in PolicyForm.base_fields}
     form = PolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        if not form.has_changed():
+        # Compared with the saved values, not the form's initial ones: a field the page may leave out (the custom
+        # privilege rules) is not a change.
+        if all(getattr(policy, name) == value for name, value in form.cleaned_data.items()):
             messages.info(request, "Nothing changed; the network policy is as it was.")
             return redirect("network_policy")
         try:
@@ -88,4 +91,9 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
         }
         for c in policy.changes.select_related("changed_by")[:50]
     ]
-    return render(request, "network/policy_edit.html", {"form": form, "policy": policy, "history": history})
+    profiles = [*PROFILES.values(), profile_of(policy)] if policy.privilege_profile == "custom" else PROFILES.values()
+    return render(
+        request,
+        "network/policy_edit.html",
+        {"form": form, "policy": policy, "history": history, "profiles": profiles},
+    )

@@ -146,3 +146,13 @@ def test_referrals_are_visible_exactly_as_their_encounter(client, world):
     response = client.post(url, {"status": "attended"})
     assert response.status_code == 404, "the clinician reads, the supporter records"
     connection.set_schema_to_public()
+
+
+def test_a_search_with_no_exact_match_widens_rather_than_dead_ending(client, world):
+    make_resource(world, name="Grief-Only EAP", kind="eap", specialties=["grief"])
+    encounter = log_encounter(
+        world.agency_a, author=world.a[Role.PEER_SUPPORTER], topics=["critical-incident"], referral="eap"
+    )
+    client.force_login(world.a[Role.PEER_SUPPORTER])
+    page = client.get(agency_url(world.agency_a, "encounter_refer", encounter_uuid=encounter.uuid)).content.decode()
+    assert "Grief-Only EAP" in page and "Nothing matched exactly; showing entries for any need" in page
