@@ -4,6 +4,7 @@ best entries for the member, the referral is a row in the agency's schema and a 
 
 from __future__ import annotations
 
+import csv
 import datetime
 
 import pytest
@@ -11,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from agencies import export
 from agencies.models import Role
 from encounters import services
 from encounters.models import FollowUp, Referral
@@ -156,3 +158,11 @@ def test_a_search_with_no_exact_match_widens_rather_than_dead_ending(client, wor
     client.force_login(world.a[Role.PEER_SUPPORTER])
     page = client.get(agency_url(world.agency_a, "encounter_refer", encounter_uuid=encounter.uuid)).content.decode()
     assert "Grief-Only EAP" in page and "Nothing matched exactly; showing entries for any need" in page
+
+
+def test_referrals_are_in_the_agencys_readable_export(world, tmp_path):
+    path = export.agency_export(world.agency_a, tmp_path)
+    with open(path / "referrals.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    mine = next(row for row in rows if row["referral_id"] == str(world.referral.uuid))
+    assert (mine["resource_name"], mine["encounter_id"]) == (world.resource.name, str(world.encounter.uuid))
