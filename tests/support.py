@@ -249,6 +249,8 @@ def build_world() -> World:
         expected_supporter_id=None,
     )
     world.resource = make_resource(world, name="North Trauma Clinic", region=north)
+    # A second, statewide clinician: the world encounter's referral step still offers one to refer to (the fuzzer).
+    make_resource(world, name="Statewide Responder Clinic", region=None)
     world.referral = encounter_services.referral_make(
         actor=world.a[Role.COORDINATOR],
         agency=agency_a,
