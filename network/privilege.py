@@ -50,9 +50,7 @@ PROFILES: dict[str, PrivilegeProfile] = {
         PrivilegeProfile("ut", "Utah", "Utah Code 78B-5-903; Utah R. Evid. 507"),
         PrivilegeProfile("co", "Colorado", "C.R.S. 13-90-107(1)(m); C.R.S. 12-30-125"),
         PrivilegeProfile("mn", "Minnesota", "Minn. Stat. 181.9731", min_training_hours=30),
-        PrivilegeProfile(
-            "wa", "Washington", "RCW 5.60.060(6), as amended by 2024 c. (E2SHB 2311)", min_training_hours=40
-        ),
+        PrivilegeProfile("wa", "Washington", "RCW 5.60.060(6), as amended in 2024 (E2SHB 2311)", min_training_hours=40),
         PrivilegeProfile("tx", "Texas", "Tex. Occ. Code 1701.621-.626 (SB 64, 2021)"),
     ]
 }
