@@ -8,6 +8,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from activations import selectors as activation_selectors
@@ -140,3 +141,18 @@ def test_certifications_record_training_hours(client, world):
         },
     )
     assert Certification.objects.get(membership=membership, kind="cism-group").hours == 24
+
+
+def test_the_roster_import_records_training_hours(client, world):
+    supporter = world.a[Role.PEER_SUPPORTER]
+    header = "email,designated_on,availability,languages,certification,certified_on,expires_on,disciplines,hours\n"
+    row = f"{supporter.email},2024-01-15,available,,cism-individual,{timezone.localdate().isoformat()},,,32\n"
+    client.force_login(world.a[Role.COORDINATOR])
+    response = client.post(
+        agency_url(world.agency_a, "agency_roster_import"),
+        {"file": SimpleUploadedFile("roster.csv", (header + row).encode(), content_type="text/csv")},
+        follow=True,
+    )
+    assert "Roster updated from 1 row(s)." in response.content.decode()
+    membership = Membership.objects.get(agency=world.agency_a, user=supporter)
+    assert Certification.objects.get(membership=membership, kind="cism-individual").hours == 32
