@@ -90,6 +90,10 @@ class AssignForm(forms.Form):
         choices=(), error_messages={"required": "Choose a supporter.", "invalid_choice": "Choose a supporter."}
     )
     expected_supporter = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    supervises = forms.BooleanField(
+        label="The chosen supporter supervises this member (they are not assigned: privilege would not hold)",
+        required=False,
+    )
 
     def __init__(self, *args, candidates: list[dict], **kwargs):
         """`candidates`: activations.selectors.assignable_supporters; blocked ones stay valid choices here so
@@ -111,6 +115,10 @@ class CalloutAnswerForm(TileChoices, forms.Form):
     involved = forms.BooleanField(
         label="I was a witness to or a party in this incident (you will not be assigned to it)", required=False
     )
+    supervises = forms.BooleanField(
+        label="I supervise members affected by this incident (you will not be assigned to your agency's members)",
+        required=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,3 +131,7 @@ class AddAgencyForm(forms.Form):
     def __init__(self, *args, agencies, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = agencies
+
+
+class SupporterRequestForm(forms.Form):
+    request = forms.ChoiceField(choices=[("change", "Change supporter"), ("add", "Add a supporter")])

@@ -125,6 +125,8 @@ class CalloutResponse(models.Model):
     answer = models.CharField(max_length=16, choices=Answer.choices, default=Answer.PENDING)
     # A witness to or party in the incident cannot hold privilege for it, so cannot be assigned.
     involved = models.BooleanField(default=False)
+    # "I supervise members affected by this incident": not assigned to members of their own agency (issue 18).
+    supervises_affected = models.BooleanField(default=False)
     notified_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
     # The text and voice ladder (docs/callout.md): where this person's callout stands on the phone.
@@ -190,6 +192,8 @@ class OutreachTarget(models.Model):
     follow_up_agency = models.ForeignKey(
         "agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Supporters who declared they supervise this member (ids only): never assigned to them (issue 18).
+    supervisor_ids = ArrayField(models.IntegerField(), default=list, blank=True)
 
     class Meta:
         ordering = ["added_at"]
@@ -237,6 +241,9 @@ class ActivationEvent(models.Model):
         NAMES_DESTROYED = "names_destroyed", "Names destroyed"
         CHECKLIST_DONE = "checklist_done", "Checklist item done"
         FOLLOW_UP_DONE = "follow_up_done", "Follow-up done"
+        SUPERVISOR_DECLARED = "supervisor_declared", "Supporter declared they supervise the member"
+        CHANGE_REQUESTED = "change_requested", "Member asked to change supporter"
+        ADD_REQUESTED = "add_requested", "Member asked for an additional supporter"
 
     activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now)

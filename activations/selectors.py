@@ -29,6 +29,7 @@ from governance.selectors import agencies_covered, agencies_covered_with
 from network.access import network_roles_for
 from network.inline import inline_instances, inline_rows
 from network.models import NetworkRole
+from network.privilege import profile_of
 from network.selectors import policy_for
 from network.suppression import Cell, protect
 
@@ -324,14 +325,27 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
     memberships = activation_supporters(activation).annotate(
         callout_answer=Subquery(callout.values("answer")[:1]),
         callout_involved=Subquery(callout.values("involved")[:1]),
+        callout_supervises=Subquery(callout.values("supervises_affected")[:1]),
     )
     answers = dict(CalloutResponse.Answer.choices)
+    # The state privilege profile in force (network/privilege.py): designation before the incident, training hours.
+    privilege = profile_of(policy_for(activation.network))
+    supervisors = set(target.supervisor_ids) if target is not None else set()
     for membership in memberships.order_by("agency__name", "user__full_name"):
         answer = membership.callout_answer  # None: not called out
-        blocked = readiness_problem(membership, incident_date=incident_date)
+        blocked = readiness_problem(
+            membership,
+            incident_date=incident_date,
+            designation_before_incident=privilege.designation_before_incident,
+            min_training_hours=privilege.min_training_hours,
+        )
         blocked_code = "supporter_not_ready" if blocked else ""
         if membership.callout_involved:
             blocked, blocked_code = "witness or party to the incident", "supporter_involved"
+        elif membership.user_id in supervisors or (
+            membership.callout_supervises and target is not None and target.home_agency_id == membership.agency_id
+        ):
+            blocked, blocked_code = "supervises the member (privilege would not hold)", "supporter_supervises"
         elif answer == CalloutResponse.Answer.UNAVAILABLE:
             blocked, blocked_code = "unavailable", "supporter_unavailable"
         elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:

@@ -210,8 +210,18 @@ def callout_send(*, actor, activation: Activation, request=None) -> int:
     return sent
 
 
-def callout_answer(*, supporter, activation: Activation, answer: str, involved: bool, via: str = "web", request=None):
-    """Record a supporter's answer: on the web page, or by text or keypad (`via`), the same way."""
+def callout_answer(
+    *,
+    supporter,
+    activation: Activation,
+    answer: str,
+    involved: bool,
+    supervises: bool | None = False,
+    via: str = "web",
+    request=None,
+):
+    """Record a supporter's answer: on the web page, or by text or keypad (`via`), the same way. `supervises`:
+    None keeps what they declared before (a text or keypad answer cannot say it)."""
     if answer not in (CalloutResponse.Answer.AVAILABLE, CalloutResponse.Answer.UNAVAILABLE):
         raise ValidationError({"answer": "Answer available or unavailable."})
     _require(supporter, activation, SUPPORT)
@@ -223,11 +233,15 @@ def callout_answer(*, supporter, activation: Activation, answer: str, involved: 
             raise ValidationError("You were not called out for this activation.")
         response.answer = answer
         response.involved = involved
+        if supervises is not None:
+            response.supervises_affected = supervises
         response.answered_at = timezone.now()
         response.answered_via = via
         if response.channel_state != CalloutResponse.ChannelState.NONE:
             response.channel_state = CalloutResponse.ChannelState.REPLIED  # the ladder stops here
-        response.save(update_fields=["answer", "involved", "answered_at", "answered_via", "channel_state"])
+        response.save(
+            update_fields=["answer", "involved", "supervises_affected", "answered_at", "answered_via", "channel_state"]
+        )
         detail = f"{answer}-involved" if involved else answer
         _event(activation, Kind.CALLOUT_ANSWERED, actor=supporter, agency=response.agency, detail=detail)
         audit_record(
@@ -1002,7 +1016,14 @@ def callout_reply(*, user, text: str, via: str = "text", response_id: int | None
         return "Muster: no callout has that letter. " + REPLY_HELP
     response = callouts[index]
     try:
-        callout_answer(supporter=user, activation=response.activation, answer=answer[0], involved=answer[1], via=via)
+        callout_answer(
+            supporter=user,
+            activation=response.activation,
+            answer=answer[0],
+            involved=answer[1],
+            supervises=None,
+            via=via,
+        )
     except ValidationError:
         return "Muster: your answer could not be recorded. Answer on the web page from the callout text."
     return f"Muster: recorded, {_ANSWER_WORDS[answer]}. Thank you."
@@ -1098,3 +1119,45 @@ def phone_status_received(*, sid: str, word: str) -> str:
         if message.purpose == "callout" and message.ref_id:
             return callout_delivery_update(message=message)
     return message.status
+
+
+# --- Privilege: supervisors, and the member's own choice of supporter (issue 18) ---------------------------------
+
+
+def target_supervisor_declare(*, actor, target: OutreachTarget, supporter, request=None) -> OutreachTarget:
+    """Record that `supporter` supervises the member (they said so): they are never assigned to the member, and an
+    assignment they hold goes back to the board. Kept in the timeline by id only."""
+    activation = target.activation
+    _require(actor, activation, COORDINATE)
+    with transaction.atomic():
+        target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        if supporter.pk not in target.supervisor_ids:
+            target.supervisor_ids = [*target.supervisor_ids, supporter.pk]
+            fields = ["supervisor_ids"]
+            if target.assigned_supporter_id == supporter.pk:
+                target.assigned_supporter, target.assigned_agency, target.assigned_at = None, None, None
+                fields += ["assigned_supporter", "assigned_agency", "assigned_at"]
+            target.save(update_fields=fields)
+            _event(activation, Kind.SUPERVISOR_DECLARED, actor=actor, target=target, detail=str(supporter.pk))
+    return target
+
+
+def target_supporter_request(*, actor, target: OutreachTarget, change: bool, request=None) -> OutreachTarget:
+    """The member asked to change supporter (`change`: the assignment goes back to the board, and the supporter
+    they leave is not offered again for them) or to add one (the coordinator assigns a co-supporter in the
+    encounter log). Kept in the timeline; never forced on the member."""
+    activation = target.activation
+    if not activation.is_open:
+        raise ValidationError("Assignments change only while the activation is open.", code="closed")
+    _require(actor, activation, COORDINATE)
+    with transaction.atomic():
+        target = OutreachTarget.objects.select_for_update().get(pk=target.pk)
+        kind = Kind.CHANGE_REQUESTED if change else Kind.ADD_REQUESTED
+        if change and target.assigned_supporter_id is not None:
+            OutreachTarget.objects.filter(pk=target.pk).update(
+                assigned_supporter=None, assigned_agency=None, assigned_at=None
+            )
+        _event(activation, kind, actor=actor, target=target)
+        audit_record(action=AuditAction.SUPPORTER_CHANGE_REQUESTED, actor=actor, obj=target, request=request)
+    target.refresh_from_db()
+    return target

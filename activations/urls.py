@@ -21,6 +21,7 @@ urlpatterns = [
     path(one + "mine/", views.activation_mine, name="activation_mine"),
     path(one + "members/add/", views.members_add, name="activation_members_add"),
     path(member + "assign/", views.target_assign, name="activation_target_assign"),
+    path(member + "supporter-request/", views.target_supporter_request, name="activation_target_supporter_request"),
     path(member + "duplicate/", views.target_duplicate, name="activation_target_duplicate"),
     path(member + "outreach/", views.target_outreach, name="activation_target_outreach"),
     path(member + "follow-ups/<int:follow_up_id>/done/", views.follow_up_done, name="activation_follow_up_done"),

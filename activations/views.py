@@ -13,7 +13,14 @@ from django.views.decorators.http import require_POST
 
 from activations import selectors, services
 from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view, with_grants
-from activations.forms import ActivationOpenForm, AddAgencyForm, AssignForm, CalloutAnswerForm, MembersAddForm
+from activations.forms import (
+    ActivationOpenForm,
+    AddAgencyForm,
+    AssignForm,
+    CalloutAnswerForm,
+    MembersAddForm,
+    SupporterRequestForm,
+)
 from activations.models import Activation, ChecklistItem, OutreachTarget, TargetFollowUp
 from agencies.access import agency_view
 from agencies.models import Agency, Role
@@ -302,6 +309,11 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
             return again
         chosen = form.cleaned_data["supporter"]
         try:
+            if form.cleaned_data["supervises"]:
+                # Declared first, so the assignment below is refused with the reason, and stays refused.
+                target = services.target_supervisor_declare(
+                    actor=request.user, target=target, supporter=chosen["user"], request=request
+                )
             services.target_assign(
                 actor=request.user,
                 target=target,
@@ -320,6 +332,32 @@ def target_assign(request: HttpRequest, target_uuid) -> HttpResponse:
         "activations/assign.html",
         {"activation": request.activation, "target": target, "people": _people(candidates)},
     )
+
+
+@require_POST
+@activation_view(COORDINATE)
+def target_supporter_request(request: HttpRequest, target_uuid) -> HttpResponse:
+    """The member asked to change their supporter, or to add one: kept in the timeline (issue 18)."""
+    if not request.activation.is_open:
+        raise Http404("Not found.")
+    target = _target(request, target_uuid)
+    form = SupporterRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose change or add.")
+    else:
+        change = form.cleaned_data["request"] == "change"
+        try:
+            services.target_supporter_request(actor=request.user, target=target, change=change, request=request)
+        except ValidationError as error:
+            message_service_error(request, error)
+        else:
+            messages.success(
+                request,
+                "Recorded. Assign the member's new supporter."
+                if change
+                else "Recorded. Add the second supporter as co-supporter when the contact is logged.",
+            )
+    return redirect("activation_target_assign", activation_uuid=request.activation.uuid, target_uuid=target.uuid)
 
 
 @require_POST
@@ -401,6 +439,7 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
         initial={
             "answer": callout.answer if callout and callout.answer != "pending" else None,
             "involved": callout.involved if callout else False,
+            "supervises": callout.supervises_affected if callout else False,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -410,6 +449,7 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
                 activation=activation,
                 answer=form.cleaned_data["answer"],
                 involved=form.cleaned_data["involved"],
+                supervises=form.cleaned_data["supervises"],
                 request=request,
             )
         except ValidationError as error:

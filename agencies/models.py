@@ -249,6 +249,8 @@ class Certification(models.Model):
     kind = models.CharField(max_length=32, choices=CertificationKind.choices)
     certified_on = models.DateField()
     expires_on = models.DateField(null=True, blank=True)
+    # Training hours the certification stands for: a state privilege profile may ask for a minimum (issue 18).
+    hours = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["kind", "-certified_on"]

@@ -5,7 +5,7 @@ agency's schema."""
 from __future__ import annotations
 
 from agencies.export import ExportSection, email_or_blank
-from encounters.models import DisclosureRecord, Encounter, FollowUp
+from encounters.models import DisclosureRecord, Encounter, FollowUp, Referral
 
 ENCOUNTER_HEADER = [
     "encounter_id", "occurred_on", "logged_at_utc", "author_email", "co_supporter_emails",
@@ -21,6 +21,11 @@ FOLLOW_UP_HEADER = [
 DISCLOSURE_HEADER = [
     "disclosure_id", "encounter_id", "exception", "disclosed_at_utc", "notified",
     "written_notice_sent_on", "recorded_by_email", "created_at_utc",
+]  # fmt: skip
+
+REFERRAL_HEADER = [
+    "referral_id", "encounter_id", "follow_up_id", "resource_id", "resource_name", "resource_kind", "need",
+    "referred_by_email", "status", "status_changed_at_utc", "next_referral_id", "created_at_utc",
 ]  # fmt: skip
 
 
@@ -59,6 +64,16 @@ def _disclosure_rows(agency):
         ]  # fmt: skip
 
 
+def _referral_rows(agency):
+    referrals = Referral.objects.select_related("encounter", "follow_up", "resource", "referred_by", "next_referral")
+    for r in referrals.order_by("created_at", "pk").iterator(chunk_size=500):
+        yield [
+            r.uuid, r.encounter.uuid, r.follow_up.uuid, r.resource.uuid, r.resource.name, r.resource.kind, r.need,
+            email_or_blank(r.referred_by), r.get_status_display(), r.status_changed_at,
+            r.next_referral.uuid if r.next_referral else None, r.created_at,
+        ]  # fmt: skip
+
+
 SECTIONS = [
     ExportSection(
         file_name="encounters.csv",
@@ -86,6 +101,15 @@ SECTIONS = [
         header=DISCLOSURE_HEADER,
         rows=_disclosure_rows,
         readme="{count} disclosure records (confidentiality exceptions acted on),\nlinked by encounter_id.",
+        in_agency_schema=True,
+    ),
+    ExportSection(
+        file_name="referrals.csv",
+        label="referrals",
+        header=REFERRAL_HEADER,
+        rows=_referral_rows,
+        readme="{count} referrals to the network's resource directory, linked by encounter_id\n"
+        "and follow_up_id; resource_id and resource_name name the directory entry.",
         in_agency_schema=True,
     ),
 ]

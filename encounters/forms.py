@@ -12,8 +12,10 @@ from django.utils.functional import cached_property
 from activations.selectors import activations_open_for
 from agencies.models import Agency, Discipline
 from agencies.selectors import clinicians_of, supporters_of
-from encounters.models import DisclosureRecord, FollowUp
-from network.forms import ErrorSummary, TileChoices, choices_read_once
+from encounters.models import DisclosureRecord, FollowUp, Referral
+from governance.models import ResourceKind, ResourceSpecialty
+from governance.selectors import DISCIPLINE_OF_RECIPIENT
+from network.forms import ErrorSummary, SingleLineField, TileChoices, choices_read_once
 from network.models import DocumentationStandard, Vocabulary
 from network.selectors import terms_by_vocabulary
 
@@ -148,6 +150,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         notes_retention_days: int | None = None,
         activation_fixed: bool = False,
         checkin_days: list[int] | None = None,
+        no_session_content: bool = False,
         **kwargs,
     ):
         initial = kwargs.setdefault("initial", {})
@@ -182,7 +185,11 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
             # An activation contact belongs to its assignment's activation: shown, not chosen.
             self.fields["activation"].disabled = True
             self.fields["activation"].label = "Part of an activation"
-        if not notes_enabled:
+        if no_session_content:
+            # The state's privilege profile forbids recording session content: no notes, no topics (the service
+            # refuses them too).
+            del self.fields["topics"]
+        if not notes_enabled or no_session_content:
             del self.fields["notes"]
         else:
             kept = (
@@ -228,6 +235,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         data["confidentiality_notice_given"] = data.pop("confidentiality_notice") == "yes"
         data["co_supporters"] = list(data["co_supporters"])
         data["notes"] = data.get("notes", "")
+        data["topics"] = data.get("topics", [])
         data.pop("outreach_target", None)
         data.pop("peer_request", None)  # the view resolves it (members.selectors.request_for_contact)
         data["checkin_contact"] = data.pop("checkin_email", "") if data.pop("checkins", False) else ""
@@ -323,3 +331,58 @@ class DisclosureFilterForm(_DateRange):
     NOTICE = [("", "Any"), ("pending", "Written notice not yet sent"), ("sent", "Written notice sent")]
 
     notice = forms.ChoiceField(label="Written notice", required=False, choices=NOTICE)
+
+
+# --- Referrals ----------------------------------------------------------------------------------------------------
+
+# What an encounter's topics suggest the member needs (standard topic code -> directory specialty).
+NEED_OF_TOPIC = {
+    "critical-incident": "trauma",
+    "substance-use": "substance-use",
+    "grief": "grief",
+    "suicide-risk": "suicide-risk",
+    "family-relationship": "couples",
+    "work-stress": "depression-anxiety",
+    "health": "sleep",
+}
+
+
+def referral_search_initial(encounter, agency: Agency) -> dict:
+    """The referral search, prefilled from the encounter: the member's discipline, the need its topics suggest
+    (the first that suggests one) and the kind of resource its referral code names (EAP, chaplain, crisis line)."""
+    need = next((NEED_OF_TOPIC[t] for t in encounter.topics if t in NEED_OF_TOPIC), "")
+    discipline = DISCIPLINE_OF_RECIPIENT.get(encounter.recipient_discipline, encounter.recipient_discipline)
+    kind = encounter.referral if encounter.referral in ResourceKind.values else ""
+    return {"discipline": discipline if discipline in Discipline.values else "", "need": need, "kind": kind}
+
+
+class ReferralSearchForm(forms.Form):
+    """The referral step's search (GET): the directory filtered by the member's discipline, need and language,
+    in the agency's region (and statewide)."""
+
+    discipline = forms.ChoiceField(
+        label="Member's discipline", required=False, choices=[("", "Any"), *Discipline.choices]
+    )
+    need = forms.ChoiceField(label="Need", required=False, choices=[("", "Any"), *ResourceSpecialty.choices])
+    language = SingleLineField(label="Language", required=False, max_length=40)
+    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any"), *ResourceKind.choices])
+
+
+class ReferralMakeForm(forms.Form):
+    resource = forms.UUIDField(widget=forms.HiddenInput)
+    need = forms.ChoiceField(
+        required=False, choices=[("", "Any"), *ResourceSpecialty.choices], widget=forms.HiddenInput
+    )
+
+
+class ReferralUpdateForm(TileChoices, forms.Form):
+    status = forms.ChoiceField(
+        label="How did the referral go?",
+        choices=[c for c in Referral.Status.choices if c[0] != Referral.Status.REFERRED],
+        widget=forms.RadioSelect,
+    )
+    next_resource = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.style_choice_widgets()

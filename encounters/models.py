@@ -219,3 +219,51 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"Check-in due {self.due_on:%Y-%m-%d}"
+
+
+class Referral(models.Model):
+    """A referral made from an encounter to an entry of the network's referral directory, and how it went. The
+    supporter follows it through as a follow-up of theirs (`follow_up`): reminded and escalated as any other.
+    Visible to whoever sees the encounter, at the same level."""
+
+    class Status(models.TextChoices):
+        REFERRED = "referred", "Referred; no contact yet"
+        CONTACT_MADE = "contact-made", "Contact made with the provider"
+        WAITLISTED = "waitlisted", "Waitlisted"
+        ATTENDED = "attended", "First appointment attended"
+        DECLINED = "declined", "Member declined"
+        UNANSWERED = "unanswered", "Provider did not answer"
+
+    # The statuses that end the referral's follow-up, and the follow-up outcome each records.
+    CLOSING = {
+        Status.ATTENDED: FollowUp.Outcome.REFERRED,
+        Status.DECLINED: FollowUp.Outcome.DECLINED,
+        Status.UNANSWERED: FollowUp.Outcome.UNREACHABLE,
+    }
+    # Dead ends: what the directory's feedback counts per entry.
+    DEAD_ENDS = (Status.WAITLISTED, Status.UNANSWERED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="referrals")
+    resource = models.ForeignKey("governance.ResourceEntry", on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
+    need = models.CharField(max_length=24, blank=True, help_text="The specialty searched for (a directory code).")
+    referred_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", **PUBLIC_ROW)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REFERRED)
+    follow_up = models.OneToOneField(FollowUp, on_delete=models.PROTECT, related_name="referral")
+    # Set when the supporter marked it waitlisted and referred on to the next entry in the same step.
+    next_referral = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="previous_referral"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status_changed_at"])]
+
+    def __str__(self) -> str:
+        return f"Referral {self.created_at:%Y-%m-%d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSING and self.next_referral_id is None

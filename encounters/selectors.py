@@ -14,7 +14,7 @@ from django.utils import timezone
 from activations import selectors as activation_selectors
 from agencies.models import Agency, Membership, Role
 from agencies.tenancy import agency_schema
-from encounters.models import CheckIn, CheckInPlan, DisclosureRecord, Encounter, FollowUp
+from encounters.models import CheckIn, CheckInPlan, DisclosureRecord, Encounter, FollowUp, Referral
 
 FULL = "full"  # author and co-supporters: everything, notes included
 CODED = "coded"  # coordinator, and the clinician a referral is addressed to: coded fields only, never notes
@@ -120,7 +120,7 @@ def follow_ups_of_supporter(membership: Membership, *, done_limit: int = 10) -> 
     answers = CheckIn.objects.filter(follow_up=OuterRef("pk")).values("answer")[:1]
     own = list(
         FollowUp.objects.filter(Q(owner=user, status=FollowUp.Status.OPEN) | Q(pk__in=recent.values("pk")[:done_limit]))
-        .select_related("encounter")
+        .select_related("encounter", "referral__resource")
         .annotate(checkin_answer=Subquery(answers))
         .order_by(*latest_first)
     )
@@ -191,7 +191,7 @@ def follow_ups_of_team_filtered(data: dict) -> QuerySet[FollowUp]:
     """The coordinator's team list: open by default (as before), or overdue, done or all; by owner. Open ones by
     due date; done ones most recently completed first."""
     status = data.get("status") or "open"
-    qs = FollowUp.objects.select_related("owner", "encounter")
+    qs = FollowUp.objects.select_related("owner", "encounter", "referral__resource")
     if data.get("owner"):
         qs = qs.filter(owner=data["owner"])
     if status == "open":
@@ -254,3 +254,28 @@ def checkins_of_encounter(encounter: Encounter, user) -> list[CheckIn]:
     except CheckInPlan.DoesNotExist:
         return []
     return list(plan.checkins.all()) if plan.supporter_id == user.pk else []
+
+
+# --- Referrals: seen by whoever sees their encounter -----------------------------------------------------------
+
+
+def referral_for_viewer(membership: Membership, referral_uuid) -> tuple[Referral, str]:
+    """A referral and the viewer's level on its encounter (FULL or CODED), or 404: exactly as the encounter."""
+    referral = (
+        Referral.objects.select_related("encounter", "resource", "follow_up", "next_referral__resource")
+        .filter(uuid=referral_uuid)
+        .first()
+    )
+    level = encounter_access_level(referral.encounter, membership) if referral else None
+    if level is None:
+        raise Http404("Not found.")
+    return referral, level
+
+
+def referral_may_update(referral: Referral, membership: Membership, level: str) -> bool:
+    """The supporter who holds the referral's follow-up, the encounter's supporters, and the coordinator."""
+    return (
+        membership.role == Role.COORDINATOR
+        or (membership.role == Role.PEER_SUPPORTER and level == FULL)
+        or referral.follow_up.owner_id == membership.user_id
+    )

@@ -18,12 +18,22 @@ from agencies.crypto import data_keys_destroy
 from agencies.models import Agency, Role
 from agencies.selectors import clinicians_of, supporters_of
 from agencies.tenancy import agency_service
-from encounters.models import CheckIn, CheckInPlan, DisclosureRecord, Encounter, EncounterCoSupporter, FollowUp
+from encounters.models import (
+    CheckIn,
+    CheckInPlan,
+    DisclosureRecord,
+    Encounter,
+    EncounterCoSupporter,
+    FollowUp,
+    Referral,
+)
 from encounters.signals import encounters_changed
+from governance.models import ResourceEntry
 from members.services import request_contacted
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
 from network.notify import notify
+from network.privilege import profile_of
 from network.selectors import policy_for, terms_by_vocabulary
 from network.standards import MULTI_VALUED
 
@@ -41,7 +51,7 @@ if set(_MULTI_CODED.values()) != set(MULTI_VALUED):  # checked at import: an ass
     raise ImportError("encounters._MULTI_CODED must name exactly the multi-valued vocabularies.")
 
 
-def _check_codes(standard: DocumentationStandard, values: dict) -> None:
+def _check_codes(standard: DocumentationStandard, values: dict, *, no_session_content: bool = False) -> None:
     # The terms the form offered: a published version's terms are read once per process.
     allowed = {vocabulary: {t.code for t in terms} for vocabulary, terms in terms_by_vocabulary(standard).items()}
     errors = {}
@@ -50,6 +60,13 @@ def _check_codes(standard: DocumentationStandard, values: dict) -> None:
             errors[field] = "Choose one of the listed options."
     for field, vocabulary in _MULTI_CODED.items():
         codes = values[field]
+        if field == "topics" and no_session_content:
+            if codes:
+                errors[field] = ValidationError(
+                    "Topics are not recorded: the network's privilege profile forbids recording session content.",
+                    code="no_session_content",
+                )
+            continue
         if not codes:
             errors[field] = "Choose at least one (topics may be 'Undisclosed')."
         elif not set(codes) <= allowed.get(vocabulary, set()):
@@ -111,7 +128,9 @@ def encounter_log(
         "topics": list(topics),
         "interventions": list(interventions),
     }
-    _check_codes(standard, values)
+    policy = policy_for(agency.network)
+    no_content = profile_of(policy).no_session_content
+    _check_codes(standard, values, no_session_content=no_content)
     today = timezone.localdate()
     errors = {}
     if occurred_on > today:
@@ -140,7 +159,12 @@ def encounter_log(
     ):
         errors["member_request"] = "That request is not given to you in this agency."
     notes = (notes or "").strip()
-    if notes and not policy_for(agency.network).notes_enabled:
+    if notes and no_content:
+        errors["notes"] = ValidationError(
+            "Notes are not recorded: the network's privilege profile forbids recording session content.",
+            code="no_session_content",
+        )
+    elif notes and not policy.notes_enabled:
         errors["notes"] = "The network does not allow free-text notes."
     if errors:
         raise ValidationError(errors)
@@ -386,3 +410,105 @@ def checkin_answer(*, agency: Agency, checkin: CheckIn, answer: str) -> CheckIn:
                 {"agency": agency, "urgent": answer == CheckIn.Answer.HELP, "link": link},
             )
     return checkin
+
+
+# --- Referrals to the network's directory ------------------------------------------------------------------------
+
+REFERRAL_FOLLOW_UP_DAYS = 7  # when the supporter first checks the member reached the provider
+
+
+def _referable(agency: Agency, resource: ResourceEntry) -> None:
+    if resource.network_id != agency.network_id or not resource.active:
+        raise ValidationError(
+            {"resource": ValidationError("Choose a listed entry of the network's directory.", code="not_listed")}
+        )
+
+
+def _referral_create(*, actor, encounter: Encounter, resource: ResourceEntry, need: str, due_on) -> Referral:
+    follow_up = FollowUp.objects.create(encounter=encounter, owner=actor, due_on=due_on)
+    return Referral.objects.create(
+        encounter=encounter, resource=resource, need=need, referred_by=actor, follow_up=follow_up
+    )
+
+
+@agency_service
+def referral_make(
+    *,
+    actor,
+    agency: Agency,
+    encounter: Encounter,
+    resource: ResourceEntry,
+    need: str = "",
+    follow_up_due_on: datetime.date | None = None,
+    request=None,
+) -> Referral:
+    """Refer the member of `encounter` to a directory entry. The referral is a follow-up of the supporter who
+    made it, due in REFERRAL_FOLLOW_UP_DAYS unless given."""
+    _referable(agency, resource)
+    today = timezone.localdate()
+    due_on = follow_up_due_on or today + datetime.timedelta(days=REFERRAL_FOLLOW_UP_DAYS)
+    if due_on < today:
+        raise ValidationError({"follow_up_due_on": ValidationError("Pick today or a later day.", code="past_due")})
+    if Referral.objects.filter(encounter=encounter, resource=resource).exists():
+        raise ValidationError(
+            {"resource": ValidationError("This member was already referred there from this encounter.", code="twice")}
+        )
+    with transaction.atomic():
+        referral = _referral_create(actor=actor, encounter=encounter, resource=resource, need=need, due_on=due_on)
+        audit_record(action=AuditAction.REFERRAL_MADE, actor=actor, agency=agency, obj=referral, request=request)
+        encounters_changed.send(sender=Referral, agency=agency)
+    return referral
+
+
+@agency_service
+def referral_update(
+    *,
+    actor,
+    agency: Agency,
+    referral: Referral,
+    status: str,
+    next_resource: ResourceEntry | None = None,
+    request=None,
+) -> Referral:
+    """Record how a referral went. Attended, declined and unanswered end its follow-up; waitlisted keeps it open
+    (the supporter checks back) unless `next_resource` is given: then the member is referred on to that entry in
+    the same step and the new referral carries the follow-up."""
+    if status not in Referral.Status.values or status == Referral.Status.REFERRED:
+        raise ValidationError({"status": ValidationError("Choose how the referral went.", code="status")})
+    if next_resource is not None:
+        if status != Referral.Status.WAITLISTED:
+            raise ValidationError({"status": ValidationError("Refer on after a waitlist.", code="next_needs_waitlist")})
+        _referable(agency, next_resource)
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().select_related("follow_up").get(pk=referral.pk)
+        if not referral.is_open:
+            raise ValidationError(ValidationError("This referral is already closed.", code="closed"))
+        referral.status = status
+        referral.status_changed_at = timezone.now()
+        closing = Referral.CLOSING.get(status)
+        if next_resource is not None:
+            if Referral.objects.filter(encounter_id=referral.encounter_id, resource=next_resource).exists():
+                raise ValidationError(
+                    {"resource": ValidationError("This member was already referred there.", code="twice")}
+                )
+            due_on = timezone.localdate() + datetime.timedelta(days=REFERRAL_FOLLOW_UP_DAYS)
+            referral.next_referral = _referral_create(
+                actor=actor, encounter=referral.encounter, resource=next_resource, need=referral.need, due_on=due_on
+            )
+            closing = FollowUp.Outcome.REFERRED
+        referral.save(update_fields=["status", "status_changed_at", "next_referral"])
+        if closing and referral.follow_up.status == FollowUp.Status.OPEN:
+            followup_complete(
+                actor=actor, agency=agency, follow_up=referral.follow_up, outcome=closing, request=request
+            )
+        audit_record(action=AuditAction.REFERRAL_UPDATED, actor=actor, agency=agency, obj=referral, request=request)
+        if referral.next_referral is not None:
+            audit_record(
+                action=AuditAction.REFERRAL_MADE,
+                actor=actor,
+                agency=agency,
+                obj=referral.next_referral,
+                request=request,
+            )
+        encounters_changed.send(sender=Referral, agency=agency)
+    return referral

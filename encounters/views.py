@@ -22,20 +22,31 @@ from encounters.forms import (
     FollowUpFilterForm,
     FollowUpReassignForm,
     NoticeSentForm,
+    ReferralMakeForm,
+    ReferralSearchForm,
+    ReferralUpdateForm,
     outreach_initial,
+    referral_search_initial,
     request_initial,
 )
 from encounters.models import CheckIn
+from governance.models import ResourceEntry
+from governance.selectors import resources_suggested
 from members import selectors as member_selectors
 from network.access import public_view
 from network.audit import AuditAction, audit_record
 from network.models import Vocabulary
 from network.paging import page_of
+from network.privilege import profile_of
 from network.selectors import policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors, message_service_error
 
 SUPPORTERS = (Role.PEER_SUPPORTER, Role.COORDINATOR)
 CONFIDENTIAL_READERS = (Role.COORDINATOR, Role.CLINICIAN)
+SUGGESTIONS = 10  # entries the referral step offers
+# Referral codes after which saving an encounter goes on to the referral step (a team clinician referral is
+# addressed inside the team, on the form itself).
+REFER_STEP_AFTER = frozenset({"eap", "chaplain", "crisis-line"})
 
 
 def _labels(standard) -> dict[str, dict[str, str]]:
@@ -93,6 +104,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
         notes_enabled=policy.notes_enabled,
         notes_retention_days=policy.notes_retention_days,
         activation_fixed=outreach is not None,
+        no_session_content=profile_of(policy).no_session_content,
     )
     if form.is_bound and form.is_valid():
         # The posted assignment decides what the contact is for; the address only prefilled the form.
@@ -122,6 +134,9 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
                 messages.info(request, "This encounter was already saved; it was not saved twice.")
             if encounter.escalation and not encounter.disclosures.exists():
                 return redirect("encounter_disclosure_new", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
+            if created and encounter.referral in REFER_STEP_AFTER:
+                # The referral step: the directory searched for this member, suggestions first.
+                return redirect("encounter_refer", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
             return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
     return render(
         request,
@@ -196,6 +211,7 @@ def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
         action=AuditAction.ENCOUNTER_VIEWED, actor=request.user, agency=request.tenant, obj=encounter, request=request
     )
     labels = _labels(encounter.standard)
+    follow_ups = list(encounter.follow_ups.select_related("owner", "referral__resource"))
     context = {
         "encounter": encounter,
         "full": level == selectors.FULL,
@@ -216,11 +232,15 @@ def encounter_detail(request: HttpRequest, encounter_uuid) -> HttpResponse:
             ("Part of an activation", encounter.activation.name if encounter.activation else "None"),
             ("Logged under", f"Documentation standard v{encounter.standard.version}"),
         ],
-        "follow_ups": encounter.follow_ups.select_related("owner"),
+        "follow_ups": follow_ups,
         "can_disclose": request.membership.role == Role.COORDINATOR or level == selectors.FULL,
         "is_coordinator": request.membership.role == Role.COORDINATOR,
         # The member's check-in answers belong to them and their supporter: nobody else is shown them.
         "checkins": selectors.checkins_of_encounter(encounter, request.user),
+        # Every referral is a follow-up's: read with them, in the same statement.
+        "referrals": sorted((f.referral for f in follow_ups if hasattr(f, "referral")), key=lambda r: r.created_at),
+        "can_refer": request.membership.role == Role.COORDINATOR
+        or (request.membership.role == Role.PEER_SUPPORTER and level == selectors.FULL),
     }
     return render(request, "encounters/encounter_detail.html", context)
 
@@ -432,4 +452,129 @@ def disclosure_detail(request: HttpRequest, disclosure_uuid) -> HttpResponse:
     )
     return render(
         request, "encounters/disclosure_detail.html", {"record": record, "form": form, "can_record": can_record}
+    )
+
+
+# --- Referrals -------------------------------------------------------------------------------------------------
+
+
+def _suggestions(agency, data: dict, *, exclude_ids=()):
+    return resources_suggested(
+        agency.network,
+        discipline=data.get("discipline") or "",
+        region_id=agency.region_id,
+        specialty=data.get("need") or "",
+        language=(data.get("language") or "").strip(),
+        kind=data.get("kind") or "",
+        exclude_ids=tuple(exclude_ids),
+    )[:SUGGESTIONS]
+
+
+def _suggestions_widened(agency, criteria: dict, *, exclude_ids=()) -> tuple[list, dict, str]:
+    """Suggestions for `criteria`; when none match, the search widens (any need, then any kind too) rather than
+    dead-ending. Returns (suggestions, the criteria used, what was widened in words or "")."""
+    suggestions, widened = list(_suggestions(agency, criteria, exclude_ids=exclude_ids)), ""
+    for dropped, label in (("need", "any need"), ("kind", "any need and any kind")):
+        if suggestions or not criteria.get(dropped):
+            continue
+        criteria = {**criteria, dropped: ""}
+        suggestions, widened = list(_suggestions(agency, criteria, exclude_ids=exclude_ids)), label
+    return suggestions, criteria, widened
+
+
+@never_cache
+@agency_view(*SUPPORTERS)
+def encounter_refer(request: HttpRequest, encounter_uuid) -> HttpResponse:
+    """The referral step: the directory searched for this member, best suggestions first; a tap refers."""
+    encounter, level = selectors.encounter_for_viewer(request.membership, encounter_uuid)
+    if level != selectors.FULL and request.membership.role != Role.COORDINATOR:
+        raise Http404("Not found.")
+    agency = request.tenant
+    search = ReferralSearchForm(request.GET or None, initial=referral_search_initial(encounter, agency))
+    criteria = _filters(search) if search.is_bound else search.initial
+    if request.method == "POST":
+        form = ReferralMakeForm(request.POST)
+        resource = None
+        if form.is_valid():
+            resource = ResourceEntry.objects.filter(uuid=form.cleaned_data["resource"], network=agency.network).first()
+        if resource is None:
+            messages.error(request, "Choose one of the suggested entries.")
+        else:
+            try:
+                services.referral_make(
+                    actor=request.user,
+                    agency=agency,
+                    encounter=encounter,
+                    resource=resource,
+                    need=form.cleaned_data["need"],
+                    request=request,
+                )
+            except ValidationError as error:
+                message_service_error(request, error)
+            else:
+                messages.success(request, f"Referred to {resource.name}. It is in your follow-ups.")
+                return redirect("encounter_detail", agency_slug=agency.slug, encounter_uuid=encounter.uuid)
+    already = {r.resource_id for r in encounter.referrals.all()}
+    suggestions, criteria, widened = _suggestions_widened(agency, criteria)
+    return render(
+        request,
+        "encounters/referral_new.html",
+        {
+            "encounter": encounter,
+            "search": search,
+            "need": criteria.get("need") or "",
+            "suggestions": suggestions,
+            "already": already,
+            "widened": widened,
+        },
+    )
+
+
+@never_cache
+@agency_view(Role.PEER_SUPPORTER, Role.COORDINATOR, Role.CLINICIAN)
+def referral_detail(request: HttpRequest, referral_uuid) -> HttpResponse:
+    """A referral and how it went; its supporter records the outcome here, and after a waitlist refers on to the
+    next suggestion in the same step."""
+    referral, level = selectors.referral_for_viewer(request.membership, referral_uuid)
+    agency = request.tenant
+    may_update = selectors.referral_may_update(referral, request.membership, level) and referral.is_open
+    if request.method == "POST" and not may_update:
+        raise Http404("Not found.")
+    form = ReferralUpdateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        next_resource = None
+        if form.cleaned_data["next_resource"]:
+            next_resource = ResourceEntry.objects.filter(
+                uuid=form.cleaned_data["next_resource"], network=agency.network
+            ).first()
+            if next_resource is None:
+                form.add_error(None, "Choose one of the suggested entries.")
+        if not form.errors:
+            try:
+                services.referral_update(
+                    actor=request.user,
+                    agency=agency,
+                    referral=referral,
+                    status=form.cleaned_data["status"],
+                    next_resource=next_resource,
+                    request=request,
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                if next_resource is not None:
+                    messages.success(request, f"Waitlisted; referred on to {next_resource.name}.")
+                else:
+                    messages.success(request, "Referral updated.")
+                return redirect("referral_detail", agency_slug=agency.slug, referral_uuid=referral.uuid)
+    next_suggestions = []
+    if may_update:
+        encounter = referral.encounter
+        criteria = referral_search_initial(encounter, agency) | {"need": referral.need}
+        tried = set(encounter.referrals.values_list("resource_id", flat=True))
+        next_suggestions = _suggestions_widened(agency, criteria, exclude_ids=tried)[0][:5]
+    return render(
+        request,
+        "encounters/referral_detail.html",
+        {"referral": referral, "form": form, "may_update": may_update, "next_suggestions": next_suggestions},
     )

@@ -6,10 +6,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from agencies.forms import AgencyMultipleChoice
-from agencies.models import Agency
+from agencies.models import Agency, Discipline
 from governance import services
-from governance.models import Scope
+from governance.models import ResourceKind, ResourceMethod, ResourceSpecialty, Scope
 from network.forms import SingleLineField, TileChoices
+from network.models import Region
 
 
 class AgreementForm(TileChoices, forms.Form):
@@ -103,3 +104,105 @@ class ProtocolForm(forms.Form):
 
     def clean_follow_up_days(self):
         return services.parse_follow_up_days(self.cleaned_data["follow_up_days"])
+
+
+# --- The referral resource directory --------------------------------------------------------------------------
+
+TICKS = {"class": "usa-checkbox__input usa-checkbox__input--tile"}
+
+
+def _list_of(text: str, limit: int, count: int = 20) -> list[str]:
+    return [part.strip()[:limit] for part in text.split(",") if part.strip()][:count]
+
+
+class RegionChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.name
+
+
+class ResourceEntryForm(TileChoices, forms.Form):
+    kind = forms.ChoiceField(label="Kind", choices=ResourceKind.choices)
+    name = SingleLineField(label="Name", max_length=200)
+    contact = SingleLineField(
+        label="Contact (phone, address, web site)", max_length=300, required=False, help_text="The provider's own."
+    )
+    region = RegionChoice(
+        label="Region", queryset=Region.objects.none(), required=False, empty_label="Statewide (every region)"
+    )
+    disciplines = forms.MultipleChoiceField(
+        label="Disciplines served",
+        choices=Discipline.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs=TICKS),
+        help_text="Leave all unticked when every discipline is served.",
+    )
+    serves_family = forms.BooleanField(label="Serves family members", required=False)
+    serves_retirees = forms.BooleanField(label="Serves retirees", required=False)
+    specialties = forms.MultipleChoiceField(
+        label="Specialties",
+        choices=ResourceSpecialty.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs=TICKS),
+    )
+    methods = forms.MultipleChoiceField(
+        label="Methods",
+        choices=ResourceMethod.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs=TICKS),
+    )
+    first_responder_trained = forms.BooleanField(label="Trained in first-responder culture", required=False)
+    languages = SingleLineField(label="Languages (comma-separated)", max_length=300, required=False)
+    telehealth = forms.BooleanField(label="Offers telehealth", required=False)
+    insurance = SingleLineField(label="Insurance accepted (comma-separated)", max_length=500, required=False)
+    eap_accepted = forms.BooleanField(label="Accepts EAP referrals", required=False)
+    accepting_new_clients = forms.BooleanField(label="Accepting new clients", required=False)
+    wait_days = forms.IntegerField(label="Waiting time (days)", min_value=0, max_value=730, required=False)
+    confirmed_on = forms.DateField(
+        label="Availability last confirmed on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    vetted_by = SingleLineField(label="Vetted by", max_length=200, required=False)
+    vetted_on = forms.DateField(label="Vetted on", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    vetted_until = forms.DateField(
+        label="Vetting valid until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    active = forms.BooleanField(label="Listed (untick to retire the entry)", required=False, initial=True)
+
+    def __init__(self, *args, regions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = regions
+
+    def clean_languages(self):
+        return _list_of(self.cleaned_data["languages"], 40)
+
+    def clean_insurance(self):
+        return _list_of(self.cleaned_data["insurance"], 60)
+
+
+class ResourceConfirmForm(forms.Form):
+    accepting_new_clients = forms.BooleanField(label="Accepting new clients", required=False)
+    wait_days = forms.IntegerField(label="Waiting time (days)", min_value=0, max_value=730, required=False)
+
+
+class ResourceFilterForm(forms.Form):
+    """The directory list's filters (GET)."""
+
+    q = SingleLineField(label="Name", required=False, max_length=100)
+    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any"), *ResourceKind.choices])
+    region = RegionChoice(label="Region", queryset=Region.objects.none(), required=False, empty_label="Any")
+    discipline = forms.ChoiceField(label="Discipline", required=False, choices=[("", "Any"), *Discipline.choices])
+    specialty = forms.ChoiceField(label="Need", required=False, choices=[("", "Any"), *ResourceSpecialty.choices])
+    language = SingleLineField(label="Language", required=False, max_length=40)
+    standing = forms.ChoiceField(
+        label="Standing",
+        required=False,
+        choices=[("", "Any"), ("flagged", "Flagged: stale or vetting expired"), ("good", "In good standing")],
+    )
+    show = forms.ChoiceField(label="Show", required=False, choices=[("", "Listed"), ("all", "Listed and retired")])
+
+    def __init__(self, *args, regions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = regions
+
+
+class DirectoryImportForm(forms.Form):
+    file = forms.FileField(label="Directory CSV")

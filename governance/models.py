@@ -14,7 +14,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from network.validators import validate_single_line
@@ -178,3 +178,132 @@ class ProtocolStep(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- The referral resource directory ------------------------------------------------------------------------
+# Where peer supporters refer members: clinicians, EAPs, chaplains, treatment programs, crisis lines. Network data
+# kept by the state admin and regional coordinators; an entry holds no member data (referrals are rows in the
+# agency's schema, encounters.models.Referral, that name an entry by id).
+
+STALE_AFTER_DAYS = 90
+
+
+class ResourceKind(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    EAP = "eap", "EAP"
+    CHAPLAIN = "chaplain", "Chaplain"
+    TREATMENT_PROGRAM = "treatment-program", "Treatment program"
+    CRISIS_LINE = "crisis-line", "Crisis line"
+
+
+class ResourceSpecialty(models.TextChoices):
+    TRAUMA = "trauma", "Trauma / PTSD"
+    SUBSTANCE_USE = "substance-use", "Substance use"
+    COUPLES = "couples", "Couples"
+    FAMILY = "family", "Family"
+    GRIEF = "grief", "Grief"
+    SUICIDE_RISK = "suicide-risk", "Suicide risk"
+    DEPRESSION_ANXIETY = "depression-anxiety", "Depression / anxiety"
+    SLEEP = "sleep", "Sleep"
+    MORAL_INJURY = "moral-injury", "Moral injury"
+
+
+class ResourceMethod(models.TextChoices):
+    EMDR = "emdr", "EMDR"
+    CPT = "cpt", "Cognitive processing therapy"
+    PE = "pe", "Prolonged exposure"
+    CBT = "cbt", "CBT"
+    MEDICATION = "medication", "Medication management"
+    GROUP = "group", "Group"
+    RESIDENTIAL = "residential", "Residential"
+    PASTORAL = "pastoral", "Pastoral care"
+
+
+class ResourceEntryQuerySet(models.QuerySet):
+    def flagged(self, on: datetime.date | None = None) -> ResourceEntryQuerySet:
+        """Entries not confirmed for STALE_AFTER_DAYS, or whose vetting has run out (or was never recorded)."""
+        on = on or timezone.localdate()
+        return self.filter(
+            Q(confirmed_on__lt=on - datetime.timedelta(days=STALE_AFTER_DAYS))
+            | Q(vetted_until__isnull=True)
+            | Q(vetted_until__lt=on)
+        )
+
+    def with_standing(self, on: datetime.date | None = None) -> ResourceEntryQuerySet:
+        """Annotated `is_stale` and `vetting_expired`, and ordered as suggestions are: entries in good standing
+        first, then those accepting new clients, then the shortest wait (unknown waits last)."""
+        on = on or timezone.localdate()
+        stale = Q(confirmed_on__lt=on - datetime.timedelta(days=STALE_AFTER_DAYS))
+        expired = Q(vetted_until__isnull=True) | Q(vetted_until__lt=on)
+        return self.annotate(
+            is_stale=models.ExpressionWrapper(stale, output_field=models.BooleanField()),
+            vetting_expired=models.ExpressionWrapper(expired, output_field=models.BooleanField()),
+            flagged_rank=models.Case(models.When(stale | expired, then=1), default=0),
+        ).order_by("flagged_rank", "-accepting_new_clients", models.F("wait_days").asc(nulls_last=True), "name", "pk")
+
+
+class ResourceEntry(models.Model):
+    """One vetted resource of the network's referral directory. No member data."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="resources")
+    # Empty: serves the whole state (kept by the state admin); else kept by that region's coordinators too.
+    region = models.ForeignKey("network.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=24, choices=ResourceKind.choices)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
+    contact = models.CharField(
+        max_length=300, blank=True, validators=[validate_single_line], help_text="The provider's phone, address, site."
+    )
+    # Who they serve
+    disciplines = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    serves_family = models.BooleanField(default=False)
+    serves_retirees = models.BooleanField(default=False)
+    specialties = ArrayField(
+        models.CharField(max_length=24, choices=ResourceSpecialty.choices), default=list, blank=True
+    )
+    methods = ArrayField(models.CharField(max_length=24, choices=ResourceMethod.choices), default=list, blank=True)
+    first_responder_trained = models.BooleanField(default=False)
+    languages = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    telehealth = models.BooleanField(default=False)
+    insurance = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+    eap_accepted = models.BooleanField(default=False)
+    # Availability, and when someone last confirmed it
+    accepting_new_clients = models.BooleanField(default=True)
+    wait_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    confirmed_on = models.DateField()
+    # Vetting
+    vetted_by = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
+    vetted_on = models.DateField(null=True, blank=True)
+    vetted_until = models.DateField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = ResourceEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["network", "active"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(vetted_until__isnull=True)
+                | Q(vetted_on__isnull=True)
+                | Q(vetted_until__gte=F("vetted_on")),
+                name="resource_vetted_until_after_vetted_on",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def standing(self, on: datetime.date | None = None) -> list[str]:
+        """Why the entry is flagged, in words: empty when it is in good standing."""
+        on = on or timezone.localdate()
+        problems = []
+        if self.confirmed_on < on - datetime.timedelta(days=STALE_AFTER_DAYS):
+            problems.append(f"not confirmed since {self.confirmed_on:%Y-%m-%d}")
+        if self.vetted_until is None:
+            problems.append("vetting not recorded")
+        elif self.vetted_until < on:
+            problems.append(f"vetting expired {self.vetted_until:%Y-%m-%d}")
+        return problems

@@ -7,7 +7,7 @@ import datetime
 from django.db.models import Exists, Q, QuerySet
 
 from agencies.models import Agency
-from governance.models import ActivationProtocol, Agreement
+from governance.models import ActivationProtocol, Agreement, ResourceEntry
 from network.models import Network
 
 # --- Agreements ---------------------------------------------------------------------------------------
@@ -67,3 +67,70 @@ def steps_as_text(protocol: ActivationProtocol) -> str:
         window = f"{timing(step.not_before_hours)}-" if step.not_before_hours else ""
         lines.append(f"{window}{timing(step.due_hours)} {step.title}")
     return "\n".join(lines)
+
+
+# --- The referral resource directory -------------------------------------------------------------------------
+
+# The member's discipline as the documentation standard codes it -> the directory's (agencies.Discipline).
+DISCIPLINE_OF_RECIPIENT = {"dispatch": "911", "law-enforcement": "law"}
+
+
+def resources_of(network: Network) -> QuerySet[ResourceEntry]:
+    return ResourceEntry.objects.filter(network=network).select_related("region").with_standing()
+
+
+def resources_filtered(entries: QuerySet[ResourceEntry], data: dict) -> QuerySet[ResourceEntry]:
+    """The directory list's filters (governance.forms.ResourceFilterForm)."""
+    if data.get("q"):
+        entries = entries.filter(name__icontains=data["q"])
+    if data.get("kind"):
+        entries = entries.filter(kind=data["kind"])
+    if data.get("region"):
+        entries = entries.filter(Q(region=data["region"]) | Q(region__isnull=True))
+    if data.get("discipline"):
+        entries = entries.filter(Q(disciplines__contains=[data["discipline"]]) | Q(disciplines=[]))
+    if data.get("specialty"):
+        entries = entries.filter(specialties__contains=[data["specialty"]])
+    if data.get("language"):
+        entries = entries.filter(languages__icontains=data["language"])
+    if data.get("standing") == "flagged":
+        entries = entries.flagged()
+    elif data.get("standing") == "good":
+        entries = entries.exclude(pk__in=ResourceEntry.objects.flagged().values("pk"))
+    if data.get("show") != "all":
+        entries = entries.filter(active=True)
+    return entries
+
+
+def resources_flagged_count(network: Network) -> int:
+    """Active entries unconfirmed for 90 days or with expired vetting: what the state admin's home shows."""
+    return ResourceEntry.objects.filter(network=network, active=True).flagged().count()
+
+
+def resources_suggested(
+    network: Network,
+    *,
+    discipline: str = "",
+    region_id: int | None = None,
+    specialty: str = "",
+    language: str = "",
+    kind: str = "",
+    exclude_ids: tuple[int, ...] = (),
+) -> QuerySet[ResourceEntry]:
+    """The entries a referral step offers, best first: those serving the member's discipline (or every one), in
+    the agency's region or statewide, with the need and the language when given; entries in good standing
+    (confirmed in the last 90 days, vetting current) before flagged ones, accepting before not, short waits
+    first (resources_of's order)."""
+    entries = resources_of(network).filter(active=True).exclude(pk__in=exclude_ids)
+    discipline = DISCIPLINE_OF_RECIPIENT.get(discipline, discipline)
+    if discipline:
+        entries = entries.filter(Q(disciplines__contains=[discipline]) | Q(disciplines=[]))
+    if region_id:
+        entries = entries.filter(Q(region_id=region_id) | Q(region__isnull=True))
+    if specialty:
+        entries = entries.filter(specialties__contains=[specialty])
+    if language:
+        entries = entries.filter(languages__icontains=language)
+    if kind:
+        entries = entries.filter(kind=kind)
+    return entries

@@ -11,8 +11,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Membership, Role
-from governance.models import ActivationProtocol, Agreement, ProtocolStep, Scope
+from agencies.models import Agency, Discipline, Membership, Role
+from governance.models import (
+    ActivationProtocol,
+    Agreement,
+    ProtocolStep,
+    ResourceEntry,
+    ResourceKind,
+    ResourceMethod,
+    ResourceSpecialty,
+    Scope,
+)
 from network.audit import AuditAction, audit_record
 from network.models import Network, NetworkRole, User
 from network.notify import notify
@@ -281,3 +290,136 @@ def protocol_save(
         )
         audit_record(action=AuditAction.PROTOCOL_SAVED, actor=actor, obj=protocol, request=request)
     return protocol
+
+
+# --- The referral resource directory ------------------------------------------------------------------------
+
+# The fields of an entry a caller sets; the rest (network, who changed it and when) is the service's.
+RESOURCE_FIELDS = (
+    "region",
+    "kind",
+    "name",
+    "contact",
+    "disciplines",
+    "serves_family",
+    "serves_retirees",
+    "specialties",
+    "methods",
+    "first_responder_trained",
+    "languages",
+    "telehealth",
+    "insurance",
+    "eap_accepted",
+    "accepting_new_clients",
+    "wait_days",
+    "confirmed_on",
+    "vetted_by",
+    "vetted_on",
+    "vetted_until",
+    "active",
+)
+
+
+def resource_keeper_regions(*, actor: User, network: Network) -> set[int] | None:
+    """The regions whose entries `actor` keeps: None for a state admin (every entry, statewide ones too), the
+    regions of their regional-coordinator roles otherwise (empty: keeps none)."""
+    roles = NetworkRole.objects.filter(user=actor, network=network)
+    if any(role.role == NetworkRole.Role.STATE_ADMIN for role in roles):
+        return None
+    return {role.region_id for role in roles if role.role == NetworkRole.Role.REGIONAL_COORDINATOR and role.region_id}
+
+
+def _check_keeper(*, actor: User, network: Network, region_id: int | None) -> None:
+    regions = resource_keeper_regions(actor=actor, network=network)
+    if regions is not None and (region_id is None or region_id not in regions):
+        raise ValidationError(
+            {"region": ValidationError("Regional coordinators keep their own region's entries.", code="not_keeper")}
+        )
+
+
+def _check_resource(values: dict, network: Network) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    today = timezone.localdate()
+    if values["kind"] not in ResourceKind.values:
+        errors["kind"] = "Choose what kind of resource it is."
+    if values["region"] is not None and values["region"].network_id != network.pk:
+        errors["region"] = "Choose a region of this network."
+    if not set(values["disciplines"]) <= set(Discipline.values):
+        errors["disciplines"] = "Choose from the listed disciplines."
+    if not set(values["specialties"]) <= set(ResourceSpecialty.values):
+        errors["specialties"] = "Choose from the listed specialties."
+    if not set(values["methods"]) <= set(ResourceMethod.values):
+        errors["methods"] = "Choose from the listed methods."
+    if values["confirmed_on"] > today:
+        errors["confirmed_on"] = "The date it was last confirmed cannot be in the future."
+    if values["wait_days"] is not None and not 0 <= values["wait_days"] <= 730:
+        errors["wait_days"] = "Waiting time is between 0 and 730 days."
+    vetted_on, vetted_until = values["vetted_on"], values["vetted_until"]
+    if vetted_on and vetted_on > today:
+        errors["vetted_on"] = "The vetting date cannot be in the future."
+    if vetted_on and vetted_until and vetted_until < vetted_on:
+        errors["vetted_until"] = "Vetting cannot run out before it was done."
+    if (vetted_on or vetted_until) and not values["vetted_by"]:
+        errors["vetted_by"] = "Say who vetted the resource."
+    return errors
+
+
+def resource_save(
+    *, actor: User, network: Network, entry: ResourceEntry | None = None, request=None, **values
+) -> ResourceEntry:
+    """Create an entry (`entry` None) or change one. Every field of RESOURCE_FIELDS is given; a regional
+    coordinator may keep only entries of their region (before and after the change)."""
+    unknown = sorted(set(values) - set(RESOURCE_FIELDS))
+    if unknown:
+        raise TypeError(f"resource_save() cannot set {', '.join(unknown)}.")
+    values = {name: values.get(name) for name in RESOURCE_FIELDS}
+    for name in ("disciplines", "specialties", "methods", "languages", "insurance"):
+        values[name] = sorted({str(v).strip() for v in values[name] or [] if str(v).strip()})
+    for name in ("contact", "vetted_by", "name"):
+        values[name] = (values[name] or "").strip()
+    values["active"] = True if values["active"] is None else values["active"]
+    if entry is not None:
+        _check_keeper(actor=actor, network=network, region_id=entry.region_id)
+    _check_keeper(actor=actor, network=network, region_id=values["region"].pk if values["region"] else None)
+    errors = _check_resource(values, network)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        entry = (
+            ResourceEntry(network=network)
+            if entry is None
+            else ResourceEntry.objects.select_for_update().get(pk=entry.pk, network=network)
+        )
+        for name, value in values.items():
+            setattr(entry, name, value)
+        entry.updated_by = actor
+        entry.updated_at = timezone.now()
+        entry.full_clean()
+        entry.save()
+        audit_record(action=AuditAction.RESOURCE_SAVED, actor=actor, obj=entry, request=request)
+    return entry
+
+
+def resource_confirm(
+    *,
+    actor: User,
+    entry: ResourceEntry,
+    accepting_new_clients: bool,
+    wait_days: int | None,
+    request=None,
+) -> ResourceEntry:
+    """ "Still accurate": the availability as the provider confirmed it today."""
+    _check_keeper(actor=actor, network=entry.network, region_id=entry.region_id)
+    if wait_days is not None and not 0 <= wait_days <= 730:
+        raise ValidationError({"wait_days": ValidationError("Waiting time is between 0 and 730 days.", code="wait")})
+    with transaction.atomic():
+        ResourceEntry.objects.filter(pk=entry.pk).update(
+            accepting_new_clients=accepting_new_clients,
+            wait_days=wait_days,
+            confirmed_on=timezone.localdate(),
+            updated_by=actor,
+            updated_at=timezone.now(),
+        )
+        audit_record(action=AuditAction.RESOURCE_CONFIRMED, actor=actor, obj=entry, request=request)
+    entry.refresh_from_db()
+    return entry

@@ -14,6 +14,12 @@ network_patterns = [
     path(agreement + "document/", views.agreement_document, name="network_agreement_document"),
     path("protocols/", views.protocol_list, name="network_protocols"),
     path("protocols/<slug:incident_type>/", views.protocol_edit, name="network_protocol_edit"),
+    path("directory/", views.resource_list, name="network_resources"),
+    path("directory/new/", views.resource_create, name="network_resource_create"),
+    path("directory/import/", views.resource_import, name="network_resource_import"),
+    path("directory/directory.csv", views.resource_csv, name="network_resources_csv"),
+    path("directory/<uuid:entry_uuid>/", views.resource_edit, name="network_resource"),
+    path("directory/<uuid:entry_uuid>/confirm/", views.resource_confirm, name="network_resource_confirm"),
 ]
 
 agency_patterns = [

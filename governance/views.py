@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies.access import agency_view
 from agencies.models import Agency, Role
-from governance import defaults, selectors, services
-from governance.forms import AgreementDecisionForm, AgreementForm, ProtocolForm
+from governance import defaults, directory_csv, selectors, services
+from governance.forms import (
+    AgreementDecisionForm,
+    AgreementForm,
+    DirectoryImportForm,
+    ProtocolForm,
+    ResourceConfirmForm,
+    ResourceEntryForm,
+    ResourceFilterForm,
+)
 from governance.models import ActivationProtocol, Agreement, IncidentType
 from network.access import is_state_admin, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
-from network.models import NetworkRole
+from network.csvexport import csv_response
+from network.models import NetworkRole, Region
+from network.paging import page_of
 from network.service_errors import add_service_errors, message_service_error
 
 STATE_ADMIN = NetworkRole.Role.STATE_ADMIN
@@ -266,3 +278,160 @@ def agency_agreement_document(request: HttpRequest, agreement_uuid) -> HttpRespo
         action=AuditAction.AGREEMENT_DOCUMENT_VIEWED, actor=request.user, agency=agency, obj=agreement, request=request
     )
     return _download(agreement)
+
+
+# --- The referral resource directory (network pages) ------------------------------------------------------------
+
+
+def _regions(request: HttpRequest):
+    regions = Region.objects.filter(network=_network(request)).order_by("name")
+    keeps = region_ids_for(request)
+    return regions if keeps is None else regions.filter(pk__in=keeps)
+
+
+def _resources(request: HttpRequest):
+    """The entries this network user may see: every one for the state admin; a regional coordinator's region's
+    and the statewide ones (which only the state admin changes) for a regional coordinator."""
+    entries = selectors.resources_of(_network(request))
+    keeps = region_ids_for(request)
+    return entries if keeps is None else entries.filter(Q(region_id__in=keeps) | Q(region__isnull=True))
+
+
+def _keeps(request: HttpRequest, entry) -> bool:
+    keeps = region_ids_for(request)
+    return keeps is None or entry.region_id in keeps
+
+
+def _resource_form_data(data: dict) -> dict:
+    return {name: data[name] for name in services.RESOURCE_FIELDS}
+
+
+@network_view(STATE_ADMIN, REGIONAL)
+def resource_list(request: HttpRequest) -> HttpResponse:
+    form = ResourceFilterForm(request.GET or None, regions=Region.objects.filter(network=_network(request)))
+    filters = {}
+    if form.is_bound:
+        form.is_valid()
+        filters = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
+    page = page_of(request, selectors.resources_filtered(_resources(request), filters))
+    return render(
+        request,
+        "governance/resource_list.html",
+        {
+            "page": page,
+            "form": form,
+            "flagged": selectors.resources_flagged_count(_network(request)),
+            "keeps": region_ids_for(request),
+            "confirm_form": ResourceConfirmForm(),
+        },
+    )
+
+
+@never_cache
+@network_view(STATE_ADMIN, REGIONAL)
+def resource_create(request: HttpRequest) -> HttpResponse:
+    network = _network(request)
+    form = ResourceEntryForm(
+        request.POST or None,
+        regions=_regions(request),
+        initial={"confirmed_on": timezone.localdate(), "accepting_new_clients": True, "active": True},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            entry = services.resource_save(
+                actor=request.user, network=network, request=request, **_resource_form_data(form.cleaned_data)
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"“{entry.name}” is in the directory.")
+            return redirect("network_resources")
+    return render(request, "governance/resource_form.html", {"form": form, "entry": None})
+
+
+@never_cache
+@network_view(STATE_ADMIN, REGIONAL)
+def resource_edit(request: HttpRequest, entry_uuid) -> HttpResponse:
+    network = _network(request)
+    entry = get_object_or_404(_resources(request), uuid=entry_uuid)
+    initial = {name: getattr(entry, name) for name in services.RESOURCE_FIELDS}
+    initial["languages"] = ", ".join(entry.languages)
+    initial["insurance"] = ", ".join(entry.insurance)
+    form = ResourceEntryForm(request.POST or None, regions=_regions(request), initial=initial)
+    can_change = _keeps(request, entry)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.resource_save(
+                actor=request.user,
+                network=network,
+                entry=entry,
+                request=request,
+                **_resource_form_data(form.cleaned_data),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Directory entry saved.")
+            return redirect("network_resources")
+    return render(
+        request,
+        "governance/resource_form.html",
+        {"form": form, "entry": entry, "can_change": can_change, "standing": entry.standing()},
+    )
+
+
+@require_POST
+@network_view(STATE_ADMIN, REGIONAL)
+def resource_confirm(request: HttpRequest, entry_uuid) -> HttpResponse:
+    entry = get_object_or_404(_resources(request), uuid=entry_uuid)
+    form = ResourceConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the waiting time as a whole number of days, or leave it empty.")
+        return redirect("network_resources")
+    try:
+        services.resource_confirm(
+            actor=request.user,
+            entry=entry,
+            accepting_new_clients=form.cleaned_data["accepting_new_clients"],
+            wait_days=form.cleaned_data["wait_days"],
+            request=request,
+        )
+    except ValidationError as error:
+        message_service_error(request, error)
+    else:
+        messages.success(request, f"“{entry.name}” confirmed accurate today.")
+    return redirect("network_resources")
+
+
+@never_cache
+@network_view(STATE_ADMIN, REGIONAL)
+def resource_import(request: HttpRequest) -> HttpResponse:
+    form = DirectoryImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > 1_000_000:
+            form.add_error("file", "The file is larger than 1 MB; split it.")
+        else:
+            report = directory_csv.directory_import(
+                actor=request.user, network=_network(request), content=upload.read(), request=request
+            )
+            if not report.errors:
+                messages.success(request, f"Directory updated from {report.applied} row(s).")
+                return redirect("network_resources")
+    return render(
+        request, "governance/resource_import.html", {"form": form, "report": report, "columns": directory_csv.COLUMNS}
+    )
+
+
+@network_view(STATE_ADMIN, REGIONAL)
+def resource_csv(request: HttpRequest) -> HttpResponse:
+    entries = _resources(request).order_by("name", "pk")
+    audit_record(
+        action=AuditAction.REPORT_EXPORTED,
+        actor=request.user,
+        object_type="governance.resourceentry",
+        object_id="directory",
+        request=request,
+    )
+    return csv_response(directory_csv.export_rows(entries.iterator()), filename="referral-directory.csv")

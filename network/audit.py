@@ -125,6 +125,13 @@ class AuditAction(models.TextChoices):
     CHECKIN_ANSWERED = "checkin.answered", "Check-in answered"
     CHECKINS_STOPPED = "checkin.stopped", "Check-ins stopped by the member"
     CHECKIN_CONTACT_DESTROYED = "checkin.contact_destroyed", "Check-in contact destroyed (key shredded)"
+    # Issue 18: the referral directory, referrals and privilege profiles.
+    RESOURCE_SAVED = "resource.saved", "Directory entry saved"
+    RESOURCE_CONFIRMED = "resource.confirmed", "Directory entry confirmed still accurate"
+    RESOURCE_IMPORTED = "resource.imported", "Directory imported from CSV"
+    REFERRAL_MADE = "referral.made", "Referral made"
+    REFERRAL_UPDATED = "referral.updated", "Referral status changed"
+    SUPPORTER_CHANGE_REQUESTED = "activation.supporter_change_requested", "Member asked to change or add a supporter"
 
 
 # Who may read each kind of event. One explicit list, and tests/test_audit_search.py fails when an
@@ -195,6 +202,9 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.AUDIT_SEARCHED,
         # Who may print the poster is administration; no member is in it.
         AuditAction.REQUEST_ADDRESS_ROTATED,
+        AuditAction.RESOURCE_SAVED,
+        AuditAction.RESOURCE_CONFIRMED,
+        AuditAction.RESOURCE_IMPORTED,
     }
 )
 # The administrative events recorded without an agency (one login serves every agency): sign-ins,
@@ -243,6 +253,9 @@ CARE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.CHECKIN_CONTACT_DESTROYED,
         AuditAction.CHECKLIST_DONE,
         AuditAction.ACTIVATION_FOLLOW_UP_DONE,
+        AuditAction.REFERRAL_MADE,
+        AuditAction.REFERRAL_UPDATED,
+        AuditAction.SUPPORTER_CHANGE_REQUESTED,
     }
 )
 

@@ -8,6 +8,7 @@ from django.utils.text import slugify
 
 from network.models import AuditEvent, Vocabulary, VocabularyTerm
 from network.notify import notify
+from network.privilege import PrivilegeProfileCode
 from network.standards import MULTI_VALUED
 from network.validators import validate_single_line
 
@@ -333,12 +334,47 @@ class PolicyForm(forms.Form):
         label="Destroy a member's contact after their request closes (days)",
         help_text="0 to 90.",
     )
+    privilege_profile = forms.ChoiceField(
+        label="State privilege profile",
+        required=False,
+        choices=PrivilegeProfileCode.choices,
+        help_text="The rules under which peer support conversations stay privileged in the network's state.",
+    )
+    privilege_designation_before_incident = forms.BooleanField(
+        required=False, label="Custom profile: assign only supporters designated before the incident"
+    )
+    privilege_min_training_hours = forms.IntegerField(
+        min_value=0,
+        max_value=500,
+        required=False,
+        label="Custom profile: minimum training hours (current certifications)",
+    )
+    privilege_no_session_content = forms.BooleanField(
+        required=False, label="Custom profile: no session content (notes and topics are not recorded)"
+    )
     confidentiality_notice_text = forms.CharField(
         max_length=4000,
         label="Confidentiality notice supporters give",
         help_text=("Shown on the encounter form. Members must be told these limits in writing before a first session."),
         widget=forms.Textarea(attrs={"rows": 6}),
     )
+
+    CUSTOM_PROFILE_FIELDS = (
+        "privilege_designation_before_incident",
+        "privilege_min_training_hours",
+        "privilege_no_session_content",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        # The custom profile's rules are set only with the custom profile; under a state's profile they are kept.
+        cleaned["privilege_profile"] = cleaned.get("privilege_profile") or "none"
+        if cleaned["privilege_profile"] != "custom":
+            for name in self.CUSTOM_PROFILE_FIELDS:
+                cleaned.pop(name, None)
+        elif cleaned.get("privilege_min_training_hours") is None:
+            cleaned["privilege_min_training_hours"] = 0
+        return cleaned
 
 
 # --- Mobile number for callouts (network.services.mobile_*) ----------------------------------------------

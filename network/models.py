@@ -15,6 +15,7 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
 from network.fields import EncryptedTextField
+from network.privilege import PrivilegeProfileCode
 from network.validators import validate_single_line
 
 
@@ -278,6 +279,11 @@ class NetworkPolicy(models.Model):
         default=default_checkin_days,
         help_text="Days after a contact on which a member who agreed is sent a check-in.",
     )
+    # Issue 18: the state privilege profile in force (network/privilege.py), and the custom profile's rules.
+    privilege_profile = models.CharField(max_length=8, choices=PrivilegeProfileCode.choices, default="none")
+    privilege_designation_before_incident = models.BooleanField(default=True)
+    privilege_min_training_hours = models.PositiveSmallIntegerField(default=0)
+    privilege_no_session_content = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 

@@ -160,6 +160,10 @@ POLICY_SETTINGS = frozenset(
         "request_first_contact_hours",
         "request_urgent_first_contact_minutes",
         "request_contact_retention_days",
+        "privilege_profile",
+        "privilege_designation_before_incident",
+        "privilege_min_training_hours",
+        "privilege_no_session_content",
     }
 )
 

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from network.access import network_view
 from network.forms import PolicyForm, StandardPublishForm
 from network.models import DocumentationStandard, Network, NetworkRole, Vocabulary
+from network.privilege import PROFILES, profile_of
 from network.selectors import network_current, policy_for, standard_current, terms_by_vocabulary
 from network.service_errors import add_service_errors
 from network.standards import MULTI_VALUED, policy_update, standard_publish
@@ -90,4 +91,9 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
         }
         for c in policy.changes.select_related("changed_by")[:50]
     ]
-    return render(request, "network/policy_edit.html", {"form": form, "policy": policy, "history": history})
+    profiles = [*PROFILES.values(), profile_of(policy)] if policy.privilege_profile == "custom" else PROFILES.values()
+    return render(
+        request,
+        "network/policy_edit.html",
+        {"form": form, "policy": policy, "history": history, "profiles": profiles},
+    )

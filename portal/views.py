@@ -13,6 +13,7 @@ from agencies.models import Agency, Invitation, Membership, Role
 from agencies.selectors import agencies_for_network_user, memberships_of
 from encounters import selectors as encounter_selectors
 from governance.models import Agreement
+from governance.selectors import resources_flagged_count
 from network.access import is_state_admin, login_view, network_roles_for, network_view, public_view, region_ids_for
 from network.models import NetworkRole
 from network.selectors import network_current
@@ -50,16 +51,18 @@ def network_home(request: HttpRequest) -> HttpResponse:
     agencies = list(agencies_for_network_user(region_ids))
     template = "network/home_state_admin.html" if is_state_admin(request) else "network/home_regional.html"
     regions = sorted({role.region.name for role in request.network_roles if role.region_id})
+    network = network_current()
     return render(
         request,
         template,
         {
             "agencies": agencies,
             "regions": regions,
-            "network": network_current(),
+            "network": network,
             "status_counts": {status.label: sum(1 for a in agencies if a.status == status) for status in Agency.Status},
             "expiring_agreements": Agreement.objects.expiring().count(),
             "pending_agreements": Agreement.objects.filter(status=Agreement.Status.PROPOSED).count(),
+            "flagged_resources": resources_flagged_count(network) if is_state_admin(request) else 0,
         },
     )
 

@@ -92,6 +92,17 @@ _FOLLOWUP_EVENTS = {
 }
 
 
+# Referral events (issue 18): made, by the day the referral was made; first appointment attended, by the day the
+# supporter recorded it. Each dated when it happened, so a published period never moves.
+_REFERRAL_EVENTS = {
+    "referrals_made": ("{created}", "TRUE"),
+    "referrals_attended": ("{changed}", "status = 'attended'"),
+}
+# A referral that ended waitlisted or unanswered: counted per directory entry and quarter for the directory's
+# feedback to the state admin (never by agency or member on any page).
+DEAD_ENDS = ("waitlisted", "unanswered")
+
+
 def _local_date(column: str) -> str:
     """SQL for the local calendar date of a timestamp column (the network's time zone)."""
     return f"({column} AT TIME ZONE %(tz)s)::date"
@@ -119,11 +130,17 @@ def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, l
         return ", ".join(f"({', '.join([kind, *columns])})" for kind in KINDS)
 
     entered, joined_entered = _local_date("created_at"), _local_date("e.created_at")
-    dates = {"created": _local_date("created_at"), "completed": _local_date("completed_at")}
+    dates = {
+        "created": _local_date("created_at"),
+        "completed": _local_date("completed_at"),
+        "changed": _local_date("status_changed_at"),
+    }
+    events = [("encounters_followup", _FOLLOWUP_EVENTS), ("encounters_referral", _REFERRAL_EVENTS)]
     followups = " UNION ALL ".join(
-        f"SELECT {periods(day.format(**dates))}, '{part}' AS part FROM encounters_followup "  # nosec B608
+        f"SELECT {periods(day.format(**dates))}, '{part}' AS part FROM {table} "  # nosec B608
         f"WHERE {where.format(**dates)} AND {day.format(**dates)} >= %(first)s"
-        for part, (day, where) in _FOLLOWUP_EVENTS.items()
+        for table, table_events in events
+        for part, (day, where) in table_events.items()
     )
     # Formats in only constants (KINDS, the CODED_* field names, _FOLLOWUP_EVENTS); values are parameters.
     sql = _SCHEMA_COUNTS_SQL.format(
@@ -150,6 +167,17 @@ def _schema_counts(*, since: datetime.date, today: datetime.date) -> dict[str, l
     for row_kind, *row in _rows(sql, params):
         counts[row_kind].append(tuple(row))
     return counts
+
+
+def referral_dead_ends(since: datetime.date) -> list[tuple]:
+    """(quarter start, directory entry id, referrals that ended waitlisted or unanswered, by the day that was
+    recorded) from the quarter of `since` on. Call inside the schema."""
+    changed = _local_date("status_changed_at")
+    return _rows(
+        f"SELECT date_trunc('quarter', {changed})::date, resource_id, count(*) FROM encounters_referral "  # nosec B608
+        f"WHERE status = ANY(%(dead)s) AND {changed} >= %(first)s GROUP BY 1, 2",
+        {"dead": list(DEAD_ENDS), "first": period_start(PeriodKind.QUARTER, since), "tz": settings.TIME_ZONE},
+    )
 
 
 def followups_overdue_at(day: datetime.date) -> int:
@@ -209,6 +237,11 @@ def _agency_metrics(agency: Agency, *, since: datetime.date, today: datetime.dat
             out.append((kind, p, "activations", "incident_type", activation.incident_type, 1))
             if kind == PeriodKind.MONTH:
                 out += _before_after(activation, p)
+        if kind == PeriodKind.QUARTER:
+            out += [
+                (kind, p, "referral_dead_ends", "resource", str(resource_id), n)
+                for p, resource_id, n in referral_dead_ends(since)
+            ]
         minutes = _minutes_by_period(contacts, kind, start)
         for p, values in minutes.items():
             out += [

@@ -39,7 +39,14 @@ BREAKDOWN_TABLES = [
     (Vocabulary.REFERRAL, "Referrals by type"),
 ]
 # Additive counts: a region's quarter is the sum of its agencies' counts over the quarter's periods.
-FLOWS = ("followups_due", "followups_completed", "followups_on_time", "first_contacts")
+FLOWS = (
+    "followups_due",
+    "followups_completed",
+    "followups_on_time",
+    "first_contacts",
+    "referrals_made",
+    "referrals_attended",
+)
 # Members' requests and check-ins (docs/members.md): counts only, additive like the flows above.
 MEMBER_FLOWS = ("member_requests", "member_requests_contacted", "checkins_sent", "checkins_answered")
 MEMBER_ROWS = [
@@ -53,6 +60,11 @@ MEDIANS = {
     ("first_contact", "contacts"): "Median minutes from the incident to the first contact",
     ("members", "contacted"): "Median minutes from a member's request to the first contact",
 }
+# Issue 18: referrals to the directory, and first referred appointments attended.
+REFERRAL_ROWS = [
+    ("referrals_made", "Referrals made"),
+    ("referrals_attended", "First appointments attended"),
+]
 FOLLOWUP_ROWS = [
     ("followups_due", "Follow-ups due"),
     ("followups_completed", "Follow-ups completed"),
@@ -308,6 +320,8 @@ def agency_rows(
     add("activations", "total", "Total", len(IncidentType.choices), union)
     for position, (name, label) in enumerate(FOLLOWUP_ROWS):
         add("followups", name, label, position, atoms_of(name))
+    for position, (name, label) in enumerate(REFERRAL_ROWS):
+        add("referrals", name, label, position, atoms_of(name))
     add("participation", "supporters_active", "Supporters active", 0, atoms_of("supporters_active"))
     add("participation", "roster", "Supporters on the roster", 1, atoms_of("roster"))
     add("first_contact", "contacts", "Affected members contacted", 0, atoms_of("first_contacts"))

@@ -1,6 +1,8 @@
 """What the leadership dashboards show: published figures only (never a snapshot, never an agency schema).
 A published figure never changes, so reloading a page or downloading the CSV again tells nothing new until
-the next period is published (docs/reporting.md, "Publication")."""
+the next period is published (docs/reporting.md, "Publication"). One exception, not a leadership figure: the
+referral directory's dead-end counts per entry for the state admin (`directory_dead_ends`), from this quarter's
+snapshots, suppressed the same way (docs/referrals.md)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Sum
 from django.utils import timezone
 
 from agencies.models import Agency
 from agencies.selectors import supporters_of
+from governance.models import ResourceEntry
 from network.models import Network
 from network.replica import read_off_primary
 from network.selectors import policy_for
+from network.suppression import suppress_mapping
 from reporting.builder import period_start
-from reporting.models import AgencyReportingGranularity, PeriodKind, Publication, PublishedFigure
+from reporting.models import AgencyReportingGranularity, MetricSnapshot, PeriodKind, Publication, PublishedFigure
 from reporting.publication import (
     BREAKDOWN_TABLES,
     SMALL_AGENCY_ROSTER,
@@ -33,6 +38,7 @@ SECTIONS = [
     *BREAKDOWN_TABLES,
     ("activations", "Activations by incident type"),
     ("followups", "Follow-ups"),
+    ("referrals", "Referrals to the directory"),
     ("participation", "Participation"),
     ("first_contact", "Time from activation to first contact"),
     ("members", "Members' requests and check-ins"),
@@ -119,6 +125,9 @@ def rates(tables: dict, threshold: int) -> dict[str, int | None]:
             _value(tables, "followups", "followups_on_time"),
             _value(tables, "followups", "followups_completed"),
             threshold,
+        ),
+        "attended": _rate(
+            _value(tables, "referrals", "referrals_attended"), _value(tables, "referrals", "referrals_made"), threshold
         ),
     }
 
@@ -242,6 +251,7 @@ def dashboard(*, scope: Scope, today: datetime.date | None = None) -> dict:
             "completed": _value(tables, "followups", "followups_completed"),
             "overdue": _value(tables, "followups", "followups_overdue"),
         },
+        "referrals": {"made": _value(tables, "referrals", "referrals_made")},
         "rates": rates(tables, threshold),
         "first_contact": first_contact,
         "small": kind == PeriodKind.QUARTER and scope.agency is not None,
@@ -263,9 +273,40 @@ def csv_rows(*, scope: Scope) -> list[list[str]]:
                 hidden = "not shown" if row["key"] == "median_minutes" else "suppressed"
                 out.append([period, title, row["label"], hidden if row["value"] is None else str(row["value"])])
         for name, value in rates(tables, publication.threshold).items():
-            label = {"participation": "Participation rate %", "completion": "Follow-up completion rate %"}.get(
-                name, "Follow-ups completed on time %"
-            )
+            label = {
+                "participation": "Participation rate %",
+                "completion": "Follow-up completion rate %",
+                "attended": "Referrals: first appointment attended %",
+            }.get(name, "Follow-ups completed on time %")
             out.append([period, "Rates", label, "not shown" if value is None else str(value)])
         out.append([period, "Note", f"Counts from 1 to {publication.threshold - 1} are suppressed", ""])
     return out
+
+
+# --- Feedback to the referral directory (issue 18, 4) -------------------------------------------------------------
+
+
+def directory_dead_ends(network: Network, *, today: datetime.date | None = None) -> list[dict]:
+    """Per listed entry of the network's directory, the referrals of this quarter that ended waitlisted or
+    unanswered, summed over every agency from the snapshots (the report job reads the agency schemas, never this
+    page), and suppressed as leadership figures are (network.suppression; counts from 1 to threshold-1 hidden,
+    with complementary cells). Counts only: no agency, no member. Entries with the most dead ends first would
+    rank them by their true values, so the directory's own order (name) is kept."""
+    today = today or timezone.localdate()
+    quarter = period_start(PeriodKind.QUARTER, today)
+    entries = list(ResourceEntry.objects.filter(network=network, active=True).order_by("name", "pk"))
+    sums = dict(
+        MetricSnapshot.objects.filter(
+            agency__network=network,
+            period_kind=PeriodKind.QUARTER,
+            period_start=quarter,
+            metric="referral_dead_ends",
+            dimension="resource",
+        )
+        .values_list("key")
+        .annotate(total=Sum("value"))
+        .values_list("key", "total")
+    )
+    raw = {str(e.pk): int(sums.get(str(e.pk), 0)) for e in entries}
+    shown = suppress_mapping(raw, policy_for(network).suppression_threshold)
+    return [{"entry": e, "dead_ends": shown[str(e.pk)]} for e in entries]

@@ -9,6 +9,7 @@ network_patterns = [
     path("dashboard/export.csv", views.network_dashboard_csv, name="network_dashboard_csv"),
     path("dashboard/rebuild/", views.snapshots_rebuild, name="network_snapshots_rebuild"),
     path("dashboard/runs/<int:run_id>/", views.snapshots_run_progress, name="network_snapshot_run"),
+    path("directory/dead-ends/", views.directory_feedback, name="network_directory_feedback"),
 ]
 
 agency_patterns = [

@@ -12,6 +12,7 @@ from network.access import is_state_admin, network_view, region_ids_for
 from network.audit import AuditAction, audit_record
 from network.csvexport import csv_response
 from network.models import NetworkRole, Region
+from network.selectors import policy_for
 from reporting import selectors, services
 from reporting.models import SnapshotRun
 
@@ -94,3 +95,14 @@ def snapshots_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     if request.htmx and run.is_finished:
         response["HX-Refresh"] = "true"
     return response
+
+
+@network_view(NetworkRole.Role.STATE_ADMIN)
+def directory_feedback(request: HttpRequest) -> HttpResponse:
+    """The referral directory's dead ends this quarter, per entry: counts only, suppressed."""
+    network = request.network_roles[0].network
+    return render(
+        request,
+        "reporting/directory_feedback.html",
+        {"rows": selectors.directory_dead_ends(network), "threshold": policy_for(network).suppression_threshold},
+    )

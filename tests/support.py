@@ -35,7 +35,7 @@ from governance import services as governance_services
 from members import services as member_services
 from network import services as network_services
 from network import standards
-from network.models import NetworkRole
+from network.models import Network, NetworkRole
 from reporting import services as reporting_services
 
 PASSWORD = "correct-horse-battery-staple"
@@ -86,6 +86,11 @@ class World:
     cross_request: object = None
     request_token: str = ""  # agency A's request page: /r/<token>/
     checkin_token: str = ""  # a sent check-in of an encounter by A's peer supporter (the member agreed)
+    # A referral directory entry of the North region (agency A's, the regional coordinator's), kept by the state admin.
+    resource: object = None
+    # In agency A's schema: a referral from the world's encounter to that entry, made by A's coordinator (their
+    # follow-up, due in 30 days: the supporter's own follow-ups and reminders stay as they were).
+    referral: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -273,6 +278,16 @@ def build_world() -> World:
         supporter=world.a[Role.PEER_SUPPORTER],
         expected_supporter_id=None,
     )
+    world.resource = make_resource(world, name="North Trauma Clinic", region=north)
+    # A second, statewide clinician: the world encounter's referral step still offers one to refer to (the fuzzer).
+    make_resource(world, name="Statewide Responder Clinic", region=None)
+    world.referral = encounter_services.referral_make(
+        actor=world.a[Role.COORDINATOR],
+        agency=agency_a,
+        encounter=world.encounter,
+        resource=world.resource,
+        follow_up_due_on=timezone.localdate() + timedelta(days=30),
+    )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
     return world
 
@@ -291,6 +306,37 @@ def member_request_submit(agency, **overrides):
     )
     arguments.update(overrides)
     return member_services.request_submit(agency=agency, **arguments)
+
+
+def make_resource(world, *, name: str, region=None, **overrides):
+    """A vetted, confirmed directory entry of the world's network, saved by the state admin."""
+    values = {
+        "region": region,
+        "kind": "clinician",
+        "name": name,
+        "contact": "555-0100",
+        "disciplines": [],
+        "serves_family": True,
+        "serves_retirees": True,
+        "specialties": ["trauma"],
+        "methods": ["emdr"],
+        "first_responder_trained": True,
+        "languages": ["English"],
+        "telehealth": True,
+        "insurance": ["Medicaid"],
+        "eap_accepted": True,
+        "accepting_new_clients": True,
+        "wait_days": 7,
+        "confirmed_on": timezone.localdate(),
+        "vetted_by": "Network clinical director",
+        "vetted_on": timezone.localdate() - timedelta(days=30),
+        "vetted_until": timezone.localdate() + timedelta(days=335),
+        "active": True,
+    }
+    values.update(overrides)
+    return governance_services.resource_save(
+        actor=world.state_admin, network=Network.objects.get(pk=world.network_id), **values
+    )
 
 
 def ready_export(world, directory) -> None:

@@ -380,10 +380,10 @@ def test_readable_export_lists_every_encounter_with_its_decrypted_notes(world, c
 
 @pytest.mark.django_db
 def test_the_readable_export_is_the_sections_apps_register(world, tmp_path, monkeypatch):
-    """agencies/ reads no model of the apps above it: encounters adds its three files in its ready(),
+    """agencies/ reads no model of the apps above it: encounters adds its four files in its ready(),
     and any app can add one; an agency-schema section is read inside the agency's schema."""
     assert [section.file_name for section in export.export_sections()] == [
-        "encounters.csv", "follow_ups.csv", "disclosures.csv", "members.csv", "certifications.csv",
+        "encounters.csv", "follow_ups.csv", "disclosures.csv", "referrals.csv", "members.csv", "certifications.csv",
     ]  # fmt: skip
     monkeypatch.setattr(export, "_sections", dict(export._sections))
     schemas_seen = []

@@ -503,6 +503,14 @@ def test_the_crawl_finds_the_forms_and_filters_of_every_area(site):
         "member_request_detail",
         "network_member_request",
         "member_request_poster",
+        # Issue 18: the referral directory, referrals and the member's request to change supporter.
+        "network_resource_create",
+        "network_resource",
+        "network_resource_confirm",
+        "network_resource_import",
+        "encounter_refer",
+        "referral_detail",
+        "activation_target_supporter_request",
     } <= posted
     encounter_form = next(t for t in site.post_targets if t.url_name == "encounter_new")
     assert {"submission_key", "activation", "co_supporters", "occurred_on"} <= set(encounter_form.fields)

@@ -11,8 +11,8 @@ from django_tenants.utils import tenant_context
 
 from activations.models import Activation, OutreachTarget
 from agencies.models import Agency, Discipline, Membership, Role, SupporterProfile
-from encounters.models import DisclosureRecord, Encounter, FollowUp
-from governance.models import ActivationProtocol, Agreement, IncidentType
+from encounters.models import DisclosureRecord, Encounter, FollowUp, Referral
+from governance.models import ActivationProtocol, Agreement, IncidentType, ResourceEntry
 from network.models import MobileNumber, NetworkPolicy, NetworkRole, Region, User
 from reporting.models import PeriodKind, Publication, PublishedFigure
 
@@ -85,6 +85,20 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     profiles = SupporterProfile.objects.filter(membership__agency__in=demo_agencies)
     assert profiles.exclude(disciplines=[]).exists()
 
+    # Issue 18: a directory with stale, waitlisted and expired entries, referrals in every status, a profile in force.
+    directory = ResourceEntry.objects.filter(network=network)
+    assert directory.count() >= 10 and directory.flagged().count() >= 2
+    assert directory.filter(accepting_new_clients=False).exists()
+    statuses = set()
+    for agency in demo_agencies:
+        with tenant_context(agency):
+            statuses |= set(Referral.objects.values_list("status", flat=True))
+            assert Referral.objects.exists(), agency.slug
+    assert statuses == set(Referral.Status.values)
+    assert NetworkPolicy.objects.get(network=network).privilege_profile == "co"
+    with tenant_context(demo_agencies.first()):
+        referrals_before = Referral.objects.count()
+
     # Leadership dashboards show published periods only (issue 12): the demo's encounters were entered
     # on their days, and every period due is published, so the dashboards show data on first run.
     publications = Publication.objects.filter(network=network)
@@ -99,6 +113,7 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert (demo_agencies.count(), Membership.objects.count(), User.objects.count()) == counts
     with tenant_context(demo_agencies.first()):
         assert Encounter.objects.count() == encounters_before
+        assert Referral.objects.count() == referrals_before
 
 
 def test_seed_demo_refuses_to_run_outside_demo_mode(settings):

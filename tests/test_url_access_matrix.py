@@ -105,6 +105,8 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "cross_request_uuid": str(world.cross_request.uuid),
         "request_token": world.request_token,
         "checkin_token": world.checkin_token,
+        "entry_uuid": str(world.resource.uuid),
+        "referral_uuid": str(world.referral.uuid),
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -255,6 +257,17 @@ POLICY = {
     "network_member_requests": ("network", frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})),
     "network_member_request": ("network", frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})),
     "network_member_request_close": ("network", frozenset({NetworkRole.Role.REGIONAL_COORDINATOR})),
+    # Issue 18: the referral directory (kept by the state admin and regional coordinators).
+    "network_resources": ("network", NETWORK),
+    "network_resource_create": ("network", NETWORK),
+    "network_resource_import": ("network", NETWORK),
+    "network_resources_csv": ("network", NETWORK),
+    "network_resource": ("network", NETWORK),
+    "network_resource_confirm": ("network", NETWORK),
+    "network_directory_feedback": ("network", STATE),
+    "activation_target_supporter_request": ("activation", frozenset({COORDINATE})),
+    "encounter_refer": ("agency", SUPPORTERS),
+    "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
 }
 
 

@@ -41,6 +41,12 @@ class CertificationForm(forms.Form):
     kind = forms.ChoiceField(label="Certification", choices=CertificationKind.choices)
     certified_on = forms.DateField(label="Certified on", widget=forms.DateInput(attrs={"type": "date"}))
     expires_on = forms.DateField(label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    hours = forms.IntegerField(
+        label="Training hours", min_value=0, max_value=1000, required=False, help_text="As on the certificate."
+    )
+
+    def clean_hours(self):
+        return self.cleaned_data["hours"] or 0
 
 
 class RosterImportForm(forms.Form):

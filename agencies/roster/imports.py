@@ -18,6 +18,8 @@ from agencies.selectors import supporters_of
 COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]
 # Optional last column: disciplines served, separated by ";" (fire;ems). Without it, they are left as they are.
 OPTIONAL_COLUMNS = ["disciplines"]
+# Optionally after it: the certification's training hours (a state privilege profile may ask for a minimum).
+HOURS_COLUMN = "hours"
 MAX_ROWS = 2000
 
 
@@ -60,12 +62,18 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
     except csv.Error as error:  # the first line itself cannot be read (a stray quote, an oversized cell)
         report.errors.append((1, f"This line cannot be read as CSV ({error})."))
         return report
-    if header not in (COLUMNS, COLUMNS + OPTIONAL_COLUMNS):
+    if header not in (COLUMNS, COLUMNS + OPTIONAL_COLUMNS, COLUMNS + OPTIONAL_COLUMNS + [HOURS_COLUMN]):
         report.errors.append(
-            (1, "The first line must be exactly: " + ",".join(COLUMNS) + " (optionally followed by ,disciplines)")
+            (
+                1,
+                "The first line must be exactly: "
+                + ",".join(COLUMNS)
+                + " (optionally followed by ,disciplines and then ,hours)",
+            )
         )
         return report
-    with_disciplines = header == COLUMNS + OPTIONAL_COLUMNS
+    with_disciplines = header[: len(COLUMNS) + 1] == COLUMNS + OPTIONAL_COLUMNS
+    with_hours = header[-1:] == [HOURS_COLUMN]
     members = {m.user.email.lower(): m for m in supporters_of(agency).select_related("user")}
     try:
         rows = list(itertools.islice(reader, MAX_ROWS + 1))
@@ -111,8 +119,16 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
                 "languages": languages,
                 **extra,
             }
+            hours = row.get(HOURS_COLUMN, "") if with_hours else ""
+            if hours and not (hours.isascii() and hours.isdigit() and int(hours) <= 1000):
+                raise ValueError("hours is a whole number of training hours (0 to 1000), or empty")
             certificate = (
-                {"kind": certification, "certified_on": certified_on, "expires_on": expires_on}
+                {
+                    "kind": certification,
+                    "certified_on": certified_on,
+                    "expires_on": expires_on,
+                    "hours": int(hours or 0),
+                }
                 if certification
                 else None
             )

@@ -17,17 +17,27 @@ UNAVAILABLE = "unavailable"
 
 
 def readiness_problem(
-    membership: Membership, *, on: datetime.date | None = None, incident_date: datetime.date | None = None
+    membership: Membership,
+    *,
+    on: datetime.date | None = None,
+    incident_date: datetime.date | None = None,
+    designation_before_incident: bool = True,
+    min_training_hours: int = 0,
 ) -> str:
-    """'' when the supporter is designated, trained (a current certification) and available; else the reason."""
+    """'' when the supporter is designated, trained (a current certification) and available; else the reason.
+    The privilege profile in force (network/privilege.py) says whether designation must precede the incident and
+    how many training hours the current certifications must add up to."""
     on = on or timezone.localdate()
     profile = getattr(membership, "profile", None)
     if profile is None or profile.designated_on is None:
         return NOT_DESIGNATED
-    if incident_date is not None and profile.designated_on > incident_date:
+    if designation_before_incident and incident_date is not None and profile.designated_on > incident_date:
         return DESIGNATED_AFTER
-    if not any(cert.is_current(on) for cert in membership.certifications.all()):
+    current = [cert for cert in membership.certifications.all() if cert.is_current(on)]
+    if not current:
         return NO_TRAINING
+    if min_training_hours and sum(cert.hours for cert in current) < min_training_hours:
+        return f"fewer than the {min_training_hours} training hours the state's privilege rule asks for"
     if profile.availability == SupporterProfile.Availability.UNAVAILABLE:
         return UNAVAILABLE
     if profile.availability == SupporterProfile.Availability.ON_LEAVE and (

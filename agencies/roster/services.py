@@ -43,16 +43,20 @@ def profile_update(*, actor, membership: Membership, request=None, **changes):
     return profile
 
 
-def certification_add(*, actor, membership: Membership, kind: str, certified_on, expires_on=None, request=None):
+def certification_add(
+    *, actor, membership: Membership, kind: str, certified_on, expires_on=None, hours: int = 0, request=None
+):
     if kind not in CertificationKind.values:
         raise ValidationError({"kind": "Choose a certification from the list."})
     if certified_on > timezone.localdate():
         raise ValidationError({"certified_on": "The certification date cannot be in the future."})
     if expires_on is not None and expires_on <= certified_on:
         raise ValidationError({"expires_on": "A certification expires after it is granted."})
+    if not 0 <= (hours or 0) <= 1000:
+        raise ValidationError({"hours": "Training hours are between 0 and 1000."})
     with transaction.atomic():
         certification = Certification.objects.create(
-            membership=membership, kind=kind, certified_on=certified_on, expires_on=expires_on
+            membership=membership, kind=kind, certified_on=certified_on, expires_on=expires_on, hours=hours or 0
         )
         audit_record(
             action=AuditAction.ROSTER_CHANGED, actor=actor, agency=membership.agency, obj=certification, request=request

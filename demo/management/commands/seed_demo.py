@@ -17,6 +17,7 @@ from demo.encounters import DEMO_HISTORY_DAYS, seed_encounters
 from demo.governance import seed_governance
 from demo.members import seed_members
 from demo.phone import seed_phones
+from demo.referrals import seed_directory, seed_referrals
 from demo.roster import seed_roster
 from network import services as network_services
 from network import standards
@@ -229,6 +230,14 @@ class Command(BaseCommand):
             self.stdout.write("  demo activations: one open across three agencies, one closed")
         if seed_members(agencies=agencies, standard=standard):
             self.stdout.write("  demo members' requests (every state, one urgent, one cross-agency) and check-ins")
+        if seed_directory(network=network, state_admin=state_admin):
+            # Colorado's privilege profile in force (docs/privilege.md); notes stay allowed under it.
+            standards.policy_update(actor=state_admin, network=network, privilege_profile="co")
+            referral_count = 0
+            for agency in agencies.values():
+                with agency_schema(agency):
+                    referral_count += seed_referrals(agency=agency, rng=random.Random(f"refer-{agency.slug}"))  # nosec B311
+            self.stdout.write(f"  referral directory, {referral_count} referrals, Colorado's privilege profile")
         if not SnapshotRun.objects.filter(status=SnapshotRun.Status.DONE).exists():
             run = reporting_services.run_request(full=True, enqueue=False)
             reporting_services.run_execute(run_id=run.pk)
