@@ -150,6 +150,14 @@ def checkins_send_due(*, agency: Agency, today: datetime.date | None = None) -> 
     check-in its contact is destroyed. A number that texted STOP gets nothing: its plan ends as if the member had
     stopped it. Texts wait while no provider is configured (production without MUSTER_SMS_*)."""
     today = today or timezone.localdate()
+    # A member who texted STOP: every open plan to that number ends today, its contact destroyed, whenever its
+    # next check-in is due (each plan's contact is under its own key: nothing finds plans by number otherwise).
+    open_by_text = CheckInPlan.objects.filter(
+        ended_at__isnull=True, channel=CheckInPlan.Channel.TEXT, contact_destroyed_at__isnull=True
+    )
+    for plan in open_by_text:
+        if phone.number_opted_out(plan.contact):
+            services.checkins_stop(agency=agency, plan=plan)
     sent = 0
     channels = [CheckInPlan.Channel.EMAIL] + ([CheckInPlan.Channel.TEXT] if phone.phone_enabled() else [])
     due = CheckIn.objects.filter(
