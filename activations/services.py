@@ -1060,13 +1060,14 @@ def callout_keypad(*, call_sid: str, digits: str) -> tuple[str, bool]:
 # --- What arrives from the provider (activations/phone_views.py, and /dev/phone/ in development) -----------
 
 
-def _reply_record(mobile: MobileNumber, reply: str) -> None:
-    """The reply goes back in the webhook's answer (TwiML); it is recorded like any text sent."""
+def _reply_record(mobile: MobileNumber | None, reply: str) -> None:
+    """The reply goes back in the webhook's answer (TwiML); it is recorded like any text sent (with no user
+    when the number is no one's MobileNumber)."""
     if reply:
         PhoneMessage.objects.create(
             channel=PhoneMessage.Channel.TEXT,
             direction=PhoneMessage.Direction.OUT,
-            user=mobile.user,
+            user=mobile.user if mobile else None,
             purpose="reply",
             body=reply,
             status=PhoneMessage.Status.SENT,
@@ -1081,10 +1082,21 @@ def _kept(body: str) -> str:
     return word[:16] if word in keywords or _parse_reply(body)[0] is not None else ""
 
 
+def _stranger_keyword(sender: str, body: str) -> str:
+    try:
+        e164 = phone.normalize_number(sender)
+    except ValidationError:
+        return ""
+    reply = network_services.number_keyword(e164=e164, word=body) or ""
+    _reply_record(None, reply)
+    return reply
+
+
 def phone_inbound_text(*, sender: str, body: str, sid: str) -> str:
     """An inbound text: carrier keywords first, then a callout answer. Returns the reply ("" for none).
-    A text from a number Muster does not know is recorded without its body and answered with nothing;
-    a text delivered again (the same MessageSid) is acted on once. Only codes are kept (`_kept`)."""
+    A text from a number Muster does not know (a member on check-ins by text, or anyone) is recorded without
+    its body: STOP, START and HELP act on the number's keyed hash alone and get a neutral answer, anything else
+    gets nothing. A text delivered again (the same MessageSid) is acted on once. Only codes are kept (`_kept`)."""
     with transaction.atomic():
         mobile = phone.mobile_for_number(sender)
         received = phone.inbound_record(
@@ -1093,8 +1105,10 @@ def phone_inbound_text(*, sender: str, body: str, sid: str) -> str:
             user=mobile.user if mobile else None,
             body=_kept(body) if mobile else "",
         )
-        if received is None or mobile is None:
+        if received is None:
             return ""
+        if mobile is None:
+            return _stranger_keyword(sender, body)
         reply = network_services.mobile_keyword(mobile=mobile, word=body)
         if reply is None:
             if not mobile.confirmed or mobile.stopped_at is not None:

@@ -12,7 +12,7 @@ from agencies.models import Agency
 from agencies.tenancy import agency_schema
 from encounters import maintenance
 from encounters import services as encounter_services
-from encounters.models import CheckIn
+from encounters.models import CheckIn, CheckInPlan
 from members import selectors, services
 from members.models import MemberRequest
 from network.models import DocumentationStandard, User
@@ -97,10 +97,17 @@ def _log_contact(row: MemberRequest, standard: DocumentationStandard, *, checkin
 
 
 def _seed_checkins(agency: Agency, standard: DocumentationStandard) -> None:
-    """Three members of Riverton Fire who agreed to check-ins with the demo supporter: one answered "I'd like a
-    call" (a follow-up in Alex Moreno's list), one sent and not answered yet, one not due yet."""
+    """Four members of Riverton Fire who agreed to check-ins with the demo supporter: one answered "I'd like a
+    call" (a follow-up in Alex Moreno's list), one sent and not answered yet, one sent by text (the development
+    phone, /dev/phone/, shows it), one not due yet."""
     author = User.objects.get(email=SUPPORTER)
-    for days_ago, contact in ((9, "checkin.one@example.net"), (8, "checkin.two@example.net"), (2, "later@example.net")):
+    plans = (
+        (9, "checkin.one@example.net", CheckInPlan.Channel.EMAIL),
+        (8, "checkin.two@example.net", CheckInPlan.Channel.EMAIL),
+        (8, "+1 202 555 0188", CheckInPlan.Channel.TEXT),  # 555-01xx: a number reserved for fiction
+        (2, "later@example.net", CheckInPlan.Channel.EMAIL),
+    )
+    for days_ago, contact, channel in plans:
         encounter_services.encounter_log(
             author=author,
             agency=agency,
@@ -118,6 +125,7 @@ def _seed_checkins(agency: Agency, standard: DocumentationStandard) -> None:
             referral="none",
             confidentiality_notice_given=True,
             checkin_contact=contact,
+            checkin_channel=channel,
         )
     maintenance.checkins_send_due(agency=agency)
     with agency_schema(agency):

@@ -6,17 +6,19 @@ import uuid
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from activations.selectors import activations_open_for
 from agencies.models import Agency, Discipline
 from agencies.selectors import clinicians_of, supporters_of
-from encounters.models import DisclosureRecord, FollowUp, Referral
+from encounters.models import CheckInPlan, DisclosureRecord, FollowUp, Referral
 from governance.models import ResourceKind, ResourceSpecialty
 from governance.selectors import DISCIPLINE_OF_RECIPIENT
 from network.forms import ErrorSummary, SingleLineField, TileChoices, choices_read_once
 from network.models import DocumentationStandard, Vocabulary
+from network.phone import normalize_number
 from network.selectors import terms_by_vocabulary
 
 User = get_user_model()
@@ -31,7 +33,8 @@ DISCIPLINE_DEFAULTS = {
 }
 YES_NO = [("yes", "Yes"), ("no", "No")]
 # Fields that carry what the member said or did: never restored by the browser, never autofilled.
-CONFIDENTIAL_FIELDS = ("notes", "follow_up_due_on", "occurred_on", "checkin_email")
+CONFIDENTIAL_FIELDS = ("notes", "follow_up_due_on", "occurred_on", "checkin_email", "checkin_mobile")
+CHECKIN_BY = [("email", "E-mail"), ("text", "Text message")]
 
 
 def outreach_initial(target, agency: Agency) -> dict:
@@ -131,13 +134,23 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
     checkins = forms.BooleanField(
         label="The member agrees to short check-ins afterwards",
         required=False,
-        help_text="A short e-mail on each day of the network's schedule; one tap stops them. Only you see the answers.",
+        help_text="A short e-mail or text on each day of the network's schedule; one tap (or STOP) ends them. "
+        "Only you see the answers.",
+    )
+    checkin_by = forms.ChoiceField(
+        label="Check-ins by", choices=CHECKIN_BY, required=False, initial="email", widget=forms.RadioSelect
     )
     checkin_email = forms.EmailField(
         label="Member's e-mail for check-ins",
         required=False,
         max_length=254,
         help_text="Encrypted, seen by no one, and destroyed when the check-ins end.",
+    )
+    checkin_mobile = forms.CharField(
+        label="Member's mobile number for check-ins",
+        required=False,
+        max_length=32,
+        help_text="Encrypted, seen by no one, and destroyed when the check-ins end (or when the member texts STOP).",
     )
 
     def __init__(
@@ -220,7 +233,14 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("checkins") and not data.get("checkin_email"):
+        if not data.get("checkins"):
+            return data
+        if data.get("checkin_by") == "text":
+            try:
+                data["checkin_mobile"] = normalize_number(data.get("checkin_mobile", ""))
+            except ValidationError as error:
+                self.add_error("checkin_mobile", error)
+        elif not data.get("checkin_email"):
             self.add_error("checkin_email", "Give the member's e-mail, or leave check-ins off.")
         return data
 
@@ -238,8 +258,12 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         data["topics"] = data.get("topics", [])
         data.pop("outreach_target", None)
         data.pop("peer_request", None)  # the view resolves it (members.selectors.request_for_contact)
-        data["checkin_contact"] = data.pop("checkin_email", "") if data.pop("checkins", False) else ""
+        by_text = data.pop("checkin_by", "") == "text"
+        contact = data.pop("checkin_mobile", "") if by_text else data.pop("checkin_email", "")
+        data["checkin_contact"] = contact if data.pop("checkins", False) else ""
+        data["checkin_channel"] = CheckInPlan.Channel.TEXT if by_text else CheckInPlan.Channel.EMAIL
         data.pop("checkin_email", None)
+        data.pop("checkin_mobile", None)
         return data
 
 

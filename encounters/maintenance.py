@@ -17,6 +17,7 @@ from agencies.models import Agency, Membership, Role
 from agencies.tenancy import agency_service
 from encounters import selectors, services
 from encounters.models import CheckIn, CheckInPlan, Encounter, FollowUp
+from network import phone
 from network.audit import AuditAction, audit_record
 from network.notify import notify
 from network.selectors import policy_for
@@ -135,24 +136,49 @@ def notes_purge(*, agency: Agency, now: datetime.datetime | None = None) -> int:
     return purged
 
 
+# The whole text: no name, no agency beyond "peer team", no incident; the link asks before it records anything.
+CHECKIN_TEXT = (
+    "Muster check-in from your peer team: how are you doing? Answer here: {link}. Reply STOP to end check-ins."
+)
+
+
 @agency_service
 def checkins_send_due(*, agency: Agency, today: datetime.date | None = None) -> int:
-    """E-mail each check-in that is due, once, to the member who agreed: a link to a page that asks before it
-    records anything (a scanner opening the link records nothing). After a plan's last check-in its contact is
-    destroyed. Text messages are issue 16's channel: plans on that channel are left for it."""
+    """Send each check-in that is due, once, to the member who agreed: by e-mail, or by text through the phone
+    provider (runs in the beat task, so sending here is sending from a worker). Either carries a link to a page
+    that asks before it records anything (a scanner opening the link records nothing). After a plan's last
+    check-in its contact is destroyed. A number that texted STOP gets nothing: its plan ends as if the member had
+    stopped it. Texts wait while no provider is configured (production without MUSTER_SMS_*)."""
     today = today or timezone.localdate()
+    # A member who texted STOP: every open plan to that number ends today, its contact destroyed, whenever its
+    # next check-in is due (each plan's contact is under its own key: nothing finds plans by number otherwise).
+    open_by_text = CheckInPlan.objects.filter(
+        ended_at__isnull=True, channel=CheckInPlan.Channel.TEXT, contact_destroyed_at__isnull=True
+    )
+    for plan in open_by_text:
+        if phone.number_opted_out(plan.contact):
+            services.checkins_stop(agency=agency, plan=plan)
     sent = 0
+    channels = [CheckInPlan.Channel.EMAIL] + ([CheckInPlan.Channel.TEXT] if phone.phone_enabled() else [])
     due = CheckIn.objects.filter(
-        sent_at__isnull=True, due_on__lte=today, plan__ended_at__isnull=True, plan__channel=CheckInPlan.Channel.EMAIL
+        sent_at__isnull=True, due_on__lte=today, plan__ended_at__isnull=True, plan__channel__in=channels
     ).select_related("plan")
     for checkin in due:
         plan = checkin.plan
+        if plan.channel == CheckInPlan.Channel.TEXT and phone.number_opted_out(plan.contact):
+            services.checkins_stop(agency=agency, plan=plan)
+            continue
         with transaction.atomic():
             if not CheckIn.objects.filter(pk=checkin.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
                 continue
             token = selectors.checkin_token(agency, checkin)
             link = settings.MUSTER_BASE_URL + reverse("checkin_answer", kwargs={"checkin_token": token})
-            notify(plan.contact, "checkin", {"link": link})
+            if plan.channel == CheckInPlan.Channel.TEXT:
+                phone.text_send_to_number(
+                    number=plan.contact, body=CHECKIN_TEXT.format(link=link), purpose="checkin", ref_id=checkin.pk
+                )
+            else:
+                notify(plan.contact, "checkin", {"link": link})
             audit_record(action=AuditAction.CHECKIN_SENT, agency=agency, obj=checkin)
             if not CheckIn.objects.filter(plan=plan, sent_at__isnull=True).exists():
                 CheckInPlan.objects.filter(pk=plan.pk).update(ended_at=timezone.now())

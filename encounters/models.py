@@ -167,13 +167,13 @@ class DisclosureRecord(models.Model):
 class CheckInPlan(models.Model):
     """A member's consent to short check-ins after a contact, on the policy's schedule (7/30/90 days by default).
 
-    The contact (an e-mail address today; a phone number once text messages come, issue 16) is encrypted under
+    The contact (an e-mail address, or an E.164 mobile number for check-ins by text) is encrypted under
     a data key of the plan's own, shredded when the check-ins end plus the policy's retention window. What the
     member answers is seen by the supporter only."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
-        TEXT = "text", "Text message"  # the seam for issue 16's channels: not sent by this app yet
+        TEXT = "text", "Text message"  # through the phone provider (network.phone.text_send_to_number)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     encounter = models.OneToOneField(Encounter, on_delete=models.PROTECT, related_name="checkin_plan")

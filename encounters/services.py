@@ -33,6 +33,7 @@ from members.services import request_contacted
 from network.audit import AuditAction, audit_record
 from network.models import DocumentationStandard, Vocabulary
 from network.notify import notify
+from network.phone import normalize_number
 from network.privilege import profile_of
 from network.selectors import policy_for, terms_by_vocabulary
 from network.standards import MULTI_VALUED
@@ -107,6 +108,7 @@ def encounter_log(
     activation=None,
     member_request=None,
     checkin_contact: str = "",
+    checkin_channel: str = CheckInPlan.Channel.EMAIL,
     request=None,
 ) -> tuple[Encounter, bool]:
     """Record a support contact. Returns (encounter, created); the same submission_key twice
@@ -158,6 +160,13 @@ def encounter_log(
         member_request.assigned_to_id != author.pk or member_request.assigned_agency_id != agency.pk
     ):
         errors["member_request"] = "That request is not given to you in this agency."
+    if checkin_contact and checkin_channel == CheckInPlan.Channel.TEXT:
+        try:
+            checkin_contact = normalize_number(checkin_contact)
+        except ValidationError as error:
+            errors["checkin_mobile"] = error.messages[0]
+    elif checkin_contact and checkin_channel != CheckInPlan.Channel.EMAIL:
+        errors["checkin_by"] = "Check-ins go by e-mail or by text."
     notes = (notes or "").strip()
     if notes and no_content:
         errors["notes"] = ValidationError(
@@ -191,7 +200,9 @@ def encounter_log(
                 # Only the state and its time reach the public request row.
                 request_contacted(actor=author, agency=agency, row=member_request, request=request)
             if checkin_contact:
-                _checkins_start(author=author, agency=agency, encounter=encounter, contact=checkin_contact)
+                _checkins_start(
+                    author=author, agency=agency, encounter=encounter, contact=checkin_contact, channel=checkin_channel
+                )
             if outreach_target is not None:
                 # Only the outreach status, time and follow-up owner reach the shared activation.
 
@@ -317,15 +328,15 @@ def encounter_set_legal_hold(*, actor, agency: Agency, encounter: Encounter, hol
 # --- Check-ins after support (docs/members.md) -------------------------------------------------------------------
 
 
-def _checkins_start(*, author, agency: Agency, encounter: Encounter, contact: str) -> CheckInPlan:
+def _checkins_start(*, author, agency: Agency, encounter: Encounter, contact: str, channel: str) -> CheckInPlan:
     """The member agreed to check-ins: one plan with its own key for the contact, one check-in per day of the
     network's schedule counted from the contact. Called inside encounter_log's transaction (agency schema)."""
     days = sorted(set(policy_for(agency.network).checkin_days))
     plan = CheckInPlan(
         encounter=encounter,
         supporter=author,
-        channel=CheckInPlan.Channel.EMAIL,
-        contact=contact.strip(),
+        channel=channel,
+        contact=contact.strip(),  # an e-mail address, or an E.164 number (normalised by encounter_log)
         days=days,
         started_on=encounter.occurred_on,
     )

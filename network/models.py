@@ -492,6 +492,17 @@ class MobileNumber(models.Model):
         return now >= self.quiet_from or now < self.quiet_until  # across midnight
 
 
+class PhoneOptOut(models.Model):
+    """A number that is no Muster user's texted STOP (a member on check-ins by text): kept by its keyed hash
+    only (`phone_index`), never the number. START removes the row. No text goes to an opted-out number."""
+
+    number_index = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Phone opt-out {self.pk}"
+
+
 class PhoneMessage(models.Model):
     """One text or call, out or in: what was sent or received, and the provider's id and status.
 

@@ -26,7 +26,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from network.models import MobileNumber, PhoneMessage, phone_index
+from network.models import MobileNumber, PhoneMessage, PhoneOptOut, phone_index
 
 logger = logging.getLogger(__name__)
 # The SDK logs every request at INFO (URLs, headers); a request that failed is what the logs need.
@@ -144,16 +144,36 @@ def _callback_url() -> str:
 def text_send(*, mobile: MobileNumber, body: str, purpose: str, ref_id: int | None = None) -> PhoneMessage:
     """Text `body` to `mobile` now and record it. A refusal by the provider (an invalid or blocked number)
     is recorded as failed and returned; a provider that cannot be reached raises (the task retries)."""
+    return _text(to=mobile.number, user=mobile.user, body=body, purpose=purpose, ref_id=ref_id)
+
+
+def text_send_to_number(*, number: str, body: str, purpose: str, ref_id: int | None = None) -> PhoneMessage:
+    """Text `body` to a number that belongs to no Muster user (a member's check-ins: docs/members.md), recorded
+    with no user. The number itself is kept nowhere here: the caller holds it encrypted. The caller also asks
+    `number_opted_out` first."""
+    return _text(to=number, user=None, body=body, purpose=purpose, ref_id=ref_id)
+
+
+def number_opted_out(e164: str) -> bool:
+    """The number's holder texted STOP: as a stranger (PhoneOptOut), or as a person whose MobileNumber it is."""
+    index = phone_index(e164)
+    return (
+        PhoneOptOut.objects.filter(number_index=index).exists()
+        or MobileNumber.objects.filter(number_index=index, stopped_at__isnull=False).exists()
+    )
+
+
+def _text(*, to: str, user, body: str, purpose: str, ref_id: int | None) -> PhoneMessage:
     message = PhoneMessage(
         channel=PhoneMessage.Channel.TEXT,
         direction=PhoneMessage.Direction.OUT,
-        user=mobile.user,
+        user=user,
         purpose=purpose,
         ref_id=ref_id,
         body=body,
     )
     try:
-        sent = backend().send_text(to=mobile.number, body=body, status_callback=_callback_url())
+        sent = backend().send_text(to=to, body=body, status_callback=_callback_url())
     except TwilioRestException as error:
         logger.warning("text %s refused by the provider (code %s)", purpose, error.code)
         message.status, message.provider_status = PhoneMessage.Status.FAILED, f"error-{error.code}"[:16]

@@ -16,7 +16,7 @@ from django.utils.crypto import salted_hmac
 from network import channels
 from network.audit import AuditAction, audit_record
 from network.channels import Channel
-from network.models import MobileNumber, Network, NetworkRole, Region, phone_index
+from network.models import MobileNumber, Network, NetworkRole, PhoneOptOut, Region, phone_index
 from network.outbox import outbox_enqueue
 from network.phone import normalize_number, phone_enabled, text_send
 from network.ratelimit import rate_limit_allows
@@ -259,6 +259,37 @@ def mobile_keyword(*, mobile, word: str) -> str | None:
         return "Muster: texts and calls are on again. Reply HELP for help, STOP to stop."
     if word in HELP_WORDS:
         return HELP_TEXT
+    return None
+
+
+# A number that is no Muster user's can only be a member on check-ins by text (docs/members.md): its keywords
+# say nothing of who texts it or why.
+NUMBER_STOPPED_TEXT = "Muster: you will get no more texts from this number. Reply START to allow them again."
+NUMBER_STARTED_TEXT = "Muster: texts to this number are allowed again. Reply STOP to stop them."
+NUMBER_HELP_TEXT = "Muster check-ins from a peer team. Reply STOP to end them, START to allow them again."
+
+
+def number_keyword(*, e164: str, word: str) -> str | None:
+    """Apply a carrier keyword from a number Muster holds as no one's MobileNumber: STOP records an opt-out by
+    the number's keyed hash only (no text goes to it again: encounters.maintenance.checkins_send_due ends its
+    check-ins), START removes it, HELP answers neutrally. Returns the reply, or None when `word` is no keyword."""
+    word = word.strip().lower()
+    index = phone_index(e164)
+    if word in STOP_WORDS:
+        with transaction.atomic():
+            opt_out, created = PhoneOptOut.objects.get_or_create(number_index=index)
+            if created:
+                audit_record(action=AuditAction.PHONE_STOPPED, obj=opt_out)
+        return NUMBER_STOPPED_TEXT
+    if word in START_WORDS:
+        with transaction.atomic():
+            opt_out = PhoneOptOut.objects.filter(number_index=index).first()
+            if opt_out is not None:
+                audit_record(action=AuditAction.PHONE_STARTED, obj=opt_out)
+                opt_out.delete()
+        return NUMBER_STARTED_TEXT
+    if word in HELP_WORDS:
+        return NUMBER_HELP_TEXT
     return None
 
 
