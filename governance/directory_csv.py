@@ -3,12 +3,6 @@ every line is good; problems listed by line, as the roster import does)."""
 
 from __future__ import annotations
 
-import csv
-import datetime
-import io
-import itertools
-from dataclasses import dataclass, field
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -16,6 +10,7 @@ from agencies.models import Discipline
 from governance import services
 from governance.models import ResourceEntry, ResourceKind, ResourceMethod, ResourceSpecialty
 from network.audit import AuditAction, audit_record
+from network.csvimport import ImportReport, csv_date, csv_import_rows
 from network.models import Network, Region
 
 # `id` is the entry's uuid: empty adds an entry, an id of this network's directory changes that entry.
@@ -47,12 +42,6 @@ MAX_ROWS = 2000
 YES, NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0", ""}
 
 
-@dataclass
-class ImportReport:
-    applied: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
-
-
 def _yes(value: str, label: str) -> bool:
     value = value.lower()
     if value in YES:
@@ -60,15 +49,6 @@ def _yes(value: str, label: str) -> bool:
     if value in NO:
         return False
     raise ValueError(f"{label} is yes or no")
-
-
-def _date(value: str, label: str) -> datetime.date | None:
-    if not value:
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{label} must be a date like 2026-03-31") from None
 
 
 def _codes(value: str, allowed: list[str], label: str) -> list[str]:
@@ -138,7 +118,7 @@ def _parse_row(row: dict, regions: dict[str, Region], existing: dict[str, Resour
     wait = row["wait_days"]
     if wait and not (wait.isascii() and wait.isdigit()):
         raise ValueError("wait_days is a whole number of days, or empty when unknown")
-    confirmed_on = _date(row["confirmed_on"], "confirmed_on")
+    confirmed_on = csv_date(row["confirmed_on"], "confirmed_on")
     if confirmed_on is None:
         raise ValueError("confirmed_on is required: the date the availability was last confirmed")
     values = {
@@ -160,8 +140,8 @@ def _parse_row(row: dict, regions: dict[str, Region], existing: dict[str, Resour
         "wait_days": int(wait) if wait else None,
         "confirmed_on": confirmed_on,
         "vetted_by": row["vetted_by"][:200],
-        "vetted_on": _date(row["vetted_on"], "vetted_on"),
-        "vetted_until": _date(row["vetted_until"], "vetted_until"),
+        "vetted_on": csv_date(row["vetted_on"], "vetted_on"),
+        "vetted_until": csv_date(row["vetted_until"], "vetted_until"),
         "active": _yes(row["active"] or "yes", "active"),
     }
     return entry, values
@@ -169,36 +149,14 @@ def _parse_row(row: dict, regions: dict[str, Region], existing: dict[str, Resour
 
 def directory_import(*, actor, network: Network, content: bytes, request=None) -> ImportReport:
     report = ImportReport()
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        report.errors.append((0, "The file is not UTF-8 text; save it as CSV (UTF-8)."))
+    read = csv_import_rows(content, report, headers=[COLUMNS], header_hint=",".join(COLUMNS), max_rows=MAX_ROWS)
+    if read is None:
         return report
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = [c.strip().lower() for c in reader.fieldnames or []]
-    except csv.Error as error:
-        report.errors.append((1, f"This line cannot be read as CSV ({error})."))
-        return report
-    if header != COLUMNS:
-        report.errors.append((1, "The first line must be exactly: " + ",".join(COLUMNS)))
-        return report
-    try:
-        rows = list(itertools.islice(reader, MAX_ROWS + 1))
-    except csv.Error as error:
-        report.errors.append((reader.line_num, f"This line cannot be read as CSV ({error})."))
-        return report
+    _header, rows = read
     regions = {r.slug: r for r in Region.objects.filter(network=network)}
     existing = {str(e.uuid): e for e in ResourceEntry.objects.filter(network=network)}
     planned = []
-    for line, row in enumerate(rows, start=2):
-        if line - 1 > MAX_ROWS:
-            report.errors.append((line, f"At most {MAX_ROWS} rows per file."))
-            break
-        if None in row:
-            report.errors.append((line, "this line has more cells than the first line has columns"))
-            continue
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+    for line, row in rows:
         try:
             planned.append((line, *_parse_row(row, regions, existing)))
         except ValueError as error:

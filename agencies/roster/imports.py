@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import datetime
-import io
-import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,6 +10,7 @@ from django.db import transaction
 from agencies.models import Agency, CertificationKind, Discipline, Membership, SupporterProfile
 from agencies.roster import services
 from agencies.selectors import supporters_of
+from network.csvimport import ImportReport, csv_date, csv_import_rows
 
 COLUMNS = ["email", "designated_on", "availability", "languages", "certification", "certified_on", "expires_on"]
 # Optional last column: disciplines served, separated by ";" (fire;ems). Without it, they are left as they are.
@@ -33,62 +30,23 @@ class PlannedRow:
     certification: dict | None
 
 
-@dataclass
-class ImportReport:
-    applied: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
-
-
-def _date(value: str, label: str) -> datetime.date | None:
-    if not value:
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{label} must be a date like 2026-03-31") from None
-
-
 def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> ImportReport:
     report = ImportReport()
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        report.errors.append((0, "The file is not UTF-8 text; save it as CSV (UTF-8)."))
+    read = csv_import_rows(
+        content,
+        report,
+        headers=[COLUMNS, COLUMNS + OPTIONAL_COLUMNS, COLUMNS + OPTIONAL_COLUMNS + [HOURS_COLUMN]],
+        header_hint=",".join(COLUMNS) + " (optionally followed by ,disciplines and then ,hours)",
+        max_rows=MAX_ROWS,
+    )
+    if read is None:
         return report
-    # newline="": the csv module reads line breaks itself, so a lone CR inside a cell is data, not an error.
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = [c.strip().lower() for c in reader.fieldnames or []]
-    except csv.Error as error:  # the first line itself cannot be read (a stray quote, an oversized cell)
-        report.errors.append((1, f"This line cannot be read as CSV ({error})."))
-        return report
-    if header not in (COLUMNS, COLUMNS + OPTIONAL_COLUMNS, COLUMNS + OPTIONAL_COLUMNS + [HOURS_COLUMN]):
-        report.errors.append(
-            (
-                1,
-                "The first line must be exactly: "
-                + ",".join(COLUMNS)
-                + " (optionally followed by ,disciplines and then ,hours)",
-            )
-        )
-        return report
+    header, rows = read
     with_disciplines = header[: len(COLUMNS) + 1] == COLUMNS + OPTIONAL_COLUMNS
     with_hours = header[-1:] == [HOURS_COLUMN]
     members = {m.user.email.lower(): m for m in supporters_of(agency).select_related("user")}
-    try:
-        rows = list(itertools.islice(reader, MAX_ROWS + 1))
-    except csv.Error as error:  # a cell over the csv module's size limit, a stray quote
-        report.errors.append((reader.line_num, f"This line cannot be read as CSV ({error})."))
-        return report
     planned = []
-    for line, row in enumerate(rows, start=2):
-        if line - 1 > MAX_ROWS:
-            report.errors.append((line, f"At most {MAX_ROWS} rows per file."))
-            break
-        if None in row:  # DictReader keeps cells beyond the header under the key None
-            report.errors.append((line, "this line has more cells than the first line has columns"))
-            continue
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+    for line, row in rows:
         try:
             membership = members.get(row["email"].lower())
             if membership is None:
@@ -96,12 +54,12 @@ def roster_import(*, actor, agency: Agency, content: bytes, request=None) -> Imp
             availability = row["availability"].lower() or SupporterProfile.Availability.AVAILABLE
             if availability not in SupporterProfile.Availability.values:
                 raise ValueError("availability is available, unavailable or on_leave")
-            designated_on = _date(row["designated_on"], "designated_on")
+            designated_on = csv_date(row["designated_on"], "designated_on")
             certification = row["certification"].lower()
             if certification and certification not in CertificationKind.values:
                 raise ValueError("certification is one of " + ", ".join(CertificationKind.values))
-            certified_on = _date(row["certified_on"], "certified_on")
-            expires_on = _date(row["expires_on"], "expires_on")
+            certified_on = csv_date(row["certified_on"], "certified_on")
+            expires_on = csv_date(row["expires_on"], "expires_on")
             if certification and certified_on is None:
                 raise ValueError("a certification needs its certified_on date")
             languages = [part.strip() for part in row["languages"].split(";") if part.strip()][:10]
