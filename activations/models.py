@@ -194,6 +194,9 @@ class OutreachTarget(models.Model):
     )
     # Supporters who declared they supervise this member (ids only): never assigned to them (issue 18).
     supervisor_ids = ArrayField(models.IntegerField(), default=list, blank=True)
+    # Set when the holder is a supporter deployed here from another agency (issue 19): their home agency's
+    # coordinators then do not see the member among the follow-ups held through their agency.
+    via_deployment = models.ForeignKey("Deployment", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["added_at"]
@@ -244,6 +247,20 @@ class ActivationEvent(models.Model):
         SUPERVISOR_DECLARED = "supervisor_declared", "Supporter declared they supervise the member"
         CHANGE_REQUESTED = "change_requested", "Member asked to change supporter"
         ADD_REQUESTED = "add_requested", "Member asked for an additional supporter"
+        # Regional deployment (the ICS-214 activity log reads these): never a member's name.
+        DEPLOYMENT_REQUESTED = "deployment_requested", "Deployment requested"
+        DEPLOYMENT_OFFERED = "deployment_offered", "Supporters offered"
+        OFFER_ACCEPTED = "offer_accepted", "Offer accepted"
+        OFFER_DECLINED = "offer_declined", "Offer declined"
+        DEPLOYMENT_CONFIRMED = "deployment_confirmed", "Supporter confirmed deployment"
+        DEPLOYMENT_DECLINED = "deployment_declined", "Supporter declined deployment"
+        SHIFT_PLANNED = "shift_planned", "Shift planned"
+        SHIFT_SWAPPED = "shift_swapped", "Shift swapped"
+        CHECKED_IN = "checked_in", "Checked in on site"
+        CHECKED_OUT = "checked_out", "Checked out"
+        CHECK_IN_OVERDUE = "check_in_overdue", "Check-in overdue: coordinators told"
+        DEPLOYMENT_RELEASED = "deployment_released", "Supporter released"
+        DEPLOYMENT_DEMOBILIZED = "deployment_demobilized", "Deployment demobilised"
 
     activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -253,6 +270,11 @@ class ActivationEvent(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     target = models.ForeignKey(OutreachTarget, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # A deployment's own events (the ICS-214 activity log); `subject` is the supporter concerned, when not the actor.
+    deployment = models.ForeignKey("Deployment", on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     detail = models.CharField(max_length=64, blank=True, help_text="A code, e.g. the new status. Never text.")
 
     class Meta:
@@ -322,3 +344,188 @@ class TargetFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"Follow-up at {self.days_after} days"
+
+
+# --- Regional peer deployment (issue 19, docs/deployment.md) ---------------------------------------------------
+# Supporters of other agencies sent to work an activation on site for days, in rotations. A deployment belongs to
+# its activation; everything here is operational (who, when, where, how long) and names no affected member.
+
+
+class Deployment(models.Model):
+    """A request for N supporters for a period, sent to the agencies under agreement with the lead, and the
+    deployment it becomes once offers are accepted: rotations, check-in and check-out, hours, demobilisation."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Asking for supporters"
+        ACTIVE = "active", "Deployed"
+        DEMOBILIZED = "demobilized", "Demobilised"
+        CANCELLED = "cancelled", "Cancelled"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="deployments")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    supporters_wanted = models.PositiveSmallIntegerField(help_text="How many peer supporters are needed on site.")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reporting_location = models.CharField(
+        max_length=200,
+        help_text="Where deployed supporters report (a station, a family assistance centre); no member names.",
+        validators=[validate_single_line],
+    )
+    # Skills wanted: the disciplines served (agencies.models.Discipline), languages, CISM training.
+    disciplines = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    languages = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    cism_trained = models.BooleanField(default=False, help_text="Only supporters with current CISM training.")
+    # Rotations: copied from the protocol at request time (governance.ActivationProtocol) and editable per
+    # deployment; the planner flags anyone past them.
+    shift_hours = models.PositiveSmallIntegerField(default=12)
+    rest_hours = models.PositiveSmallIntegerField(default=12)
+    max_days_in_row = models.PositiveSmallIntegerField(default=7)
+    # The agencies the request went to (the governance agreements with the lead decided, at request time).
+    asked_agency_ids = ArrayField(models.IntegerField(), default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    demobilized_at = models.DateTimeField(null=True, blank=True)
+    demobilized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="deployment_ends_after_start"),
+            models.CheckConstraint(condition=Q(supporters_wanted__gte=1), name="deployment_wants_someone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deployment {self.pk} to {self.reporting_location}"
+
+    @property
+    def is_under_way(self) -> bool:
+        return self.status in (self.Status.REQUESTED, self.Status.ACTIVE)
+
+
+class DeploymentOffer(models.Model):
+    """One agency's offer of named supporters to a deployment; the requester accepts or declines it whole."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", "Offered"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="offers")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    offered_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFERED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["offered_at", "id"]
+        constraints = [
+            # An agency has at most one offer waiting for an answer (a second, after a decline, is a new offer).
+            models.UniqueConstraint(
+                fields=["deployment", "agency"], condition=Q(status="offered"), name="deployment_one_open_offer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk}: {self.status}"
+
+
+class DeployedSupporter(models.Model):
+    """One supporter offered to a deployment, from their home agency, through to demobilisation."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", "Offered, waiting for the requester"
+        ACCEPTED = "accepted", "Accepted, waiting for the supporter to confirm"
+        CONFIRMED = "confirmed", "Confirmed"
+        DECLINED = "declined", "Declined by the supporter"
+        NOT_TAKEN = "not_taken", "Offer not taken"
+        RELEASED = "released", "Released before the end"
+        DEMOBILIZED = "demobilized", "Demobilised"
+
+    # Statuses that hold a place on the deployment (one per supporter: the constraint below).
+    HOLDING = ("offered", "accepted", "confirmed")
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="people")
+    offer = models.ForeignKey(DeploymentOffer, on_delete=models.PROTECT, related_name="people")
+    supporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    home_agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFERED)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # How the supporter confirmed: CalloutResponse.Via (web, text).
+    confirmed_via = models.CharField(max_length=8, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["home_agency__name", "supporter__full_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "supporter"],
+                condition=Q(status__in=["offered", "accepted", "confirmed"]),
+                name="deployed_once_per_deployment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deployed supporter {self.pk}: {self.status}"
+
+
+class DeploymentShift(models.Model):
+    """One rotation shift of one deployed supporter on site: planned times, then the check-in and check-out."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="shifts")
+    person = models.ForeignKey(DeployedSupporter, on_delete=models.PROTECT, related_name="shifts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    # The coordinator told once when the check-in is overdue.
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # A swap hands the shift to another deployed supporter: the old shift ends as swapped, a new one is made.
+    swapped_to = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(checked_out_at__isnull=True) | Q(checked_in_at__isnull=False),
+                name="shift_checked_out_after_in",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Shift {self.pk}"
+
+
+class SupporterWellbeing(models.Model):
+    """At check-out from a deployment, the supporter is offered a defusing or a check-in for themselves: a
+    follow-up owned by their home agency's coordinators (support for supporters)."""
+
+    class Choice(models.TextChoices):
+        DEFUSING = "defusing", "A defusing (talk it through soon)"
+        CHECK_IN = "check_in", "A check-in in a few days"
+        NOT_NOW = "not_now", "Not now"
+
+    person = models.ForeignKey(DeployedSupporter, on_delete=models.PROTECT, related_name="wellbeing")
+    home_agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    choice = models.CharField(max_length=16, choices=Choice.choices)
+    offered_at = models.DateTimeField(default=timezone.now)
+    due_on = models.DateField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_on", "id"]
+
+    def __str__(self) -> str:
+        return f"Wellbeing follow-up {self.pk}"

@@ -146,6 +146,14 @@ class ActivationProtocol(models.Model):
     call_wait_minutes = models.PositiveSmallIntegerField(
         default=10, help_text="Minutes to wait after the call before telling the coordinators."
     )
+    # Regional deployment (docs/deployment.md): a deployment request copies these; the planner flags anyone past them.
+    deployment_shift_hours = models.PositiveSmallIntegerField(default=12, help_text="Length of one deployment shift.")
+    deployment_rest_hours = models.PositiveSmallIntegerField(
+        default=12, help_text="Rest a deployed supporter has between two shifts."
+    )
+    deployment_max_days_in_row = models.PositiveSmallIntegerField(
+        default=7, help_text="Most days in a row a supporter works a deployment (a 7-day rotation)."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
