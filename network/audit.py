@@ -132,6 +132,17 @@ class AuditAction(models.TextChoices):
     REFERRAL_MADE = "referral.made", "Referral made"
     REFERRAL_UPDATED = "referral.updated", "Referral status changed"
     SUPPORTER_CHANGE_REQUESTED = "activation.supporter_change_requested", "Member asked to change or add a supporter"
+    # Issue 19: regional deployment.
+    DEPLOYMENT_REQUESTED = "deployment.requested", "Deployment requested"
+    DEPLOYMENT_OFFERED = "deployment.offered", "Supporters offered to a deployment"
+    DEPLOYMENT_OFFER_DECIDED = "deployment.offer_decided", "Deployment offer accepted or declined"
+    DEPLOYMENT_ANSWERED = "deployment.answered", "Supporter confirmed or declined a deployment"
+    DEPLOYMENT_SHIFTS_CHANGED = "deployment.shifts_changed", "Deployment rotation planned or swapped"
+    DEPLOYMENT_CHECKED_IN = "deployment.checked_in", "Deployed supporter checked in"
+    DEPLOYMENT_CHECKED_OUT = "deployment.checked_out", "Deployed supporter checked out"
+    DEPLOYMENT_WELLBEING = "deployment.wellbeing", "Deployed supporter's own check-in chosen or done"
+    DEPLOYMENT_DEMOBILIZED = "deployment.demobilized", "Deployment demobilised"
+    DEPLOYMENT_HOURS_EXPORTED = "deployment.hours_exported", "Deployment hours or activity log exported"
 
 
 # Who may read each kind of event. One explicit list, and tests/test_audit_search.py fails when an
@@ -145,6 +156,15 @@ class AuditAction(models.TextChoices):
 #   confidential record itself.
 ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
     {
+        AuditAction.DEPLOYMENT_REQUESTED,
+        AuditAction.DEPLOYMENT_OFFERED,
+        AuditAction.DEPLOYMENT_OFFER_DECIDED,
+        AuditAction.DEPLOYMENT_ANSWERED,
+        AuditAction.DEPLOYMENT_SHIFTS_CHANGED,
+        AuditAction.DEPLOYMENT_CHECKED_IN,
+        AuditAction.DEPLOYMENT_CHECKED_OUT,
+        AuditAction.DEPLOYMENT_DEMOBILIZED,
+        AuditAction.DEPLOYMENT_HOURS_EXPORTED,
         AuditAction.SIGN_IN,
         AuditAction.SIGN_IN_FAILED,
         AuditAction.SIGN_OUT,
@@ -256,6 +276,7 @@ CARE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.REFERRAL_MADE,
         AuditAction.REFERRAL_UPDATED,
         AuditAction.SUPPORTER_CHANGE_REQUESTED,
+        AuditAction.DEPLOYMENT_WELLBEING,
     }
 )
 
