@@ -53,6 +53,11 @@ def _hours(span: datetime.timedelta) -> float:
     return round(max(span, datetime.timedelta(0)) / HOUR, 2)
 
 
+def hours_in(span: datetime.timedelta | None) -> float:
+    """A duration as hours (0 for none), two decimals."""
+    return _hours(span) if span is not None else 0.0
+
+
 # --- Hours -----------------------------------------------------------------------------------------------------
 
 
@@ -177,8 +182,8 @@ def hours_exported(*, actor, deployment: Deployment, what: str, request=None) ->
 @dataclass
 class Ics214:
     incident_name: str
-    period_from: datetime.datetime | datetime.date
-    period_to: datetime.datetime | datetime.date | None
+    period_from: str
+    period_to: str
     unit_name: str
     unit_location: str
     unit_leader: str
@@ -239,8 +244,12 @@ def ics214_of(deployment: Deployment) -> Ics214:
     )
     return Ics214(
         incident_name=activation.name,
-        period_from=deployment.starts_on,
-        period_to=deployment.demobilized_at or deployment.ends_on,
+        period_from=f"{deployment.starts_on:%Y-%m-%d}",
+        period_to=(
+            f"{timezone.localtime(deployment.demobilized_at):%Y-%m-%d %H:%M} (demobilised)"
+            if deployment.demobilized_at
+            else f"{deployment.ends_on:%Y-%m-%d}"
+        ),
         unit_name="Peer support deployment",
         unit_location=deployment.reporting_location,
         unit_leader=leader.get_full_name() if leader is not None else "",
