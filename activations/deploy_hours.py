@@ -391,9 +391,7 @@ def deployments_demobilize_for_activation(*, actor, activation: Activation, requ
         .order_by("pk")
     )
     on_site = (
-        DeploymentShift.objects.filter(
-            deployment__in=locked, checked_in_at__isnull=False, checked_out_at__isnull=True
-        )
+        DeploymentShift.objects.filter(deployment__in=locked, checked_in_at__isnull=False, checked_out_at__isnull=True)
         .values("person")
         .distinct()
         .count()
