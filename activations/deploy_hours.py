@@ -155,7 +155,7 @@ def hours_csv_rows(deployment: Deployment, *, now: datetime.datetime | None = No
     stamp = "%Y-%m-%d %H:%M"
     yield ["person", "home agency", "checked in", "checked out", "hours"]
     for shift in report.shifts:
-        out = shift.checked_out_at.strftime(stamp) if shift.checked_out_at else "on site"
+        out = timezone.localtime(shift.checked_out_at).strftime(stamp) if shift.checked_out_at else "on site"
         yield [shift.name, shift.agency, timezone.localtime(shift.checked_in_at).strftime(stamp), out, shift.hours]
     yield []
     yield ["agency totals", "home agency", "people", "shifts", "hours"]
