@@ -446,6 +446,49 @@ def deployment_sample(world):
     return deployment
 
 
+def deployment_grow(world, supporters: list, *, home_agency) -> None:
+    """More history on the sample deployment (the query budget's large world): each of `supporters` a demobilised
+    place from `home_agency` (so no access comes of it) with two worked shifts and their timeline events."""
+    from activations.models import ActivationEvent, DeployedSupporter, DeploymentOffer, DeploymentShift
+
+    deployment = deployment_sample(world)
+    coordinator = world.a[Role.COORDINATOR]
+    now = timezone.now()
+    offer = DeploymentOffer.objects.create(
+        deployment=deployment,
+        agency=home_agency,
+        offered_by=coordinator,
+        status=DeploymentOffer.Status.ACCEPTED,
+        decided_by=coordinator,
+        decided_at=now,
+    )
+    for user in supporters:
+        person = DeployedSupporter.objects.create(
+            deployment=deployment,
+            offer=offer,
+            supporter=user,
+            home_agency=home_agency,
+            status=DeployedSupporter.Status.DEMOBILIZED,
+            confirmed_at=now,
+            ended_at=now,
+        )
+        for day in (2, 1):
+            start = now - timedelta(days=day)
+            DeploymentShift.objects.create(
+                deployment=deployment,
+                person=person,
+                starts_at=start,
+                ends_at=start + timedelta(hours=8),
+                checked_in_at=start,
+                checked_out_at=start + timedelta(hours=8),
+                created_by=coordinator,
+            )
+            for kind in (ActivationEvent.Kind.CHECKED_IN, ActivationEvent.Kind.CHECKED_OUT):
+                ActivationEvent.objects.create(
+                    activation=world.activation, kind=kind, actor=user, agency=home_agency, deployment=deployment
+                )
+
+
 def make_ready(membership, *, actor=None):
     """A designated, trained, available supporter (designated two years ago, current basic training)."""
     today = timezone.localdate()

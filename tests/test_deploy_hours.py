@@ -586,6 +586,7 @@ def test_the_home_agency_sees_its_own_people_on_deployments_and_their_hours_not_
         client.force_login(user)
         assert client.get(url).status_code == 404, user
     client.force_login(world.a[Role.COORDINATOR])
+    assert f"/a/{world.agency_a.slug}/deployments/people/" in client.get(f"/a/{world.agency_a.slug}/").content.decode()
     page = client.get(f"/a/{world.agency_a.slug}/deployments/people/").content.decode()
     assert world.a[Role.CLINICIAN].get_full_name() in page
     assert world.b[Role.PEER_SUPPORTER].get_full_name() not in page
