@@ -193,15 +193,18 @@ class Ics214:
     activity: list[tuple[datetime.datetime, str]]
 
 
-def _who(user, agency) -> str:
+def _who(user, agency_name: str | None) -> str:
     name = user.get_full_name() if user is not None else "The system"
-    return f"{name} ({agency.name})" if agency is not None else name
+    return f"{name} ({agency_name})" if agency_name else name
 
 
-def _sentence(event: ActivationEvent, deployment: Deployment) -> str:
-    """One activity entry: supporters and agencies only, never an affected member, never what was said."""
+def _sentence(event: ActivationEvent, deployment: Deployment, homes: dict[int, str]) -> str:
+    """One activity entry: supporters and agencies only, never an affected member, never what was said. A supporter
+    is named with their home agency on this deployment (`homes`), else the event's agency."""
     actor = event.actor.get_full_name() if event.actor is not None else "The system"
-    person = _who(event.subject or event.actor, event.agency)
+    concerned = event.subject or event.actor
+    home = homes.get(concerned.pk) if concerned is not None else None
+    person = _who(concerned, home or (event.agency.name if event.agency is not None else None))
     agency = event.agency.name if event.agency is not None else "an agency"
     by = f" by {actor}" if event.subject is not None and event.actor is not None else ""
     sentences = {
@@ -232,11 +235,12 @@ def ics214_of(deployment: Deployment) -> Ics214:
     the deployment's events as dated sentences. Three statements: the requester, the people, the events."""
     activation = deployment.activation
     leader = get_user_model().objects.filter(pk=deployment.requested_by_id).only("full_name", "email").first()
-    people = (
-        DeployedSupporter.objects.filter(deployment=deployment, status__in=TOOK_PART)
+    people = list(
+        DeployedSupporter.objects.filter(deployment=deployment)
         .select_related("supporter", "home_agency")
         .order_by("home_agency__name", "supporter__full_name", "pk")
     )
+    homes = {p.supporter_id: p.home_agency.name for p in people}
     events = (
         ActivationEvent.objects.filter(deployment=deployment)
         .select_related("actor", "subject", "agency")
@@ -263,18 +267,22 @@ def ics214_of(deployment: Deployment) -> Ics214:
                 "status": p.get_status_display(),
             }
             for p in people
+            if p.status in TOOK_PART
         ],
-        activity=[(event.at, _sentence(event, deployment)) for event in events],
+        activity=[(event.at, _sentence(event, deployment, homes)) for event in events],
     )
 
 
 # --- Demobilisation ----------------------------------------------------------------------------------------------
 
 
-def may_demobilize(user, activation: Activation) -> bool:
+def may_demobilize(user, activation: Activation, *, perms: set[str] | None = None) -> bool:
     """The lead agency's coordinators, the lead region's regional coordinator and the state admin (the people who
-    may request a deployment): a coordinator of another participating agency may not end it."""
-    if COORDINATE not in activation_perms_for(user, activation):
+    may request a deployment): a coordinator of another participating agency may not end it. `perms`: the user's
+    rights in the activation when the caller has read them (a page's `request.activation_perms`)."""
+    if perms is None:
+        perms = activation_perms_for(user, activation)
+    if COORDINATE not in perms:
         return False
     for role in network_roles_for(user):
         if role.network_id == activation.network_id and (

@@ -35,7 +35,8 @@ def deployment_hours(request: HttpRequest) -> HttpResponse:
             "activation": request.activation,
             "deployment": deployment,
             "report": deploy_hours.hours_of(deployment),
-            "may_demobilize": deployment.is_under_way and deploy_hours.may_demobilize(request.user, request.activation),
+            "may_demobilize": deployment.is_under_way
+            and deploy_hours.may_demobilize(request.user, request.activation, perms=request.activation_perms),
         },
     )
 

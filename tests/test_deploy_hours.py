@@ -373,10 +373,16 @@ def test_demobilising_ends_the_rotation_the_places_and_returns_held_members_to_t
 
 
 @pytest.mark.django_db
-def test_only_the_lead_agencys_coordinators_and_the_network_roles_may_demobilise(world, deployed):
+def test_only_the_lead_agencys_coordinators_and_the_network_roles_may_demobilise(client, world, deployed):
     deployment, _ = deployed
     _check_out_everyone(deployment)
     services.activation_add_agency(actor=world.a[Role.COORDINATOR], activation=world.activation, agency=world.agency_b)
+    client.force_login(world.b[Role.COORDINATOR])  # coordinates the activation now: sees the hours, not the button
+    page = client.get(_url(deployment, "hours/")).content.decode()
+    assert "Hours per supporter" in page and "Demobilise the deployment" not in page
+    client.post(_url(deployment, "demobilize/"), {"confirm": "yes"})
+    deployment.refresh_from_db()
+    assert deployment.status == Deployment.Status.ACTIVE
     for user in (world.b[Role.COORDINATOR], world.b[Role.PEER_SUPPORTER], world.a[Role.CHIEF], world.outsider):
         with refused("no_rights"):
             deploy_hours.deployment_demobilize(actor=user, deployment=deployment)
