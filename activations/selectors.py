@@ -7,7 +7,19 @@ import datetime
 from collections import Counter
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,6 +29,9 @@ from activations.models import (
     ActivationEvent,
     CalloutResponse,
     ChecklistItem,
+    DeployedSupporter,
+    Deployment,
+    DeploymentShift,
     OutreachTarget,
     Participation,
     TargetFollowUp,
@@ -413,6 +428,28 @@ def _count_of(queryset: QuerySet, **filters) -> Coalesce:
     return Coalesce(Subquery(rows), 0)
 
 
+def _deployment_counts(mine: OuterRef) -> dict:
+    """The activation's deployments as subqueries of one row each (for `after_action_summary`): deployments (not
+    cancelled), people who confirmed, the agencies they came from, the shifts checked in to and their hours (an
+    open shift up to now)."""
+    people = DeployedSupporter.objects.filter(deployment__activation=mine, confirmed_at__isnull=False).order_by()
+    shifts = DeploymentShift.objects.filter(deployment__activation=mine, checked_in_at__isnull=False).order_by()
+    worked = ExpressionWrapper(
+        Coalesce(F("checked_out_at"), Value(timezone.now())) - F("checked_in_at"), output_field=DurationField()
+    )
+
+    def one(queryset, **aggregate):
+        return Subquery(queryset.values("deployment__activation").annotate(**aggregate).values(*aggregate))
+
+    return {
+        "deploy_count": _count_of(Deployment.objects.exclude(status=Deployment.Status.CANCELLED), activation=mine),
+        "deploy_people": Coalesce(one(people, n=Count("supporter", distinct=True)), 0),
+        "deploy_agencies": Coalesce(one(people, n=Count("home_agency", distinct=True)), 0),
+        "deploy_shifts": Coalesce(one(shifts, n=Count("pk")), 0),
+        "deploy_worked": one(shifts, t=Sum(worked)),
+    }
+
+
 def after_action_summary(activation: Activation) -> dict:
     """Aggregate numbers only: safe to keep after names are destroyed and to show to chiefs.
 
@@ -454,10 +491,25 @@ def after_action_summary(activation: Activation) -> dict:
             scheduled_done=_count_of(scheduled, target__activation=mine, done_at__isnull=False),
             steps=_count_of(ChecklistItem.objects.all(), activation=mine),
             steps_done=_count_of(ChecklistItem.objects.all(), activation=mine, done_at__isnull=False),
+            **_deployment_counts(mine),
         )
-        .values("agencies", "called_out", "available", "scheduled", "scheduled_done", "steps", "steps_done")
+        .values(
+            "agencies",
+            "called_out",
+            "available",
+            "scheduled",
+            "scheduled_done",
+            "steps",
+            "steps_done",
+            "deploy_count",
+            "deploy_people",
+            "deploy_agencies",
+            "deploy_shifts",
+            "deploy_worked",
+        )
         .get()
     )
+    worked = counts["deploy_worked"] or datetime.timedelta(0)
     return {
         "agencies": counts["agencies"],
         "affected_members": len(targets),
@@ -474,6 +526,14 @@ def after_action_summary(activation: Activation) -> dict:
         "scheduled_follow_ups_done": counts["scheduled_done"],
         "checklist_steps": counts["steps"],
         "checklist_steps_done": counts["steps_done"],
+        # Regional deployment (issue 19): people who confirmed, the agencies that sent them, hours to the hour.
+        "deployments": {
+            "deployments": counts["deploy_count"],
+            "people": counts["deploy_people"],
+            "agencies": counts["deploy_agencies"],
+            "hours": round(worked / datetime.timedelta(hours=1)),
+            "shifts": counts["deploy_shifts"],
+        },
     }
 
 
@@ -501,6 +561,12 @@ def leadership_summary(summary: dict, *, threshold: int, participating: list[str
         for name, atoms in LEADERSHIP_COUNTS.items()
         if summary.get(name) is not None
     ]
+    deployed = summary.get("deployments") or None  # summaries closed before issue 19 have none
+    if deployed is not None:
+        cells += [
+            Cell(("deployments", name), frozenset({("deployments", name)}), int(deployed.get(name) or 0))
+            for name in DEPLOYMENT_COUNTS
+        ]
     members = frozenset(LEADERSHIP_COUNTS["affected_members"])
     shown = protect(
         cells,
@@ -519,7 +585,22 @@ def leadership_summary(summary: dict, *, threshold: int, participating: list[str
         "median_suppressed": median is not None and contacts < threshold,
         "checklist_steps": summary.get("checklist_steps") or 0,  # protocol steps, not people
         "checklist_steps_done": summary.get("checklist_steps_done") or 0,
+        "deployments": _deployments_published(deployed, shown),
     }
+
+
+# The deployment counts chiefs see, each suppressed on its own below the threshold (none adds up to another).
+DEPLOYMENT_COUNTS = ("deployments", "people", "agencies", "shifts")
+
+
+def _deployments_published(deployed: dict | None, shown: dict) -> dict | None:
+    """The after-action deployment section as chiefs see it: a count under the threshold is None (suppressed);
+    the hours only beside a people count that is shown (the hours of one or two people would be theirs)."""
+    if not deployed:
+        return None
+    published = {name: shown.get(("deployments", name)) for name in DEPLOYMENT_COUNTS}
+    published["hours"] = deployed.get("hours") if published["people"] is not None else None
+    return published
 
 
 def activations_past_retention(*, now: datetime.datetime | None = None):

@@ -51,9 +51,18 @@ from network.selectors import policy_for
 Kind = ActivationEvent.Kind
 
 
-def _event(activation, kind, *, actor=None, agency=None, target=None, detail: str = "") -> None:
+def _event(
+    activation, kind, *, actor=None, agency=None, target=None, detail: str = "", deployment=None, subject=None
+) -> None:
     ActivationEvent.objects.create(
-        activation=activation, kind=kind, actor=actor, agency=agency, target=target, detail=detail[:64]
+        activation=activation,
+        kind=kind,
+        actor=actor,
+        agency=agency,
+        target=target,
+        detail=detail[:64],
+        deployment=deployment,
+        subject=subject,
     )
 
 
@@ -589,11 +598,20 @@ def target_follow_up_done(*, actor, follow_up: TargetFollowUp, coordinator: bool
 # --- Demobilize, close, destroy names -------------------------------------------------------------------------
 
 
+def _deployments_demobilize(*, actor, activation: Activation, request=None) -> int:
+    """The activation's deployments under way end with it (refused while a supporter is on site). Imported here:
+    activations.deploy_hours builds on this module (`_event`)."""
+    from activations.deploy_hours import deployments_demobilize_for_activation
+
+    return deployments_demobilize_for_activation(actor=actor, activation=activation, request=request)
+
+
 def activation_demobilize(*, actor, activation: Activation, request=None) -> Activation:
     if activation.status != Activation.Status.OPEN:
         raise ValidationError("Only an open activation can be demobilized.")
     _require(actor, activation, COORDINATE)
     with transaction.atomic():
+        _deployments_demobilize(actor=actor, activation=activation, request=request)
         Activation.objects.filter(pk=activation.pk).update(
             status=Activation.Status.DEMOBILIZED, demobilized_at=timezone.now()
         )
@@ -608,6 +626,7 @@ def activation_close(*, actor, activation: Activation, request=None) -> Activati
         raise ValidationError("The activation is already closed.")
     _require(actor, activation, COORDINATE)
     with transaction.atomic():
+        _deployments_demobilize(actor=actor, activation=activation, request=request)
         summary = after_action_summary(activation)
         summary["published"] = leadership_summary(
             summary,

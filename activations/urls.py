@@ -3,13 +3,18 @@
 
 from django.urls import path
 
-from activations import phone_views, views
+from activations import deploy_hours_views, phone_views, views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
+deployment = one + "deployments/<uuid:deployment_uuid>/"
 
 # Opening an activation: from an agency (/a/<agency_slug>/activations/new/) or the network.
-agency_patterns = [path("activations/new/", views.activation_open_for_agency, name="agency_activation_open")]
+agency_patterns = [
+    path("activations/new/", views.activation_open_for_agency, name="agency_activation_open"),
+    # The agency's own people on deployments elsewhere (issue 19): where, when, hours; never whom they supported.
+    path("deployments/people/", deploy_hours_views.agency_deployed_people, name="agency_deployed_people"),
+]
 network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
 
 urlpatterns = [
@@ -27,6 +32,11 @@ urlpatterns = [
     path(member + "follow-ups/<int:follow_up_id>/done/", views.follow_up_done, name="activation_follow_up_done"),
     path(one + "checklist/<int:item_id>/done/", views.checklist_done, name="activation_checklist_done"),
     path(one + "actions/<slug:action>/", views.activation_action, name="activation_action"),
+    # A deployment's hours, activity log and demobilisation (activations/deploy_hours.py).
+    path(deployment + "hours/", deploy_hours_views.deployment_hours, name="deployment_hours"),
+    path(deployment + "hours.csv", deploy_hours_views.deployment_hours_csv, name="deployment_hours_csv"),
+    path(deployment + "ics214/", deploy_hours_views.deployment_ics214, name="deployment_ics214"),
+    path(deployment + "demobilize/", deploy_hours_views.deployment_demobilize, name="deployment_demobilize"),
 ]
 
 # The text and voice provider's webhooks, at /phone/ (each checks the provider's signature).

@@ -388,6 +388,107 @@ def open_activation(world, **overrides):
     return activation_services.activation_open(**arguments)
 
 
+SAMPLE_DEPLOYMENT_LOCATION = "Sample family assistance centre"
+
+
+def deployment_sample(world):
+    """A deployment of the world's activation (agency B sent one supporter, who worked one shift, checked out), for
+    the URLs under /activations/<uuid>/deployments/<deployment_uuid>/: made once per test transaction, nobody on
+    site (so closing the world's activation still works). The supporter is none of the matrix's identities."""
+    from activations.models import DeployedSupporter, Deployment, DeploymentOffer, DeploymentShift
+
+    deployment = Deployment.objects.filter(
+        activation=world.activation, reporting_location=SAMPLE_DEPLOYMENT_LOCATION
+    ).first()
+    if deployment is not None:
+        return deployment
+    now, today = timezone.now(), timezone.localdate()
+    coordinator = world.a[Role.COORDINATOR]
+    deployment = Deployment.objects.create(
+        activation=world.activation,
+        requested_by=coordinator,
+        supporters_wanted=2,
+        starts_on=today - timedelta(days=1),
+        ends_on=today + timedelta(days=2),
+        reporting_location=SAMPLE_DEPLOYMENT_LOCATION,
+        asked_agency_ids=[world.agency_b.pk],
+        status=Deployment.Status.ACTIVE,
+    )
+    offer = DeploymentOffer.objects.create(
+        deployment=deployment,
+        agency=world.agency_b,
+        offered_by=world.b[Role.COORDINATOR],
+        status=DeploymentOffer.Status.ACCEPTED,
+        decided_by=coordinator,
+        decided_at=now,
+    )
+    supporter = User.objects.filter(email="deployed.sample@test.example").first() or make_user(
+        "deployed.sample@test.example", "Deployed Sample"
+    )
+    person = DeployedSupporter.objects.create(
+        deployment=deployment,
+        offer=offer,
+        supporter=supporter,
+        home_agency=world.agency_b,
+        status=DeployedSupporter.Status.CONFIRMED,
+        confirmed_at=now,
+        confirmed_via="web",
+    )
+    DeploymentShift.objects.create(
+        deployment=deployment,
+        person=person,
+        starts_at=now - timedelta(hours=20),
+        ends_at=now - timedelta(hours=8),
+        checked_in_at=now - timedelta(hours=20),
+        checked_out_at=now - timedelta(hours=8),
+        created_by=coordinator,
+    )
+    return deployment
+
+
+def deployment_grow(world, supporters: list, *, home_agency) -> None:
+    """More history on the sample deployment (the query budget's large world): each of `supporters` a demobilised
+    place from `home_agency` (so no access comes of it) with two worked shifts and their timeline events."""
+    from activations.models import ActivationEvent, DeployedSupporter, DeploymentOffer, DeploymentShift
+
+    deployment = deployment_sample(world)
+    coordinator = world.a[Role.COORDINATOR]
+    now = timezone.now()
+    offer = DeploymentOffer.objects.create(
+        deployment=deployment,
+        agency=home_agency,
+        offered_by=coordinator,
+        status=DeploymentOffer.Status.ACCEPTED,
+        decided_by=coordinator,
+        decided_at=now,
+    )
+    for user in supporters:
+        person = DeployedSupporter.objects.create(
+            deployment=deployment,
+            offer=offer,
+            supporter=user,
+            home_agency=home_agency,
+            status=DeployedSupporter.Status.DEMOBILIZED,
+            confirmed_at=now,
+            ended_at=now,
+        )
+        for day in (2, 1):
+            start = now - timedelta(days=day)
+            DeploymentShift.objects.create(
+                deployment=deployment,
+                person=person,
+                starts_at=start,
+                ends_at=start + timedelta(hours=8),
+                checked_in_at=start,
+                checked_out_at=start + timedelta(hours=8),
+                created_by=coordinator,
+            )
+            for kind in (ActivationEvent.Kind.CHECKED_IN, ActivationEvent.Kind.CHECKED_OUT):
+                ActivationEvent.objects.create(
+                    activation=world.activation, kind=kind, actor=user, agency=home_agency, deployment=deployment
+                )
+
+
 def make_ready(membership, *, actor=None):
     """A designated, trained, available supporter (designated two years ago, current basic training)."""
     today = timezone.localdate()

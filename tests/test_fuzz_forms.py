@@ -511,7 +511,10 @@ def test_the_crawl_finds_the_forms_and_filters_of_every_area(site):
         "encounter_refer",
         "referral_detail",
         "activation_target_supporter_request",
+        # Issue 19: demobilising a deployment (from its hours page).
+        "deployment_demobilize",
     } <= posted
+    assert {"deployment_hours", "deployment_ics214", "agency_deployed_people"} <= set(site.pages)
     encounter_form = next(t for t in site.post_targets if t.url_name == "encounter_new")
     assert {"submission_key", "activation", "co_supporters", "occurred_on"} <= set(encounter_form.fields)
     assert encounter_form.fields["activation"].options, "select options are read"

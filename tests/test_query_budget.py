@@ -188,6 +188,8 @@ def grow(world, *, encounters: int, people: int, members: int, activations: int)
         activation_services.target_assign(
             actor=coordinator, target=target, supporter=supporter, expected_supporter_id=None
         )
+    # The sample deployment's hours, activity log and the home agency's page of its deployed people grow too.
+    support.deployment_grow(world, supporters, home_agency=agency)
 
 
 # Who measures each page: the first two of these it admits (the coordinator sees the most of an agency, the

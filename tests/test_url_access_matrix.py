@@ -108,6 +108,8 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "entry_uuid": str(world.resource.uuid),
         "referral_uuid": str(world.referral.uuid),
     }
+    if "deployment_uuid" in route.kwargs:
+        samples["deployment_uuid"] = str(support.deployment_sample(world).uuid)
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
     return {name: samples[name] for name in route.kwargs}
@@ -267,6 +269,14 @@ POLICY = {
     "network_directory_feedback": ("network", STATE),
     "activation_target_supporter_request": ("activation", frozenset({COORDINATE})),
     "encounter_refer": ("agency", SUPPORTERS),
+    # Issue 19: a deployment's hours, ICS-214 log and demobilisation are the activation's coordinators' (the service
+    # narrows demobilising to the lead agency's coordinators and the network roles); the home agency's page of its
+    # own deployed people is its coordinators' and its agency admin's, never a chief's or a supporter's.
+    "deployment_hours": ("activation", frozenset({COORDINATE})),
+    "deployment_hours_csv": ("activation", frozenset({COORDINATE})),
+    "deployment_ics214": ("activation", frozenset({COORDINATE})),
+    "deployment_demobilize": ("activation", frozenset({COORDINATE})),
+    "agency_deployed_people": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
 }
 
