@@ -51,9 +51,18 @@ from network.selectors import policy_for
 Kind = ActivationEvent.Kind
 
 
-def _event(activation, kind, *, actor=None, agency=None, target=None, detail: str = "") -> None:
+def _event(
+    activation, kind, *, actor=None, agency=None, target=None, detail: str = "", deployment=None, subject=None
+) -> None:
     ActivationEvent.objects.create(
-        activation=activation, kind=kind, actor=actor, agency=agency, target=target, detail=detail[:64]
+        activation=activation,
+        kind=kind,
+        actor=actor,
+        agency=agency,
+        target=target,
+        detail=detail[:64],
+        deployment=deployment,
+        subject=subject,
     )
 
 

@@ -3,13 +3,22 @@
 
 from django.urls import path
 
-from activations import phone_views, views
+from activations import deploy_site_views, phone_views, views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
+deployment = one + "deployments/<uuid:deployment_uuid>/"
 
 # Opening an activation: from an agency (/a/<agency_slug>/activations/new/) or the network.
-agency_patterns = [path("activations/new/", views.activation_open_for_agency, name="agency_activation_open")]
+agency_patterns = [
+    path("activations/new/", views.activation_open_for_agency, name="agency_activation_open"),
+    # A deployed supporter's own check, on their home agency's follow-ups page (issue 19).
+    path(
+        "follow-ups/wellbeing/<int:wellbeing_id>/done/",
+        deploy_site_views.wellbeing_done,
+        name="deployment_wellbeing_done",
+    ),
+]
 network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
 
 urlpatterns = [
@@ -27,6 +36,9 @@ urlpatterns = [
     path(member + "follow-ups/<int:follow_up_id>/done/", views.follow_up_done, name="activation_follow_up_done"),
     path(one + "checklist/<int:item_id>/done/", views.checklist_done, name="activation_checklist_done"),
     path(one + "actions/<slug:action>/", views.activation_action, name="activation_action"),
+    # A deployment on site (issue 19): the rotation planner, check-in and check-out.
+    path(deployment + "planner/", deploy_site_views.deployment_planner, name="deployment_planner"),
+    path(deployment + "site/", deploy_site_views.deployment_site, name="deployment_site"),
 ]
 
 # The text and voice provider's webhooks, at /phone/ (each checks the provider's signature).

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations import selectors, services
+from activations import deploy_site, selectors, services
 from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view, with_grants
 from activations.forms import (
     ActivationOpenForm,
@@ -177,6 +177,7 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
+    context["deployments"] = deploy_site.board_deployments(request.activation)
     return render(request, "activations/board.html", context)
 
 

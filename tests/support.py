@@ -91,6 +91,8 @@ class World:
     # In agency A's schema: a referral from the world's encounter to that entry, made by A's coordinator (their
     # follow-up, due in 30 days: the supporter's own follow-ups and reminders stay as they were).
     referral: object = None
+    # Issue 19: a deployment of the activation under way, one of B's supporters confirmed, with two shifts.
+    deployment: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -289,7 +291,59 @@ def build_world() -> World:
         follow_up_due_on=timezone.localdate() + timedelta(days=30),
     )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
+    world.deployment = deployment_sample(world)
     return world
+
+
+def deployment_sample(world):
+    """A deployment of the world's activation under way (issue 19), made with the models: agency B's offer accepted,
+    one of B's supporters (not one of the world's identities, whose rights the access matrix knows) confirmed,
+    with a shift starting within the hour and one tomorrow. For the pages' sample URLs."""
+    from activations.models import DeployedSupporter, Deployment, DeploymentOffer, DeploymentShift
+
+    requester = world.a[Role.COORDINATOR]
+    deployed = make_user("deployed.b@test.example", "Deployed B")
+    agency_services.membership_add(
+        actor=world.state_admin, user=deployed, agency=world.agency_b, role=Role.PEER_SUPPORTER
+    )
+    today = timezone.localdate()
+    deployment = Deployment.objects.create(
+        activation=world.activation,
+        requested_by=requester,
+        supporters_wanted=2,
+        starts_on=today,
+        ends_on=today + timedelta(days=2),
+        reporting_location="Riverside family assistance centre",
+        asked_agency_ids=[world.agency_b.pk],
+        status=Deployment.Status.ACTIVE,
+    )
+    offer = DeploymentOffer.objects.create(
+        deployment=deployment,
+        agency=world.agency_b,
+        offered_by=world.b[Role.COORDINATOR],
+        status=DeploymentOffer.Status.ACCEPTED,
+        decided_by=requester,
+        decided_at=timezone.now(),
+    )
+    person = DeployedSupporter.objects.create(
+        deployment=deployment,
+        offer=offer,
+        supporter=deployed,
+        home_agency=world.agency_b,
+        status=DeployedSupporter.Status.CONFIRMED,
+        confirmed_at=timezone.now(),
+        confirmed_via="web",
+    )
+    soon = timezone.now() + timedelta(minutes=30)
+    for start in (soon, soon + timedelta(days=1)):
+        DeploymentShift.objects.create(
+            deployment=deployment,
+            person=person,
+            starts_at=start,
+            ends_at=start + timedelta(hours=12),
+            created_by=requester,
+        )
+    return deployment
 
 
 def member_request_submit(agency, **overrides):

@@ -107,6 +107,8 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "checkin_token": world.checkin_token,
         "entry_uuid": str(world.resource.uuid),
         "referral_uuid": str(world.referral.uuid),
+        "deployment_uuid": str(world.deployment.uuid),
+        "wellbeing_id": "1",
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -268,6 +270,12 @@ POLICY = {
     "activation_target_supporter_request": ("activation", frozenset({COORDINATE})),
     "encounter_refer": ("agency", SUPPORTERS),
     "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
+    # Issue 19, a deployment on site: the rotation planner is the activation's coordinators'; the check-in page
+    # theirs and the deployed supporter's own (DEPLOYED: a place on this very deployment); a deployed supporter's
+    # own wellbeing check is marked done by their home agency's coordinators only.
+    "deployment_planner": ("activation", frozenset({COORDINATE})),
+    "deployment_site": ("activation", frozenset({COORDINATE, "deployed"})),
+    "deployment_wellbeing_done": ("agency", frozenset({Role.COORDINATOR})),
 }
 
 
