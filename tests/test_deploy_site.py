@@ -25,10 +25,9 @@ from activations.models import (
 from activations.tasks import deployment_check_ins_overdue_task
 from agencies.models import Role
 from network.audit import CARE_ACTIONS, AuditAction, AuditEvent
-from tests.support import agency_url, refused
+from tests.support import agency_url, open_activation, refused
 
 Kind = ActivationEvent.Kind
-pytestmark = pytest.mark.django_db
 
 
 def _deployment(world, **overrides) -> Deployment:
@@ -66,7 +65,7 @@ def _people(world, deployment, *users, status=DeployedSupporter.Status.CONFIRMED
 
 
 @pytest.fixture
-def site(world):
+def site(world, db):
     """A deployment of the world's activation (led by A) under way, with two of agency B's supporters confirmed."""
     deployment = _deployment(world)
     first, second = _people(world, deployment, world.b[Role.PEER_SUPPORTER], world.b[Role.COORDINATOR])
@@ -92,6 +91,7 @@ def _url(deployment, page: str) -> str:
 # --- Rotations ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db
 def test_a_rotation_plans_one_shift_a_day_and_is_logged_with_the_supporter(world, site):
     deployment, first, _second = site
     coordinator = world.a[Role.COORDINATOR]
@@ -115,6 +115,7 @@ def test_a_rotation_plans_one_shift_a_day_and_is_logged_with_the_supporter(world
     ).exists()
 
 
+@pytest.mark.django_db
 def test_a_rotation_that_breaks_the_rest_or_the_days_in_a_row_is_refused_whole(world, site):
     deployment, first, _second = site
     coordinator = world.a[Role.COORDINATOR]
@@ -136,6 +137,7 @@ def test_a_rotation_that_breaks_the_rest_or_the_days_in_a_row_is_refused_whole(w
         deploy_site.shifts_plan(first_day=deployment.ends_on, days=2, **plan)
 
 
+@pytest.mark.django_db
 def test_only_confirmed_people_get_shifts_only_while_under_way_and_only_from_a_coordinator(world, site):
     deployment, first, _second = site
     (accepted,) = _people(world, deployment, world.b[Role.CLINICIAN], status=DeployedSupporter.Status.ACCEPTED)
@@ -150,6 +152,7 @@ def test_only_confirmed_people_get_shifts_only_while_under_way_and_only_from_a_c
         deploy_site.shifts_plan(actor=world.a[Role.COORDINATOR], person=first, **plan)
 
 
+@pytest.mark.django_db
 def test_a_swap_hands_an_unstarted_shift_over_and_the_planner_flags_anyone_then_over_the_limit(world, site):
     deployment, first, second = site
     coordinator = world.a[Role.COORDINATOR]
@@ -174,6 +177,7 @@ def test_a_swap_hands_an_unstarted_shift_over_and_the_planner_flags_anyone_then_
         deploy_site.shift_swap(actor=coordinator, shift=started, to_person=second)
 
 
+@pytest.mark.django_db
 def test_the_planner_page_shows_coverage_and_gaps_and_plans_for_coordinators_only(client, world, site):
     deployment, first, _second = site
     client.force_login(world.a[Role.COORDINATOR])
@@ -211,6 +215,7 @@ def test_the_planner_page_shows_coverage_and_gaps_and_plans_for_coordinators_onl
 # --- Check-in and check-out -----------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db
 def test_the_supporter_checks_in_once_and_checks_out_on_their_phone(client, world, site):
     deployment, first, second = site
     mine = _shift(deployment, first, starts_in=datetime.timedelta(minutes=90))
@@ -240,6 +245,7 @@ def test_the_supporter_checks_in_once_and_checks_out_on_their_phone(client, worl
     assert AuditEvent.objects.filter(action=AuditAction.DEPLOYMENT_CHECKED_OUT, object_id=str(mine.pk)).exists()
 
 
+@pytest.mark.django_db
 def test_check_in_opens_two_hours_before_the_shift_and_a_coordinator_may_check_someone_in(client, world, site):
     deployment, first, _second = site
     later = _shift(deployment, first, starts_in=datetime.timedelta(hours=3))
@@ -259,6 +265,7 @@ def test_check_in_opens_two_hours_before_the_shift_and_a_coordinator_may_check_s
         deploy_site.shift_check_out(actor=world.a[Role.PEER_SUPPORTER], shift=now_shift)
 
 
+@pytest.mark.django_db
 def test_a_deployed_supporter_of_another_deployment_or_nobody_gets_404(client, world, site):
     deployment, _first, _second = site
     other = _deployment(world, reporting_location="South station")
@@ -273,7 +280,9 @@ def test_a_deployed_supporter_of_another_deployment_or_nobody_gets_404(client, w
 def test_two_devices_checking_in_at_once_check_in_once(world, django_db_blocker):
     """Two real transactions on two connections, released together: one check-in, one event."""
     with django_db_blocker.unblock():
-        deployment = _deployment(world, reporting_location="Race station")
+        # Committed: on an activation of its own, and demobilised at the end, so no other test sees a place.
+        activation = open_activation(world, name="Check-in race")
+        deployment = _deployment(world, activation=activation, reporting_location="Race station")
         (person,) = _people(world, deployment, world.b[Role.PEER_SUPPORTER])
         shift = _shift(deployment, person, starts_in=datetime.timedelta(minutes=10))
         barrier = threading.Barrier(2)
@@ -295,6 +304,8 @@ def test_two_devices_checking_in_at_once_check_in_once(world, django_db_blocker)
             thread.start()
         for thread in threads:
             thread.join(30)
+        DeployedSupporter.objects.filter(pk=person.pk).update(status=DeployedSupporter.Status.DEMOBILIZED)
+        Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.DEMOBILIZED)
         assert sorted(outcomes.values()) == [False, True], outcomes
         assert deployment.events.filter(kind=Kind.CHECKED_IN).count() == 1
         assert DeploymentShift.objects.get(pk=shift.pk).checked_in_at is not None
@@ -303,6 +314,7 @@ def test_two_devices_checking_in_at_once_check_in_once(world, django_db_blocker)
 # --- The board ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db
 def test_the_board_shows_on_site_due_overdue_and_released_people(client, world, site):
     deployment, first, second = site
     on_site = _shift(deployment, first, starts_in=-datetime.timedelta(hours=1))
@@ -329,6 +341,7 @@ def test_the_board_shows_on_site_due_overdue_and_released_people(client, world, 
 # --- Overdue escalation -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db
 def test_an_overdue_check_in_is_escalated_once_to_the_requester_and_the_lead_coordinators_without_names(
     world, site, django_capture_on_commit_callbacks
 ):
@@ -359,6 +372,7 @@ def test_an_overdue_check_in_is_escalated_once_to_the_requester_and_the_lead_coo
     assert deployment.events.filter(kind=Kind.CHECK_IN_OVERDUE).count() == 1  # once
 
 
+@pytest.mark.django_db
 def test_the_overdue_escalation_runs_from_beat_every_five_minutes(settings, world, site):
     assert settings.CELERY_BEAT_SCHEDULE["deployment-check-ins-overdue"] == {
         "task": "activations.tasks.deployment_check_ins_overdue_task",
@@ -381,6 +395,7 @@ def _checked_out(deployment, person) -> DeploymentShift:
     return shift
 
 
+@pytest.mark.django_db
 def test_at_check_out_the_supporter_chooses_a_defusing_owned_by_their_home_coordinators(client, world, site):
     deployment, first, _second = site
     client.force_login(first.supporter)
@@ -408,6 +423,7 @@ def test_at_check_out_the_supporter_chooses_a_defusing_owned_by_their_home_coord
         deploy_site.wellbeing_choose(actor=world.a[Role.COORDINATOR], person=first, choice="defusing")
 
 
+@pytest.mark.django_db
 def test_only_the_home_agencys_coordinators_see_the_check_and_mark_it_done(client, world, site):
     deployment, first, _second = site
     _checked_out(deployment, first)

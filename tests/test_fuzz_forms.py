@@ -511,6 +511,9 @@ def test_the_crawl_finds_the_forms_and_filters_of_every_area(site):
         "encounter_refer",
         "referral_detail",
         "activation_target_supporter_request",
+        # Issue 19: the rotation planner (plan, swap) and the check-in page (a coordinator checking someone in).
+        "deployment_planner",
+        "deployment_site",
     } <= posted
     encounter_form = next(t for t in site.post_targets if t.url_name == "encounter_new")
     assert {"submission_key", "activation", "co_supporters", "occurred_on"} <= set(encounter_form.fields)
