@@ -12,9 +12,11 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Q
+from django.db.models import F, OuterRef, Q
+from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils import timezone
 
@@ -381,42 +383,63 @@ def shift_for_site(deployment: Deployment, shift_id, *, person: DeployedSupporte
 
 # --- The board -------------------------------------------------------------------------------------------------
 
+ENDED = (DeployedSupporter.Status.RELEASED, DeployedSupporter.Status.DEMOBILIZED)
+DEPLOYMENT_FIELDS = ("id", "uuid", "reporting_location", "starts_on", "ends_on", "supporters_wanted", "status")
+PERSON_FIELDS = ("id", "deployment_id", "status", "ended_at")
+
+
+def _rows_with_names(queryset, fields: tuple[str, ...], person: str) -> ArraySubquery:
+    """`inline_rows`, plus the supporter's name and home agency (`person` is the path to the DeployedSupporter)."""
+    names = {"who": F(f"{person}supporter__full_name"), "home": F(f"{person}home_agency__name")}
+    return ArraySubquery(queryset.values(row=JSONObject(**{f: F(f) for f in fields}, **names)))
+
+
+def board_deployments_inline() -> dict:
+    """What the board shows of the deployments under way, read in the activation's own statement
+    (`activation_view(annotate=...)`, network/inline.py): the deployments, the recent shifts of their confirmed
+    people, and the people released or demobilised."""
+    since = timezone.now() - datetime.timedelta(hours=12)
+    under_way = Q(deployment__activation=OuterRef("pk"), deployment__status__in=UNDER_WAY)
+    deployments = Deployment.objects.filter(activation=OuterRef("pk"), status__in=UNDER_WAY).order_by("starts_on", "pk")
+    shifts = DeploymentShift.objects.filter(
+        under_way,
+        person__status=DeployedSupporter.Status.CONFIRMED,
+        swapped_to__isnull=True,
+        ends_at__gte=since,
+    ).order_by("starts_at", "pk")
+    ended = DeployedSupporter.objects.filter(under_way, status__in=ENDED).order_by("home_agency__name", "pk")
+    return {
+        "deployment_rows": inline_rows(deployments, *DEPLOYMENT_FIELDS),
+        "deployment_shift_rows": _rows_with_names(shifts, (*SHIFT_FIELDS, "deployment_id"), "person__"),
+        "deployment_ended_rows": _rows_with_names(ended, PERSON_FIELDS, ""),
+    }
+
+
+def _named(model, rows, fields) -> list[tuple]:
+    """(instance, name, home agency) from rows read by `_rows_with_names`."""
+    own = [{f: row[f] for f in fields} for row in rows or ()]
+    return list(zip(inline_instances(model, own), [(r["who"], r["home"]) for r in rows or ()], strict=True))
+
 
 def board_deployments(activation) -> list[dict]:
     """For each deployment under way: who is on site now (since when), who is due (a shift within 2 h, no
-    check-in), who is overdue to check in, and who has been released or demobilised. One statement: the people of
-    the activation's deployments with their recent shifts inline."""
+    check-in), who is overdue to check in, and who has been released or demobilised. Read with the activation when
+    it was loaded with `board_deployments_inline()`, else in one statement here."""
+    if not hasattr(activation, "deployment_rows"):
+        activation = type(activation).objects.annotate(**board_deployments_inline()).get(pk=activation.pk)
     now = timezone.now()
-    shifts = DeploymentShift.objects.filter(
-        person=OuterRef("pk"), swapped_to__isnull=True, ends_at__gte=now - datetime.timedelta(hours=12)
-    ).order_by("starts_at")
-    people = (
-        DeployedSupporter.objects.filter(
-            deployment__activation=activation,
-            deployment__status__in=UNDER_WAY,
-            status__in=[
-                DeployedSupporter.Status.CONFIRMED,
-                DeployedSupporter.Status.RELEASED,
-                DeployedSupporter.Status.DEMOBILIZED,
-            ],
-        )
-        .select_related("deployment", "supporter", "home_agency")
-        .annotate(shift_rows=inline_rows(shifts, *SHIFT_FIELDS))
-        .order_by("deployment__starts_on", "deployment_id", "home_agency__name", "supporter__full_name")
-    )
-    sections: dict[int, dict] = {}
-    for person in people:
-        section = sections.setdefault(
-            person.deployment_id,
-            {"deployment": person.deployment, "on_site": [], "due": [], "overdue": [], "ended": []},
-        )
-        if person.status != DeployedSupporter.Status.CONFIRMED:
-            section["ended"].append({"person": person})
-            continue
-        for shift in inline_instances(DeploymentShift, person.shift_rows):
-            state = shift_state(shift, now)
-            if state in ("on_site", "due", "overdue"):
-                section[state].append({"person": person, "shift": shift})
+    sections = {
+        d.pk: {"deployment": d, "on_site": [], "due": [], "overdue": [], "ended": []}
+        for d in inline_instances(Deployment, activation.deployment_rows)
+    }
+    shift_fields = (*SHIFT_FIELDS, "deployment_id")
+    for shift, (who, home) in _named(DeploymentShift, activation.deployment_shift_rows, shift_fields):
+        state = shift_state(shift, now)
+        if state in ("on_site", "due", "overdue") and shift.deployment_id in sections:
+            sections[shift.deployment_id][state].append({"who": who, "home": home, "shift": shift})
+    for person, (who, home) in _named(DeployedSupporter, activation.deployment_ended_rows, PERSON_FIELDS):
+        if person.deployment_id in sections:
+            sections[person.deployment_id]["ended"].append({"who": who, "home": home, "person": person})
     return list(sections.values())
 
 

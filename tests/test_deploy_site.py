@@ -325,9 +325,9 @@ def test_the_board_shows_on_site_due_overdue_and_released_people(client, world, 
     (released,) = _people(world, deployment, world.b[Role.CHIEF], status=DeployedSupporter.Status.RELEASED)
     sections = {s["deployment"].pk: s for s in deploy_site.board_deployments(world.activation)}
     mine = sections[deployment.pk]
-    assert [r["person"].pk for r in mine["on_site"]] == [first.pk]
-    assert [r["person"].pk for r in mine["overdue"]] == [second.pk]
-    assert [r["person"].pk for r in mine["due"]] == [soon.pk]
+    assert [r["shift"].person_id for r in mine["on_site"]] == [first.pk]
+    assert [r["shift"].person_id for r in mine["overdue"]] == [second.pk]
+    assert [r["shift"].person_id for r in mine["due"]] == [soon.pk]
     assert [r["person"].pk for r in mine["ended"]] == [released.pk]
     client.force_login(world.a[Role.COORDINATOR])
     page = client.get(f"/activations/{world.activation.uuid}/board/").content.decode()
