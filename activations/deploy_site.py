@@ -548,16 +548,43 @@ def wellbeing_choose(
     return wellbeing
 
 
-def wellbeing_open(agency: Agency) -> list[SupporterWellbeing]:
-    """The agency's own deployed supporters to check on (a defusing or a check-in they asked for, not done): for
-    its coordinators' follow-ups page. The choice, the deployment's location and date and the due date; nothing
-    said. One statement."""
-    return list(
-        SupporterWellbeing.objects.filter(home_agency=agency, done_at__isnull=True)
+def wellbeing_inline(agency: Agency) -> dict:
+    """The agency's own deployed supporters to check on (a defusing or a check-in they asked for, not done), read
+    in the statement of the agency's team (users) as `deployed_checks`: for its coordinators' follow-ups page. The
+    choice, the deployment's location and dates, the due date; nothing said."""
+    checks = (
+        SupporterWellbeing.objects.filter(person__supporter=OuterRef("pk"), home_agency=agency, done_at__isnull=True)
         .exclude(choice=SupporterWellbeing.Choice.NOT_NOW)
-        .select_related("person__supporter", "person__deployment")
         .order_by("due_on", "pk")
     )
+    row = JSONObject(
+        id=F("id"),
+        choice=F("choice"),
+        due_on=F("due_on"),
+        location=F("person__deployment__reporting_location"),
+        starts_on=F("person__deployment__starts_on"),
+        ends_on=F("person__deployment__ends_on"),
+    )
+    return {"deployed_checks": ArraySubquery(checks.values(row=row))}
+
+
+def wellbeing_open(users) -> list[dict]:
+    """The checks `wellbeing_inline` read with each user, by due date: id, name, choice (its label), due_on,
+    location, starts_on, ends_on."""
+    labels = dict(SupporterWellbeing.Choice.choices)
+    checks = [
+        {
+            **row,
+            "name": user.get_full_name(),
+            "choice": labels.get(row["choice"], ""),
+            "due_on": datetime.date.fromisoformat(row["due_on"]) if row["due_on"] else None,
+            "starts_on": datetime.date.fromisoformat(row["starts_on"]),
+            "ends_on": datetime.date.fromisoformat(row["ends_on"]),
+        }
+        for user in users
+        for row in getattr(user, "deployed_checks", None) or ()
+    ]
+    return sorted(checks, key=lambda c: (c["due_on"] or datetime.date.max, c["id"]))
 
 
 def wellbeing_done(*, actor, agency: Agency, wellbeing: SupporterWellbeing, request=None) -> bool:

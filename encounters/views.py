@@ -306,7 +306,12 @@ def followup_list(request: HttpRequest) -> HttpResponse:
         "today": today,
     }
     if request.membership.role == Role.COORDINATOR:
-        form = FollowUpFilterForm(request.GET or None, agency=request.tenant)
+        # The team's supporters, each with their own deployment wellbeing checks (issue 19), in one statement.
+        form = FollowUpFilterForm(
+            request.GET or None,
+            agency=request.tenant,
+            annotate_owners=activation_deploy_site.wellbeing_inline(request.tenant),
+        )
         filters = _filters(form)
         page = page_of(request, selectors.follow_ups_of_team_filtered(filters))
         context["team"] = page
@@ -324,7 +329,7 @@ def followup_list(request: HttpRequest) -> HttpResponse:
         # team's supporters, which the filter's owner list already holds.
         context["owner_choices"] = [(value, label) for value, label in form.fields["owner"].choices if value]
         # The agency's own supporters back from a deployment who asked for a defusing or a check-in (issue 19).
-        context["deployed_wellbeing"] = activation_deploy_site.wellbeing_open(request.tenant)
+        context["deployed_wellbeing"] = activation_deploy_site.wellbeing_open(form.owners)
     return render(request, "encounters/followup_list.html", context)
 
 
