@@ -171,6 +171,7 @@ def _site_post(request: HttpRequest, person) -> HttpResponse:
         else:
             done = deploy_site.shift_check_out(actor=request.user, shift=shift, request=request)
             if done and person is not None:
+                messages.success(request, "Checked out. Thank you.")
                 return redirect(_site_url(request, "wellbeing"))
             messages.success(request, "Checked out." if done else "Already checked out: nothing changed.")
     except ValidationError as error:

@@ -454,3 +454,34 @@ def test_only_the_home_agencys_coordinators_see_the_check_and_mark_it_done(clien
     assert wellbeing.done_at is not None and wellbeing.done_by == world.b[Role.COORDINATOR]
     page = client.get(agency_url(world.agency_b, "followup_list")).content.decode()
     assert "Deployed supporters to check on" not in page
+
+
+@pytest.mark.stack
+def test_the_overdue_escalation_runs_on_the_real_worker(stack, world, django_db_blocker):
+    """Committed, on an activation of its own, demobilised at the end: the real Celery worker runs the beat task."""
+    import time
+
+    def wait_for(check, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.25)
+        return False
+
+    with django_db_blocker.unblock():
+        activation = open_activation(world, name="Worker overdue")
+        deployment = _deployment(world, activation=activation, reporting_location="Worker station")
+        (person,) = _people(world, deployment, world.b[Role.PEER_SUPPORTER])
+        shift = _shift(deployment, person, starts_in=-datetime.timedelta(minutes=40))
+        try:
+            deployment_check_ins_overdue_task.delay()
+            escalated = wait_for(lambda: DeploymentShift.objects.get(pk=shift.pk).escalated_at is not None)
+            assert escalated, stack.log_tail("worker")
+            assert wait_for(lambda: "overdue at Worker station" in stack.sent_mail()), stack.log_tail("worker")
+            ours = [m.read_text(errors="replace") for m in stack.mail_dir.glob("*")]
+            ours = [text for text in ours if "Worker station" in text]
+            assert ours and all(person.supporter.get_full_name() not in text for text in ours)
+        finally:
+            DeployedSupporter.objects.filter(pk=person.pk).update(status=DeployedSupporter.Status.DEMOBILIZED)
+            Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.DEMOBILIZED)
