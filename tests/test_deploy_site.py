@@ -311,6 +311,28 @@ def test_two_devices_checking_in_at_once_check_in_once(world, django_db_blocker)
         assert DeploymentShift.objects.get(pk=shift.pk).checked_in_at is not None
 
 
+@pytest.mark.django_db
+def test_the_deployed_supporters_own_page_runs_within_the_page_budget(client, world, site):
+    """The access matrix and the query budget walk the world's identities, none of them deployed: measured here."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.test_query_budget import BUDGET, TRANSACTION_CONTROL
+
+    deployment, first, _second = site
+    _checked_out(deployment, first)
+    deploy_site.wellbeing_choose(actor=first.supporter, person=first, choice="check_in")
+    for hours in (1, 30, 50):
+        _shift(deployment, first, starts_in=datetime.timedelta(hours=hours))
+    client.force_login(first.supporter)
+    client.get(_url(deployment, "site"))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(_url(deployment, "site") + "?step=wellbeing")
+    assert response.status_code == 200 and "A check-in in a few days" in response.content.decode()
+    sql = [q["sql"] for q in queries.captured_queries if not TRANSACTION_CONTROL.match(q["sql"])]
+    assert len(sql) <= BUDGET, "\n".join(sql)
+
+
 # --- The board ----------------------------------------------------------------------------------------------------
 
 
