@@ -272,6 +272,8 @@ def shift_check_in(*, actor, shift: DeploymentShift, request=None, now=None) -> 
     _under_way(deployment)
     if shift.swapped_to_id is not None:
         raise ValidationError("This shift was handed to someone else.", code="swapped")
+    if shift.person.status != DeployedSupporter.Status.CONFIRMED:
+        raise ValidationError("This supporter is no longer on the deployment.", code="not_confirmed")
     if now < shift.starts_at - DUE_WITHIN:
         raise ValidationError("Check in from two hours before the shift starts.", code="too_early")
     if now >= shift.ends_at:
@@ -490,7 +492,8 @@ def check_ins_overdue_escalate(*, now: datetime.datetime | None = None) -> int:
             is_active=True,
             user__is_active=True,
         ).values_list("user__email", flat=True)
-        recipients = sorted({deployment.requested_by.email, *coordinators} - {""})
+        requester = [deployment.requested_by.email] if deployment.requested_by.is_active else []
+        recipients = sorted({*requester, *coordinators} - {""})
         link = settings.MUSTER_BASE_URL + reverse("activation_board", kwargs={"activation_uuid": activation.uuid})
         with transaction.atomic():
             notify(

@@ -263,6 +263,10 @@ def test_check_in_opens_two_hours_before_the_shift_and_a_coordinator_may_check_s
     assert (event.actor, event.subject, event.detail) == (coordinator, first.supporter, "coordinator")
     with refused("no_rights"):  # someone with no place and no coordination
         deploy_site.shift_check_out(actor=world.a[Role.PEER_SUPPORTER], shift=now_shift)
+    DeployedSupporter.objects.filter(pk=first.pk).update(status=DeployedSupporter.Status.RELEASED)
+    released = DeploymentShift.objects.select_related("person", "deployment__activation").get(pk=later.pk)
+    with refused("not_confirmed"):  # a released supporter's shift is not checked in, even by a coordinator
+        deploy_site.shift_check_in(actor=coordinator, shift=released, now=released.starts_at)
 
 
 @pytest.mark.django_db
