@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from activations import selectors, services
+from activations import deploy_site, selectors, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -41,3 +41,9 @@ def callout_escalate_task(response_id: int, ladder_round: int) -> str:
 @shared_task(**_LADDER)
 def callout_coordinator_text_task(activation_id: int, user_id: int) -> str:
     return services.callout_coordinator_text_send(activation_id=activation_id, user_id=user_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deployment_check_ins_overdue_task() -> int:
+    """Beat, every five minutes: tell the coordinators once of each deployed supporter overdue to check in."""
+    return deploy_site.check_ins_overdue_escalate()

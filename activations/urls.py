@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from activations import deploy_hours_views, phone_views, views
+from activations import deploy_hours_views, deploy_site_views, phone_views, views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
@@ -14,6 +14,12 @@ agency_patterns = [
     path("activations/new/", views.activation_open_for_agency, name="agency_activation_open"),
     # The agency's own people on deployments elsewhere (issue 19): where, when, hours; never whom they supported.
     path("deployments/people/", deploy_hours_views.agency_deployed_people, name="agency_deployed_people"),
+    # A deployed supporter's own check, on their home agency's follow-ups page (issue 19).
+    path(
+        "follow-ups/wellbeing/<int:wellbeing_id>/done/",
+        deploy_site_views.wellbeing_done,
+        name="deployment_wellbeing_done",
+    ),
 ]
 network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
 
@@ -37,6 +43,9 @@ urlpatterns = [
     path(deployment + "hours.csv", deploy_hours_views.deployment_hours_csv, name="deployment_hours_csv"),
     path(deployment + "ics214/", deploy_hours_views.deployment_ics214, name="deployment_ics214"),
     path(deployment + "demobilize/", deploy_hours_views.deployment_demobilize, name="deployment_demobilize"),
+    # A deployment on site (issue 19): the rotation planner, check-in and check-out.
+    path(deployment + "planner/", deploy_site_views.deployment_planner, name="deployment_planner"),
+    path(deployment + "site/", deploy_site_views.deployment_site, name="deployment_site"),
 ]
 
 # The text and voice provider's webhooks, at /phone/ (each checks the provider's signature).

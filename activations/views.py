@@ -11,8 +11,16 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations import selectors, services
-from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view, with_grants
+from activations import deploy_site, selectors, services
+from activations.access import (
+    COORDINATE,
+    SUMMARY,
+    SUPPORT,
+    activation_perms_for,
+    activation_view,
+    with_deployed,
+    with_grants,
+)
 from activations.forms import (
     ActivationOpenForm,
     AddAgencyForm,
@@ -97,9 +105,12 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         (
             a,
             a.status == Activation.Status.CLOSED
-            or bool(activation_perms_for(request.user, a, granted=a.granted or []) & {COORDINATE, SUPPORT}),
+            or bool(
+                activation_perms_for(request.user, a, granted=a.granted or [], deployed_as=a.deployed_as)
+                & {COORDINATE, SUPPORT}
+            ),
         )
-        for a in with_grants(selectors.activations_for_user(request.user), request.user)
+        for a in with_deployed(with_grants(selectors.activations_for_user(request.user), request.user), request.user)
     ]
     return render(request, "activations/list.html", {"rows": rows, **_list_scope(request.user)})
 
@@ -166,8 +177,13 @@ def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
     }
 
 
+def _board_inline() -> dict:
+    """The checklist and the deployments under way, in the activation's own statement."""
+    return {**selectors.checklist_inline(), **deploy_site.board_deployments_inline()}
+
+
 @never_cache
-@activation_view(COORDINATE, annotate=selectors.checklist_inline)
+@activation_view(COORDINATE, annotate=_board_inline)
 def activation_board(request: HttpRequest) -> HttpResponse:
     context = _board_context(request, joinable=True)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
@@ -177,6 +193,7 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
+    context["deployments"] = deploy_site.board_deployments(request.activation)
     return render(request, "activations/board.html", context)
 
 

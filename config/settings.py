@@ -320,6 +320,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "encounters.tasks.checkins_send_task",
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=30),
     },
+    # Regional deployment (issue 19): a check-in overdue by 30 minutes is noticed within five minutes.
+    "deployment-check-ins-overdue": {"task": "activations.tasks.deployment_check_ins_overdue_task", "schedule": 300.0},
     "activation-names-retention": {
         "task": "activations.tasks.activation_names_retention_task",
         "schedule": crontab(hour=3, minute=45),

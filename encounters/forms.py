@@ -345,10 +345,13 @@ class FollowUpFilterForm(forms.Form):
     status = forms.ChoiceField(label="Status", required=False, choices=STATUSES)
     owner = MemberField(label="Owner", required=False, queryset=User.objects.none(), empty_label="Anyone")
 
-    def __init__(self, *args, agency: Agency, **kwargs):
+    def __init__(self, *args, agency: Agency, annotate_owners: dict | None = None, **kwargs):
+        """`annotate_owners`: what else the page reads with each of the team's supporters (`self.owners`)."""
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = _users(supporters_of(agency))
-        choices_read_once(self.fields["owner"])  # the page's reassign lists reuse them (encounters.views)
+        owners = _users(supporters_of(agency))
+        self.fields["owner"].queryset = owners
+        self.owners = list(owners.annotate(**annotate_owners) if annotate_owners else owners)
+        choices_read_once(self.fields["owner"], self.owners)  # the page's reassign lists reuse them (encounters.views)
 
 
 class DisclosureFilterForm(_DateRange):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from activations import deploy_site as activation_deploy_site
 from activations import selectors as activation_selectors
 from activations import services as activation_services
 from agencies.access import agency_view
@@ -305,7 +306,12 @@ def followup_list(request: HttpRequest) -> HttpResponse:
         "today": today,
     }
     if request.membership.role == Role.COORDINATOR:
-        form = FollowUpFilterForm(request.GET or None, agency=request.tenant)
+        # The team's supporters, each with their own deployment wellbeing checks (issue 19), in one statement.
+        form = FollowUpFilterForm(
+            request.GET or None,
+            agency=request.tenant,
+            annotate_owners=activation_deploy_site.wellbeing_inline(request.tenant),
+        )
         filters = _filters(form)
         page = page_of(request, selectors.follow_ups_of_team_filtered(filters))
         context["team"] = page
@@ -322,6 +328,8 @@ def followup_list(request: HttpRequest) -> HttpResponse:
         # The owner choices, read once for the page (read per row, they cost one query per follow-up): the
         # team's supporters, which the filter's owner list already holds.
         context["owner_choices"] = [(value, label) for value, label in form.fields["owner"].choices if value]
+        # The agency's own supporters back from a deployment who asked for a defusing or a check-in (issue 19).
+        context["deployed_wellbeing"] = activation_deploy_site.wellbeing_open(form.owners)
     return render(request, "encounters/followup_list.html", context)
 
 

@@ -91,6 +91,8 @@ class World:
     # In agency A's schema: a referral from the world's encounter to that entry, made by A's coordinator (their
     # follow-up, due in 30 days: the supporter's own follow-ups and reminders stay as they were).
     referral: object = None
+    # Issue 19: a deployment of the activation under way, one of B's supporters confirmed, with two shifts.
+    deployment: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -289,6 +291,7 @@ def build_world() -> World:
         follow_up_due_on=timezone.localdate() + timedelta(days=30),
     )
     world.run = reporting_services.run_execute(run_id=reporting_services.run_request(enqueue=False).pk)
+    world.deployment = deployment_sample(world)
     return world
 
 
@@ -388,13 +391,14 @@ def open_activation(world, **overrides):
     return activation_services.activation_open(**arguments)
 
 
-SAMPLE_DEPLOYMENT_LOCATION = "Sample family assistance centre"
+SAMPLE_DEPLOYMENT_LOCATION = "Riverside family assistance centre"
 
 
 def deployment_sample(world):
-    """A deployment of the world's activation (agency B sent one supporter, who worked one shift, checked out), for
-    the URLs under /activations/<uuid>/deployments/<deployment_uuid>/: made once per test transaction, nobody on
-    site (so closing the world's activation still works). The supporter is none of the matrix's identities."""
+    """A deployment of the world's activation under way (issue 19), made with the models, once per test transaction:
+    agency B's offer accepted, one of B's supporters confirmed (none of the matrix's identities, whose rights it
+    knows), who worked a shift the day before yesterday and has one starting within the hour and one tomorrow.
+    Nobody is on site, so closing the world's activation still works. For the pages' sample URLs."""
     from activations.models import DeployedSupporter, Deployment, DeploymentOffer, DeploymentShift
 
     deployment = Deployment.objects.filter(
@@ -408,7 +412,7 @@ def deployment_sample(world):
         activation=world.activation,
         requested_by=coordinator,
         supporters_wanted=2,
-        starts_on=today - timedelta(days=1),
+        starts_on=today - timedelta(days=2),
         ends_on=today + timedelta(days=2),
         reporting_location=SAMPLE_DEPLOYMENT_LOCATION,
         asked_agency_ids=[world.agency_b.pk],
@@ -422,9 +426,12 @@ def deployment_sample(world):
         decided_by=coordinator,
         decided_at=now,
     )
-    supporter = User.objects.filter(email="deployed.sample@test.example").first() or make_user(
-        "deployed.sample@test.example", "Deployed Sample"
-    )
+    supporter = User.objects.filter(email="deployed.b@test.example").first()
+    if supporter is None:
+        supporter = make_user("deployed.b@test.example", "Deployed B")
+        agency_services.membership_add(
+            actor=world.state_admin, user=supporter, agency=world.agency_b, role=Role.PEER_SUPPORTER
+        )
     person = DeployedSupporter.objects.create(
         deployment=deployment,
         offer=offer,
@@ -434,15 +441,25 @@ def deployment_sample(world):
         confirmed_at=now,
         confirmed_via="web",
     )
+    worked = now - timedelta(hours=40)
     DeploymentShift.objects.create(
         deployment=deployment,
         person=person,
-        starts_at=now - timedelta(hours=20),
-        ends_at=now - timedelta(hours=8),
-        checked_in_at=now - timedelta(hours=20),
-        checked_out_at=now - timedelta(hours=8),
+        starts_at=worked,
+        ends_at=worked + timedelta(hours=12),
+        checked_in_at=worked,
+        checked_out_at=worked + timedelta(hours=12),
         created_by=coordinator,
     )
+    soon = now + timedelta(minutes=30)
+    for start in (soon, soon + timedelta(days=1)):
+        DeploymentShift.objects.create(
+            deployment=deployment,
+            person=person,
+            starts_at=start,
+            ends_at=start + timedelta(hours=12),
+            created_by=coordinator,
+        )
     return deployment
 
 

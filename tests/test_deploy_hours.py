@@ -28,7 +28,7 @@ from activations.models import (
 from agencies.models import Role
 from network.audit import AuditAction
 from network.models import AuditEvent
-from tests.support import WORLD_MEMBER, error_codes, make_user, refused
+from tests.support import WORLD_MEMBER, error_codes, make_user, open_activation, refused
 
 Kind = ActivationEvent.Kind
 H = datetime.timedelta(hours=1)
@@ -108,6 +108,12 @@ def make_deployment(world, activation=None, *, location="Riverside family assist
 @pytest.fixture
 def deployed(world):
     return make_deployment(world)
+
+
+@pytest.fixture
+def deployed_alone(world):
+    """A deployment of an activation of its own (the world's activation carries the sample deployment too)."""
+    return make_deployment(world, open_activation(world, name="Grain elevator collapse"))
 
 
 def _check_out_everyone(deployment):
@@ -503,12 +509,12 @@ def test_a_demobilise_racing_a_check_in_never_leaves_a_check_in_on_a_demobilised
 
 @pytest.mark.django_db
 def test_the_after_action_summary_counts_the_deployments_in_the_same_two_statements(
-    world, deployed, django_assert_num_queries
+    world, deployed_alone, django_assert_num_queries
 ):
-    deployment, people = deployed
+    deployment, people = deployed_alone
     _check_out_everyone(deployment)
     with django_assert_num_queries(2):
-        summary = selectors.after_action_summary(world.activation)
+        summary = selectors.after_action_summary(deployment.activation)
     part = summary["deployments"]
     assert part["deployments"] == 1
     assert part["people"] == 3  # confirmed: B's two and A's clinician; the offered one never went
@@ -531,12 +537,12 @@ def _numbers_in_deployment_section(page: str) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_a_chiefs_summary_suppresses_small_deployment_counts_and_never_names_anyone(client, world, deployed):
-    deployment, people = deployed
+def test_a_chiefs_summary_suppresses_small_deployment_counts_and_never_names_anyone(client, world, deployed_alone):
+    deployment, people = deployed_alone
     _check_out_everyone(deployment)
-    services.activation_close(actor=world.a[Role.COORDINATOR], activation=world.activation)
+    services.activation_close(actor=world.a[Role.COORDINATOR], activation=deployment.activation)
     client.force_login(world.a[Role.CHIEF])
-    page = client.get(f"/activations/{world.activation.uuid}/summary/").content.decode()
+    page = client.get(f"/activations/{deployment.activation.uuid}/summary/").content.decode()
     values = _numbers_in_deployment_section(page)
     assert len(values) == 5
     # deployments 1, people 3, agencies 2 under the threshold of 5: suppressed; hours with them; shifts 4: too.

@@ -513,6 +513,9 @@ def test_the_crawl_finds_the_forms_and_filters_of_every_area(site):
         "activation_target_supporter_request",
         # Issue 19: demobilising a deployment (from its hours page).
         "deployment_demobilize",
+        # Issue 19: the rotation planner (plan, swap) and the check-in page (a coordinator checking someone in).
+        "deployment_planner",
+        "deployment_site",
     } <= posted
     assert {"deployment_hours", "deployment_ics214", "agency_deployed_people"} <= set(site.pages)
     encounter_form = next(t for t in site.post_targets if t.url_name == "encounter_new")

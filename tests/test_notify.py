@@ -176,7 +176,14 @@ def _checkin_alert(world):
     return {"agency": world.agency_a, "urgent": False, "link": link}, link, "A member would like a call"
 
 
+def _deployment_check_in_overdue(world):
+    link = settings.MUSTER_BASE_URL + reverse("activation_board", kwargs={"activation_uuid": uuid.uuid4()})
+    context = {"count": 2, "location": "North station", "link": link}
+    return context, link, "Deployment: 2 check-ins overdue at North station"
+
+
 SAMPLES = {
+    "deployment_check_in_overdue": _deployment_check_in_overdue,
     "member_request_assigned": _member_request_assigned,
     "member_request_late": _member_request_late,
     "checkin": _checkin,

@@ -107,9 +107,9 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "checkin_token": world.checkin_token,
         "entry_uuid": str(world.resource.uuid),
         "referral_uuid": str(world.referral.uuid),
+        "deployment_uuid": str(world.deployment.uuid),
+        "wellbeing_id": "1",
     }
-    if "deployment_uuid" in route.kwargs:
-        samples["deployment_uuid"] = str(support.deployment_sample(world).uuid)
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
     return {name: samples[name] for name in route.kwargs}
@@ -278,6 +278,12 @@ POLICY = {
     "deployment_demobilize": ("activation", frozenset({COORDINATE})),
     "agency_deployed_people": ("agency", frozenset({Role.COORDINATOR, Role.AGENCY_ADMIN})),
     "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
+    # Issue 19, a deployment on site: the rotation planner is the activation's coordinators'; the check-in page
+    # theirs and the deployed supporter's own (DEPLOYED: a place on this very deployment); a deployed supporter's
+    # own wellbeing check is marked done by their home agency's coordinators only.
+    "deployment_planner": ("activation", frozenset({COORDINATE})),
+    "deployment_site": ("activation", frozenset({COORDINATE, "deployed"})),
+    "deployment_wellbeing_done": ("agency", frozenset({Role.COORDINATOR})),
 }
 
 
