@@ -11,12 +11,14 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from activations.access import granted_codenames
+from activations.access import deployed_places, granted_codenames
 from activations.models import (
     Activation,
     ActivationEvent,
     CalloutResponse,
     ChecklistItem,
+    DeployedSupporter,
+    Deployment,
     OutreachTarget,
     Participation,
     TargetFollowUp,
@@ -42,6 +44,8 @@ def activations_for_user(user) -> QuerySet[Activation]:
     """Activations the user may open: through the grants of their active memberships in active agencies
     (never through a suspended agency), or as a network role. One statement (the grants are a subquery)."""
     visible = Q(pk__in=granted_codenames(user).values("content_object_id"))
+    # A supporter deployed to another agency's activation (issue 19) finds it here too.
+    visible |= Q(pk__in=deployed_places(user).values("deployment__activation_id"))
     for role in network_roles_for(user):
         scope = Q(network_id=role.network_id)
         if role.role == NetworkRole.Role.REGIONAL_COORDINATOR:
@@ -51,9 +55,16 @@ def activations_for_user(user) -> QuerySet[Activation]:
 
 
 def activations_open_for(agency) -> QuerySet[Activation]:
-    """Activations an agency takes part in that still accept encounters (open or demobilized)."""
+    """Activations an agency takes part in that still accept encounters (open or demobilized), and those its
+    supporters are deployed to (confirmed, the deployment under way: issue 19), whose contacts they log at home."""
+    deployed_to = DeployedSupporter.objects.filter(
+        home_agency=agency,
+        status=DeployedSupporter.Status.CONFIRMED,
+        deployment__status__in=[Deployment.Status.REQUESTED, Deployment.Status.ACTIVE],
+    ).values("deployment__activation_id")
+    taking_part = Participation.objects.filter(agency=agency).values("activation_id")
     return (
-        Activation.objects.filter(participations__agency=agency)
+        Activation.objects.filter(Q(pk__in=taking_part) | Q(pk__in=deployed_to))
         .exclude(status=Activation.Status.CLOSED)
         .order_by("-opened_at")
     )
@@ -224,12 +235,19 @@ def _scheduled_open(agency) -> Q:
 _SCHEDULED_RELATED = ("target", "target__activation", "target__assigned_supporter")
 
 
-def scheduled_follow_ups_open(*, agency, supporter=None) -> QuerySet[TargetFollowUp]:
+def scheduled_follow_ups_open(*, agency, supporter=None, include_deployed: bool = False) -> QuerySet[TargetFollowUp]:
     """Open scheduled follow-ups of the members held through `agency` (by `supporter`, when given), by due
-    date."""
+    date.
+
+    Agency-wide (no `supporter`), the members held by the agency's supporters deployed to another agency's
+    activation (`OutreachTarget.via_deployment`) are left out: their home agency sees that they are deployed, not
+    whom they support (issue 19). `include_deployed`: keep them, for what goes to the supporter themself (their
+    morning reminder, their own counts)."""
     qs = TargetFollowUp.objects.filter(_scheduled_open(agency))
     if supporter is not None:
         qs = qs.filter(target__assigned_supporter=supporter)
+    elif not include_deployed:
+        qs = qs.filter(target__via_deployment__isnull=True)
     return qs.select_related(*_SCHEDULED_RELATED).order_by("due_on", "id")
 
 
@@ -359,9 +377,68 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
                 "blocked": blocked,
                 "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
                 "answer": answers[answer] if answer else "Not called out",
+                "deployment": None,
             }
         )
+    _add_deployed(activation, people, loads=loads, target=target, incident_date=incident_date, privilege=privilege)
     return people
+
+
+def _add_deployed(activation, people: list[dict], *, loads, target, incident_date, privilege) -> None:
+    """The confirmed supporters of the activation's deployments under way (issue 19), under their home agency,
+    which need not take part: flagged "deployed (<home agency>)", not called out. The deployment's agreement
+    (joint activation or mutual aid with the lead, checked when it was requested) covers their work for members of
+    any participating agency, so no cross-agency outreach agreement is asked of them. A supporter already listed
+    under their home agency (it takes part too) keeps that row, marked as deployed."""
+    places = list(
+        DeployedSupporter.objects.filter(
+            deployment__activation=activation,
+            deployment__status__in=[Deployment.Status.REQUESTED, Deployment.Status.ACTIVE],
+            status=DeployedSupporter.Status.CONFIRMED,
+            home_agency__status=Agency.Status.ACTIVE,
+        )
+        .select_related("deployment")
+        .order_by("home_agency__name", "supporter__full_name")
+    )
+    if not places:
+        return
+    memberships = {
+        (m.user_id, m.agency_id): m
+        for m in supporting_memberships()
+        .filter(user_id__in=[p.supporter_id for p in places], agency_id__in=[p.home_agency_id for p in places])
+        .select_related("user", "agency", "profile")
+        .prefetch_related("certifications")
+    }
+    listed = {(row["user"].pk, row["agency"].pk): row for row in people}
+    supervisors = set(target.supervisor_ids) if target is not None else set()
+    for place in places:
+        membership = memberships.get((place.supporter_id, place.home_agency_id))
+        if membership is None:  # no longer an active supporter of their home agency
+            continue
+        row = listed.get((place.supporter_id, place.home_agency_id))
+        if row is not None:
+            row["deployment"] = place.deployment
+            continue
+        blocked = readiness_problem(
+            membership,
+            incident_date=incident_date,
+            designation_before_incident=privilege.designation_before_incident,
+            min_training_hours=privilege.min_training_hours,
+        )
+        blocked_code = "supporter_not_ready" if blocked else ""
+        if membership.user_id in supervisors:
+            blocked, blocked_code = "supervises the member (privilege would not hold)", "supporter_supervises"
+        row = {
+            "user": membership.user,
+            "agency": membership.agency,
+            "load": loads.get(membership.user_id, 0),
+            "blocked": blocked,
+            "blocked_code": blocked_code,
+            "answer": f"deployed ({membership.agency.name})",
+            "deployment": place.deployment,
+        }
+        listed[(place.supporter_id, place.home_agency_id)] = row
+        people.append(row)
 
 
 def assignment_candidate(

@@ -51,9 +51,18 @@ from network.selectors import policy_for
 Kind = ActivationEvent.Kind
 
 
-def _event(activation, kind, *, actor=None, agency=None, target=None, detail: str = "") -> None:
+def _event(
+    activation, kind, *, actor=None, agency=None, target=None, detail: str = "", deployment=None, subject=None
+) -> None:
     ActivationEvent.objects.create(
-        activation=activation, kind=kind, actor=actor, agency=agency, target=target, detail=detail[:64]
+        activation=activation,
+        kind=kind,
+        actor=actor,
+        agency=agency,
+        target=target,
+        detail=detail[:64],
+        deployment=deployment,
+        subject=subject,
     )
 
 
@@ -437,7 +446,11 @@ def target_assign(
             raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
         still_assignable = Q(merged_into__isnull=True, possible_duplicate_of__isnull=True)
         updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged & still_assignable).update(
-            assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
+            assigned_supporter=supporter,
+            assigned_agency=candidate["agency"],
+            assigned_at=now,
+            # A supporter deployed here from another agency (issue 19): their home agency's lists leave it out.
+            via_deployment=candidate.get("deployment"),
         )
         if not updated:
             raise ValidationError(

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from activations import selectors, services
+from activations import deploy_requests, selectors, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -41,3 +41,9 @@ def callout_escalate_task(response_id: int, ladder_round: int) -> str:
 @shared_task(**_LADDER)
 def callout_coordinator_text_task(activation_id: int, user_id: int) -> str:
     return services.callout_coordinator_text_send(activation_id=activation_id, user_id=user_id)
+
+
+@shared_task(**_LADDER)
+def deployment_confirm_text_task(person_id: int) -> str:
+    """The neutral text asking an accepted deployed supporter to confirm (activations/deploy_requests.py)."""
+    return deploy_requests.deployment_confirm_text_send(person_id=person_id)

@@ -3,13 +3,18 @@
 
 from django.urls import path
 
-from activations import phone_views, views
+from activations import deploy_request_views, phone_views, views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
+deployment = one + "deployments/<uuid:deployment_uuid>/"
 
 # Opening an activation: from an agency (/a/<agency_slug>/activations/new/) or the network.
-agency_patterns = [path("activations/new/", views.activation_open_for_agency, name="agency_activation_open")]
+agency_patterns = [
+    path("activations/new/", views.activation_open_for_agency, name="agency_activation_open"),
+    # Regional deployment (issue 19): the requests asked of this agency, and its offers.
+    path("deployments/", deploy_request_views.agency_deployment_requests, name="agency_deployment_requests"),
+]
 network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
 
 urlpatterns = [
@@ -27,6 +32,10 @@ urlpatterns = [
     path(member + "follow-ups/<int:follow_up_id>/done/", views.follow_up_done, name="activation_follow_up_done"),
     path(one + "checklist/<int:item_id>/done/", views.checklist_done, name="activation_checklist_done"),
     path(one + "actions/<slug:action>/", views.activation_action, name="activation_action"),
+    # Regional deployment (issue 19, activations/deploy_request_views.py).
+    path(one + "deployments/new/", deploy_request_views.deployment_new, name="deployment_new"),
+    path(deployment, deploy_request_views.deployment_detail, name="deployment_detail"),
+    path(deployment + "confirm/", deploy_request_views.deployment_confirm, name="deployment_confirm"),
 ]
 
 # The text and voice provider's webhooks, at /phone/ (each checks the provider's signature).

@@ -11,8 +11,16 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations import selectors, services
-from activations.access import COORDINATE, SUMMARY, SUPPORT, activation_perms_for, activation_view, with_grants
+from activations import deploy_requests, selectors, services
+from activations.access import (
+    COORDINATE,
+    SUMMARY,
+    SUPPORT,
+    activation_perms_for,
+    activation_view,
+    with_deployed,
+    with_grants,
+)
 from activations.forms import (
     ActivationOpenForm,
     AddAgencyForm,
@@ -97,11 +105,18 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         (
             a,
             a.status == Activation.Status.CLOSED
-            or bool(activation_perms_for(request.user, a, granted=a.granted or []) & {COORDINATE, SUPPORT}),
+            or bool(
+                activation_perms_for(request.user, a, granted=a.granted or [], deployed_as=a.deployed_as)
+                & {COORDINATE, SUPPORT}
+            ),
         )
-        for a in with_grants(selectors.activations_for_user(request.user), request.user)
+        for a in with_deployed(with_grants(selectors.activations_for_user(request.user), request.user), request.user)
     ]
-    return render(request, "activations/list.html", {"rows": rows, **_list_scope(request.user)})
+    # Deployments waiting for the user's own "I'll go" (issue 19).
+    asks = deploy_requests.open_deployment_asks_of(request.user)
+    return render(
+        request, "activations/list.html", {"rows": rows, "deployment_asks": asks, **_list_scope(request.user)}
+    )
 
 
 def _list_scope(user) -> dict:
@@ -177,6 +192,10 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
+    context["deployments"] = deploy_requests.deployments_of(request.activation)
+    context["may_request_deployment"] = request.activation.is_open and deploy_requests.may_request_deployment(
+        request.user, request.activation
+    )
     return render(request, "activations/board.html", context)
 
 
