@@ -91,6 +91,8 @@ class World:
     # In agency A's schema: a referral from the world's encounter to that entry, made by A's coordinator (their
     # follow-up, due in 30 days: the supporter's own follow-ups and reminders stay as they were).
     referral: object = None
+    # A deployment of the activation (issue 19), set by the tests that need one (`deployment_sample`).
+    deployment: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:
         users = self.a if agency.pk == self.agency_a.pk else self.b
@@ -350,6 +352,25 @@ def ready_export(world, directory) -> None:
         file_name="alpha-export.zip",
         size_bytes=22,
     )
+
+
+def deployment_sample(world, **overrides):
+    """A deployment of the world's activation, requested by agency A's coordinator through the real service (agency B
+    is asked: the world's mutual aid): the sample the access matrix, the fuzzer and the query budget use for the
+    deployment URLs. Set on `world.deployment`."""
+    from activations import deploy_requests
+
+    arguments = dict(
+        actor=world.a[Role.COORDINATOR],
+        activation=world.activation,
+        supporters_wanted=4,
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate() + timedelta(days=2),
+        reporting_location="Riverside station 3",
+    )
+    arguments.update(overrides)
+    world.deployment = deploy_requests.deployment_request(**arguments)
+    return world.deployment
 
 
 def signed_pdf(name: str = "signed.pdf") -> SimpleUploadedFile:

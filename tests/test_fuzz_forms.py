@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from agencies.models import Membership, Role, SupporterProfile
 from agencies.roster import imports as roster_import
-from tests.support import agency_url, ready_export
+from tests.support import agency_url, deployment_sample, ready_export
 from tests.test_url_access_matrix import Identity, admitted, all_routes, build_path, identities, sample_kwargs
 
 pytestmark = pytest.mark.django_db
@@ -283,6 +283,7 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
     export_before = getattr(world, "export", None)
     with override_settings(MUSTER_EXPORT_DIR=str(exports)), django_db_blocker.unblock(), transaction.atomic():
         ready_export(world, exports)  # what the access matrix's per-test fixture adds for its sample URLs
+        deployment_sample(world)
         yield crawl(Client(), world)
         transaction.set_rollback(True)
     world.export = export_before
@@ -511,6 +512,9 @@ def test_the_crawl_finds_the_forms_and_filters_of_every_area(site):
         "encounter_refer",
         "referral_detail",
         "activation_target_supporter_request",
+        # Issue 19: the deployment request form and the requester's page (its offers are fuzzed with the offer in
+        # tests/test_deploy_requests.py, where an agency is asked).
+        "deployment_new",
     } <= posted
     encounter_form = next(t for t in site.post_targets if t.url_name == "encounter_new")
     assert {"submission_key", "activation", "co_supporters", "occurred_on"} <= set(encounter_form.fields)

@@ -53,6 +53,7 @@ OVER_BUDGET: dict[str, int] = {}
 def _export_sample(world, settings, tmp_path):
     settings.MUSTER_EXPORT_DIR = str(tmp_path)
     support.ready_export(world, tmp_path)
+    support.deployment_sample(world)
 
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,7 @@ class Identity:
 
 
 COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
+DEPLOYED = "deployed"  # a place on one of the activation's deployments (activations.access): no identity here holds one
 # The grants activation_open gives each role of a participating agency.
 ROLE_GRANTS = {
     Role.COORDINATOR: {COORDINATE, SUPPORT},
@@ -65,6 +66,7 @@ def export_sample(world, settings, tmp_path):
     """A finished offboarding export of agency A, file included, for the export routes."""
     settings.MUSTER_EXPORT_DIR = str(tmp_path)
     support.ready_export(world, tmp_path)
+    support.deployment_sample(world)
 
 
 def identities(world) -> list[Identity]:
@@ -107,6 +109,7 @@ def sample_kwargs(world, route: Route, agency) -> dict[str, str]:
         "checkin_token": world.checkin_token,
         "entry_uuid": str(world.resource.uuid),
         "referral_uuid": str(world.referral.uuid),
+        "deployment_uuid": str(world.deployment.uuid),
     }
     missing = [name for name in route.kwargs if name not in samples]
     assert not missing, f"{route.template}: add a sample value for {missing} to sample_kwargs()"
@@ -268,6 +271,13 @@ POLICY = {
     "activation_target_supporter_request": ("activation", frozenset({COORDINATE})),
     "encounter_refer": ("agency", SUPPORTERS),
     "referral_detail": ("agency", SUPPORTERS | {Role.CLINICIAN}),
+    # Issue 19: regional deployment. The request form is also refused (404) inside the view to a coordinator of a
+    # participating agency other than the lead (tests/test_deploy_requests.py); the deployment page shows a deployed
+    # supporter their own place only; the confirm page is the deployed supporter's alone.
+    "deployment_new": ("activation", frozenset({COORDINATE})),
+    "deployment_detail": ("activation", frozenset({COORDINATE, DEPLOYED})),
+    "deployment_confirm": ("activation", frozenset({DEPLOYED})),
+    "agency_deployment_requests": ("agency", frozenset({Role.COORDINATOR})),
 }
 
 
