@@ -19,9 +19,7 @@ from network.service_errors import add_service_errors, message_service_error
 
 
 def _to_deployment(deployment: Deployment):
-    return redirect(
-        "deployment_detail", activation_uuid=deployment.activation.uuid, deployment_uuid=deployment.uuid
-    )
+    return redirect("deployment_detail", activation_uuid=deployment.activation.uuid, deployment_uuid=deployment.uuid)
 
 
 @never_cache
@@ -124,7 +122,9 @@ def deployment_confirm(request: HttpRequest) -> HttpResponse:
             else:
                 if going:
                     messages.success(request, "Thank you: you are confirmed. Your assignments appear under My part.")
-                    return redirect("deployment_confirm", activation_uuid=activation.uuid, deployment_uuid=deployment.uuid)
+                    return redirect(
+                        "deployment_confirm", activation_uuid=activation.uuid, deployment_uuid=deployment.uuid
+                    )
                 messages.success(request, "Thank you: the requester is told you cannot go.")
                 return redirect("activation_list")
     return render(
@@ -184,10 +184,11 @@ def _agency_post(request: HttpRequest, agency, requests: dict) -> HttpResponse:
         if not form.is_valid():
             raise ValidationError(" ".join(m for errors in form.errors.values() for m in errors))
         offered = form.cleaned_data["supporters"]
-        deploy_requests.offer_make(actor=request.user, deployment=deployment, agency=agency, memberships=offered, request=request)
+        deploy_requests.offer_make(
+            actor=request.user, deployment=deployment, agency=agency, memberships=offered, request=request
+        )
     except ValidationError as error:
         message_service_error(request, error)
     else:
         messages.success(request, f"{len(offered)} supporter{'s' if len(offered) != 1 else ''} offered.")
     return again
-

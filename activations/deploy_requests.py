@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,6 +39,7 @@ from network import channels
 from network.access import network_roles_for
 from network.audit import AuditAction, audit_record
 from network.channels import Channel
+from network.inline import inline_instances, inline_rows
 from network.models import NetworkRole
 from network.notify import notify
 from network.outbox import outbox_enqueue
@@ -228,14 +229,39 @@ def _notify_asked(deployment: Deployment) -> None:
 # --- Reads: the activation's deployments, one deployment, the agency's open requests ----------------------------
 
 
-def deployments_of(activation: Activation) -> list[Deployment]:
-    """The activation's deployments, newest first, each with `.accepted` and `.confirmed` counts (one statement)."""
-    return list(
-        Deployment.objects.filter(activation=activation).annotate(
-            accepted=Count("people", filter=Q(people__status=Person.ACCEPTED)),
-            confirmed=Count("people", filter=Q(people__status=Person.CONFIRMED)),
-        )
+BOARD_FIELDS = ("uuid", "reporting_location", "starts_on", "ends_on", "status", "supporters_wanted")
+
+
+def _counted(deployments: QuerySet[Deployment]) -> QuerySet[Deployment]:
+    return deployments.annotate(
+        accepted=Count("people", filter=Q(people__status=Person.ACCEPTED)),
+        confirmed=Count("people", filter=Q(people__status=Person.CONFIRMED)),
     )
+
+
+def deployments_inline() -> dict:
+    """The activation's deployments with their counts, to read in the activation's own statement
+    (`activation_view(annotate=...)`, network/inline.py): the board lists them at no extra statement."""
+    rows = _counted(Deployment.objects.filter(activation=OuterRef("pk"))).order_by("-requested_at")
+    return {"deployment_rows": inline_rows(rows, *BOARD_FIELDS, "accepted", "confirmed")}
+
+
+def deployments_of(activation: Activation) -> list[dict]:
+    """The activation's deployments, newest first, each a dict of BOARD_FIELDS with `accepted` and `confirmed`
+    counts and `status_label`: read with the activation when it was loaded with `deployments_inline()`."""
+    if hasattr(activation, "deployment_rows"):
+        rows = [dict(row) for row in activation.deployment_rows or ()]
+    else:
+        rows = list(
+            _counted(Deployment.objects.filter(activation=activation)).values(*BOARD_FIELDS, "accepted", "confirmed")
+        )
+    labels = dict(Deployment.Status.choices)
+    for row in rows:
+        for name in ("starts_on", "ends_on"):
+            if isinstance(row[name], str):
+                row[name] = datetime.date.fromisoformat(row[name])
+        row["status_label"] = labels.get(row["status"], row["status"])
+    return rows
 
 
 def discipline_labels(codes) -> list[str]:
@@ -331,6 +357,19 @@ def open_requests_for(agency: Agency) -> QuerySet[Deployment]:
     )
 
 
+PEOPLE_FIELDS = (
+    "id",
+    "offer_id",
+    "deployment_id",
+    "status",
+    "confirmed_at",
+    "supporter_id",
+    "supporter__full_name",
+    "home_agency_id",
+    "home_agency__name",
+)
+
+
 @dataclass
 class OfferView:
     offer: DeploymentOffer
@@ -343,17 +382,18 @@ def deployment_detail(deployment: Deployment) -> dict:
     today = timezone.localdate()
     activation = deployment.activation
     incident_date = timezone.localtime(activation.occurred_at).date()
-    privilege = profile_of(policy_for(activation.network))
+    # Each offer with its people, in one statement (network/inline.py): the page stays within its budget.
+    people_of = DeployedSupporter.objects.filter(offer=OuterRef("pk")).order_by(
+        "home_agency__name", "supporter__full_name", "pk"
+    )
     offers = list(
-        DeploymentOffer.objects.filter(deployment=deployment).select_related("agency", "offered_by").order_by(
-            "offered_at", "pk"
-        )
+        DeploymentOffer.objects.filter(deployment=deployment)
+        .select_related("agency", "offered_by")
+        .annotate(people_rows=inline_rows(people_of, *PEOPLE_FIELDS))
+        .order_by("offered_at", "pk")
     )
-    people = list(
-        DeployedSupporter.objects.filter(deployment=deployment).select_related("supporter", "home_agency").order_by(
-            "home_agency__name", "supporter__full_name"
-        )
-    )
+    people = [p for o in offers for p in inline_instances(DeployedSupporter, o.people_rows)]
+    privilege = profile_of(policy_for(activation.network)) if people else None
     memberships = {
         (m.user_id, m.agency_id): m
         for m in Membership.objects.filter(
@@ -537,12 +577,8 @@ def offer_decide(*, actor, offer: DeploymentOffer, accept: bool, request=None) -
             raise ValidationError("This deployment is no longer under way.", code="not_under_way")
         offer = DeploymentOffer.objects.select_for_update().select_related("agency").get(pk=offer.pk)
         if offer.status != DeploymentOffer.Status.OFFERED:
-            raise ValidationError(
-                f"This offer was {offer.get_status_display().lower()} already.", code="decided"
-            )
-        people = list(
-            DeployedSupporter.objects.filter(offer=offer, status=Person.OFFERED).select_related("supporter")
-        )
+            raise ValidationError(f"This offer was {offer.get_status_display().lower()} already.", code="decided")
+        people = list(DeployedSupporter.objects.filter(offer=offer, status=Person.OFFERED).select_related("supporter"))
         if accept:
             taken = DeployedSupporter.objects.filter(deployment=deployment, status__in=TAKEN).count()
             left = deployment.supporters_wanted - taken

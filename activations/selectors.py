@@ -331,7 +331,13 @@ NOT_A_PARTICIPATING_SUPPORTER = "Choose a peer supporter of a participating agen
 
 def assignable_supporters(activation: Activation, target: OutreachTarget | None = None) -> list[dict]:
     """Supporters of participating agencies with their agency, load and whether they may be assigned
-    (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement)."""
+    (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement).
+
+    With them, the confirmed supporters of the activation's deployments under way (issue 19), under their home
+    agency, which need not take part: flagged "deployed (<home agency>)" (they are not called out) and assignable to
+    the members of any participating agency: the deployment's agreement with the lead (joint activation or mutual
+    aid, checked when it was requested) covers that work, so no cross-agency outreach agreement is asked of them.
+    Their row's `deployment_id` is what `target_assign` records as `OutreachTarget.via_deployment`."""
     outreach_ok = (
         set(agencies_covered_with(target.home_agency, Scope.CROSS_AGENCY_OUTREACH)) if target is not None else None
     )
@@ -340,10 +346,28 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
     incident_date = timezone.localtime(activation.occurred_at).date()
     # Each supporter's callout answer, read with the supporter (a supporter is called out once per activation).
     callout = CalloutResponse.objects.filter(activation=activation, supporter=OuterRef("user_id"))
-    memberships = activation_supporters(activation).annotate(
-        callout_answer=Subquery(callout.values("answer")[:1]),
-        callout_involved=Subquery(callout.values("involved")[:1]),
-        callout_supervises=Subquery(callout.values("supervises_affected")[:1]),
+    # The confirmed supporters of the activation's deployments under way (issue 19), under their home agency, which
+    # need not take part: read in the same statement as the participating agencies' supporters.
+    deployed = DeployedSupporter.objects.filter(
+        deployment__activation=activation,
+        deployment__status__in=[Deployment.Status.REQUESTED, Deployment.Status.ACTIVE],
+        status=DeployedSupporter.Status.CONFIRMED,
+        supporter=OuterRef("user_id"),
+        home_agency=OuterRef("agency_id"),
+    )
+    taking_part = Participation.objects.filter(activation=activation).values("agency_id")
+    memberships = (
+        supporting_memberships()
+        .filter(agency__status=Agency.Status.ACTIVE)
+        .annotate(deployed_via=Subquery(deployed.values("deployment_id")[:1]))
+        .filter(Q(agency__in=taking_part) | Q(deployed_via__isnull=False))
+        .select_related("user", "agency", "profile")
+        .prefetch_related("certifications")
+        .annotate(
+            callout_answer=Subquery(callout.values("answer")[:1]),
+            callout_involved=Subquery(callout.values("involved")[:1]),
+            callout_supervises=Subquery(callout.values("supervises_affected")[:1]),
+        )
     )
     answers = dict(CalloutResponse.Answer.choices)
     # The state privilege profile in force (network/privilege.py): designation before the incident, training hours.
@@ -366,7 +390,12 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
             blocked, blocked_code = "supervises the member (privilege would not hold)", "supporter_supervises"
         elif answer == CalloutResponse.Answer.UNAVAILABLE:
             blocked, blocked_code = "unavailable", "supporter_unavailable"
-        elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
+        elif (
+            not blocked
+            and membership.deployed_via is None
+            and outreach_ok is not None
+            and membership.agency_id not in outreach_ok
+        ):
             blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
             blocked_code = "no_outreach_agreement"
         people.append(
@@ -376,69 +405,18 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
                 "load": loads.get(membership.user_id, 0),
                 "blocked": blocked,
                 "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
-                "answer": answers[answer] if answer else "Not called out",
-                "deployment": None,
+                "answer": answers[answer]
+                if answer
+                else f"deployed ({membership.agency.name})"
+                if membership.deployed_via
+                else "Not called out",
+                # The deployment the supporter works this activation on (issue 19): its agreement with the lead
+                # covers their work for the members of any participating agency, so no cross-agency outreach
+                # agreement is asked of them; target_assign marks the assignment (OutreachTarget.via_deployment).
+                "deployment_id": membership.deployed_via,
             }
         )
-    _add_deployed(activation, people, loads=loads, target=target, incident_date=incident_date, privilege=privilege)
     return people
-
-
-def _add_deployed(activation, people: list[dict], *, loads, target, incident_date, privilege) -> None:
-    """The confirmed supporters of the activation's deployments under way (issue 19), under their home agency,
-    which need not take part: flagged "deployed (<home agency>)", not called out. The deployment's agreement
-    (joint activation or mutual aid with the lead, checked when it was requested) covers their work for members of
-    any participating agency, so no cross-agency outreach agreement is asked of them. A supporter already listed
-    under their home agency (it takes part too) keeps that row, marked as deployed."""
-    places = list(
-        DeployedSupporter.objects.filter(
-            deployment__activation=activation,
-            deployment__status__in=[Deployment.Status.REQUESTED, Deployment.Status.ACTIVE],
-            status=DeployedSupporter.Status.CONFIRMED,
-            home_agency__status=Agency.Status.ACTIVE,
-        )
-        .select_related("deployment")
-        .order_by("home_agency__name", "supporter__full_name")
-    )
-    if not places:
-        return
-    memberships = {
-        (m.user_id, m.agency_id): m
-        for m in supporting_memberships()
-        .filter(user_id__in=[p.supporter_id for p in places], agency_id__in=[p.home_agency_id for p in places])
-        .select_related("user", "agency", "profile")
-        .prefetch_related("certifications")
-    }
-    listed = {(row["user"].pk, row["agency"].pk): row for row in people}
-    supervisors = set(target.supervisor_ids) if target is not None else set()
-    for place in places:
-        membership = memberships.get((place.supporter_id, place.home_agency_id))
-        if membership is None:  # no longer an active supporter of their home agency
-            continue
-        row = listed.get((place.supporter_id, place.home_agency_id))
-        if row is not None:
-            row["deployment"] = place.deployment
-            continue
-        blocked = readiness_problem(
-            membership,
-            incident_date=incident_date,
-            designation_before_incident=privilege.designation_before_incident,
-            min_training_hours=privilege.min_training_hours,
-        )
-        blocked_code = "supporter_not_ready" if blocked else ""
-        if membership.user_id in supervisors:
-            blocked, blocked_code = "supervises the member (privilege would not hold)", "supporter_supervises"
-        row = {
-            "user": membership.user,
-            "agency": membership.agency,
-            "load": loads.get(membership.user_id, 0),
-            "blocked": blocked,
-            "blocked_code": blocked_code,
-            "answer": f"deployed ({membership.agency.name})",
-            "deployment": place.deployment,
-        }
-        listed[(place.supporter_id, place.home_agency_id)] = row
-        people.append(row)
 
 
 def assignment_candidate(

@@ -450,7 +450,7 @@ def target_assign(
             assigned_agency=candidate["agency"],
             assigned_at=now,
             # A supporter deployed here from another agency (issue 19): their home agency's lists leave it out.
-            via_deployment=candidate.get("deployment"),
+            via_deployment_id=candidate.get("deployment_id"),
         )
         if not updated:
             raise ValidationError(

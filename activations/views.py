@@ -181,8 +181,13 @@ def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
     }
 
 
+def _board_inline() -> dict:
+    """What the board reads in the activation's own statement: its checklist and its deployments."""
+    return {**selectors.checklist_inline(), **deploy_requests.deployments_inline()}
+
+
 @never_cache
-@activation_view(COORDINATE, annotate=selectors.checklist_inline)
+@activation_view(COORDINATE, annotate=_board_inline)
 def activation_board(request: HttpRequest) -> HttpResponse:
     context = _board_context(request, joinable=True)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)

@@ -6,7 +6,6 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from activations.deploy_requests import open_deployment_asks_of
 from activations.models import Activation, CalloutResponse
 from activations.selectors import activations_for_user
 from agencies.access import agency_view
@@ -121,10 +120,6 @@ def agency_home(request: HttpRequest) -> HttpResponse:
         context["pending_callouts"] = CalloutResponse.objects.filter(
             supporter=request.user, answer=CalloutResponse.Answer.PENDING, activation__in=open_activations
         ).select_related("activation")
-        if membership.role != Role.CHIEF:  # a deployment waiting for the supporter's own answer (issue 19)
-            context["deployment_asks"] = [
-                p for p in open_deployment_asks_of(request.user) if p.home_agency_id == agency.pk
-            ]
     if membership.role == Role.CLINICIAN:
         context["referral_count"] = encounter_selectors.encounters_visible_to(membership).count()
     if membership.role == Role.AGENCY_ADMIN:
