@@ -14,10 +14,12 @@ from django.views.decorators.http import require_POST
 from activations import deploy_requests, selectors, services
 from activations.access import (
     COORDINATE,
+    DEPLOYED,
     SUMMARY,
     SUPPORT,
     activation_perms_for,
     activation_view,
+    deployed_places,
     with_deployed,
     with_grants,
 )
@@ -107,7 +109,7 @@ def activation_list(request: HttpRequest) -> HttpResponse:
             a.status == Activation.Status.CLOSED
             or bool(
                 activation_perms_for(request.user, a, granted=a.granted or [], deployed_as=a.deployed_as)
-                & {COORDINATE, SUPPORT}
+                & {COORDINATE, SUPPORT, DEPLOYED}
             ),
         )
         for a in with_deployed(with_grants(selectors.activations_for_user(request.user), request.user), request.user)
@@ -139,13 +141,17 @@ def _list_scope(user) -> dict:
     return {"scope": scope, "open_links": open_links}
 
 
-@activation_view(COORDINATE, SUPPORT, SUMMARY)
+@activation_view(COORDINATE, SUPPORT, SUMMARY, DEPLOYED)
 def activation_home(request: HttpRequest) -> HttpResponse:
     held, activation = request.activation_perms, request.activation
     if COORDINATE in held:
         return _to_board(activation)
     if SUPPORT in held:
         return redirect("activation_mine", activation_uuid=activation.uuid)
+    if DEPLOYED in held:  # accepted on a deployment, not yet confirmed (issue 19): their answer first
+        place = deployed_places(request.user).filter(deployment__activation=activation).select_related("deployment")
+        deployment = place.first().deployment
+        return redirect("deployment_confirm", activation_uuid=activation.uuid, deployment_uuid=deployment.uuid)
     if activation.status != Activation.Status.CLOSED:
         raise Http404("Not found.")  # leadership sees an activation's summary once it is closed
     return redirect("activation_summary", activation_uuid=activation.uuid)

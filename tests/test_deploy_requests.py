@@ -371,6 +371,24 @@ def test_hostile_offer_posts_answer_without_a_server_error(world):
         assert client.post(url, data).status_code in (302, 404), data
 
 
+@pytest.mark.django_db
+def test_the_confirm_and_deployment_pages_answer_hostile_path_values_without_a_server_error(world):
+    from django.test import Client
+
+    deployment, _person = _deployed(world, confirm=False)
+    client = Client(raise_request_exception=False)
+    client.force_login(world.b[Role.PEER_SUPPORTER])
+    good = {"activation_uuid": str(world.activation.uuid), "deployment_uuid": str(deployment.uuid)}
+    for name in ("deployment_confirm", "deployment_detail"):
+        assert client.get(reverse(name, kwargs=good)).status_code == 200
+        for key in good:
+            for value in ("00000000-0000-0000-0000-000000000000", str(world.target.uuid), str(uuid.uuid4())):
+                response = client.get(reverse(name, kwargs={**good, key: value}))
+                assert response.status_code == 404, (name, key, value)
+        for data in ({"going": "\x00"}, {"going": ["maybe", "\x00"]}, {"going": "²"}, {}):
+            assert client.post(reverse(name, kwargs=good), data).status_code in (200, 302, 404), (name, data)
+
+
 # --- 4. Accept or decline ----------------------------------------------------------------------------------------
 
 
@@ -461,8 +479,10 @@ def test_an_accepted_supporter_with_a_confirmed_mobile_gets_a_neutral_text(world
 def test_the_supporter_confirms_on_the_phone_page_and_a_double_tap_changes_nothing(client, world):
     deployment, person = _deployed(world, confirm=False)
     client.force_login(world.b[Role.PEER_SUPPORTER])
-    # They find it on the activation list.
+    # They find it on the activation list, and the activation's own link leads to the answer.
     assert _url("deployment_confirm", deployment) in client.get(reverse("activation_list")).content.decode()
+    home = client.get(reverse("activation_home", kwargs={"activation_uuid": world.activation.uuid}))
+    assert home["Location"] == _url("deployment_confirm", deployment)
     page = client.get(_url("deployment_confirm", deployment)).content.decode()
     assert "I'll go" in page and "I can't go" in page
     for _ in range(2):

@@ -575,7 +575,12 @@ def test_no_url_answers_a_server_error_whatever_its_path_arguments(site, world):
         if not route.kwargs:
             continue
         rule = route.callback.access_rule
-        identity = next(i for i in identities(world) if admitted(rule, i, world.agency_a))
+        identity = next((i for i in identities(world) if admitted(rule, i, world.agency_a)), None)
+        if identity is None:
+            # Only a deployed supporter (issue 19) reaches the confirm page, and no identity here holds a place:
+            # tests/test_deploy_requests.py fuzzes its path as one.
+            assert route.name == "deployment_confirm", f"{route.name}: no identity is admitted"
+            continue
         samples = sample_kwargs(world, route, world.agency_a)
         strategy = st.fixed_dictionaries({name: st.one_of(st.just(value), values) for name, value in samples.items()})
         explicit = [dict.fromkeys(samples, value) for value in EXPLICIT]

@@ -224,7 +224,7 @@ POLICY = {
     "network_snapshot_run": ("network", STATE),
     "network_activation_open": ("network", NETWORK),
     "activation_list": ("authenticated",),
-    "activation_home": ("activation", frozenset({COORDINATE, SUPPORT, SUMMARY})),
+    "activation_home": ("activation", frozenset({COORDINATE, SUPPORT, SUMMARY, DEPLOYED})),
     "activation_board": ("activation", frozenset({COORDINATE})),
     "activation_board_live": ("activation", frozenset({COORDINATE})),
     "activation_summary": ("activation", frozenset({COORDINATE, SUMMARY})),
