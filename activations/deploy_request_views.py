@@ -140,17 +140,17 @@ def agency_deployment_requests(request: HttpRequest) -> HttpResponse:
     """The open deployment requests asked of this agency, each with its offer form (or the agency's open offer,
     which it may withdraw). Any other deployment answers 404."""
     agency = request.tenant
-    requests = list(deploy_requests.open_requests_for(agency))
+    asking = list(deploy_requests.open_requests_for(agency))
     if request.method == "POST":
-        return _agency_post(request, agency, {str(d.uuid): d for d in requests})
+        return _agency_post(request, agency, {str(d.uuid): d for d in asking})
     offers = {
         (o.deployment_id): o
         for o in DeploymentOffer.objects.filter(
-            deployment__in=requests, agency=agency, status=DeploymentOffer.Status.OFFERED
+            deployment__in=asking, agency=agency, status=DeploymentOffer.Status.OFFERED
         ).prefetch_related("people__supporter")
     }
     rows = []
-    for deployment in requests:
+    for deployment in asking:
         deployment.discipline_labels = deploy_requests.discipline_labels(deployment.disciplines)
         offer = offers.get(deployment.pk)
         rows.append(
@@ -163,8 +163,9 @@ def agency_deployment_requests(request: HttpRequest) -> HttpResponse:
     return render(request, "deployments/agency_requests.html", {"agency": agency, "rows": rows})
 
 
-def _agency_post(request: HttpRequest, agency, requests: dict) -> HttpResponse:
-    deployment = requests.get(request.POST.get("deployment", ""))
+def _agency_post(request: HttpRequest, agency, asking: dict) -> HttpResponse:
+    """`asking`: the deployments asking this agency, by uuid; any other answers 404."""
+    deployment = asking.get(request.POST.get("deployment", ""))
     if deployment is None:
         raise Http404("Not found.")
     again = redirect("agency_deployment_requests", agency_slug=agency.slug)

@@ -327,7 +327,7 @@ def offer_candidates(deployment: Deployment, agency: Agency) -> list[dict]:
         if not blocked and membership.user_id in involved:
             blocked = "witness or party to the incident"
         if not blocked and membership.user_id in holding:
-            blocked = "already offered to this deployment"
+            blocked = "already holds a place on this deployment"
         if not blocked:
             blocked = _matches(deployment, membership, today)
         profile = getattr(membership, "profile", None)
