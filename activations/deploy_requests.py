@@ -27,7 +27,9 @@ from activations.models import (
     DeployedSupporter,
     Deployment,
     DeploymentOffer,
+    OutreachTarget,
 )
+from activations.selectors import FINAL_STATUSES
 from activations.services import _event, _require, _spend
 from agencies.access import membership_for
 from agencies.models import Agency, CertificationKind, Discipline, Membership, Role
@@ -708,5 +710,31 @@ def deployment_answer(*, actor, person: DeployedSupporter, going: bool, via: str
             action=AuditAction.DEPLOYMENT_ANSWERED, actor=actor, agency=person.home_agency, obj=person, request=request
         )
         if not going:
+            _assignments_return(person, actor=actor)
             _notify_requester(deployment, "declined", agency=person.home_agency)
     return person
+
+
+def _assignments_return(person: DeployedSupporter, *, actor) -> None:
+    """A supporter who drops out after confirming no longer works the activation: the members they held through the
+    deployment go back to the board, unassigned (a timeline event each, naming no one)."""
+    deployment = person.deployment
+    held = list(
+        OutreachTarget.objects.select_for_update()
+        .filter(via_deployment=deployment, assigned_supporter_id=person.supporter_id, merged_into__isnull=True)
+        .exclude(status__in=FINAL_STATUSES)
+        .order_by("pk")
+    )
+    for target in held:
+        OutreachTarget.objects.filter(pk=target.pk).update(
+            assigned_supporter=None, assigned_agency=None, assigned_at=None, via_deployment=None
+        )
+        _event(
+            deployment.activation,
+            Kind.ASSIGNMENT_RETURNED,
+            actor=actor,
+            agency=person.home_agency,
+            target=target,
+            deployment=deployment,
+            detail="deployment-declined",
+        )

@@ -547,6 +547,20 @@ def test_a_confirmed_deployed_supporter_is_assignable_flagged_and_the_assignment
 
 
 @pytest.mark.django_db
+def test_a_supporter_who_drops_out_after_confirming_gives_their_members_back_to_the_board(world):
+    deployment, person, target = _assign_deployed(world)
+    activation_services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=target, supporter=person.supporter, expected_supporter_id=None
+    )
+    deploy_requests.deployment_answer(actor=person.supporter, person=person, going=False)
+    target.refresh_from_db()
+    assert target.assigned_supporter is None and target.via_deployment is None
+    event = world.activation.events.get(kind=Kind.ASSIGNMENT_RETURNED, target=target)
+    assert event.deployment == deployment and event.detail == "deployment-declined"
+    assert person.supporter not in {r["user"] for r in selectors.assignable_supporters(world.activation, target)}
+
+
+@pytest.mark.django_db
 def test_an_accepted_but_unconfirmed_supporter_is_not_assignable(world):
     _deployment, person = _deployed(world, confirm=False)
     assert person.supporter not in {r["user"] for r in selectors.assignable_supporters(world.activation)}
