@@ -640,6 +640,27 @@ def test_the_home_coordinators_follow_ups_page_names_no_deployment_member_with_a
     assert own.count("-day follow-up · activation") == 2 and "Warehouse fire" in own
 
 
+@pytest.mark.django_db
+def test_the_deployed_supporter_is_reminded_and_their_home_coordinators_are_not_told(
+    world, django_capture_on_commit_callbacks
+):
+    from encounters import maintenance
+
+    type(world.activation).objects.filter(pk=world.activation.pk).update(follow_up_days=[1, 30])
+    world.activation.refresh_from_db()
+    _deployment, person, target = _assign_deployed(world)
+    activation_services.target_assign(
+        actor=world.a[Role.COORDINATOR], target=target, supporter=person.supporter, expected_supporter_id=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        # The day-1 follow-up falls due (reminded); two days later it is overdue (home coordinators not told).
+        maintenance.follow_up_reminders_send(agency=world.agency_b, today=TODAY())
+        maintenance.follow_up_reminders_send(agency=world.agency_b, today=TODAY() + datetime.timedelta(days=3))
+    reminded = [m for m in mail.outbox if m.to == [person.supporter.email]]
+    assert len(reminded) == 1 and "follow-up due" in reminded[0].subject
+    assert not [m for m in mail.outbox if world.b[Role.COORDINATOR].email in m.to]
+
+
 # --- 7. Concurrency: two real transactions --------------------------------------------------------------------
 
 
