@@ -411,7 +411,7 @@ def board_deployments_inline() -> dict:
     ).order_by("starts_at", "pk")
     ended = DeployedSupporter.objects.filter(under_way, status__in=ENDED).order_by("home_agency__name", "pk")
     return {
-        "deployment_rows": inline_rows(deployments, *DEPLOYMENT_FIELDS),
+        "site_deployment_rows": inline_rows(deployments, *DEPLOYMENT_FIELDS),
         "deployment_shift_rows": _rows_with_names(shifts, (*SHIFT_FIELDS, "deployment_id"), "person__"),
         "deployment_ended_rows": _rows_with_names(ended, PERSON_FIELDS, ""),
     }
@@ -427,12 +427,12 @@ def board_deployments(activation) -> list[dict]:
     """For each deployment under way: who is on site now (since when), who is due (a shift within 2 h, no
     check-in), who is overdue to check in, and who has been released or demobilised. Read with the activation when
     it was loaded with `board_deployments_inline()`, else in one statement here."""
-    if not hasattr(activation, "deployment_rows"):
+    if not hasattr(activation, "site_deployment_rows"):
         activation = type(activation).objects.annotate(**board_deployments_inline()).get(pk=activation.pk)
     now = timezone.now()
     sections = {
         d.pk: {"deployment": d, "on_site": [], "due": [], "overdue": [], "ended": []}
-        for d in inline_instances(Deployment, activation.deployment_rows)
+        for d in inline_instances(Deployment, activation.site_deployment_rows)
     }
     shift_fields = (*SHIFT_FIELDS, "deployment_id")
     for shift, (who, home) in _named(DeploymentShift, activation.deployment_shift_rows, shift_fields):

@@ -23,7 +23,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from activations.access import granted_codenames
+from activations.access import deployed_places, granted_codenames
 from activations.models import (
     Activation,
     ActivationEvent,
@@ -57,6 +57,8 @@ def activations_for_user(user) -> QuerySet[Activation]:
     """Activations the user may open: through the grants of their active memberships in active agencies
     (never through a suspended agency), or as a network role. One statement (the grants are a subquery)."""
     visible = Q(pk__in=granted_codenames(user).values("content_object_id"))
+    # A supporter deployed to another agency's activation (issue 19) finds it here too.
+    visible |= Q(pk__in=deployed_places(user).values("deployment__activation_id"))
     for role in network_roles_for(user):
         scope = Q(network_id=role.network_id)
         if role.role == NetworkRole.Role.REGIONAL_COORDINATOR:
@@ -66,9 +68,16 @@ def activations_for_user(user) -> QuerySet[Activation]:
 
 
 def activations_open_for(agency) -> QuerySet[Activation]:
-    """Activations an agency takes part in that still accept encounters (open or demobilized)."""
+    """Activations an agency takes part in that still accept encounters (open or demobilized), and those its
+    supporters are deployed to (confirmed, the deployment under way: issue 19), whose contacts they log at home."""
+    deployed_to = DeployedSupporter.objects.filter(
+        home_agency=agency,
+        status=DeployedSupporter.Status.CONFIRMED,
+        deployment__status__in=[Deployment.Status.REQUESTED, Deployment.Status.ACTIVE],
+    ).values("deployment__activation_id")
+    taking_part = Participation.objects.filter(agency=agency).values("activation_id")
     return (
-        Activation.objects.filter(participations__agency=agency)
+        Activation.objects.filter(Q(pk__in=taking_part) | Q(pk__in=deployed_to))
         .exclude(status=Activation.Status.CLOSED)
         .order_by("-opened_at")
     )
@@ -239,12 +248,19 @@ def _scheduled_open(agency) -> Q:
 _SCHEDULED_RELATED = ("target", "target__activation", "target__assigned_supporter")
 
 
-def scheduled_follow_ups_open(*, agency, supporter=None) -> QuerySet[TargetFollowUp]:
+def scheduled_follow_ups_open(*, agency, supporter=None, include_deployed: bool = False) -> QuerySet[TargetFollowUp]:
     """Open scheduled follow-ups of the members held through `agency` (by `supporter`, when given), by due
-    date."""
+    date.
+
+    Agency-wide (no `supporter`), the members held by the agency's supporters deployed to another agency's
+    activation (`OutreachTarget.via_deployment`) are left out: their home agency sees that they are deployed, not
+    whom they support (issue 19). `include_deployed`: keep them, for what goes to the supporter themself (their
+    morning reminder, their own counts)."""
     qs = TargetFollowUp.objects.filter(_scheduled_open(agency))
     if supporter is not None:
         qs = qs.filter(target__assigned_supporter=supporter)
+    elif not include_deployed:
+        qs = qs.filter(target__via_deployment__isnull=True)
     return qs.select_related(*_SCHEDULED_RELATED).order_by("due_on", "id")
 
 
@@ -328,7 +344,13 @@ NOT_A_PARTICIPATING_SUPPORTER = "Choose a peer supporter of a participating agen
 
 def assignable_supporters(activation: Activation, target: OutreachTarget | None = None) -> list[dict]:
     """Supporters of participating agencies with their agency, load and whether they may be assigned
-    (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement)."""
+    (to `target` when given: a supporter of another agency needs a cross-agency outreach agreement).
+
+    With them, the confirmed supporters of the activation's deployments under way (issue 19), under their home
+    agency, which need not take part: flagged "deployed (<home agency>)" (they are not called out) and assignable to
+    the members of any participating agency: the deployment's agreement with the lead (joint activation or mutual
+    aid, checked when it was requested) covers that work, so no cross-agency outreach agreement is asked of them.
+    Their row's `deployment_id` is what `target_assign` records as `OutreachTarget.via_deployment`."""
     outreach_ok = (
         set(agencies_covered_with(target.home_agency, Scope.CROSS_AGENCY_OUTREACH)) if target is not None else None
     )
@@ -337,10 +359,28 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
     incident_date = timezone.localtime(activation.occurred_at).date()
     # Each supporter's callout answer, read with the supporter (a supporter is called out once per activation).
     callout = CalloutResponse.objects.filter(activation=activation, supporter=OuterRef("user_id"))
-    memberships = activation_supporters(activation).annotate(
-        callout_answer=Subquery(callout.values("answer")[:1]),
-        callout_involved=Subquery(callout.values("involved")[:1]),
-        callout_supervises=Subquery(callout.values("supervises_affected")[:1]),
+    # The confirmed supporters of the activation's deployments under way (issue 19), under their home agency, which
+    # need not take part: read in the same statement as the participating agencies' supporters.
+    deployed = DeployedSupporter.objects.filter(
+        deployment__activation=activation,
+        deployment__status__in=[Deployment.Status.REQUESTED, Deployment.Status.ACTIVE],
+        status=DeployedSupporter.Status.CONFIRMED,
+        supporter=OuterRef("user_id"),
+        home_agency=OuterRef("agency_id"),
+    )
+    taking_part = Participation.objects.filter(activation=activation).values("agency_id")
+    memberships = (
+        supporting_memberships()
+        .filter(agency__status=Agency.Status.ACTIVE)
+        .annotate(deployed_via=Subquery(deployed.values("deployment_id")[:1]))
+        .filter(Q(agency__in=taking_part) | Q(deployed_via__isnull=False))
+        .select_related("user", "agency", "profile")
+        .prefetch_related("certifications")
+        .annotate(
+            callout_answer=Subquery(callout.values("answer")[:1]),
+            callout_involved=Subquery(callout.values("involved")[:1]),
+            callout_supervises=Subquery(callout.values("supervises_affected")[:1]),
+        )
     )
     answers = dict(CalloutResponse.Answer.choices)
     # The state privilege profile in force (network/privilege.py): designation before the incident, training hours.
@@ -363,7 +403,12 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
             blocked, blocked_code = "supervises the member (privilege would not hold)", "supporter_supervises"
         elif answer == CalloutResponse.Answer.UNAVAILABLE:
             blocked, blocked_code = "unavailable", "supporter_unavailable"
-        elif not blocked and outreach_ok is not None and membership.agency_id not in outreach_ok:
+        elif (
+            not blocked
+            and membership.deployed_via is None
+            and outreach_ok is not None
+            and membership.agency_id not in outreach_ok
+        ):
             blocked = f"no cross-agency outreach agreement with {target.home_agency.name}"
             blocked_code = "no_outreach_agreement"
         people.append(
@@ -373,7 +418,15 @@ def assignable_supporters(activation: Activation, target: OutreachTarget | None 
                 "load": loads.get(membership.user_id, 0),
                 "blocked": blocked,
                 "blocked_code": blocked_code,  # the ValidationError code target_assign refuses with
-                "answer": answers[answer] if answer else "Not called out",
+                "answer": answers[answer]
+                if answer
+                else f"deployed ({membership.agency.name})"
+                if membership.deployed_via
+                else "Not called out",
+                # The deployment the supporter works this activation on (issue 19): its agreement with the lead
+                # covers their work for the members of any participating agency, so no cross-agency outreach
+                # agreement is asked of them; target_assign marks the assignment (OutreachTarget.via_deployment).
+                "deployment_id": membership.deployed_via,
             }
         )
     return people

@@ -446,7 +446,11 @@ def target_assign(
             raise ValidationError(NOT_A_PARTICIPATING_SUPPORTER, code="not_a_participating_supporter")
         still_assignable = Q(merged_into__isnull=True, possible_duplicate_of__isnull=True)
         updated = OutreachTarget.objects.filter(Q(pk=target.pk) & unchanged & still_assignable).update(
-            assigned_supporter=supporter, assigned_agency=candidate["agency"], assigned_at=now
+            assigned_supporter=supporter,
+            assigned_agency=candidate["agency"],
+            assigned_at=now,
+            # A supporter deployed here from another agency (issue 19): their home agency's lists leave it out.
+            via_deployment_id=candidate.get("deployment_id"),
         )
         if not updated:
             raise ValidationError(

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from activations import deploy_site, selectors, services
+from activations import deploy_requests, deploy_site, selectors, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -47,3 +47,9 @@ def callout_coordinator_text_task(activation_id: int, user_id: int) -> str:
 def deployment_check_ins_overdue_task() -> int:
     """Beat, every five minutes: tell the coordinators once of each deployed supporter overdue to check in."""
     return deploy_site.check_ins_overdue_escalate()
+
+
+@shared_task(**_LADDER)
+def deployment_confirm_text_task(person_id: int) -> str:
+    """The neutral text asking an accepted deployed supporter to confirm (activations/deploy_requests.py)."""
+    return deploy_requests.deployment_confirm_text_send(person_id=person_id)

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from activations import deploy_hours_views, deploy_site_views, phone_views, views
+from activations import deploy_hours_views, deploy_request_views, deploy_site_views, phone_views, views
 
 one = "<uuid:activation_uuid>/"
 member = one + "members/<uuid:target_uuid>/"
@@ -20,6 +20,8 @@ agency_patterns = [
         deploy_site_views.wellbeing_done,
         name="deployment_wellbeing_done",
     ),
+    # Regional deployment (issue 19): the requests asked of this agency, and its offers.
+    path("deployments/", deploy_request_views.agency_deployment_requests, name="agency_deployment_requests"),
 ]
 network_patterns = [path("activations/new/", views.activation_open_for_network, name="network_activation_open")]
 
@@ -46,6 +48,10 @@ urlpatterns = [
     # A deployment on site (issue 19): the rotation planner, check-in and check-out.
     path(deployment + "planner/", deploy_site_views.deployment_planner, name="deployment_planner"),
     path(deployment + "site/", deploy_site_views.deployment_site, name="deployment_site"),
+    # Regional deployment (issue 19, activations/deploy_request_views.py).
+    path(one + "deployments/new/", deploy_request_views.deployment_new, name="deployment_new"),
+    path(deployment, deploy_request_views.deployment_detail, name="deployment_detail"),
+    path(deployment + "confirm/", deploy_request_views.deployment_confirm, name="deployment_confirm"),
 ]
 
 # The text and voice provider's webhooks, at /phone/ (each checks the provider's signature).

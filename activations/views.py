@@ -11,13 +11,15 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations import deploy_site, selectors, services
+from activations import deploy_requests, deploy_site, selectors, services
 from activations.access import (
     COORDINATE,
+    DEPLOYED,
     SUMMARY,
     SUPPORT,
     activation_perms_for,
     activation_view,
+    deployed_places,
     with_deployed,
     with_grants,
 )
@@ -107,12 +109,16 @@ def activation_list(request: HttpRequest) -> HttpResponse:
             a.status == Activation.Status.CLOSED
             or bool(
                 activation_perms_for(request.user, a, granted=a.granted or [], deployed_as=a.deployed_as)
-                & {COORDINATE, SUPPORT}
+                & {COORDINATE, SUPPORT, DEPLOYED}
             ),
         )
         for a in with_deployed(with_grants(selectors.activations_for_user(request.user), request.user), request.user)
     ]
-    return render(request, "activations/list.html", {"rows": rows, **_list_scope(request.user)})
+    # Deployments waiting for the user's own "I'll go" (issue 19).
+    asks = deploy_requests.open_deployment_asks_of(request.user)
+    return render(
+        request, "activations/list.html", {"rows": rows, "deployment_asks": asks, **_list_scope(request.user)}
+    )
 
 
 def _list_scope(user) -> dict:
@@ -135,13 +141,17 @@ def _list_scope(user) -> dict:
     return {"scope": scope, "open_links": open_links}
 
 
-@activation_view(COORDINATE, SUPPORT, SUMMARY)
+@activation_view(COORDINATE, SUPPORT, SUMMARY, DEPLOYED)
 def activation_home(request: HttpRequest) -> HttpResponse:
     held, activation = request.activation_perms, request.activation
     if COORDINATE in held:
         return _to_board(activation)
     if SUPPORT in held:
         return redirect("activation_mine", activation_uuid=activation.uuid)
+    if DEPLOYED in held:  # accepted on a deployment, not yet confirmed (issue 19): their answer first
+        place = deployed_places(request.user).filter(deployment__activation=activation).select_related("deployment")
+        deployment = place.first().deployment
+        return redirect("deployment_confirm", activation_uuid=activation.uuid, deployment_uuid=deployment.uuid)
     if activation.status != Activation.Status.CLOSED:
         raise Http404("Not found.")  # leadership sees an activation's summary once it is closed
     return redirect("activation_summary", activation_uuid=activation.uuid)
@@ -178,8 +188,13 @@ def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
 
 
 def _board_inline() -> dict:
-    """The checklist and the deployments under way, in the activation's own statement."""
-    return {**selectors.checklist_inline(), **deploy_site.board_deployments_inline()}
+    """What the board reads in the activation's own statement: its checklist, its deployments, and who is on site,
+    due or overdue on those under way."""
+    return {
+        **selectors.checklist_inline(),
+        **deploy_requests.deployments_inline(),
+        **deploy_site.board_deployments_inline(),
+    }
 
 
 @never_cache
@@ -193,7 +208,11 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
-    context["deployments"] = deploy_site.board_deployments(request.activation)
+    context["deployments"] = deploy_requests.deployments_of(request.activation)
+    context["site_deployments"] = deploy_site.board_deployments(request.activation)
+    context["may_request_deployment"] = request.activation.is_open and deploy_requests.may_request_deployment(
+        request.user, request.activation
+    )
     return render(request, "activations/board.html", context)
 
 

@@ -54,7 +54,8 @@ def follow_up_reminders_send(*, agency: Agency, today: datetime.date | None = No
             audit_record(action=AuditAction.FOLLOWUP_REMINDED, agency=agency, obj=follow_up)
             _remind(follow_up.owner, follow_up.due_on, agency, link)
         reminded += 1
-    scheduled_soon = activation_selectors.scheduled_follow_ups_open(agency=agency).filter(
+    # The reminder goes to the supporter themself: members they hold on a deployment included (issue 19).
+    scheduled_soon = activation_selectors.scheduled_follow_ups_open(agency=agency, include_deployed=True).filter(
         reminded_at__isnull=True, due_on__gte=today, due_on__lte=horizon
     )
     for scheduled in scheduled_soon:

@@ -144,13 +144,17 @@ def follow_up_counts_of_supporter(membership: Membership, *, team: bool = False)
     today = timezone.localdate()
     late = Q(due_on__lt=today)
 
-    def counts(mine: Q) -> dict:
+    def counts(mine: Q, team_only: Q | None = None) -> dict:
         wanted = {"open": Count("pk", filter=mine), "overdue": Count("pk", filter=mine & late)}
-        return wanted | ({"team_overdue": Count("pk", filter=late)} if team else {})
+        team_late = late & team_only if team_only is not None else late
+        return wanted | ({"team_overdue": Count("pk", filter=team_late)} if team else {})
 
     own = FollowUp.objects.filter(status=FollowUp.Status.OPEN).aggregate(**counts(Q(owner_id=membership.user_id)))
-    scheduled = activation_selectors.scheduled_follow_ups_open(agency=membership.agency).aggregate(
-        **counts(Q(target__assigned_supporter_id=membership.user_id))
+    # The supporter's own counts keep the members they hold on a deployment (issue 19); the team's do not.
+    scheduled = activation_selectors.scheduled_follow_ups_open(
+        agency=membership.agency, include_deployed=True
+    ).aggregate(
+        **counts(Q(target__assigned_supporter_id=membership.user_id), team_only=Q(target__via_deployment__isnull=True))
     )
     return {name: own[name] + scheduled[name] for name in own}
 

@@ -91,7 +91,7 @@ class World:
     # In agency A's schema: a referral from the world's encounter to that entry, made by A's coordinator (their
     # follow-up, due in 30 days: the supporter's own follow-ups and reminders stay as they were).
     referral: object = None
-    # Issue 19: a deployment of the activation under way, one of B's supporters confirmed, with two shifts.
+    # Issue 19: a deployment of the activation under way (`deployment_sample`): one of B's supporters confirmed.
     deployment: object = None
 
     def membership(self, agency: Agency, role: str) -> Membership:

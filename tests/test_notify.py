@@ -182,8 +182,55 @@ def _deployment_check_in_overdue(world):
     return context, link, "Deployment: 2 check-ins overdue at North station"
 
 
+def _deployment_request(world):
+    link = settings.MUSTER_BASE_URL + reverse("agency_deployment_requests", kwargs={"agency_slug": world.agency_b.slug})
+    context = {
+        "lead": "Alpha Fire",
+        "operational_name": "Route 9 bus crash",
+        "starts_on": datetime.date(2026, 3, 6),
+        "ends_on": datetime.date(2026, 3, 8),
+        "location": "Station 3",
+        "wanted": 4,
+        "link": link,
+    }
+    return context, link, "Deployment request: Alpha Fire asks for 4 peer supporters"
+
+
+def _deployment_news(world):
+    link = settings.MUSTER_BASE_URL + reverse(
+        "deployment_detail", kwargs={"activation_uuid": uuid.uuid4(), "deployment_uuid": uuid.uuid4()}
+    )
+    context = {
+        "what": "offered",
+        "agency": "Bravo Police",
+        "count": 2,
+        "operational_name": "Route 9 bus crash",
+        "starts_on": datetime.date(2026, 3, 6),
+        "link": link,
+    }
+    return context, link, "Deployment: Bravo Police offered 2 supporters"
+
+
+def _deployment_confirm(world):
+    link = settings.MUSTER_BASE_URL + reverse(
+        "deployment_confirm", kwargs={"activation_uuid": uuid.uuid4(), "deployment_uuid": uuid.uuid4()}
+    )
+    context = {
+        "lead": "Alpha Fire",
+        "operational_name": "Route 9 bus crash",
+        "starts_on": datetime.date(2026, 3, 6),
+        "ends_on": datetime.date(2026, 3, 8),
+        "location": "Station 3",
+        "link": link,
+    }
+    return context, link, "Please confirm your deployment with Alpha Fire"
+
+
 SAMPLES = {
     "deployment_check_in_overdue": _deployment_check_in_overdue,
+    "deployment_request": _deployment_request,
+    "deployment_news": _deployment_news,
+    "deployment_confirm": _deployment_confirm,
     "member_request_assigned": _member_request_assigned,
     "member_request_late": _member_request_late,
     "checkin": _checkin,

@@ -51,6 +51,7 @@ class Identity:
 
 
 COORDINATE, SUPPORT, SUMMARY = "coordinate_activation", "support_activation", "view_activation_summary"
+DEPLOYED = "deployed"  # a place on one of the activation's deployments (activations.access): no identity here holds one
 # The grants activation_open gives each role of a participating agency.
 ROLE_GRANTS = {
     Role.COORDINATOR: {COORDINATE, SUPPORT},
@@ -223,7 +224,7 @@ POLICY = {
     "network_snapshot_run": ("network", STATE),
     "network_activation_open": ("network", NETWORK),
     "activation_list": ("authenticated",),
-    "activation_home": ("activation", frozenset({COORDINATE, SUPPORT, SUMMARY})),
+    "activation_home": ("activation", frozenset({COORDINATE, SUPPORT, SUMMARY, DEPLOYED})),
     "activation_board": ("activation", frozenset({COORDINATE})),
     "activation_board_live": ("activation", frozenset({COORDINATE})),
     "activation_summary": ("activation", frozenset({COORDINATE, SUMMARY})),
@@ -284,6 +285,13 @@ POLICY = {
     "deployment_planner": ("activation", frozenset({COORDINATE})),
     "deployment_site": ("activation", frozenset({COORDINATE, "deployed"})),
     "deployment_wellbeing_done": ("agency", frozenset({Role.COORDINATOR})),
+    # Issue 19: regional deployment. The request form is also refused (404) inside the view to a coordinator of a
+    # participating agency other than the lead (tests/test_deploy_requests.py); the deployment page shows a deployed
+    # supporter their own place only; the confirm page is the deployed supporter's alone.
+    "deployment_new": ("activation", frozenset({COORDINATE})),
+    "deployment_detail": ("activation", frozenset({COORDINATE, DEPLOYED})),
+    "deployment_confirm": ("activation", frozenset({DEPLOYED})),
+    "agency_deployment_requests": ("agency", frozenset({Role.COORDINATOR})),
 }
 
 
