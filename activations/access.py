@@ -136,6 +136,7 @@ def deployment_view(*perms: str, annotate: Callable[[], dict] | None = None) -> 
             deployment = Deployment.objects.filter(activation=request.activation, uuid=deployment_uuid).first()
             if deployment is None:
                 raise Http404("Not found.")
+            deployment.activation = request.activation  # read once, with the user's rights on it
             place = None
             if DEPLOYED in request.activation_perms:
                 place = (

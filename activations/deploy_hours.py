@@ -18,7 +18,7 @@ from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterR
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from activations.access import COORDINATE, activation_perms_for
+from activations.deploy_requests import may_request_deployment
 from activations.models import (
     Activation,
     ActivationEvent,
@@ -30,11 +30,8 @@ from activations.models import (
 )
 from activations.selectors import FINAL_STATUSES
 from activations.services import NO_RIGHTS, _event
-from agencies.access import membership_for
-from agencies.models import Agency, Role
-from network.access import network_roles_for
+from agencies.models import Agency
 from network.audit import AuditAction, audit_record
-from network.models import NetworkRole
 
 Kind = ActivationEvent.Kind
 HOUR = datetime.timedelta(hours=1)
@@ -276,22 +273,6 @@ def ics214_of(deployment: Deployment) -> Ics214:
 # --- Demobilisation ----------------------------------------------------------------------------------------------
 
 
-def may_demobilize(user, activation: Activation, *, perms: set[str] | None = None) -> bool:
-    """The lead agency's coordinators, the lead region's regional coordinator and the state admin (the people who
-    may request a deployment): a coordinator of another participating agency may not end it. `perms`: the user's
-    rights in the activation when the caller has read them (a page's `request.activation_perms`)."""
-    if perms is None:
-        perms = activation_perms_for(user, activation)
-    if COORDINATE not in perms:
-        return False
-    for role in network_roles_for(user):
-        if role.network_id == activation.network_id and (
-            role.role == NetworkRole.Role.STATE_ADMIN or role.region_id == activation.lead_agency.region_id
-        ):
-            return True
-    return membership_for(user, activation.lead_agency, [Role.COORDINATOR]) is not None
-
-
 def on_site_message(count: int) -> str:
     if count == 1:
         return "1 supporter is still on site: check them out first."
@@ -378,7 +359,7 @@ def deployment_demobilize(*, actor, deployment: Deployment, request=None) -> Dep
     """End a deployment: refused while anyone is on site; the rest of the rotation is deleted; confirmed people are
     demobilised and those never confirmed not taken; assignments held through it go back to the board."""
     activation = deployment.activation
-    if not may_demobilize(actor, activation):
+    if not may_request_deployment(actor, activation):
         raise ValidationError(NO_RIGHTS, code="no_rights")
     with transaction.atomic():
         locked = Deployment.objects.select_for_update().select_related("activation").get(pk=deployment.pk)

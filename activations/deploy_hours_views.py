@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from activations import deploy_hours
+from activations import deploy_hours, deploy_requests
 from activations.access import COORDINATE, deployment_view
 from agencies.access import agency_view
 from agencies.models import Role
@@ -36,7 +36,7 @@ def deployment_hours(request: HttpRequest) -> HttpResponse:
             "deployment": deployment,
             "report": deploy_hours.hours_of(deployment),
             "may_demobilize": deployment.is_under_way
-            and deploy_hours.may_demobilize(request.user, request.activation, perms=request.activation_perms),
+            and deploy_requests.may_request_deployment(request.user, request.activation),
         },
     )
 

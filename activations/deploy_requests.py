@@ -67,8 +67,9 @@ NOT_ALLOWED = (
 
 
 def may_request_deployment(user, activation: Activation) -> bool:
-    """A coordinator of the lead agency (an active membership, the agency active), the regional coordinator of the
-    lead agency's region, or the network's state admin. A coordinator of another participating agency may not."""
+    """Who leads the activation's deployments, requesting them and demobilising them (and deciding offers): a
+    coordinator of the lead agency (an active membership, the agency active), the regional coordinator of the lead
+    agency's region, or the network's state admin. A coordinator of another participating agency may not."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     if any(m.agency_id == activation.lead_agency_id and m.role == Role.COORDINATOR for m in memberships_of(user)):

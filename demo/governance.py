@@ -31,6 +31,14 @@ AGREEMENTS = [
         730,
     ),
     ("Capital City fire and 911 joint response", ["capital-city-fire", "capital-city-911"], JOINT, 1, None),
+    # Regional deployment (issue 19): Riverton may ask Capital City Fire and South County EMS for peer supporters.
+    (
+        "Statewide peer team deployment mutual aid",
+        ["riverton-fire", "capital-city-fire", "south-county-ems"],
+        [Scope.JOINT_ACTIVATION],
+        1,
+        365,
+    ),
 ]
 PROPOSED = ("Central State Prison and Capital City Fire mutual aid", ["central-state-prison", "capital-city-fire"])
 

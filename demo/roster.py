@@ -12,7 +12,7 @@ from agencies.roster import services
 
 LANGUAGES = [[], [], [], ["Spanish"], ["Vietnamese"], ["ASL"], ["Spanish", "Portuguese"]]
 CROSS_TRAINED = {"fire": ["fire", "ems"], "911": ["911", "law"]}
-ALWAYS_READY = {"supporter@example.org", "coordinator@example.org"}
+ALWAYS_READY = {"supporter@example.org", "coordinator@example.org", "deployed@example.org"}
 
 
 def seed_roster(*, rng: random.Random) -> int:

@@ -22,6 +22,7 @@ DEMO_LOGINS = [
     ("Peer supporter", "supporter@example.org"),
     ("Clinician", "clinician@example.org"),
     ("Chief", "chief@example.org"),
+    ("Deployed supporter", "deployed@example.org"),
 ]
 DEMO_PASSWORD = "muster-demo-2026"  # nosec B105  # the published password of the fictional demo logins
 CHROMIUM = "/usr/bin/chromium"

@@ -429,9 +429,11 @@ def deployment_sample(world):
     supporter = User.objects.filter(email="deployed.b@test.example").first()
     if supporter is None:
         supporter = make_user("deployed.b@test.example", "Deployed B")
-        agency_services.membership_add(
+        membership = agency_services.membership_add(
             actor=world.state_admin, user=supporter, agency=world.agency_b, role=Role.PEER_SUPPORTER
         )
+        # Ready, as a deployed supporter is (and with a profile: the demo seeder's roster profiles everyone without).
+        make_ready(membership, actor=world.state_admin)
     person = DeployedSupporter.objects.create(
         deployment=deployment,
         offer=offer,

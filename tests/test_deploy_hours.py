@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from activations import deploy_hours, selectors, services
+from activations import deploy_hours, deploy_requests, selectors, services
 from activations.models import (
     Activation,
     ActivationEvent,
@@ -392,8 +392,8 @@ def test_only_the_lead_agencys_coordinators_and_the_network_roles_may_demobilise
     for user in (world.b[Role.COORDINATOR], world.b[Role.PEER_SUPPORTER], world.a[Role.CHIEF], world.outsider):
         with refused("no_rights"):
             deploy_hours.deployment_demobilize(actor=user, deployment=deployment)
-    assert deploy_hours.may_demobilize(world.regional_a, world.activation)
-    assert deploy_hours.may_demobilize(world.state_admin, world.activation)
+    assert deploy_requests.may_request_deployment(world.regional_a, world.activation)
+    assert deploy_requests.may_request_deployment(world.state_admin, world.activation)
     deploy_hours.deployment_demobilize(actor=world.regional_a, deployment=deployment)
 
 

@@ -193,7 +193,7 @@ def test_the_request_page_for_the_lead_and_the_board_link(client, world):
             "languages": "Spanish, Tagalog",
         },
     )
-    deployment = Deployment.objects.get(activation=world.activation)
+    deployment = Deployment.objects.get(activation=world.activation, reporting_location="Family assistance centre")
     assert response.status_code == 302 and response["Location"] == _url("deployment_detail", deployment)
     assert deployment.languages == ["Spanish", "Tagalog"] and deployment.disciplines == ["ems", "fire"]
     board = client.get(reverse("activation_board", kwargs={"activation_uuid": world.activation.uuid})).content

@@ -9,7 +9,15 @@ from django.db.models import Count
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations.models import Activation, OutreachTarget
+from activations import deploy_site
+from activations.models import (
+    Activation,
+    DeployedSupporter,
+    Deployment,
+    DeploymentShift,
+    OutreachTarget,
+    SupporterWellbeing,
+)
 from agencies.models import Agency, Discipline, Membership, Role, SupporterProfile
 from encounters.models import DisclosureRecord, Encounter, FollowUp, Referral
 from governance.models import ActivationProtocol, Agreement, IncidentType, ResourceEntry
@@ -98,6 +106,21 @@ def test_seed_demo_builds_a_living_network_and_is_idempotent(settings, world):
     assert NetworkPolicy.objects.get(network=network).privilege_profile == "co"
     with tenant_context(demo_agencies.first()):
         referrals_before = Referral.objects.count()
+
+    # Issue 19: one deployment under way across three agencies, in rotations: someone on site, someone due (the
+    # deployed demo login), someone overdue to check in, someone still to confirm, a supporter's own check-in waiting.
+    deployment = Deployment.objects.get(activation=open_activation)
+    assert deployment.status == Deployment.Status.ACTIVE
+    people = deployment.people.all()
+    agencies_in = {deployment.activation.lead_agency_id} | set(people.values_list("home_agency_id", flat=True))
+    assert len(agencies_in) == 3
+    assert {p.status for p in people} == {DeployedSupporter.Status.CONFIRMED, DeployedSupporter.Status.ACCEPTED}
+    assert DeploymentShift.objects.filter(deployment=deployment).values("person").distinct().count() == 3
+    (section,) = deploy_site.board_deployments(open_activation)
+    assert len(section["on_site"]) == 1 and len(section["overdue"]) == 1
+    assert [row["who"] for row in section["due"]] == ["Sam Castillo"]
+    assert SupporterWellbeing.objects.filter(person__deployment=deployment, done_at=None).count() == 1
+    assert OutreachTarget.objects.filter(via_deployment=deployment).count() == 1
 
     # Leadership dashboards show published periods only (issue 12): the demo's encounters were entered
     # on their days, and every period due is published, so the dashboards show data on first run.

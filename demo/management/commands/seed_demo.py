@@ -13,6 +13,7 @@ from agencies import services as agency_services
 from agencies.models import Agency, Discipline, Role
 from agencies.tenancy import agency_schema
 from demo.activations import seed_activations
+from demo.deployments import seed_deployments
 from demo.encounters import DEMO_HISTORY_DAYS, seed_encounters
 from demo.governance import seed_governance
 from demo.members import seed_members
@@ -53,6 +54,9 @@ DEMO_LOGINS = [
     ("clinician@example.org", "Dr. Helen Park", "riverton-fire", Role.CLINICIAN, None),
     ("chief@example.org", "Chief Ray Delgado", "riverton-fire", Role.CHIEF, None),
 ]
+# A Capital City peer supporter deployed to Riverton's Route 9 bus crash (issue 19, demo/deployments.py): checks in on a
+# phone. Added after the generated people, so they and their seeded roster stay as they were.
+DEPLOYED_LOGIN = ("deployed@example.org", "Sam Castillo", "capital-city-fire")
 # People who work in two agencies: (email, second agency, role there).
 SECOND_MEMBERSHIPS = [
     ("supporter@example.org", "riverton-police", Role.PEER_SUPPORTER),
@@ -212,6 +216,11 @@ class Command(BaseCommand):
                 actor=state_admin, user=supporter.user, agency=agencies[right], role=Role.PEER_SUPPORTER
             )
 
+        email, full_name, slug = DEPLOYED_LOGIN
+        agency_services.membership_add(
+            actor=state_admin, user=person(email, full_name), agency=agencies[slug], role=Role.PEER_SUPPORTER
+        )
+
         seed_roster(rng=random.Random(7))  # nosec B311  # seeded demo data, not a secret
         standards.policy_update(actor=state_admin, network=network, notes_enabled=True, notes_retention_days=90)
         standard = standards.standard_ensure_default(network=network)
@@ -228,6 +237,8 @@ class Command(BaseCommand):
             self.stdout.write("  demo mobile numbers for callouts by text (they print here and at /dev/phone/)")
         if seed_activations(agencies=agencies, standard=standard):
             self.stdout.write("  demo activations: one open across three agencies, one closed")
+        if seed_deployments(agencies=agencies):
+            self.stdout.write("  demo deployment: four supporters of two agencies to the bus crash, in rotations")
         if seed_members(agencies=agencies, standard=standard):
             self.stdout.write("  demo members' requests (every state, one urgent, one cross-agency) and check-ins")
         if seed_directory(network=network, state_admin=state_admin):
