@@ -27,8 +27,9 @@ from activations.models import (
     Deployment,
     DeploymentShift,
     SupporterWellbeing,
+    TargetFollowUp,
 )
-from activations.services import _event, _require
+from activations.services import _event, _require, target_follow_ups_mark_escalated
 from agencies.models import Agency, Membership, Role
 from network.audit import AuditAction, audit_record
 from network.inline import inline_instances, inline_rows
@@ -485,13 +486,7 @@ def check_ins_overdue_escalate(*, now: datetime.datetime | None = None) -> int:
     for shifts in per_deployment.values():
         deployment = shifts[0].deployment
         activation = deployment.activation
-        coordinators = Membership.objects.filter(
-            agency_id=activation.lead_agency_id,
-            agency__status=Agency.Status.ACTIVE,
-            role=Role.COORDINATOR,
-            is_active=True,
-            user__is_active=True,
-        ).values_list("user__email", flat=True)
+        coordinators = _lead_coordinator_emails(activation)
         requester = [deployment.requested_by.email] if deployment.requested_by.is_active else []
         recipients = sorted({*requester, *coordinators} - {""})
         link = settings.MUSTER_BASE_URL + reverse("activation_board", kwargs={"activation_uuid": activation.uuid})
@@ -502,6 +497,69 @@ def check_ins_overdue_escalate(*, now: datetime.datetime | None = None) -> int:
                 {"count": len(shifts), "location": deployment.reporting_location, "link": link},
             )
     return sum(len(s) for s in per_deployment.values())
+
+
+def _lead_coordinator_emails(activation) -> list[str]:
+    """The e-mail addresses of the lead agency's active coordinators (none while the agency is suspended)."""
+    return list(
+        Membership.objects.filter(
+            agency_id=activation.lead_agency_id,
+            agency__status=Agency.Status.ACTIVE,
+            role=Role.COORDINATOR,
+            is_active=True,
+            user__is_active=True,
+        ).values_list("user__email", flat=True)
+    )
+
+
+def held_follow_ups_overdue_escalate(*, today: datetime.date | None = None) -> int:
+    """Daily, after the agencies' follow-up reminders: the scheduled follow-ups of members held through a deployment
+    (`OutreachTarget.via_deployment`) that are past due and not yet escalated go to the lead agency's coordinators,
+    one e-mail per activation with due dates and owners, never a member. The supporter's home coordinators are not
+    told (they do not see whom their people support), so without this nobody would be. Marked once
+    (`target_follow_ups_mark_escalated`); an activation whose lead has no coordinator waits for one. Returns how many
+    were escalated."""
+    today = today or timezone.localdate()
+    overdue = TargetFollowUp.objects.filter(
+        done_at__isnull=True,
+        escalated_at__isnull=True,
+        due_on__lt=today,
+        target__via_deployment__isnull=False,
+        target__assigned_supporter__isnull=False,
+        target__merged_into__isnull=True,
+        target__activation__names_destroyed_at__isnull=True,
+    ).select_related("target__activation__lead_agency", "target__assigned_supporter")
+    per_activation: dict[int, list[TargetFollowUp]] = {}
+    for follow_up in overdue.order_by("due_on", "pk"):
+        per_activation.setdefault(follow_up.target.activation_id, []).append(follow_up)
+    escalated = 0
+    for follow_ups in per_activation.values():
+        activation = follow_ups[0].target.activation
+        coordinators = _lead_coordinator_emails(activation)
+        if not coordinators:
+            continue
+        with transaction.atomic():
+            claimed = set(
+                target_follow_ups_mark_escalated(
+                    agency=activation.lead_agency, follow_up_ids=[f.pk for f in follow_ups]
+                )
+            )
+            rows = [
+                {"due": f.due_on, "owner": f.target.assigned_supporter.get_full_name(), "activation": True}
+                for f in follow_ups
+                if f.pk in claimed
+            ]
+            if rows:
+                link = settings.MUSTER_BASE_URL + reverse(
+                    "activation_board", kwargs={"activation_uuid": activation.uuid}
+                )
+                notify(
+                    coordinators,
+                    "follow_up_overdue",
+                    {"overdue": rows, "agency_name": activation.lead_agency.name, "link": link},
+                )
+        escalated += len(rows)
+    return escalated
 
 
 # --- The supporters' own wellbeing ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 
 from celery import shared_task
 
+from activations import deploy_site
 from agencies.tenancy import for_each_active_agency
 from encounters import maintenance
 
@@ -28,6 +29,8 @@ def follow_up_reminders_task() -> dict:
 
     try:
         for_each_active_agency(remind, what="follow-up reminders")
+        # Members held through a deployment: their overdue follow-ups go to the lead agency (issue 19).
+        totals["escalated"] += deploy_site.held_follow_ups_overdue_escalate()
     finally:
         logger.info("follow-up reminders: %(reminded)d reminded, %(escalated)d escalated", totals)
     return totals

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from activations import deploy_requests, selectors
+from activations import deploy_requests, deploy_site, selectors
 from activations import services as activation_services
 from activations.models import ActivationEvent, DeployedSupporter, Deployment, DeploymentOffer, OutreachTarget
 from agencies import services as agency_services
@@ -659,6 +659,13 @@ def test_the_deployed_supporter_is_reminded_and_their_home_coordinators_are_not_
     reminded = [m for m in mail.outbox if m.to == [person.supporter.email]]
     assert len(reminded) == 1 and "follow-up due" in reminded[0].subject
     assert not [m for m in mail.outbox if world.b[Role.COORDINATOR].email in m.to]
+    # The lead agency's coordinators are told instead, once, with the date and the owner and not the member.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deploy_site.held_follow_ups_overdue_escalate(today=TODAY() + datetime.timedelta(days=3)) == 1
+        assert deploy_site.held_follow_ups_overdue_escalate(today=TODAY() + datetime.timedelta(days=4)) == 0
+    (told,) = [m for m in mail.outbox if world.a[Role.COORDINATOR].email in m.to and "overdue" in m.subject]
+    assert f"owner {person.supporter.get_full_name()}" in told.body and world.agency_a.name in told.subject
+    assert target.name not in told.subject + told.body
 
 
 # --- 7. Concurrency: two real transactions --------------------------------------------------------------------
