@@ -203,14 +203,17 @@ def _sentence(event: ActivationEvent, deployment: Deployment, homes: dict[int, s
     home = homes.get(concerned.pk) if concerned is not None else None
     person = _who(concerned, home or (event.agency.name if event.agency is not None else None))
     agency = event.agency.name if event.agency is not None else "an agency"
-    by = f" by {actor}" if event.subject is not None and event.actor is not None else ""
+    # "by" whom, when someone acted for the supporter (a coordinator checking them in), not when they acted themselves.
+    by = (
+        f" by {actor}" if event.subject is not None and event.actor is not None and event.actor != event.subject else ""
+    )
     sentences = {
         Kind.DEPLOYMENT_REQUESTED: f"{actor} requested {deployment.supporters_wanted} peer supporters "
         f"for {deployment.starts_on:%Y-%m-%d} to {deployment.ends_on:%Y-%m-%d}, reporting to "
         f"{deployment.reporting_location}.",
-        Kind.DEPLOYMENT_OFFERED: f"{agency} offered "
-        + (f"{event.detail} supporters" if event.detail.isdigit() else "supporters")
-        + f" ({actor}).",
+        Kind.DEPLOYMENT_OFFERED: f"{actor} offered "
+        + (f"{event.detail} supporter{'' if event.detail == '1' else 's'}" if event.detail.isdigit() else "supporters")
+        + f" of {agency}.",
         Kind.OFFER_ACCEPTED: f"{actor} accepted the offer of {agency}.",
         Kind.OFFER_DECLINED: f"{actor} declined the offer of {agency}.",
         Kind.DEPLOYMENT_CONFIRMED: f"{person} confirmed the deployment.",

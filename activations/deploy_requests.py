@@ -445,11 +445,12 @@ def deployment_detail(deployment: Deployment) -> dict:
 
 
 def open_deployment_asks_of(user) -> list[DeployedSupporter]:
-    """The user's places waiting for their own answer (accepted by the requester, not yet confirmed), with the
-    deployment and activation: for their home page, so they find the confirm page."""
+    """The user's places on deployments under way of open activations, with the deployment and activation: those
+    waiting for their own answer (accepted by the requester, not yet confirmed), so they find the confirm page, and
+    those confirmed, so they find the check-in page."""
     return list(
         deployed_places(user)
-        .filter(status=Person.ACCEPTED, deployment__activation__status=Activation.Status.OPEN)
+        .filter(deployment__activation__status=Activation.Status.OPEN)
         .select_related("deployment", "deployment__activation", "deployment__activation__lead_agency")
         .order_by("deployment__starts_on", "pk")
     )

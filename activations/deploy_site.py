@@ -294,6 +294,7 @@ def shift_check_in(*, actor, shift: DeploymentShift, request=None, now=None) -> 
             deployment=deployment,
             subject=person.supporter,
             detail=who,
+            at=now,
         )
         audit_record(
             action=AuditAction.DEPLOYMENT_CHECKED_IN,
@@ -328,6 +329,7 @@ def shift_check_out(*, actor, shift: DeploymentShift, request=None, now=None) ->
             deployment=deployment,
             subject=person.supporter,
             detail=who,
+            at=now,
         )
         audit_record(
             action=AuditAction.DEPLOYMENT_CHECKED_OUT,

@@ -52,9 +52,21 @@ Kind = ActivationEvent.Kind
 
 
 def _event(
-    activation, kind, *, actor=None, agency=None, target=None, detail: str = "", deployment=None, subject=None
+    activation,
+    kind,
+    *,
+    actor=None,
+    agency=None,
+    target=None,
+    detail: str = "",
+    deployment=None,
+    subject=None,
+    at=None,
 ) -> None:
+    """Append to the activation's timeline. `at`: when it happened, when the service was told the time (a check-in
+    records the moment it took); else now."""
     ActivationEvent.objects.create(
+        at=at or timezone.now(),
         activation=activation,
         kind=kind,
         actor=actor,

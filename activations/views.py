@@ -114,7 +114,7 @@ def activation_list(request: HttpRequest) -> HttpResponse:
         )
         for a in with_deployed(with_grants(selectors.activations_for_user(request.user), request.user), request.user)
     ]
-    # Deployments waiting for the user's own "I'll go" (issue 19).
+    # The user's deployments (issue 19): waiting for their own "I'll go", or confirmed (the way to check in).
     asks = deploy_requests.open_deployment_asks_of(request.user)
     return render(
         request, "activations/list.html", {"rows": rows, "deployment_asks": asks, **_list_scope(request.user)}
@@ -499,10 +499,19 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
         target.scheduled = scheduled[target.pk]
     if assignments:
         audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=activation, request=request)
+    # A deployed supporter's way to this deployment's check-in page (issue 19).
+    places = []
+    if DEPLOYED in request.activation_perms:
+        places = [
+            p
+            for p in deploy_requests.open_deployment_asks_of(request.user)
+            if p.deployment.activation_id == activation.pk
+        ]
     return render(
         request,
         "activations/mine.html",
         {
+            "deployment_places": places,
             "activation": activation,
             "callout": callout,
             "form": form,

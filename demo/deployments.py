@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from activations import deploy_requests, deploy_site, services
-from activations.models import Activation, Deployment
+from activations.models import Activation, ActivationEvent, Deployment
 from agencies.models import Agency, Membership, Role
 
 User = get_user_model()
@@ -20,6 +20,7 @@ User = get_user_model()
 LOCATION = "Riverton Family Assistance Center"
 DEPLOYED_LOGIN = "deployed@example.org"
 OFFERING = ["capital-city-fire", "south-county-ems"]
+Kind = ActivationEvent.Kind
 
 
 def _coordinator(agency: Agency):
@@ -58,7 +59,7 @@ def seed_deployments(*, agencies: dict[str, Agency]) -> bool:
     )
     # The story: asked for two days ago (a request cannot start in the past, so the demo moves it back).
     Deployment.objects.filter(pk=deployment.pk).update(
-        starts_on=today - datetime.timedelta(days=2), requested_at=timezone.now() - datetime.timedelta(days=2)
+        starts_on=today - datetime.timedelta(days=2), requested_at=_hour(timezone.now() - datetime.timedelta(days=2))
     )
     deployment.refresh_from_db()
     deployed_login = User.objects.get(email=DEPLOYED_LOGIN)
@@ -89,6 +90,16 @@ def seed_deployments(*, agencies: dict[str, Agency]) -> bool:
             first_day=start.date(),
             days=min(days, (deployment.ends_on - start.date()).days + 1),
             start_time=start.time(),
+        )
+    # The story began two days ago: the request, the offers, the answers and the rotation happened then. The timeline is
+    # append-only for the application; the seeder writes its fictional past once, as it does for the members it lists.
+    for hours, kind in enumerate([Kind.DEPLOYMENT_REQUESTED, Kind.DEPLOYMENT_OFFERED, Kind.OFFER_ACCEPTED]):
+        ActivationEvent.objects.filter(deployment=deployment, kind=kind).update(
+            at=deployment.requested_at + datetime.timedelta(hours=hours)
+        )
+    for kind in (Kind.DEPLOYMENT_CONFIRMED, Kind.SHIFT_PLANNED):
+        ActivationEvent.objects.filter(deployment=deployment, kind=kind).update(
+            at=deployment.requested_at + datetime.timedelta(hours=3)
         )
     first, second = worked.shifts.order_by("starts_at")[:2]
     deploy_site.shift_check_in(actor=worked.supporter, shift=first, now=first.starts_at)

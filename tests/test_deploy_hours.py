@@ -299,7 +299,7 @@ def test_the_ics214_log_has_its_eight_sections_in_sentences_and_no_member(client
     assert world.a[Role.COORDINATOR].get_full_name() in page  # the unit leader, who requested
     peer = world.b[Role.PEER_SUPPORTER].get_full_name()
     assert f"{peer} ({world.agency_b.name}) checked in on site." in page
-    assert f"{world.agency_b.name} offered 3 supporters" in page
+    assert f"{world.b[Role.COORDINATOR].get_full_name()} offered 3 supporters of {world.agency_b.name}." in page
     assert "requested 4 peer supporters" in page
     assert "had not checked in for a shift: coordinators told." in page
     assert f"An assignment held by {peer} ({world.agency_b.name}) went back to the board." in page

@@ -810,3 +810,24 @@ def test_the_encounter_of_a_deployment_contact_lives_in_the_home_agencys_schema(
 
     with tenant_context(world.agency_b):
         assert Encounter.objects.filter(activation_id=world.activation.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_confirmed_supporter_finds_the_check_in_page_from_their_assignments_and_the_activation_list(client, world):
+    """The world's sample deployment: one of B's supporters confirmed, a shift within the hour."""
+    deployment = world.deployment
+    person = deployment.people.get(status=DeployedSupporter.Status.CONFIRMED)
+    site = _url("deployment_site", deployment)
+    client.force_login(person.supporter)
+    mine = reverse("activation_mine", kwargs={"activation_uuid": world.activation.uuid})
+    for page in (mine, reverse("activation_list")):
+        text = client.get(page).content.decode()
+        assert f'href="{site}"' in text and "You are deployed" in text, page
+
+
+@pytest.mark.django_db
+def test_the_coordinators_home_leads_to_the_deployment_requests_and_their_people_on_deployments(client, world):
+    client.force_login(world.b[Role.COORDINATOR])
+    page = client.get(agency_url(world.agency_b, "agency_home")).content.decode()
+    assert agency_url(world.agency_b, "agency_deployment_requests") in page
+    assert agency_url(world.agency_b, "agency_deployed_people") in page

@@ -511,3 +511,26 @@ def test_the_overdue_escalation_runs_on_the_real_worker(stack, world, django_db_
         finally:
             DeployedSupporter.objects.filter(pk=person.pk).update(status=DeployedSupporter.Status.DEMOBILIZED)
             Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.DEMOBILIZED)
+
+
+@pytest.mark.django_db
+def test_the_timeline_and_the_ics214_log_keep_the_moment_of_a_check_in_and_who_did_it(world, site):
+    """The event is dated when the check-in took place (the time the service was given), and the activity log says
+    "by" only when a coordinator acted for the supporter."""
+    from activations import deploy_hours
+
+    deployment, first, second = site
+    own = _shift(deployment, first, starts_in=-datetime.timedelta(hours=3))
+    for_them = _shift(deployment, second, starts_in=-datetime.timedelta(hours=3))
+    moment = timezone.now() - datetime.timedelta(hours=2)
+    deploy_site.shift_check_in(actor=first.supporter, shift=own, now=moment)
+    deploy_site.shift_check_in(actor=world.a[Role.COORDINATOR], shift=for_them, now=moment)
+    events = list(deployment.events.filter(kind=Kind.CHECKED_IN).order_by("pk"))
+    assert [e.at for e in events] == [moment, moment]
+    log = [text for _at, text in deploy_hours.ics214_of(deployment).activity]
+    own_name, their_name = first.supporter.get_full_name(), second.supporter.get_full_name()
+    assert any(t.startswith(f"{own_name} (") and t.endswith("checked in on site.") for t in log), log
+    coordinator = world.a[Role.COORDINATOR].get_full_name()
+    assert any(t.startswith(f"{their_name} (") and t.endswith(f"checked in on site by {coordinator}.") for t in log), (
+        log
+    )

@@ -77,7 +77,9 @@ def test_a_profile_with_training_hours_blocks_a_supporter_short_of_them_and_says
 
 def test_a_custom_profile_may_waive_designation_before_the_incident(world):
     membership = Membership.objects.get(agency=world.agency_a, user=world.a[Role.PEER_SUPPORTER])
-    SupporterProfile.objects.filter(membership=membership).update(designated_on=timezone.localdate())
+    # The day after the incident (its date in local time): "today" is the incident's own day until 6 a.m. local time.
+    after = timezone.localtime(world.activation.occurred_at).date() + datetime.timedelta(days=1)
+    SupporterProfile.objects.filter(membership=membership).update(designated_on=after)
     assert supporter_row(world)["blocked"] == "designated after the incident"
     policy(world, privilege_profile="custom", privilege_designation_before_incident=False)
     assert not supporter_row(world)["blocked"]

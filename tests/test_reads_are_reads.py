@@ -139,6 +139,7 @@ def test_supporters_of_is_the_agencys_active_peer_supporters_and_coordinators(wo
         world.b[Role.PEER_SUPPORTER].pk,
         world.b[Role.COORDINATOR].pk,
         world.two_agency_user.pk,
+        *world.deployment.people.values_list("supporter_id", flat=True),  # B's supporter on the sample deployment
     }
 
 
