@@ -264,6 +264,24 @@ def _may_act_for(actor, shift: DeploymentShift) -> str:
     raise ValidationError("You hold no rights on this shift.", code="no_rights")
 
 
+def _on_site_recorded(shift: DeploymentShift, kind: str, action: str, *, actor, who: str, at, request) -> None:
+    """A check-in or check-out in the timeline (dated when it took place; `who`: self or coordinator) and the audit
+    trail, under the supporter's home agency."""
+    person = shift.person
+    home = Agency(pk=person.home_agency_id)
+    _event(
+        shift.deployment.activation,
+        kind,
+        actor=actor,
+        agency=home,
+        deployment=shift.deployment,
+        subject=person.supporter,
+        detail=who,
+        at=at,
+    )
+    audit_record(action=action, actor=actor, agency=home, obj=shift, request=request)
+
+
 def shift_check_in(*, actor, shift: DeploymentShift, request=None, now=None) -> bool:
     """Check in on site, the time taken here. The supporter themselves or a coordinator for them (the event keeps
     who did it, and for whom). A double tap or a second device checks in once: False when it was already done."""
@@ -285,23 +303,8 @@ def shift_check_in(*, actor, shift: DeploymentShift, request=None, now=None) -> 
         )
         if not done:
             return False
-        person = shift.person
-        _event(
-            deployment.activation,
-            Kind.CHECKED_IN,
-            actor=actor,
-            agency=Agency(pk=person.home_agency_id),
-            deployment=deployment,
-            subject=person.supporter,
-            detail=who,
-            at=now,
-        )
-        audit_record(
-            action=AuditAction.DEPLOYMENT_CHECKED_IN,
-            actor=actor,
-            agency=Agency(pk=person.home_agency_id),
-            obj=shift,
-            request=request,
+        _on_site_recorded(
+            shift, Kind.CHECKED_IN, AuditAction.DEPLOYMENT_CHECKED_IN, actor=actor, who=who, at=now, request=request
         )
     shift.checked_in_at = now
     return True
@@ -310,7 +313,6 @@ def shift_check_in(*, actor, shift: DeploymentShift, request=None, now=None) -> 
 def shift_check_out(*, actor, shift: DeploymentShift, request=None, now=None) -> bool:
     """Check out, the time taken here; once (False when it was already done, or never checked in)."""
     now = now or timezone.now()
-    deployment = shift.deployment
     who = _may_act_for(actor, shift)
     if shift.checked_in_at is None:
         raise ValidationError("Check in first.", code="not_checked_in")
@@ -320,23 +322,8 @@ def shift_check_out(*, actor, shift: DeploymentShift, request=None, now=None) ->
         ).update(checked_out_at=now)
         if not done:
             return False
-        person = shift.person
-        _event(
-            deployment.activation,
-            Kind.CHECKED_OUT,
-            actor=actor,
-            agency=Agency(pk=person.home_agency_id),
-            deployment=deployment,
-            subject=person.supporter,
-            detail=who,
-            at=now,
-        )
-        audit_record(
-            action=AuditAction.DEPLOYMENT_CHECKED_OUT,
-            actor=actor,
-            agency=Agency(pk=person.home_agency_id),
-            obj=shift,
-            request=request,
+        _on_site_recorded(
+            shift, Kind.CHECKED_OUT, AuditAction.DEPLOYMENT_CHECKED_OUT, actor=actor, who=who, at=now, request=request
         )
     shift.checked_out_at = now
     return True
