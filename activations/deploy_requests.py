@@ -625,12 +625,41 @@ def confirm_link(deployment: Deployment) -> str:
 
 
 def confirm_text(deployment: Deployment) -> str:
-    """Everything the confirmation text says: Muster, the requesting agency's peer team and a link that needs
-    sign-in. No member names, no incident type, no place (as callout texts)."""
+    """Everything the confirmation text says: Muster, the requesting agency's peer team, the reply words and a link
+    that needs sign-in. No member names, no incident type, no place (as callout texts)."""
     return (
         f"Muster: {deployment.activation.lead_agency.name} peer team asks you to confirm a deployment. "
-        f"{confirm_link(deployment)}"
+        f"Reply GO if you will go, NOGO if you cannot, or open {confirm_link(deployment)}"
     )
+
+
+# The reply words of the confirmation text: none of them is a callout answer (1, 2, 3, yes, no...).
+REPLY_GOING = {"go": True, "nogo": False, "no-go": False}
+
+
+def deployment_text_reply(*, user, text: str) -> str | None:
+    """A texted answer to the request to confirm (services.phone_inbound_text asks here before the callout
+    answers): the reply to send back, or None when the text is not GO or NOGO. With one place waiting for the
+    supporter's answer it is recorded as the confirm page would (`via` text); with several, nothing is guessed."""
+    word = " ".join(text.strip().lower().replace(".", " ").split()).replace(" ", "")
+    if word not in REPLY_GOING:
+        return None
+    waiting = list(
+        deployed_places(user)
+        .filter(status=Person.ACCEPTED)
+        .select_related("deployment", "deployment__activation", "deployment__activation__lead_agency")
+        .order_by("deployment__starts_on", "pk")
+    )
+    if not waiting:
+        return "Muster: no deployment is waiting for your answer. Nothing was recorded."
+    if len(waiting) > 1:
+        return f"Muster: {len(waiting)} deployments wait for your answer. Answer each in Muster. Nothing was recorded."
+    going = REPLY_GOING[word]
+    try:
+        deployment_answer(actor=user, person=waiting[0], going=going, via="text")
+    except ValidationError:
+        return "Muster: your answer could not be recorded. Answer on the page from the text."
+    return "Muster: recorded, you will go. Thank you." if going else "Muster: recorded, you cannot go. Thank you."
 
 
 def _ask_to_confirm(deployment: Deployment, people: list[DeployedSupporter]) -> None:

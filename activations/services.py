@@ -1114,6 +1114,7 @@ def _kept(body: str) -> str:
     3 a.m. ("I was there, it's my brother") is answered with the help text and not stored."""
     word = body.strip().lower()
     keywords = network_services.STOP_WORDS | network_services.START_WORDS | network_services.HELP_WORDS
+    keywords |= {"go", "nogo", "no-go"}  # a deployment's confirmation (activations.deploy_requests.REPLY_GOING)
     return word[:16] if word in keywords or _parse_reply(body)[0] is not None else ""
 
 
@@ -1127,8 +1128,17 @@ def _stranger_keyword(sender: str, body: str) -> str:
     return reply
 
 
+def _deployment_text_reply(*, user, text: str) -> str | None:
+    """GO or NOGO to a request to confirm a deployment (issue 19). Imported here: activations.deploy_requests builds
+    on this module."""
+    from activations.deploy_requests import deployment_text_reply
+
+    return deployment_text_reply(user=user, text=text)
+
+
 def phone_inbound_text(*, sender: str, body: str, sid: str) -> str:
-    """An inbound text: carrier keywords first, then a callout answer. Returns the reply ("" for none).
+    """An inbound text: carrier keywords first, then GO / NOGO to a deployment, then a callout answer. Returns the
+    reply ("" for none).
     A text from a number Muster does not know (a member on check-ins by text, or anyone) is recorded without
     its body: STOP, START and HELP act on the number's keyed hash alone and get a neutral answer, anything else
     gets nothing. A text delivered again (the same MessageSid) is acted on once. Only codes are kept (`_kept`)."""
@@ -1148,7 +1158,7 @@ def phone_inbound_text(*, sender: str, body: str, sid: str) -> str:
         if reply is None:
             if not mobile.confirmed or mobile.stopped_at is not None:
                 return ""
-            reply = callout_reply(user=mobile.user, text=body)
+            reply = _deployment_text_reply(user=mobile.user, text=body) or callout_reply(user=mobile.user, text=body)
         _reply_record(mobile, reply)
     return reply
 

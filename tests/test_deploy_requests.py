@@ -831,3 +831,33 @@ def test_the_coordinators_home_leads_to_the_deployment_requests_and_their_people
     page = client.get(agency_url(world.agency_b, "agency_home")).content.decode()
     assert agency_url(world.agency_b, "agency_deployment_requests") in page
     assert agency_url(world.agency_b, "agency_deployed_people") in page
+
+
+@pytest.mark.django_db
+def test_an_accepted_supporter_confirms_by_replying_go_to_the_text(client, world, provider):
+    """Through the provider's signed webhook, as a phone would: GO confirms (via text), once however often the
+    provider delivers it; with no deployment waiting, GO records nothing; NOGO from another supporter declines."""
+    from network.models import PhoneMessage
+    from tests.test_callout_phone import confirmed_number, sms
+
+    confirmed_number(world.b[Role.PEER_SUPPORTER], "+12025550188", provider)
+    confirmed_number(world.two_agency_user, "+12025550189", provider)
+    deployment = _request(world)
+    offer = _offer(world, deployment, world.b[Role.PEER_SUPPORTER], world.two_agency_user)
+    deploy_requests.offer_decide(actor=world.a[Role.COORDINATOR], offer=offer, accept=True)
+    person = DeployedSupporter.objects.get(offer=offer, supporter=world.b[Role.PEER_SUPPORTER])
+    assert "Reply GO if you will go, NOGO if you cannot" in deploy_requests.confirm_text(deployment)
+
+    answer = sms(client, "+12025550188", " Go ", "SMdeploy1")
+    assert answer.status_code == 200 and "recorded, you will go" in answer.content.decode()
+    assert sms(client, "+12025550188", " Go ", "SMdeploy1").content.decode().count("<Message>") == 0  # replayed
+    person.refresh_from_db()
+    assert (person.status, person.confirmed_via) == (DeployedSupporter.Status.CONFIRMED, "text")
+    assert deployment.events.filter(kind=ActivationEvent.Kind.DEPLOYMENT_CONFIRMED).count() == 1
+    assert PhoneMessage.objects.get(provider_sid="SMdeploy1").body == "go"  # the code, nothing else
+    again = sms(client, "+12025550188", "GO", "SMdeploy2").content.decode()
+    assert "no deployment is waiting for your answer" in again
+
+    sms(client, "+12025550189", "nogo", "SMdeploy3")
+    other = DeployedSupporter.objects.get(offer=offer, supporter=world.two_agency_user)
+    assert other.status == DeployedSupporter.Status.DECLINED
