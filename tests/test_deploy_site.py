@@ -534,3 +534,41 @@ def test_the_timeline_and_the_ics214_log_keep_the_moment_of_a_check_in_and_who_d
     assert any(t.startswith(f"{their_name} (") and t.endswith(f"checked in on site by {coordinator}.") for t in log), (
         log
     )
+
+
+@pytest.mark.django_db
+def test_hostile_posts_to_the_supporters_own_forms_answer_without_a_server_error(world, site):
+    """The forms the fuzzer's crawl cannot reach (no identity of its holds a place): the check-in page's actions and
+    the wellbeing step, as the deployed supporter, and marking a wellbeing check done, as the home coordinator."""
+    from django.test import Client
+
+    deployment, first, _second = site
+    shift = _shift(deployment, first, starts_in=-datetime.timedelta(hours=2))
+    deploy_site.shift_check_in(actor=first.supporter, shift=shift)
+    client = Client(raise_request_exception=False)
+    client.force_login(first.supporter)
+    url = _url(deployment, "site")
+    junk = ["", "\x00", "²", "-1", "99999999999999999999", "1e309", "<script>", str(shift.pk) + "'"]
+    for data in (
+        {},
+        *({"action": value} for value in junk),
+        *({"action": "check_in", "shift": value} for value in junk),
+        *({"action": "check_out", "shift": value} for value in junk),
+        *({"action": "wellbeing", "choice": value} for value in junk),
+        {"action": ["wellbeing", "check_out"], "choice": ["defusing", "\x00"]},
+    ):
+        assert client.post(url, data).status_code in (200, 302, 404), data
+    shift.refresh_from_db()
+    assert shift.checked_out_at is None  # no junk checked them out
+    deploy_site.shift_check_out(actor=first.supporter, shift=shift)
+    check = deploy_site.wellbeing_choose(actor=first.supporter, person=first, choice="defusing")
+    for data in ({"action": "wellbeing", "choice": value} for value in junk):
+        assert client.post(url, data).status_code in (200, 302, 404), data
+    check.refresh_from_db()
+    assert check.choice == "defusing"  # junk changed nothing
+    client.force_login(world.b[Role.COORDINATOR])
+    for wellbeing_id in ("0", "99999999", str(check.pk + 1000)):
+        done = client.post(agency_url(world.agency_b, "deployment_wellbeing_done", wellbeing_id=wellbeing_id))
+        assert done.status_code in (302, 404), wellbeing_id
+    check.refresh_from_db()
+    assert check.done_at is None
