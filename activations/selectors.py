@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections import Counter
 
 from django.core.exceptions import ValidationError
@@ -20,6 +21,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -172,6 +174,51 @@ def board(
         "no_contact_hours": no_contact_hours,
         "updated_at": now,
     }
+
+
+# What the live board shows moves with these rows; the board's poll is answered "unchanged" (204) while their version
+# and the viewer's are the same, and re-drawn at least this often, for what moves with the clock alone (hours without a
+# contact, a check-in falling overdue) and for the names read from other tables (people, agencies).
+BOARD_REDRAWN_AT_LEAST_EVERY = 60  # seconds
+
+
+def board_stamp_inline() -> dict:
+    """A fingerprint of every row the live board is drawn from, read in the activation's own statement
+    (`activation_view(annotate=...)`): the activation, its members and their scheduled follow-ups, the callout,
+    the participating agencies and the deployments with their people and shifts, each as a sum of row hashes
+    (so an insert, an update or a delete anywhere moves it), and the timeline (append-only) by count and last id."""
+    a = f'"{Activation._meta.db_table}"'
+
+    def rows(model, alias: str, where: str, join: str = "") -> str:
+        table = model._meta.db_table
+        hashed = f"coalesce(sum(hashtextextended({alias}::text, 0)), 0)"
+        return f"(SELECT {hashed} FROM {table} {alias} {join} WHERE {where})"  # nosec B608
+
+    targets, deployments, events = (m._meta.db_table for m in (OutreachTarget, Deployment, ActivationEvent))
+    parts = [
+        f"hashtextextended({a}::text, 0)",
+        rows(OutreachTarget, "t", f"t.activation_id = {a}.id"),
+        rows(TargetFollowUp, "f", f"o.activation_id = {a}.id", f"JOIN {targets} o ON o.id = f.target_id"),
+        rows(CalloutResponse, "c", f"c.activation_id = {a}.id"),
+        rows(Participation, "p", f"p.activation_id = {a}.id"),
+        rows(Deployment, "d", f"d.activation_id = {a}.id"),
+        rows(DeployedSupporter, "s", f"e.activation_id = {a}.id", f"JOIN {deployments} e ON e.id = s.deployment_id"),
+        rows(DeploymentShift, "h", f"e.activation_id = {a}.id", f"JOIN {deployments} e ON e.id = h.deployment_id"),
+        f"(SELECT count(*) || ':' || coalesce(max(v.id), 0) FROM {events} v WHERE v.activation_id = {a}.id)",  # nosec B608
+    ]
+    # Table names from the models, no outside input: the statement is the same for every request.
+    stamp = RawSQL("md5(concat_ws('|', " + ", ".join(parts) + "))", ())  # noqa: S611  # nosec B611
+    return {"board_stamp": stamp}
+
+
+def board_version(activation: Activation, *, perms, query: str, now: datetime.datetime | None = None) -> str:
+    """The version of the live board as shown now: the rows' fingerprint (`board_stamp_inline`), the viewer's rights,
+    the filters, and the current BOARD_REDRAWN_AT_LEAST_EVERY window. Nothing on the live board depends on who
+    looks beyond that, so coordinators watching the same board share a version."""
+    now = now or timezone.now()
+    window = int(now.timestamp() // BOARD_REDRAWN_AT_LEAST_EVERY)
+    seen = "|".join((activation.board_stamp, ",".join(sorted(perms)), query, str(window)))
+    return hashlib.sha256(seen.encode()).hexdigest()[:24]
 
 
 def assignments_of(activation: Activation, user) -> list[OutreachTarget]:

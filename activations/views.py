@@ -217,10 +217,22 @@ def activation_board(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@activation_view(COORDINATE)
+@activation_view(COORDINATE, annotate=selectors.board_stamp_inline)
 def activation_board_live(request: HttpRequest) -> HttpResponse:
-    """The part of the board htmx refreshes every few seconds."""
-    return render(request, "activations/_board_live.html", _board_context(request))
+    """The parts of the board htmx refreshes every 5 seconds. The poll sends the version of what it shows
+    (static/muster/board_live.js); while nothing the board is drawn from has changed, the answer is 204 No Content,
+    which htmx leaves in place, with the time of the check. Nothing of the board is kept anywhere to do this: the
+    version is computed afresh from the rows (`selectors.board_version`), and the page stays uncacheable."""
+    version = selectors.board_version(request.activation, perms=request.activation_perms, query=request.GET.urlencode())
+    if request.headers.get("X-Muster-Board-Version") == version:
+        response = HttpResponse(status=204)
+    else:
+        context = _board_context(request)
+        context["site_deployments"] = deploy_site.board_deployments(request.activation)
+        response = render(request, "activations/_board_live.html", context)
+    response["X-Muster-Board-Version"] = version
+    response["X-Muster-Checked"] = timezone.localtime().strftime("%H:%M:%S")
+    return response
 
 
 @activation_view(COORDINATE, SUMMARY)

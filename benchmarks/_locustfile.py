@@ -3,9 +3,9 @@
 Sessions come ready-made from web_load.py (MUSTER_BENCH_SESSIONS, a JSON file): the load does not
 depend on the sign-in form or its MFA step. Supporters open the encounter form and post it, filled
 from the form's own fields (CSRF token, one-time submission key, the first choice of each group);
-coordinators read the open activation's board and its live fragment; chiefs read their dashboard;
-TrivialUser, the reference every figure is compared with, requests `/home/` signed in as a person
-with no role yet: the whole middleware stack and a page rendered through base.html.
+coordinators read the open activation's board and poll its live fragment as the board's script does;
+chiefs read their dashboard; TrivialUser, the reference every figure is compared with, requests
+`/home/` signed in as a person with no role yet: the whole middleware stack and a page rendered through base.html.
 """
 
 from __future__ import annotations
@@ -65,17 +65,26 @@ def signed_in(response) -> None:
 class CoordinatorUser(_SignedIn):
     role = "coordinator"
 
+    # As the board's script does (static/muster/board_live.js): each poll sends back the version of the board it
+    # last drew, and a 204 means nothing changed. Opening the board starts again with no version.
+    version = ""
+
     @task(4)
     def board_live(self) -> None:
+        headers = {"X-Muster-Board-Version": self.version} if self.version else {}
         with self.client.get(
             f"/activations/{self.session['activation']}/board/live/",
             name="activation board (live)",
+            headers=headers,
             catch_response=True,
         ) as response:
             signed_in(response)
+            if response.status_code == 200:
+                self.version = response.headers.get("X-Muster-Board-Version", "")
 
     @task(1)
     def board(self) -> None:
+        self.version = ""
         with self.client.get(
             f"/activations/{self.session['activation']}/board/", name="activation board", catch_response=True
         ) as response:

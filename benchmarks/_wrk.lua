@@ -12,6 +12,11 @@ local plan = {}
 local position = 0
 local bad = 0
 local threads = {}
+-- The live board's version, as the board's script keeps it (static/muster/board_live.js): the last one answered is
+-- sent with the next poll, and a 204 means nothing changed. wrk cannot tell which connection an answer belongs to,
+-- so a thread keeps one version for its connections; every coordinator here watches the same board, so they share
+-- it as browsers on that board would. Opening the board (a request for the whole page) starts again without one.
+local board_version = nil
 
 local function read_plan(path)
   local file = assert(io.open(path, "r"))
@@ -53,6 +58,11 @@ function request()
   position = position % #plan + 1
   local entry = plan[position]
   local headers = { Cookie = entry.cookie }
+  if entry.path:find("/board/live/", 1, true) then
+    if board_version then headers["X-Muster-Board-Version"] = board_version end
+  elseif entry.path:find("/board/", 1, true) then
+    board_version = nil
+  end
   if entry.body then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     local body = entry.body:gsub("@KEY@", uuid4())
@@ -62,6 +72,8 @@ function request()
 end
 
 function response(status, headers, body)
+  local version = headers["X-Muster-Board-Version"] or headers["x-muster-board-version"]
+  if status == 200 and version then board_version = version end
   local location = headers["Location"] or headers["location"]
   if status >= 400 or (location and location:find("/login/", 1, true)) then
     bad = bad + 1

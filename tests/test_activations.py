@@ -612,10 +612,10 @@ def test_on_the_board_the_members_come_before_the_folded_filters_and_checklist(c
     assert page.index("<h2>Affected members</h2>") < page.index(
         '<details class="muster-more muster-fold muster-card" open>'
     )
-    # The poll refreshes both live parts around the filters.
-    assert 'hx-select="#board-live-now" hx-select-oob="#board-live-more"' in page
+    # The poll refreshes the three live parts around the filters.
+    assert 'hx-select="#board-live-now" hx-select-oob="#board-live-site,#board-live-more"' in page
     live = client.get(f"/activations/{activation.uuid}/board/live/").content.decode()
-    assert 'id="board-live-now"' in live and 'id="board-live-more"' in live
+    assert all(f'id="board-live-{part}"' in live for part in ("now", "site", "more"))
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """The heart of Muster in a browser: a coordinator opens an activation with a second agency, lists
 the affected members (a duplicate is flagged and merged), assigns one to the other agency's supporter,
-who logs the contact on a phone; the coordinator's open board shows it without a reload."""
+who logs the contact on a phone; the coordinator's open board shows it without a reload. While nothing changes the
+board's polls are answered 204 and only the time of the check moves (issue 15 §3)."""
 
 import re
 import uuid
@@ -59,6 +60,17 @@ def test_interagency_activation_from_opening_to_a_contact_on_the_live_board(stac
         row = board.locator("tr", has_text="Casey Rivers")
         expect(row.locator(".usa-tag")).to_have_text("Pending")
         axe_check(board, "activation board")
+
+        # Nothing changes now: a poll sends the version it drew, is answered 204, and the check's time moves on.
+        checked = board.locator("[data-board-checked]")
+        before = checked.text_content()
+        with board.expect_response(
+            lambda r: "/board/live/" in r.url and r.status == 204 and r.request.header_value("x-muster-board-version"),
+            timeout=20_000,
+        ):
+            pass
+        expect(checked).not_to_have_text(before)
+        expect(row.locator(".usa-tag")).to_have_text("Pending")
 
         login_as(phone, supporter, base_url=stack.base_url)
         phone.get_by_role("link", name=name).click()
