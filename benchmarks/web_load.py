@@ -431,12 +431,24 @@ def profile_pages(sessions: dict[str, list[dict]], workdir: Path, repeat: int = 
         data = EncounterFormFiller.fill(client.get(form_path).content.decode())
         return client.post(form_path, data)
 
+    seen = {"version": ""}
+
+    def live_unchanged(client: Client):
+        """As the board's script polls (static/muster/board_live.js): with the version last drawn; 204 if unchanged.
+        A new minute draws the board again (the first request), and the next poll is unchanged."""
+        response = client.get(board + "live/", headers={"X-Muster-Board-Version": seen["version"]})
+        if response.status_code == 200:
+            seen["version"] = response["X-Muster-Board-Version"]
+            response = client.get(board + "live/", headers={"X-Muster-Board-Version": seen["version"]})
+        return response
+
     pages = {
         "trivial page": (client_for(sessions["trivial"][0]), lambda c: c.get(TRIVIAL_PATH), 200),
         "encounter form (GET)": (client_for(supporter), lambda c: c.get(form_path), 200),
         "encounter form, then posting it": (client_for(supporter), post_encounter, 302),
         "activation board": (client_for(coordinator), lambda c: c.get(board), 200),
         "activation board (live)": (client_for(coordinator), lambda c: c.get(board + "live/"), 200),
+        "activation board (live, unchanged)": (client_for(coordinator), live_unchanged, 204),
         "chief dashboard": (client_for(chief), lambda c: c.get(f"/a/{chief['agency']}/dashboard/"), 200),
     }
     try:

@@ -7,12 +7,13 @@ import uuid
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from activations.selectors import activations_open_for
-from agencies.models import Agency, Discipline
-from agencies.selectors import clinicians_of, supporters_of
+from agencies.models import Agency, Discipline, Membership, Role
+from agencies.selectors import SUPPORTING_ROLES, clinicians_of, supporters_of
 from encounters.models import CheckInPlan, DisclosureRecord, FollowUp, Referral
 from governance.models import ResourceKind, ResourceSpecialty
 from governance.selectors import DISCIPLINE_OF_RECIPIENT
@@ -177,6 +178,7 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         initial.setdefault("referral", "none")
         initial.setdefault("interventions", ["one-on-one"])
         super().__init__(*args, **kwargs)
+        self._agency, self._user = agency, user
         terms = terms_by_vocabulary(standard)
         for name, vocabulary in (
             ("duration_band", Vocabulary.DURATION_BAND),
@@ -228,8 +230,27 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
     def offers(self) -> dict[str, bool]:
         """Whether the page offers co-supporters and activations to choose. Each list is read once, when the
         page is drawn, for the page and for the question whether to show it at all; a valid post that
-        saves and redirects reads neither (the fields validate against their querysets)."""
-        return {name: choices_read_once(self.fields[name]) for name in ("co_supporters", "activation")}
+        saves and redirects reads none (the fields validate against their querysets). Co-supporters and the
+        clinicians a referral may go to are one statement: the agency's people in either role."""
+        agency, user = self._agency, self._user
+        either = Membership.objects.filter(
+            agency=agency, is_active=True, role__in=[*SUPPORTING_ROLES, Role.CLINICIAN]
+        ).values("user_id")
+        people = list(
+            User.objects.filter(pk__in=either)
+            .annotate(
+                supporting=Exists(supporters_of(agency).filter(user=OuterRef("pk"))),
+                clinician=Exists(clinicians_of(agency).filter(user=OuterRef("pk"))),
+            )
+            .order_by("full_name")
+        )
+        choices_read_once(self.fields["referred_to"], [p for p in people if p.clinician])
+        return {
+            "co_supporters": choices_read_once(
+                self.fields["co_supporters"], [p for p in people if p.supporting and p.pk != user.pk]
+            ),
+            "activation": choices_read_once(self.fields["activation"]),
+        }
 
     def clean(self):
         data = super().clean()

@@ -144,6 +144,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
         "encounters/encounter_form.html",
         {
             "form": form,
+            "offers": form.offers,  # read before the page draws the clinicians' list (one statement for both)
             "standard": standard,
             "outreach": outreach,
             "member_request": member_request,

@@ -93,6 +93,25 @@ def test_bad_or_tampered_input_gets_a_clear_message_and_saves_nothing(client, wo
     assert count_encounters(world.agency_a) == before
 
 
+def test_the_form_offers_the_agencys_other_supporters_as_co_supporters_and_its_clinicians_for_a_referral(
+    client, world
+):
+    """Both lists come from one statement (encounters/forms.py EncounterForm.offers): each must still hold only its
+    own people, of this agency, and never the author as their own co-supporter."""
+    me = world.a[Role.PEER_SUPPORTER]
+    client.force_login(me)
+    page = client.get(agency_url(world.agency_a, "encounter_new")).content.decode()
+    co_supporters = set(re.findall(r'name="co_supporters" value="(\d+)"', page))
+    select = re.search(r'<select name="referred_to".*?</select>', page, re.S).group(0)
+    clinicians = set(re.findall(r'<option value="(\d+)"', select))
+    assert str(world.a[Role.COORDINATOR].pk) in co_supporters
+    assert str(me.pk) not in co_supporters
+    assert clinicians == {str(world.a[Role.CLINICIAN].pk)}
+    assert str(world.a[Role.CLINICIAN].pk) not in co_supporters
+    outsiders = {str(world.b[role].pk) for role in (Role.PEER_SUPPORTER, Role.CLINICIAN)}
+    assert not outsiders & (co_supporters | clinicians)
+
+
 def test_another_agencys_member_cannot_be_a_co_supporter(client, world):
     client.force_login(world.a[Role.PEER_SUPPORTER])
     response = client.post(
