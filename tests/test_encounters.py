@@ -93,9 +93,7 @@ def test_bad_or_tampered_input_gets_a_clear_message_and_saves_nothing(client, wo
     assert count_encounters(world.agency_a) == before
 
 
-def test_the_form_offers_the_agencys_other_supporters_as_co_supporters_and_its_clinicians_for_a_referral(
-    client, world
-):
+def test_the_form_offers_other_supporters_as_co_supporters_and_only_clinicians_for_a_referral(client, world):
     """Both lists come from one statement (encounters/forms.py EncounterForm.offers): each must still hold only its
     own people, of this agency, and never the author as their own co-supporter."""
     me = world.a[Role.PEER_SUPPORTER]
