@@ -42,7 +42,7 @@ from network.access import network_roles_for
 from network.audit import AuditAction, audit_record
 from network.channels import Channel
 from network.inline import inline_instances, inline_rows
-from network.models import NetworkRole
+from network.models import MobileNumber, NetworkRole
 from network.notify import notify
 from network.outbox import outbox_enqueue
 from network.privilege import profile_of
@@ -673,16 +673,20 @@ def _ask_to_confirm(deployment: Deployment, people: list[DeployedSupporter]) -> 
         "link": confirm_link(deployment),
     }
     reachable = channels.users_with_phone([p.supporter_id for p in people], [Channel.TEXT])
+    mobiles = {m.user_id: m for m in MobileNumber.objects.filter(user_id__in=reachable)}
+    now = timezone.now()
     for person in people:
         notify(person.supporter.email, "deployment_confirm", context)  # one mail each: nobody sees the others
         if person.supporter_id in reachable:
-            outbox_enqueue(task="activations.tasks.deployment_confirm_text_task", args=[person.pk])
+            # In their quiet hours the text waits for the morning (the e-mail went now).
+            eta = mobiles[person.supporter_id].quiet_ends(now)
+            outbox_enqueue(task="activations.tasks.deployment_confirm_text_task", args=[person.pk], eta=eta)
 
 
 def deployment_confirm_text_send(*, person_id: int) -> str:
-    """Text one accepted supporter the neutral request to confirm (the worker runs it): only while they have not
-    answered, the deployment is under way, their number takes texts now (quiet hours kept: e-mail went already),
-    and the network's text cap for the activation is not spent."""
+    """Text one accepted supporter the neutral request to confirm (the worker runs it, after their quiet hours
+    when it was queued in them): only while they have not answered, the deployment is under way, their number takes
+    texts now, and the network's text cap for the activation is not spent."""
     with transaction.atomic():
         person = (
             DeployedSupporter.objects.select_for_update(of=("self",))

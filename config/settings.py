@@ -278,6 +278,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.5,
 }
 MUSTER_OUTBOX_RELAY_SECONDS = env_int("MUSTER_OUTBOX_RELAY_SECONDS", 30)
+# Texts and calls, out and in (their encrypted bodies, who, when, what for), are kept this long, then purged
+# (network.phone.phone_messages_purge): long past any provider's retries and status callbacks.
+MUSTER_PHONE_MESSAGES_KEEP_DAYS = env_int("MUSTER_PHONE_MESSAGES_KEEP_DAYS", 30)
 # Loops over the agencies (for_each_active_agency) close the database connection every this many agencies:
 # a backend caches the catalog entries of every schema it touches and never gives that memory back (about
 # 0.2 MiB per agency schema; docs/scaling.md). 0: never.
@@ -294,6 +297,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("MUSTER_REMINDER_HOUR", 7), minute=0),
     },
     "notes-purge": {"task": "encounters.tasks.notes_purge_task", "schedule": crontab(hour=3, minute=15)},
+    "phone-messages-purge": {"task": "network.tasks.phone_messages_purge_task", "schedule": crontab(hour=3, minute=20)},
     "inactive-accounts": {
         "task": "network.tasks.inactive_accounts_disable_task",
         "schedule": crontab(hour=4, minute=0),

@@ -46,6 +46,7 @@ class AuditAction(models.TextChoices):
     PHONE_PREFERENCES_CHANGED = "phone.preferences_changed", "Text and call preferences changed"
     PHONE_STOPPED = "phone.stopped", "Texts stopped by the number's holder (STOP)"
     PHONE_STARTED = "phone.started", "Texts started again by the number's holder (START)"
+    PHONE_MESSAGES_PURGED = "phone.messages_purged", "Texts and calls past their retention purged"
     ACCESS_DENIED = "access.denied", "Access denied"
     AGENCY_CREATED = "agency.created", "Agency created"
     AGENCY_PROVISIONED = "agency.provisioned", "Agency schema ready"
@@ -183,6 +184,7 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.PHONE_PREFERENCES_CHANGED,
         AuditAction.PHONE_STOPPED,
         AuditAction.PHONE_STARTED,
+        AuditAction.PHONE_MESSAGES_PURGED,
         AuditAction.ACCESS_DENIED,
         AuditAction.AGENCY_CREATED,
         AuditAction.AGENCY_PROVISIONED,

@@ -1,5 +1,6 @@
 """Public-schema models: users, the statewide network, regions, network roles, audit events, MFA devices."""
 
+import datetime
 import time
 import uuid
 from binascii import unhexlify
@@ -490,6 +491,17 @@ class MobileNumber(models.Model):
         if self.quiet_from < self.quiet_until:
             return self.quiet_from <= now < self.quiet_until
         return now >= self.quiet_from or now < self.quiet_until  # across midnight
+
+    def quiet_ends(self, moment) -> datetime.datetime | None:
+        """When the quiet hours `moment` falls in end (local time, aware); None when `moment` is not in them. A text
+        they hold back is queued for then (`eta`) rather than dropped."""
+        if not self.quiet_at(moment):
+            return None
+        local = timezone.localtime(moment)
+        end = local.replace(hour=self.quiet_until.hour, minute=self.quiet_until.minute, second=0, microsecond=0)
+        if end <= local:
+            end += datetime.timedelta(days=1)  # wall-clock arithmetic in the local zone: the same hour tomorrow
+        return end
 
 
 class PhoneOptOut(models.Model):

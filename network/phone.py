@@ -9,6 +9,7 @@ Sending is called from Celery tasks only, never from a request (network.outbox q
 
 from __future__ import annotations
 
+import datetime
 import logging
 import sys
 import uuid
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from twilio.base.exceptions import TwilioRestException
@@ -26,6 +28,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from network.audit import AuditAction, audit_record
 from network.models import MobileNumber, PhoneMessage, PhoneOptOut, phone_index
 
 logger = logging.getLogger(__name__)
@@ -304,3 +307,25 @@ def twiml_gather(say: str) -> str:
         gather.say(say)
     response.say("No answer was recorded. Goodbye.")
     return str(response)
+
+
+def phone_messages_purge(*, now=None) -> int:
+    """Delete the record of every text and call, out or in, older than MUSTER_PHONE_MESSAGES_KEEP_DAYS: its
+    encrypted body, whom it went to or came from, and what it was for. What a text changed stays where it was
+    recorded (a callout answer, a check-in, STOP in `PhoneOptOut` or on the number); a webhook about a purged
+    message, long after any provider retries, finds nothing and changes nothing. One audit event per purge,
+    naming no one. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.MUSTER_PHONE_MESSAGES_KEEP_DAYS)
+    with transaction.atomic():
+        old = PhoneMessage.objects.filter(created_at__lt=cutoff)
+        newest = old.order_by("-id").values_list("id", flat=True).first()
+        if newest is None:
+            return 0
+        deleted, _ = PhoneMessage.objects.filter(created_at__lt=cutoff, id__lte=newest).delete()
+        audit_record(
+            action=AuditAction.PHONE_MESSAGES_PURGED,
+            object_type="network.phonemessage",
+            object_id=f"{deleted} up to {newest}",
+        )
+    logger.info("phone messages purge: %d deleted", deleted)
+    return deleted

@@ -298,19 +298,19 @@ REMINDER_TEXT = "Muster: a follow-up you own is due soon. Details after sign-in:
 
 def reminder_text_queue(*, user) -> bool:
     """Queue a follow-up reminder by text for `user` if they chose it (beside the e-mail, which always
-    goes). Called in the reminder's transaction; the task argument is the user's id only."""
-    wanted = (
-        user.pk in channels.users_with_phone([user.pk], [Channel.TEXT])
-        and MobileNumber.objects.filter(user=user, reminders_by_text=True).exists()
-    )
+    goes). Called in the reminder's transaction; the task argument is the user's id only. In the person's
+    quiet hours it is queued for when they end, not dropped."""
+    mobile = MobileNumber.objects.filter(user=user, reminders_by_text=True).first()
+    wanted = mobile is not None and user.pk in channels.users_with_phone([user.pk], [Channel.TEXT])
     if wanted:
-        outbox_enqueue(task="network.tasks.reminder_text_task", args=[user.pk])
+        outbox_enqueue(task="network.tasks.reminder_text_task", args=[user.pk], eta=mobile.quiet_ends(timezone.now()))
     return wanted
 
 
 def reminder_text_send(*, user_id: int) -> bool:
     """Text the reminder (the worker runs it): no member, no date, no agency, only a link that needs sign-in.
-    Nothing during the person's quiet hours (the e-mail has gone) or once they replied STOP."""
+    Nothing once they replied STOP, or if they moved their quiet hours over the time it was queued for (the
+    e-mail has gone)."""
     mobile = channels.mobile_of(user_id)
     if not channels.mobile_reaches(mobile, Channel.TEXT) or not mobile.reminders_by_text:
         return False

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from network.outbox import outbox_relay
+from network.phone import phone_messages_purge
 from network.selectors import network_current, policy_for
 from network.services import mobile_confirmation_send, reminder_text_send, users_inactive_disable
 
@@ -59,3 +60,9 @@ def mobile_confirmation_text_task(mobile_id: int) -> bool:
 def reminder_text_task(user_id: int) -> bool:
     """A follow-up reminder by text, for someone who chose it (network.services.reminder_text_queue)."""
     return reminder_text_send(user_id=user_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def phone_messages_purge_task() -> int:
+    """Beat, nightly: the record of texts and calls past MUSTER_PHONE_MESSAGES_KEEP_DAYS (network.phone)."""
+    return phone_messages_purge()

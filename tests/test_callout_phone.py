@@ -22,8 +22,9 @@ from encounters.maintenance import follow_up_reminders_send
 from network import services as network_services
 from network.audit import AuditAction
 from network.models import AuditEvent, MobileNumber, OutboxMessage, PhoneMessage, phone_index
-from network.phone import normalize_number
+from network.phone import normalize_number, phone_messages_purge
 from network.standards import policy_update
+from network.tasks import phone_messages_purge_task
 from tests.phone_provider import FakeProvider, signed_post
 from tests.support import WORLD_MEMBER, log_encounter, open_activation, refused
 from tests.test_production_shape import PRODUCTION_ENV, run_manage
@@ -505,6 +506,87 @@ def test_follow_up_reminders_go_by_text_too_for_those_who_chose_it(world, provid
     assert network_services.reminder_text_send(user_id=peer.pk)
     text = provider.texts(NUMBERS["other"])[-1].form["Body"]
     assert text == f"Muster: a follow-up you own is due soon. Details after sign-in: {settings.MUSTER_BASE_URL}/"
+
+
+@pytest.mark.django_db
+def test_texts_and_calls_past_their_retention_are_purged_and_what_they_did_stays(world, provider, settings):
+    peer = world.a[Role.PEER_SUPPORTER]
+    confirmed_number(peer, NUMBERS["peer"], provider)  # the confirmation code went by text: one message
+    now = timezone.now()
+    settings.MUSTER_PHONE_MESSAGES_KEEP_DAYS = 30
+    old = list(PhoneMessage.objects.filter(user=peer).values_list("pk", flat=True))
+    assert old
+    PhoneMessage.objects.filter(pk__in=old).update(created_at=now - datetime.timedelta(days=31))
+    kept = PhoneMessage.objects.create(
+        channel=PhoneMessage.Channel.TEXT,
+        direction=PhoneMessage.Direction.IN,
+        user=peer,
+        purpose="reply",
+        body="3",
+        created_at=now - datetime.timedelta(days=29),
+    )
+    purged_before = AuditEvent.objects.filter(action=AuditAction.PHONE_MESSAGES_PURGED).count()
+    assert phone_messages_purge(now=now) == len(old)
+    assert list(PhoneMessage.objects.filter(user=peer)) == [kept]
+    assert MobileNumber.objects.get(user=peer).confirmed  # what the texts did stays
+    event = AuditEvent.objects.filter(action=AuditAction.PHONE_MESSAGES_PURGED).latest("id")
+    assert event.actor is None and event.object_id == f"{len(old)} up to {max(old)}"
+    assert phone_messages_purge(now=now) == 0  # nothing left: no second event
+    assert AuditEvent.objects.filter(action=AuditAction.PHONE_MESSAGES_PURGED).count() == purged_before + 1
+    assert settings.CELERY_BEAT_SCHEDULE["phone-messages-purge"]["task"] == phone_messages_purge_task.name
+
+
+def quiet_around_now(person):
+    """Quiet hours from an hour ago to an hour from now (across midnight when now is near it); their end."""
+    now = timezone.localtime()
+    start, end = ((now + datetime.timedelta(hours=h)).time().replace(second=0, microsecond=0) for h in (-1, 1))
+    network_services.mobile_preferences_set(
+        actor=person, accepts_text=True, accepts_voice=True, reminders_by_text=True, quiet_from=start, quiet_until=end
+    )
+    return end
+
+
+@pytest.mark.django_db
+def test_a_reminder_due_in_quiet_hours_is_texted_when_they_end_not_dropped(world, provider, settings, monkeypatch):
+    peer = world.a[Role.PEER_SUPPORTER]
+    confirmed_number(peer, NUMBERS["other"], provider)
+    end = quiet_around_now(peer)
+    log_encounter(world.agency_a, author=peer, follow_up_due_on=timezone.localdate() + datetime.timedelta(days=1))
+    follow_up_reminders_send(agency=world.agency_a)
+    reminders = list(OutboxMessage.objects.filter(task="network.tasks.reminder_text_task", args=[peer.pk]))
+    assert reminders and len({m.eta for m in reminders}) == 1  # one per follow-up due; all wait alike
+    queued, mobile = reminders[0], MobileNumber.objects.get(user=peer)
+    assert queued.eta > timezone.now() and timezone.localtime(queued.eta).time() == end
+    assert mobile.quiet_at(queued.eta - datetime.timedelta(minutes=1)) and not mobile.quiet_at(queued.eta)
+    assert not network_services.reminder_text_send(user_id=peer.pk), "nothing while it is quiet"
+    monkeypatch.setattr(timezone, "now", lambda: queued.eta)  # the worker runs it at its eta
+    assert network_services.reminder_text_send(user_id=peer.pk)
+    assert provider.texts(NUMBERS["other"])[-1].form["Body"].startswith("Muster: a follow-up you own is due soon.")
+
+
+@pytest.mark.parametrize(
+    ("quiet", "at", "ends"),
+    [
+        (("22:00", "07:00"), "23:30", "tomorrow 07:00"),
+        (("22:00", "07:00"), "06:15", "today 07:00"),
+        (("22:00", "07:00"), "07:00", None),
+        (("13:00", "15:30"), "14:00", "today 15:30"),
+        (("13:00", "15:30"), "12:59", None),
+    ],
+)
+def test_quiet_hours_end_at_their_next_until_time(quiet, at, ends):
+    def clock(text: str) -> datetime.time:
+        return datetime.time.fromisoformat(text)
+
+    mobile = MobileNumber(quiet_from=clock(quiet[0]), quiet_until=clock(quiet[1]))
+    today = timezone.localdate()
+    moment = timezone.make_aware(datetime.datetime.combine(today, clock(at)))
+    expected = None
+    if ends is not None:
+        day, time = ends.split()
+        on = today + datetime.timedelta(days=1 if day == "tomorrow" else 0)
+        expected = timezone.make_aware(datetime.datetime.combine(on, clock(time)))
+    assert mobile.quiet_ends(moment) == expected
 
 
 @pytest.mark.parametrize("missing", ["MUSTER_SMS_ACCOUNT_SID", "MUSTER_SMS_AUTH_TOKEN", "MUSTER_SMS_FROM"])

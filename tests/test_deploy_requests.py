@@ -472,6 +472,21 @@ def test_an_accepted_supporter_with_a_confirmed_mobile_gets_a_neutral_text(world
     assert deploy_requests.deployment_confirm_text_send(person_id=person.pk) == "skipped"
 
 
+@pytest.mark.django_db
+def test_in_the_supporters_quiet_hours_the_confirmation_text_waits_until_they_end(world, provider):
+    from network.models import OutboxMessage
+    from tests.test_callout_phone import confirmed_number, quiet_around_now
+
+    supporter = world.b[Role.PEER_SUPPORTER]
+    confirmed_number(supporter, "+12025550188", provider)
+    end = quiet_around_now(supporter)
+    deployment = _request(world)
+    offer = _offer(world, deployment, supporter, world.two_agency_user)
+    deploy_requests.offer_decide(actor=world.a[Role.COORDINATOR], offer=offer, accept=True)
+    (task,) = OutboxMessage.objects.filter(task="activations.tasks.deployment_confirm_text_task")
+    assert task.eta > timezone.now() and timezone.localtime(task.eta).time() == end
+
+
 # --- 5. The supporter's answer --------------------------------------------------------------------------------
 
 
