@@ -188,13 +188,18 @@ def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
 
 
 def _board_inline() -> dict:
-    """What the board reads in the activation's own statement: its checklist, its deployments, and who is on site,
-    due or overdue on those under way."""
+    """What the board reads in the activation's own statement: its checklist, its deployments, who is on site,
+    due or overdue on those under way, and the fingerprint of its live parts (so its first poll can be a 204)."""
     return {
         **selectors.checklist_inline(),
         **deploy_requests.deployments_inline(),
         **deploy_site.board_deployments_inline(),
+        **selectors.board_stamp_inline(),
     }
+
+
+def _board_version(request: HttpRequest) -> str:
+    return selectors.board_version(request.activation, perms=request.activation_perms, query=request.GET.urlencode())
 
 
 @never_cache
@@ -213,7 +218,11 @@ def activation_board(request: HttpRequest) -> HttpResponse:
     context["may_request_deployment"] = request.activation.is_open and deploy_requests.may_request_deployment(
         request.user, request.activation
     )
-    return render(request, "activations/board.html", context)
+    # The version of the live parts drawn here: the board's first poll sends it back (static/muster/board_live.js).
+    context["board_version"] = _board_version(request)
+    response = render(request, "activations/board.html", context)
+    response["X-Muster-Board-Version"] = context["board_version"]
+    return response
 
 
 @never_cache
@@ -223,7 +232,7 @@ def activation_board_live(request: HttpRequest) -> HttpResponse:
     (static/muster/board_live.js); while nothing the board is drawn from has changed, the answer is 204 No Content,
     which htmx leaves in place, with the time of the check. Nothing of the board is kept anywhere to do this: the
     version is computed afresh from the rows (`selectors.board_version`), and the page stays uncacheable."""
-    version = selectors.board_version(request.activation, perms=request.activation_perms, query=request.GET.urlencode())
+    version = _board_version(request)
     if request.headers.get("X-Muster-Board-Version") == version:
         response = HttpResponse(status=204)
     else:

@@ -65,8 +65,8 @@ def signed_in(response) -> None:
 class CoordinatorUser(_SignedIn):
     role = "coordinator"
 
-    # As the board's script does (static/muster/board_live.js): each poll sends back the version of the board it
-    # last drew, and a 204 means nothing changed. Opening the board starts again with no version.
+    # As the board's script does (static/muster/board_live.js): each poll sends back the version of the board last
+    # drawn (by the page or by a poll), and a 204 means nothing changed.
     version = ""
 
     @task(4)
@@ -84,11 +84,12 @@ class CoordinatorUser(_SignedIn):
 
     @task(1)
     def board(self) -> None:
-        self.version = ""
         with self.client.get(
             f"/activations/{self.session['activation']}/board/", name="activation board", catch_response=True
         ) as response:
             signed_in(response)
+            if response.status_code == 200:
+                self.version = response.headers.get("X-Muster-Board-Version", "")
 
 
 class ChiefUser(_SignedIn):

@@ -14,8 +14,8 @@ local bad = 0
 local threads = {}
 -- The live board's version, as the board's script keeps it (static/muster/board_live.js): the last one answered is
 -- sent with the next poll, and a 204 means nothing changed. wrk cannot tell which connection an answer belongs to,
--- so a thread keeps one version for its connections; every coordinator here watches the same board, so they share
--- it as browsers on that board would. Opening the board (a request for the whole page) starts again without one.
+-- so a thread keeps one version for its connections, from the last page or poll that drew the board; every
+-- coordinator here watches the same board, so they share it as browsers on that board would.
 local board_version = nil
 
 local function read_plan(path)
@@ -58,10 +58,8 @@ function request()
   position = position % #plan + 1
   local entry = plan[position]
   local headers = { Cookie = entry.cookie }
-  if entry.path:find("/board/live/", 1, true) then
-    if board_version then headers["X-Muster-Board-Version"] = board_version end
-  elseif entry.path:find("/board/", 1, true) then
-    board_version = nil
+  if board_version and entry.path:find("/board/live/", 1, true) then
+    headers["X-Muster-Board-Version"] = board_version
   end
   if entry.body then
     headers["Content-Type"] = "application/x-www-form-urlencoded"

@@ -58,6 +58,15 @@ def test_an_unchanged_board_is_answered_204_with_nothing_in_it_and_fewer_stateme
 
 
 @pytest.mark.django_db
+def test_the_board_page_carries_its_version_so_its_first_poll_is_answered_204(coordinator, world):
+    page = coordinator.get(f"/activations/{world.activation.uuid}/board/?status=pending")
+    version = page["X-Muster-Board-Version"]
+    assert f'data-board-version="{version}"' in page.content.decode()
+    assert poll(coordinator, world.activation, version, query="status=pending").status_code == 204
+    assert poll(coordinator, world.activation, version).status_code == 200  # other filters, another version
+
+
+@pytest.mark.django_db
 def test_a_version_that_is_not_the_current_one_draws_the_board(coordinator, world):
     answer = poll(coordinator, world.activation, "not-a-version")
     assert answer.status_code == 200 and "muster-board" in answer.content.decode()

@@ -1,7 +1,7 @@
 // The live board (templates/activations/board.html): htmx polls every 5 seconds. Each poll sends back the version of
-// the board it last drew (the X-Muster-Board-Version header of that answer); the server answers 204 No Content while
-// nothing the board is drawn from has changed, htmx then leaves the board as it is, and this shows the time of that
-// check instead of the time the board was last drawn.
+// the board last drawn (the page's data-board-version, then the X-Muster-Board-Version header of each answer that
+// drew it again); the server answers 204 No Content while nothing the board is drawn from has changed, htmx then
+// leaves the board as it is, and this shows the time of that check instead of the time the board was last drawn.
 document.addEventListener("htmx:configRequest", function (event) {
   var live = event.detail.elt;
   if (live.id === "board-live" && live.dataset.boardVersion) {
