@@ -85,6 +85,27 @@ def activations_open_for(agency) -> QuerySet[Activation]:
     )
 
 
+# The columns the board draws (templates/activations/_board_now.html, _board_more.html), so it does not build every
+# column of four joined rows per member: a person is shown by `get_full_name` (full name, else e-mail), an agency by
+# its name. Anything else read from these rows would cost a statement per row (the query budget test fails first).
+_PERSON, _AGENCY = ("full_name", "email"), ("name",)
+BOARD_TARGET_FIELDS = (
+    "id", "uuid", "activation_id", "name", "role", "home_agency_id", "exposure", "added_at", "possible_duplicate_of_id",
+    "assigned_supporter_id", "assigned_agency_id", "status", "attempts", "last_attempt_at", "first_contact_at",
+    "next_follow_up_on", "follow_up_agency_id",
+    *(f"{related}__{field}" for related in ("home_agency", "assigned_agency", "follow_up_agency") for field in _AGENCY),
+    *(f"assigned_supporter__{field}" for field in _PERSON),
+)  # fmt: skip
+BOARD_CALLOUT_FIELDS = (
+    "id", "activation_id", "supporter_id", "agency_id", "answer", "answered_via", "involved", "channel_state",
+    *(f"supporter__{field}" for field in _PERSON), *(f"agency__{field}" for field in _AGENCY),
+)  # fmt: skip
+BOARD_EVENT_FIELDS = (
+    "id", "activation_id", "at", "kind", "detail", "actor_id", "agency_id",
+    *(f"actor__{field}" for field in _PERSON), *(f"agency__{field}" for field in _AGENCY),
+)  # fmt: skip
+
+
 def board(
     activation: Activation,
     *,
@@ -100,6 +121,7 @@ def board(
     all_targets = list(
         OutreachTarget.objects.filter(activation=activation, merged_into__isnull=True)
         .select_related("home_agency", "assigned_supporter", "assigned_agency", "follow_up_agency")
+        .only(*BOARD_TARGET_FIELDS)
         .annotate(scheduled=inline_rows(scheduled_of, "id", "target_id", "days_after", "due_on", "done_at"))
     )
     threshold = now - datetime.timedelta(hours=no_contact_hours)
@@ -135,7 +157,7 @@ def board(
         }
         for t in shown
     ]
-    callouts = list(activation.callouts.select_related("supporter", "agency"))
+    callouts = list(activation.callouts.select_related("supporter", "agency").only(*BOARD_CALLOUT_FIELDS))
     statuses = OutreachTarget.Status
     bar, x = [], 0.0
     for s in statuses:
@@ -169,7 +191,9 @@ def board(
         "escalated": sum(
             1 for r in callouts if r.channel_state == CalloutResponse.ChannelState.ESCALATED and r.answer == "pending"
         ),
-        "events": list(activation.events.select_related("actor", "agency").order_by("-at", "-id")[:30]),
+        "events": list(
+            activation.events.select_related("actor", "agency").only(*BOARD_EVENT_FIELDS).order_by("-at", "-id")[:30]
+        ),
         "follow_ups": follow_up_counts_of(scheduled),
         "no_contact_hours": no_contact_hours,
         "updated_at": now,
