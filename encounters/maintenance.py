@@ -4,6 +4,7 @@ runs in the schema of the agency it is given (agencies.tenancy.agency_service)."
 from __future__ import annotations
 
 import datetime
+import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +23,8 @@ from network.audit import AuditAction, audit_record
 from network.notify import notify
 from network.selectors import policy_for
 from network.services import reminder_text_queue
+
+logger = logging.getLogger(__name__)
 
 
 def _remind(owner, due: datetime.date, agency: Agency, link: str) -> None:
@@ -169,20 +172,31 @@ def checkins_send_due(*, agency: Agency, today: datetime.date | None = None) -> 
         if plan.channel == CheckInPlan.Channel.TEXT and phone.number_opted_out(plan.contact):
             services.checkins_stop(agency=agency, plan=plan)
             continue
-        with transaction.atomic():
-            if not CheckIn.objects.filter(pk=checkin.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
-                continue
-            token = selectors.checkin_token(agency, checkin)
-            link = settings.MUSTER_BASE_URL + reverse("checkin_answer", kwargs={"checkin_token": token})
-            if plan.channel == CheckInPlan.Channel.TEXT:
-                phone.text_send_to_number(
-                    number=plan.contact, body=CHECKIN_TEXT.format(link=link), purpose="checkin", ref_id=checkin.pk
-                )
-            else:
-                notify(plan.contact, "checkin", {"link": link})
-            audit_record(action=AuditAction.CHECKIN_SENT, agency=agency, obj=checkin)
-            if not CheckIn.objects.filter(plan=plan, sent_at__isnull=True).exists():
-                CheckInPlan.objects.filter(pk=plan.pk).update(ended_at=timezone.now())
-                services.checkin_contact_destroy(agency=agency, plan=plan)
+        try:
+            with transaction.atomic():
+                if not CheckIn.objects.filter(pk=checkin.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
+                    continue
+                token = selectors.checkin_token(agency, checkin)
+                link = settings.MUSTER_BASE_URL + reverse("checkin_answer", kwargs={"checkin_token": token})
+                if plan.channel == CheckInPlan.Channel.TEXT:
+                    message = phone.text_send_to_number(
+                        number=plan.contact, body=CHECKIN_TEXT.format(link=link), purpose="checkin", ref_id=checkin.pk
+                    )
+                    if phone.failed_for_now(message):
+                        raise _StillDue
+                else:
+                    notify(plan.contact, "checkin", {"link": link})
+                audit_record(action=AuditAction.CHECKIN_SENT, agency=agency, obj=checkin)
+                if not CheckIn.objects.filter(plan=plan, sent_at__isnull=True).exists():
+                    CheckInPlan.objects.filter(pk=plan.pk).update(ended_at=timezone.now())
+                    services.checkin_contact_destroy(agency=agency, plan=plan)
+        except _StillDue:
+            # Rolled back: the check-in stays due, its contact kept, and the next run sends it (a day late, not lost).
+            logger.warning("a check-in by text stays due: the provider could not take it now")
+            continue
         sent += 1
     return sent
+
+
+class _StillDue(Exception):
+    """The provider could not take a check-in's text now: undo marking it sent."""

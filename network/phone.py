@@ -166,6 +166,22 @@ def number_opted_out(e164: str) -> bool:
     )
 
 
+# The provider answered but could not take the message now (its own failure, or too many requests). It is recorded
+# as failed like a refusal; a caller that can wait (a member's check-in) keeps the message due instead
+# (`failed_for_now`), while the callout ladder moves to its next rung at once, as for any failure.
+_FOR_NOW = frozenset({429, 500, 502, 503, 504})
+
+
+def _failure(error: TwilioRestException) -> str:
+    word = "busy" if error.status in _FOR_NOW else "error"
+    return f"{word}-{error.code or error.status}"[:16]
+
+
+def failed_for_now(message: PhoneMessage) -> bool:
+    """The provider could not take `message` now (it may later); a refusal of the number itself is not this."""
+    return message.status == PhoneMessage.Status.FAILED and message.provider_status.startswith("busy-")
+
+
 def _text(*, to: str, user, body: str, purpose: str, ref_id: int | None) -> PhoneMessage:
     message = PhoneMessage(
         channel=PhoneMessage.Channel.TEXT,
@@ -178,8 +194,8 @@ def _text(*, to: str, user, body: str, purpose: str, ref_id: int | None) -> Phon
     try:
         sent = backend().send_text(to=to, body=body, status_callback=_callback_url())
     except TwilioRestException as error:
-        logger.warning("text %s refused by the provider (code %s)", purpose, error.code)
-        message.status, message.provider_status = PhoneMessage.Status.FAILED, f"error-{error.code}"[:16]
+        logger.warning("text %s refused by the provider (HTTP %s, code %s)", purpose, error.status, error.code)
+        message.status, message.provider_status = PhoneMessage.Status.FAILED, _failure(error)
     else:
         message.provider_sid, message.provider_status = sent.sid, sent.status
         message.status = status_from_provider(sent.status) or PhoneMessage.Status.QUEUED
@@ -200,8 +216,8 @@ def call_place(*, mobile: MobileNumber, say: str, purpose: str, ref_id: int | No
     try:
         sent = backend().place_call(to=mobile.number, twiml=twiml_gather(say), status_callback=_callback_url())
     except TwilioRestException as error:
-        logger.warning("call %s refused by the provider (code %s)", purpose, error.code)
-        message.status, message.provider_status = PhoneMessage.Status.FAILED, f"error-{error.code}"[:16]
+        logger.warning("call %s refused by the provider (HTTP %s, code %s)", purpose, error.status, error.code)
+        message.status, message.provider_status = PhoneMessage.Status.FAILED, _failure(error)
     else:
         message.provider_sid, message.provider_status = sent.sid, sent.status
         message.status = status_from_provider(sent.status) or PhoneMessage.Status.QUEUED

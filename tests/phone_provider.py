@@ -47,6 +47,7 @@ class Request:
 class FakeProvider:
     refuse: set[str] = field(default_factory=set)
     requests: list[Request] = field(default_factory=list)
+    unavailable: bool = False  # answer 503 Service Unavailable, as the provider does when it cannot take a message
 
     def start(self) -> FakeProvider:
         provider = self
@@ -66,6 +67,9 @@ class FakeProvider:
                 if not authorized:
                     return self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 kind = match["kind"]
+                if provider.unavailable:
+                    provider.requests.append(Request(kind, form, "", authorized))
+                    return self._answer(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
                 if form.get("To") in provider.refuse:
                     provider.requests.append(Request(kind, form, "", authorized))
                     return self._answer(

@@ -128,6 +128,36 @@ def test_a_due_check_in_by_text_carries_the_neutral_body_only_and_the_number_is_
         assert CheckIn.objects.get(pk=checkin.pk).answer == "ok"
 
 
+def test_a_check_in_the_provider_cannot_take_now_stays_due_and_goes_on_the_next_run(world, provider):
+    """A 503 from the provider used to count as sent: the member never had that check-in, and after the last one the
+    contact was destroyed. A refusal of the number itself (400) still ends in a failed text, as before."""
+    encounter = encounter_with_text_checkins(world)
+    audited = AuditEvent.objects.filter(action=AuditAction.CHECKIN_SENT).count()  # the world's own check-in
+    provider.unavailable = True
+    assert maintenance.checkins_send_due(agency=world.agency_a) == 0
+    assert len(provider.texts(MEMBER)) == 1  # it was tried
+    with tenant_context(world.agency_a):
+        assert not CheckIn.objects.filter(plan__encounter=encounter, sent_at__isnull=False).exists()
+    assert plan_of(world, encounter).contact == MEMBER
+    assert not PhoneMessage.objects.filter(purpose="checkin").exists()  # nothing recorded as sent
+    assert AuditEvent.objects.filter(action=AuditAction.CHECKIN_SENT).count() == audited
+
+    provider.unavailable = False
+    assert maintenance.checkins_send_due(agency=world.agency_a) == 1
+    assert [r.sid != "" for r in provider.texts(MEMBER)] == [False, True]
+    assert PhoneMessage.objects.get(purpose="checkin").status != PhoneMessage.Status.FAILED
+
+
+def test_a_number_the_provider_refuses_is_a_failed_text_not_a_retry(world, provider):
+    encounter = encounter_with_text_checkins(world)
+    provider.refuse.add(MEMBER)
+    assert maintenance.checkins_send_due(agency=world.agency_a) == 1
+    message = PhoneMessage.objects.get(purpose="checkin")
+    assert message.status == PhoneMessage.Status.FAILED and message.provider_status == "error-21211"
+    with tenant_context(world.agency_a):
+        assert CheckIn.objects.filter(plan__encounter=encounter, sent_at__isnull=False).exists()
+
+
 # --- STOP, START, HELP ------------------------------------------------------------------------------------------
 
 
