@@ -211,6 +211,8 @@ def board_stamp_inline() -> dict:
     (`activation_view(annotate=...)`): the activation, its members and their scheduled follow-ups, the callout,
     the participating agencies and the deployments with their people and shifts, each as a sum of row hashes
     (so an insert, an update or a delete anywhere moves it), and the timeline (append-only) by count and last id."""
+    # The outer row by its table name: this is for the activation's own statement, where the table is not
+    # aliased (`activation_view(annotate=...)`, `Activation.objects.annotate(...)`), never for a subquery.
     a = f'"{Activation._meta.db_table}"'
 
     def rows(model, alias: str, where: str, join: str = "") -> str:

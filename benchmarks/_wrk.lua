@@ -15,7 +15,8 @@ local threads = {}
 -- The live board's version, as the board's script keeps it (static/muster/board_live.js): the last one answered is
 -- sent with the next poll, and a 204 means nothing changed. wrk cannot tell which connection an answer belongs to,
 -- so a thread keeps one version for its connections, from the last page or poll that drew the board; every
--- coordinator here watches the same board, so they share it as browsers on that board would.
+-- coordinator here watches the same board with the same rights, so they share it as browsers on that board would
+-- (a coordinator with other rights would get a full answer each time: the figure would be the worse for it).
 local board_version = nil
 
 local function read_plan(path)

@@ -167,11 +167,15 @@ def checkins_send_due(*, agency: Agency, today: datetime.date | None = None) -> 
     due = CheckIn.objects.filter(
         sent_at__isnull=True, due_on__lte=today, plan__ended_at__isnull=True, plan__channel__in=channels
     ).select_related("plan")
+    provider_busy = False
     for checkin in due:
         plan = checkin.plan
-        if plan.channel == CheckInPlan.Channel.TEXT and phone.number_opted_out(plan.contact):
-            services.checkins_stop(agency=agency, plan=plan)
-            continue
+        if plan.channel == CheckInPlan.Channel.TEXT:
+            if provider_busy:
+                continue  # the provider did not take the last one: the rest wait for the next run, not pressed on it
+            if phone.number_opted_out(plan.contact):
+                services.checkins_stop(agency=agency, plan=plan)
+                continue
         try:
             with transaction.atomic():
                 if not CheckIn.objects.filter(pk=checkin.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
@@ -192,7 +196,8 @@ def checkins_send_due(*, agency: Agency, today: datetime.date | None = None) -> 
                     services.checkin_contact_destroy(agency=agency, plan=plan)
         except _StillDue:
             # Rolled back: the check-in stays due, its contact kept, and the next run sends it (a day late, not lost).
-            logger.warning("a check-in by text stays due: the provider could not take it now")
+            logger.warning("check-ins by text stay due: the provider did not take one now (rate limit or unavailable)")
+            provider_busy = True
             continue
         sent += 1
     return sent

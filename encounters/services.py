@@ -219,12 +219,13 @@ def encounter_log(
                 )
             if follow_up_due_on is not None:
                 FollowUp.objects.create(encounter=encounter, owner=author, due_on=follow_up_due_on)
-            # Reporting marks the agency's snapshots stale in this transaction (reporting/receivers.py).
-            encounters_changed.send(sender=Encounter, agency=agency)
-            # Last: the audit chain's lock is held from here to the commit, and every audited change waits for it.
+            # The audit chain's lock before the agency's snapshot-state row, as every service that takes both does
+            # (referrals too): the other order could deadlock with them.
             audit_record(
                 action=AuditAction.ENCOUNTER_LOGGED, actor=author, agency=agency, obj=encounter, request=request
             )
+            # Reporting marks the agency's snapshots stale in this transaction (reporting/receivers.py).
+            encounters_changed.send(sender=Encounter, agency=agency)
     except IntegrityError:
         # Two submissions of one form raced: the other one saved it.
         existing = Encounter.objects.filter(submission_key=submission_key).first()

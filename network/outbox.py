@@ -16,8 +16,9 @@ import logging
 from collections import defaultdict
 
 from celery import current_app
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from network.models import OutboxMessage
@@ -26,6 +27,17 @@ logger = logging.getLogger(__name__)
 
 RELAY_BATCH = 200
 KEEP_SENT_FOR = datetime.timedelta(days=7)
+# Celery's Redis transport gives a message that no worker has acknowledged to another worker once it is
+# MUSTER_CELERY_VISIBILITY_TIMEOUT old, and a message waiting for its eta stays unacknowledged all that time: a text
+# held back until the end of someone's quiet hours, eight hours away, would be delivered eight times. So a message
+# stays here until its eta is this near (at most a quarter of the visibility timeout), and the relay, which runs
+# every MUSTER_OUTBOX_RELAY_SECONDS, hands it over then, eta included.
+ETA_HORIZON = datetime.timedelta(minutes=5)
+
+
+def _due_soon(now: datetime.datetime) -> Q:
+    horizon = min(ETA_HORIZON, datetime.timedelta(seconds=settings.MUSTER_VISIBILITY_TIMEOUT / 4))
+    return Q(eta__isnull=True) | Q(eta__lte=now + horizon)
 
 
 def outbox_enqueue(
@@ -46,11 +58,12 @@ def outbox_enqueue(
 
 
 def outbox_dispatch(*, message_id: int) -> bool:
-    """Send one message now, unless the relay holds it or it was sent already. True when sent."""
+    """Send one message now, unless the relay holds it, it was sent already, or its eta is further than
+    ETA_HORIZON away (the relay sends it when it is near). True when sent."""
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(pk=message_id, sent_at__isnull=True)
+            .filter(_due_soon(timezone.now()), pk=message_id, sent_at__isnull=True)
             .first()
         )
         if message is None:
@@ -59,14 +72,15 @@ def outbox_dispatch(*, message_id: int) -> bool:
 
 
 def outbox_relay(*, batch: int = RELAY_BATCH) -> int:
-    """Send every pending message, oldest first, and forget sent ones after a week. Returns how many were
-    sent. Stops at the first failure: Redis is still down, and the next sweep tries again."""
+    """Send every pending message that is due (no eta, or one within ETA_HORIZON), oldest first, and forget sent
+    ones after a week. Returns how many were sent. Stops at the first failure: Redis is still down, and the next
+    sweep tries again."""
     sent = 0
     while True:
         with transaction.atomic():
             pending = list(
                 OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(sent_at__isnull=True)
+                .filter(_due_soon(timezone.now()), sent_at__isnull=True)
                 .order_by("pk")[:batch]
             )
             # Identical pending messages (the same task for the same object, queued while Redis was down)

@@ -166,10 +166,11 @@ def number_opted_out(e164: str) -> bool:
     )
 
 
-# The provider answered but could not take the message now (its own failure, or too many requests). It is recorded
-# as failed like a refusal; a caller that can wait (a member's check-in) keeps the message due instead
-# (`failed_for_now`), while the callout ladder moves to its next rung at once, as for any failure.
-_FOR_NOW = frozenset({429, 500, 502, 503, 504})
+# The provider answered that it did not take the message: too many requests, or unavailable. It is recorded as
+# failed like a refusal; a caller that can wait (a member's check-in) keeps the message due instead
+# (`failed_for_now`), while the callout ladder moves to its next rung at once, as for any failure. A 500, 502 or
+# 504 is not among them: the provider may have sent the text all the same, and trying again could send it twice.
+_FOR_NOW = frozenset({429, 503})
 
 
 def _failure(error: TwilioRestException) -> str:

@@ -148,6 +148,16 @@ def test_a_check_in_the_provider_cannot_take_now_stays_due_and_goes_on_the_next_
     assert PhoneMessage.objects.get(purpose="checkin").status != PhoneMessage.Status.FAILED
 
 
+def test_after_the_provider_says_it_is_busy_the_other_check_ins_by_text_wait_for_the_next_run(world, provider):
+    encounter_with_text_checkins(world)
+    encounter_with_text_checkins(world, number="(202) 555-0178")
+    provider.unavailable = True
+    assert maintenance.checkins_send_due(agency=world.agency_a) == 0
+    assert len(provider.texts()) == 1  # one tried; the second not pressed on a provider that said no
+    provider.unavailable = False
+    assert maintenance.checkins_send_due(agency=world.agency_a) == 2
+
+
 def test_a_number_the_provider_refuses_is_a_failed_text_not_a_retry(world, provider):
     encounter = encounter_with_text_checkins(world)
     provider.refuse.add(MEMBER)

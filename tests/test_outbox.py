@@ -162,3 +162,24 @@ def test_a_message_with_an_eta_reaches_celery_with_it(committed):
     message.refresh_from_db()
     assert message.eta == later and message.sent_at is not None
     assert datetime.datetime.fromisoformat(seen[f"outbox-{message.pk}"]) == later
+
+
+def test_a_message_due_hours_from_now_waits_here_and_is_handed_over_once_its_eta_is_near(
+    committed, published, monkeypatch
+):
+    """Redis gives an unacknowledged message to another worker every visibility timeout (an hour), and one waiting
+    for its eta is unacknowledged all along: a text held until the end of someone's quiet hours, eight hours away,
+    reached Celery at once and would have run eight times. It now stays in the outbox until its eta is near."""
+    later = timezone.now() + datetime.timedelta(hours=8)
+    with transaction.atomic():
+        message = outbox_enqueue(task=REFRESH, args=[NO_SUCH_AGENCY], eta=later)
+    message.refresh_from_db()
+    assert message.sent_at is None and f"outbox-{message.pk}" not in published
+    outbox_relay()
+    message.refresh_from_db()
+    assert message.sent_at is None and f"outbox-{message.pk}" not in published
+    monkeypatch.setattr(timezone, "now", lambda: later - datetime.timedelta(minutes=4))  # the relay's next sweeps
+    outbox_relay()
+    outbox_relay()
+    message.refresh_from_db()
+    assert message.sent_at is not None and published.count(f"outbox-{message.pk}") == 1
