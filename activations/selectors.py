@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import (
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -373,18 +372,15 @@ def participating_agencies(activation: Activation) -> list[Agency]:
     return [p.agency for p in activation.participations.select_related("agency")]
 
 
-def board_agencies(activation: Activation) -> tuple[list[Agency], list[Agency]]:
-    """The agencies taking part, and the active ones a collaboration agreement in force lets join: one
-    statement, by name."""
-    taking_part = Exists(Participation.objects.filter(activation=activation, agency=OuterRef("pk")))
-    may_join = Q(status=Agency.Status.ACTIVE, pk__in=joinable_agencies(activation).values("pk"))
-    agencies = list(
-        Agency.objects.filter(network_id=activation.network_id)
-        .annotate(taking_part=taking_part)
-        .filter(Q(taking_part=True) | may_join)
+def agencies_may_join(activation: Activation) -> QuerySet[Agency]:
+    """The active agencies not yet taking part that a collaboration agreement in force lets join, by name."""
+    taking_part = Participation.objects.filter(activation=activation).values("agency_id")
+    return (
+        Agency.objects.filter(network_id=activation.network_id, status=Agency.Status.ACTIVE)
+        .filter(pk__in=joinable_agencies(activation).values("pk"))
+        .exclude(pk__in=taking_part)
         .order_by("name")
     )
-    return [a for a in agencies if a.taking_part], [a for a in agencies if not a.taking_part]
 
 
 def activation_supporters(activation: Activation) -> QuerySet[Membership]:

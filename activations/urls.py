@@ -33,6 +33,7 @@ urlpatterns = [
     path(one + "summary/", views.activation_summary, name="activation_summary"),
     path(one + "mine/", views.activation_mine, name="activation_mine"),
     path(one + "members/add/", views.members_add, name="activation_members_add"),
+    path(one + "agencies/add/", views.agencies_add, name="activation_agencies_add"),
     path(member + "assign/", views.target_assign, name="activation_target_assign"),
     path(member + "supporter-request/", views.target_supporter_request, name="activation_target_supporter_request"),
     path(member + "duplicate/", views.target_duplicate, name="activation_target_duplicate"),

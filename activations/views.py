@@ -157,9 +157,8 @@ def activation_home(request: HttpRequest) -> HttpResponse:
     return redirect("activation_summary", activation_uuid=activation.uuid)
 
 
-def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
-    """What both the board and its live part show; `joinable`: also the agencies that may still join (the
-    board's form; the live part, refreshed every few seconds, has no use for them)."""
+def _board_context(request: HttpRequest) -> dict:
+    """What both the board and its live part show."""
     activation = request.activation
     try:
         agency_id = int(request.GET.get("agency") or 0) or None
@@ -170,16 +169,12 @@ def _board_context(request: HttpRequest, *, joinable: bool = False) -> dict:
     if status not in OutreachTarget.Status.values:
         status = ""
     board = selectors.board(activation, agency_id=agency_id, status=status, no_contact_hours=hours)
-    if joinable:
-        agencies, may_join = selectors.board_agencies(activation)
-    else:
-        agencies, may_join = selectors.participating_agencies(activation), []
+    agencies = selectors.participating_agencies(activation)
     return {
         "activation": activation,
         "board": board,
         "follow_ups": board["follow_ups"],
         "agencies": agencies,
-        "joinable": may_join,
         "filters": {"agency": agency_id, "status": status, "hours": hours},
         "statuses": OutreachTarget.Status.choices,
         "query": request.GET.urlencode(),
@@ -205,11 +200,8 @@ def _board_version(request: HttpRequest) -> str:
 @never_cache
 @activation_view(COORDINATE, annotate=_board_inline)
 def activation_board(request: HttpRequest) -> HttpResponse:
-    context = _board_context(request, joinable=True)
+    context = _board_context(request)
     audit_record(action=AuditAction.ACTIVATION_VIEWED, actor=request.user, obj=request.activation, request=request)
-    form = AddAgencyForm(agencies=Agency.objects.filter(pk__in=[a.pk for a in context["joinable"]]))
-    choices_read_once(form.fields["agency"], context["joinable"])  # read with the participating ones
-    context["add_agency_form"] = form
     context["checklist"] = selectors.checklist(request.activation)
     context["checklist_counts"] = Counter(row["state"] for row in context["checklist"])
     context["default_hours"] = selectors.DEFAULT_NO_CONTACT_HOURS
@@ -542,6 +534,28 @@ def activation_mine(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
+@activation_view(COORDINATE)
+def agencies_add(request: HttpRequest) -> HttpResponse:
+    """Another agency joins the open activation: one an agreement in force covers with the lead agency. Its own page,
+    not a form on the board: the board is drawn every time a coordinator opens it, this list only when wanted."""
+    activation = request.activation
+    form = AddAgencyForm(request.POST or None, agencies=selectors.agencies_may_join(activation))
+    offered = choices_read_once(form.fields["agency"])
+    if request.method == "POST" and form.is_valid():
+        agency = form.cleaned_data["agency"]
+        try:
+            services.activation_add_agency(actor=request.user, activation=activation, agency=agency, request=request)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{agency.name} joined the activation.")
+            return redirect("activation_board", activation_uuid=activation.uuid)
+    return render(
+        request, "activations/agencies_add.html", {"activation": activation, "form": form, "offered": offered}
+    )
+
+
 @require_POST
 @activation_view(COORDINATE)
 def activation_action(request: HttpRequest, action: str) -> HttpResponse:
@@ -553,15 +567,6 @@ def activation_action(request: HttpRequest, action: str) -> HttpResponse:
         elif action == "resend":
             sent = services.callout_resend(actor=request.user, activation=activation, request=request)
             messages.success(request, f"Callout texted again to {sent} supporter{'s' if sent != 1 else ''}.")
-        elif action == "add-agency":
-            joinable = Agency.objects.filter(network=activation.network, status=Agency.Status.ACTIVE)
-            form = AddAgencyForm(request.POST, agencies=joinable)
-            if not form.is_valid():
-                raise ValidationError("Choose an agency.")
-            services.activation_add_agency(
-                actor=request.user, activation=activation, agency=form.cleaned_data["agency"], request=request
-            )
-            messages.success(request, f"{form.cleaned_data['agency'].name} joined the activation.")
         elif action == "demobilize":
             services.activation_demobilize(actor=request.user, activation=activation, request=request)
             messages.success(request, "Demobilized: no new members or assignments; outreach continues.")

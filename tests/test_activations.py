@@ -641,11 +641,30 @@ def test_the_board_shows_each_step_and_who_ticked_it_each_members_next_follow_up
     assert f"by {coordinator.get_full_name()}" in page  # the ticked step and who ticked it
     assert "Debriefing" in page and "1 of 2 done" in page
     assert f"{week.due_on:%Y-%m-%d} · 7-day" in page
-    add_agency = page[page.index("Add a participating agency") :]
+    add_page = f"/activations/{activation.uuid}/agencies/add/"
+    assert f'href="{add_page}"' in page  # its own page: the board does not read who may join
+    add_agency = client.get(add_page).content.decode()
+    add_agency = add_agency[add_agency.index('name="agency"') :]
     assert f'value="{world.agency_b.pk}">{world.agency_b.name}</option>' in add_agency[: add_agency.index("</select>")]
     filter_choices = page[page.index('id="f-agency"') :]
     filter_choices = filter_choices[: filter_choices.index("</select>")]
     assert world.agency_a.name in filter_choices and world.agency_b.name not in filter_choices
+
+
+@pytest.mark.django_db
+def test_another_agency_joins_from_its_own_page_and_is_then_no_longer_offered(client, world):
+    activation = open_activation(world)  # agency B is not taking part, and an agreement lets it join
+    client.force_login(world.a[Role.COORDINATOR])
+    page = f"/activations/{activation.uuid}/agencies/add/"
+    tampered = client.post(page, {"agency": world.agency_a.pk})  # taking part already: not offered
+    assert tampered.status_code == 200 and "Select a valid choice" in tampered.content.decode()
+    joined = client.post(page, {"agency": world.agency_b.pk}, follow=True)
+    assert joined.redirect_chain[-1][0] == f"/activations/{activation.uuid}/board/"
+    assert f"{world.agency_b.name} joined the activation." in joined.content.decode()
+    assert activation.participations.filter(agency=world.agency_b).exists()
+    assert "No other agency can join" in client.get(page).content.decode()
+    services.activation_demobilize(actor=world.a[Role.COORDINATOR], activation=activation)
+    assert "Only an open activation takes new agencies" in client.get(page).content.decode()
 
 
 @pytest.mark.django_db

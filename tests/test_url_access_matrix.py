@@ -230,6 +230,7 @@ POLICY = {
     "activation_summary": ("activation", frozenset({COORDINATE, SUMMARY})),
     "activation_mine": ("activation", frozenset({SUPPORT})),
     "activation_members_add": ("activation", frozenset({COORDINATE})),
+    "activation_agencies_add": ("activation", frozenset({COORDINATE})),
     "activation_target_assign": ("activation", frozenset({COORDINATE})),
     "activation_target_duplicate": ("activation", frozenset({COORDINATE})),
     "activation_target_outreach": ("activation", frozenset({COORDINATE, SUPPORT})),
