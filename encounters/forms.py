@@ -233,6 +233,8 @@ class EncounterForm(ErrorSummary, TileChoices, forms.Form):
         saves and redirects reads none (the fields validate against their querysets). Co-supporters and the
         clinicians a referral may go to are one statement: the agency's people in either role."""
         agency, user = self._agency, self._user
+        # Who holds either role here, as one IN over the agency's memberships (an index on the agency); which
+        # role each holds comes from the one definition of each (`supporters_of`, `clinicians_of`).
         either = Membership.objects.filter(
             agency=agency, is_active=True, role__in=[*SUPPORTING_ROLES, Role.CLINICIAN]
         ).values("user_id")
