@@ -59,21 +59,26 @@ def ciphertext_read_from(value: str, schema: str | None) -> Ciphertext:
 class _EncryptedAttribute:
     def __init__(self, field: EncryptedTextField) -> None:
         self.field = field
+        self.attname = field.attname
+        self.stored = field.stored_attname
 
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = instance.__dict__.get(self.field.attname)
+        values = instance.__dict__
+        value = values.get(self.attname)
         if isinstance(value, Ciphertext):
             plaintext = crypto.decrypt(value, aad=self.field.associated_data(instance, value.schema))
-            instance.__dict__[self.field.attname] = plaintext
-            instance.__dict__[f"_{self.field.attname}_stored"] = value
+            values[self.attname] = plaintext
+            values[self.stored] = value
             return plaintext
         return value
 
     def __set__(self, instance, value) -> None:
-        instance.__dict__[self.field.attname] = value
-        instance.__dict__.pop(f"_{self.field.attname}_stored", None)
+        values = instance.__dict__
+        values[self.attname] = value
+        if self.stored in values:
+            del values[self.stored]
 
 
 class EncryptedTextField(models.TextField):
@@ -83,6 +88,8 @@ class EncryptedTextField(models.TextField):
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)
+        self.stored_attname = f"_{self.attname}_stored"  # the ciphertext a decrypted value was read from
+        self._aad_prefixes: dict[str, bytes] = {}
         setattr(cls, self.attname, _EncryptedAttribute(self))
 
     def associated_data(self, instance, schema: str | None = None) -> bytes:
@@ -91,12 +98,24 @@ class EncryptedTextField(models.TextField):
         row = getattr(instance, "uuid", None)
         if row is None:
             raise TypeError(f"{type(instance).__name__} needs a uuid field to hold encrypted fields")
+        prefix = self._aad_prefixes.get(schema)  # once per shown value: the schema|table|column| part is kept
+        if prefix is None:
+            prefix = self._aad_prefix(schema)
+        return prefix + str(row).encode()
+
+    def _aad_prefix(self, schema: str | None) -> bytes:
+        table = self.model._meta.db_table  # the table the column is in
         # Agency-schema tables bind to the schema they live in; public tables to "public".
-        if instance._meta.app_label not in _tenant_app_labels():
-            schema = "public"
+        if self.model._meta.app_label not in _tenant_app_labels():
+            bound = "public"
         elif schema is None:
-            schema = connection.schema_name  # through django.db's proxy: about 4 us, so not once per value
-        return f"{schema}|{instance._meta.db_table}|{self.column}|{row}".encode()
+            # The connection's schema now (through django.db's proxy: about 4 us, so not once per
+            # loaded value), never kept: the connection moves between schemas.
+            return f"{connection.schema_name}|{table}|{self.column}|".encode()
+        else:
+            bound = schema
+        prefix = self._aad_prefixes[schema] = f"{bound}|{table}|{self.column}|".encode()
+        return prefix  # one per schema values are read from: bounded by the schemas there are
 
     def from_db_value(self, value, expression, connection):
         if value is None:
@@ -110,7 +129,7 @@ class EncryptedTextField(models.TextField):
             return None
         if isinstance(value, Ciphertext):
             return value  # loaded and never read: stored as it was
-        stored = model_instance.__dict__.get(f"_{self.attname}_stored")
+        stored = model_instance.__dict__.get(self.stored_attname)
         if stored is not None:
             return stored  # read but unchanged: no need to encrypt again
         aad = self.associated_data(model_instance)

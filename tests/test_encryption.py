@@ -54,6 +54,8 @@ def test_ciphertext_moved_to_another_row_fails_to_decrypt(world):
 
 def test_ciphertext_copied_into_another_agency_fails_to_decrypt(world):
     stolen = raw_notes(world.agency_a, world.encounter.pk)
+    with tenant_context(world.agency_a):  # A's notes read first: the field keeps A's bound prefix
+        assert Encounter.objects.get(pk=world.encounter.pk).notes == WORLD_NOTE
     victim = log_encounter(world.agency_b, author=world.b[Role.PEER_SUPPORTER], notes="b's own")
     with tenant_context(world.agency_b):
         # Same row identity too: only the schema differs.
