@@ -5,7 +5,8 @@ A backup is a directory:
 
     <slug>-<UTC time>/
         schema.dump     pg_dump --format=custom --schema=<agency schema>
-        public.json     the Agency row and its DataKey rows (wrapped key material only)
+        public.json     the Agency row, its DataKey rows and the keys of its rows that have one of their own
+                        (a member's check-ins), wrapped key material only
         manifest.json   format, agency, time, migrations, row counts, key usage, sha256 of each file,
                         signed (HMAC-SHA256 under a key derived from the newest master key)
 
@@ -90,6 +91,8 @@ class RestoreResult:
     row_counts: dict[str, int]
     values_decrypted: int
     keys_recreated: list[str] = field(default_factory=list)
+    # Check-in contacts whose own key is destroyed here or in no backup: emptied, as shredding leaves them.
+    contacts_shredded: int = 0
     agency_recreated: bool = False
     migrations_applied: list[str] = field(default_factory=list)
 
@@ -283,10 +286,11 @@ def _row_counts(cursor, schema: str) -> dict[str, int]:
     return counts
 
 
-def _encrypted_key_usage(cursor, schema: str) -> dict[str, int]:
-    """How many stored ciphertexts name each data key: what a restore needs to read them."""
+def _encrypted_key_usage(cursor, schema: str, *, own_keys: bool = False) -> dict[str, int]:
+    """How many stored ciphertexts name each data key: what a restore needs to read them. With
+    `own_keys`, those of the rows that have a key of their own (a member's check-ins)."""
     usage: dict[str, int] = {}
-    for model, fields in encrypted_models():
+    for model, fields in encrypted_models(own_keys=own_keys):
         for encrypted in fields:
             column, table = _ident(encrypted.column), f"{_ident(schema)}.{_ident(model._meta.db_table)}"
             cursor.execute(
@@ -309,19 +313,18 @@ def _known_migrations() -> set[str]:
     return {f"{app}.{name}" for app, name in MigrationLoader(None, ignore_no_migrations=True).disk_migrations}
 
 
-def _public_rows(cursor, agency_id: int) -> dict:
+_KEY_COLUMNS = ("key_id", "subject", "wrapped_key", "master_key_id", "created_at", "retired_at", "destroyed_at")
+
+
+def _key_rows(cursor, where: str, parameters: list) -> list[dict]:
     cursor.execute(
-        f"SELECT to_jsonb(a) FROM {_ident(Agency._meta.db_table)} a WHERE id = %s",  # nosec B608
-        [agency_id],
+        f"SELECT {', '.join(_KEY_COLUMNS)} FROM {_ident(DataKey._meta.db_table)} "  # nosec B608
+        f"WHERE {where} ORDER BY created_at, key_id",
+        parameters,
     )
-    agency_row = cursor.fetchone()[0]
-    cursor.execute(
-        "SELECT key_id, wrapped_key, master_key_id, created_at, retired_at, destroyed_at "
-        f"FROM {_ident(DataKey._meta.db_table)} WHERE agency_id = %s ORDER BY created_at, key_id",  # nosec B608
-        [agency_id],
-    )
-    data_keys = [
-        {
+    rows = []
+    for key_id, subject, wrapped, master_key_id, created_at, retired_at, destroyed_at in cursor.fetchall():
+        row = {
             "key_id": key_id,
             # Wrapped by a master key: useless without MUSTER_MASTER_KEYS. Never the raw key.
             "wrapped_key": base64.b64encode(bytes(wrapped)).decode(),
@@ -330,9 +333,29 @@ def _public_rows(cursor, agency_id: int) -> dict:
             "retired_at": _iso(retired_at),
             "destroyed_at": _iso(destroyed_at),
         }
-        for key_id, wrapped, master_key_id, created_at, retired_at, destroyed_at in cursor.fetchall()
+        if subject is not None:
+            row["subject"] = str(subject)
+        rows.append(row)
+    return rows
+
+
+def _public_rows(cursor, agency_id: int, schema: str) -> dict:
+    cursor.execute(
+        f"SELECT to_jsonb(a) FROM {_ident(Agency._meta.db_table)} a WHERE id = %s",  # nosec B608
+        [agency_id],
+    )
+    agency_row = cursor.fetchone()[0]
+    # The keys of the schema's rows that have one of their own (their subject is the row's uuid): without
+    # them, a restore into a database that lost them could never read a member's check-in contact.
+    owners = [
+        f"SELECT uuid FROM {_ident(schema)}.{_ident(model._meta.db_table)}"  # nosec B608
+        for model, _fields in encrypted_models(own_keys=True)
     ]
-    return {"agency": agency_row, "data_keys": data_keys}
+    return {
+        "agency": agency_row,
+        "data_keys": _key_rows(cursor, "agency_id = %s", [agency_id]),
+        "subject_keys": _key_rows(cursor, f"subject IN ({' UNION ALL '.join(owners)})", []) if owners else [],
+    }
 
 
 # --- Signed manifests --------------------------------------------------------------------------
@@ -434,8 +457,9 @@ def agency_backup(
                     "migrations": _applied_migrations(cursor, schema),
                     "row_counts": _row_counts(cursor, schema),
                     "encrypted_values_by_key": _encrypted_key_usage(cursor, schema),
+                    "subject_values_by_key": _encrypted_key_usage(cursor, schema, own_keys=True),
                 }
-                _write_json(staging / PUBLIC_ROWS, _public_rows(cursor, agency.pk))
+                _write_json(staging / PUBLIC_ROWS, _public_rows(cursor, agency.pk, schema))
                 manifest["files"] = {
                     name: {"sha256": file_sha256(staging / name), "bytes": (staging / name).stat().st_size}
                     for name in REQUIRED_FILES
@@ -470,6 +494,8 @@ def backup_read_manifest(path: str | os.PathLike) -> dict:
     for key, kind in (("agency", dict), ("migrations", list), ("row_counts", dict), ("encrypted_values_by_key", dict)):
         if not isinstance(manifest.get(key), kind):
             raise BackupError(f"The manifest of {path} has no valid {key!r}: a damaged backup.")
+    if not isinstance(manifest.get("subject_values_by_key", {}), dict):  # not in backups before 2026-12-04
+        raise BackupError(f"The manifest of {path} has no valid 'subject_values_by_key': a damaged backup.")
     files = manifest.get("files") or {}
     for name in REQUIRED_FILES:
         if name not in files:
@@ -611,16 +637,39 @@ def _plan_keys(manifest: dict, public: dict) -> None:
             master_key_id = live.master_key_id
         else:
             saved = in_backup.get(key_id)
-            if saved is None or saved["destroyed_at"] or not saved["wrapped_key"]:
+            if not _usable(saved):
                 raise BackupError(
                     f"Data key {key_id} is neither in the database nor usable in the backup; nothing restored."
                 )
             master_key_id = saved["master_key_id"]
-        if master_key_id not in configured:
-            raise BackupError(
-                f"Data key {key_id} is wrapped by master key {master_key_id!r}, which is not in MUSTER_MASTER_KEYS; "
-                "configure it and try again. Nothing restored."
-            )
+        _plan_master_key(key_id, master_key_id, configured)
+    # A member's check-in contact has a key of its own. One destroyed here (the member stopped the check-ins)
+    # stays destroyed, and one neither here nor in the backup (a backup made before these keys were kept,
+    # restored into a database that lost them) cannot be read: both contacts are emptied by the restore.
+    subject_key_ids = list(manifest.get("subject_values_by_key", {}))
+    live_subject_keys = DataKey.objects.in_bulk(subject_key_ids, field_name="key_id")
+    saved_subject_keys = {key["key_id"]: key for key in public.get("subject_keys", [])}
+    for key_id in subject_key_ids:
+        live = live_subject_keys.get(key_id)
+        if live is not None:
+            if live.subject is None:
+                raise BackupError(f"Data key {key_id} belongs to another owner here; nothing restored.")
+            if live.destroyed_at is None:
+                _plan_master_key(key_id, live.master_key_id, configured)
+        elif _usable(saved := saved_subject_keys.get(key_id)):
+            _plan_master_key(key_id, saved["master_key_id"], configured)
+
+
+def _usable(saved: dict | None) -> bool:
+    return bool(saved and not saved["destroyed_at"] and saved["wrapped_key"])
+
+
+def _plan_master_key(key_id: str, master_key_id: str, configured: set[str]) -> None:
+    if master_key_id not in configured:
+        raise BackupError(
+            f"Data key {key_id} is wrapped by master key {master_key_id!r}, which is not in MUSTER_MASTER_KEYS; "
+            "configure it and try again. Nothing restored."
+        )
 
 
 def _plan(path: Path, replace: bool) -> _Plan:
@@ -690,6 +739,45 @@ def _data_keys_recreate(agency: Agency, rows: list[dict]) -> list[str]:
     return created
 
 
+def _subject_keys_recreate(rows: list[dict]) -> list[str]:
+    """Re-create the backup's keys of single rows (a member's check-ins) that are missing here and were
+    not destroyed when it was made; a key destroyed here is never brought back (it is not missing)."""
+    live = set(DataKey.objects.filter(key_id__in=[row["key_id"] for row in rows]).values_list("key_id", flat=True))
+    created = []
+    for row in rows:
+        if row["key_id"] in live or not _usable(row):
+            continue
+        DataKey.objects.create(
+            subject=row["subject"],
+            key_id=row["key_id"],
+            wrapped_key=base64.b64decode(row["wrapped_key"]),
+            master_key_id=row["master_key_id"],
+            created_at=row["created_at"],
+            retired_at=row["retired_at"],
+        )
+        created.append(row["key_id"])
+    return created
+
+
+def _shred_unreadable_subject_values(agency: Agency) -> int:
+    """Rows with a key of their own whose key is destroyed here, or in no backup: emptied as shredding leaves
+    them (the model's `shredded_columns()`: a member's check-in plan loses its contact and ends)."""
+    usable = DataKey.objects.filter(subject__isnull=False, destroyed_at__isnull=True).exclude(wrapped_key=b"")
+    shredded = 0
+    with tenant_context(agency):
+        for model, fields in encrypted_models(own_keys=True):
+            named: dict[str, set] = {}  # data key id -> rows whose values name it
+            for encrypted in fields:
+                stored = model.objects.filter(**{f"{encrypted.attname}__isnull": False})
+                for pk, value in stored.values_list("pk", encrypted.attname):
+                    named.setdefault(value.split(".", 2)[1], set()).add(pk)
+            readable = set(usable.filter(key_id__in=list(named)).values_list("key_id", flat=True))
+            unreadable = set().union(*(rows for key_id, rows in named.items() if key_id not in readable))
+            if unreadable:
+                shredded += model.objects.filter(pk__in=unreadable).update(**model.shredded_columns())
+    return shredded
+
+
 def _verify_row_counts(schema: str, expected: dict[str, int]) -> dict[str, int]:
     with connection.cursor() as cursor:
         actual = _row_counts(cursor, schema)
@@ -704,7 +792,7 @@ def _verify_decryption(agency: Agency) -> int:
     crypto.forget_cached_keys()
     decrypted = 0
     with tenant_context(agency):
-        for model, fields in encrypted_models():
+        for model, fields in [*encrypted_models(), *encrypted_models(own_keys=True)]:
             names = [f.name for f in fields]
             for row in model.objects.only("pk", "uuid", *names).iterator(chunk_size=500):
                 for name in names:
@@ -762,6 +850,8 @@ def agency_restore(
         with transaction.atomic():
             agency = plan.agency or _agency_recreate(plan.public["agency"])
             recreated = _data_keys_recreate(agency, plan.public["data_keys"])
+            recreated += _subject_keys_recreate(plan.public.get("subject_keys", []))
+            shredded = _shred_unreadable_subject_values(agency)
             say("Comparing row counts with the manifest")
             counts = _verify_row_counts(plan.schema, plan.manifest["row_counts"])
             say("Decrypting every encrypted value")
@@ -797,6 +887,7 @@ def agency_restore(
         row_counts=counts,
         values_decrypted=decrypted,
         keys_recreated=recreated,
+        contacts_shredded=shredded,
         agency_recreated=plan.agency is None,
         migrations_applied=plan.migrations_missing,
     )

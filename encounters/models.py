@@ -9,6 +9,8 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from network.fields import EncryptedTextField
@@ -195,6 +197,13 @@ class CheckInPlan(models.Model):
 
     def encryption_subject(self):
         return self.uuid
+
+    @staticmethod
+    def shredded_columns() -> dict:
+        """What a plan's row becomes once its own key is gone (the member stopped, the last check-in went, or
+        a restore cannot bring the key back: agencies/backup.py): no contact, and nothing more is sent."""
+        now = timezone.now()
+        return {"contact": None, "contact_destroyed_at": now, "ended_at": Coalesce("ended_at", Value(now))}
 
 
 class CheckIn(models.Model):

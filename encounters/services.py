@@ -357,7 +357,7 @@ def checkin_contact_destroy(*, agency: Agency, plan: CheckInPlan) -> None:
         return
     with transaction.atomic():
         data_keys_destroy(subject=plan.uuid)
-        CheckInPlan.objects.filter(pk=plan.pk).update(contact=None, contact_destroyed_at=timezone.now())
+        CheckInPlan.objects.filter(pk=plan.pk).update(**CheckInPlan.shredded_columns())
         audit_record(action=AuditAction.CHECKIN_CONTACT_DESTROYED, agency=agency, obj=plan)
 
 

@@ -31,7 +31,7 @@ from agencies import services as agency_services
 from agencies.management.commands.reencrypt_agency import encrypted_models
 from agencies.models import Agency, DataKey, Membership, Role
 from encounters import services as encounter_services
-from encounters.models import Encounter
+from encounters.models import CheckInPlan, Encounter
 from network import crypto
 from network.models import AuditEvent, Network
 from tests.support import WORLD_NOTE, log_encounter, make_agency, make_ready, open_activation
@@ -308,6 +308,89 @@ def test_restore_refuses_to_bring_back_a_crypto_shredded_key(world, committed, t
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{agency.schema_name}".encounters_encounter')
         assert cursor.fetchone()[0] == counts["encounters_encounter"]
+
+
+def with_checkins(world, agency, contact="member@example.net") -> CheckInPlan:
+    """An encounter whose member asked for check-ins: a plan whose contact has a key of its own."""
+    encounter = log_encounter(agency, author=world.a[Role.PEER_SUPPORTER], checkin_contact=contact)
+    with tenant_context(agency):
+        plan = CheckInPlan.objects.get(encounter_id=encounter.pk)
+        assert plan.contact == contact
+    return plan
+
+
+def plan_now(agency, plan) -> CheckInPlan:
+    crypto.forget_cached_keys()
+    with tenant_context(agency):
+        return CheckInPlan.objects.get(pk=plan.pk)  # its contact decrypts against this schema when read
+
+
+def test_a_restore_into_a_database_that_lost_the_check_in_keys_brings_the_members_contacts_back(
+    world, committed, tmp_path
+):
+    agency = new_agency(world)
+    populate(world, agency)
+    plan = with_checkins(world, agency)
+    (subject_key,) = DataKey.objects.filter(subject=plan.uuid).values_list("key_id", flat=True)
+
+    path = backup.agency_backup(agency, tmp_path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["subject_values_by_key"] == {subject_key: 1}
+    saved = json.loads((path / "public.json").read_text())["subject_keys"]
+    assert [(key["key_id"], key["subject"]) for key in saved] == [(subject_key, str(plan.uuid))]
+    destroy(agency)
+    DataKey.objects.filter(subject=plan.uuid).delete()  # the disaster took the public rows too
+
+    result = backup.agency_restore(path)
+
+    assert subject_key in result.keys_recreated and result.contacts_shredded == 0
+    assert result.values_decrypted == len(NOTES) + 1
+    assert plan_now(agency, plan).contact == "member@example.net"
+
+
+def test_a_check_in_contact_shredded_after_the_backup_stays_shredded_when_the_backup_is_restored(
+    world, committed, tmp_path
+):
+    agency = new_agency(world)
+    kept, stopped = with_checkins(world, agency, "kept@example.net"), with_checkins(world, agency, "stops@example.net")
+    path = backup.agency_backup(agency, tmp_path)
+    encounter_services.checkins_stop(agency=agency, plan=stopped)  # the member stopped: contact and key destroyed
+
+    result = backup.agency_restore(path, replace=True)
+
+    assert result.contacts_shredded == 1 and result.keys_recreated == []
+    assert plan_now(agency, kept).contact == "kept@example.net"
+    restored = plan_now(agency, stopped)  # emptied and ended: nothing is sent to a contact that cannot be read
+    assert restored.contact is None and restored.contact_destroyed_at is not None and restored.ended_at is not None
+    key = DataKey.objects.get(subject=stopped.uuid)
+    assert key.destroyed_at is not None and bytes(key.wrapped_key) == b""
+
+
+def test_a_backup_from_before_check_in_keys_were_kept_restores_with_those_contacts_emptied(world, committed, tmp_path):
+    agency = new_agency(world)
+    plan = with_checkins(world, agency)
+    path = backup.agency_backup(agency, tmp_path)
+    public = json.loads((path / "public.json").read_text())
+    del public["subject_keys"]
+    (path / "public.json").write_text(json.dumps(public))
+
+    def older(manifest):
+        del manifest["subject_values_by_key"]
+        manifest["files"]["public.json"] = {
+            "sha256": hashlib.sha256((path / "public.json").read_bytes()).hexdigest(),
+            "bytes": (path / "public.json").stat().st_size,
+        }
+
+    rewrite_manifest(path, older)
+    destroy(agency)
+    DataKey.objects.filter(subject=plan.uuid).delete()
+
+    out = io.StringIO()
+    call_command("restore_agency", str(path), stdout=out)
+
+    assert "1 check-in contact(s) emptied" in out.getvalue()
+    restored = plan_now(agency, plan)
+    assert restored.contact is None and restored.contact_destroyed_at is not None and restored.ended_at is not None
 
 
 def test_commands_back_up_and_restore_printing_path_sizes_and_row_counts(world, committed, tmp_path):

@@ -17,14 +17,17 @@ from network.audit import AuditAction, audit_record
 from network.fields import Ciphertext, EncryptedTextField
 
 
-def encrypted_models():
-    """Agency-schema models with encrypted fields, and those fields."""
+def encrypted_models(*, own_keys: bool = False):
+    """Agency-schema models with encrypted fields under the agency's data keys, and those fields; with
+    `own_keys`, those whose every row has a key of its own instead (a member's check-ins: docs/members.md).
+    Such a model's `encryption_subject()` is its `uuid`, and its `shredded_columns()` says what a row becomes
+    when that key is gone (agencies/backup.py empties a restored row whose key is destroyed)."""
     tenant_labels = {app.rsplit(".", 1)[-1] for app in settings.TENANT_APPS}
     for model in apps.get_models():
         if model._meta.app_label not in tenant_labels:
             continue
-        if hasattr(model, "encryption_subject"):
-            continue  # each row has a key of its own (a member's check-ins), not the agency's: docs/members.md
+        if hasattr(model, "encryption_subject") != own_keys:
+            continue
         fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
         if fields:
             yield model, fields

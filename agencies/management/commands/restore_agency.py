@@ -38,6 +38,11 @@ class Command(BaseCommand):
             extras.append("agency row re-created")
         if result.keys_recreated:
             extras.append(f"data key(s) re-created: {', '.join(result.keys_recreated)}")
+        if result.contacts_shredded:
+            extras.append(
+                f"{result.contacts_shredded} check-in contact(s) emptied: their own keys are destroyed here "
+                "or were in no backup"
+            )
         if result.migrations_applied:
             extras.append(f"migrations applied since the backup: {', '.join(result.migrations_applied)}")
         self.stdout.write(
