@@ -4,9 +4,10 @@ AES-256-GCM under the agency's data key) against the same model shape with the n
 The plain shape is the Encounter model with `notes` swapped for a TextField, on the same table, so
 both paths write and read the same rows and indexes; only the field differs. Each path saves N
 encounters one `save()` at a time (as the encounter form does) and reads them back, touching
-`notes`, READS times (a read is 20-50 times shorter than the saves, so one read alone is at the mercy
-of whatever else the machine runs that moment). Paths alternate over several rounds and the best
-save and the best read of each path count. Goal: within 1.2x.
+`notes`, READS times, the two paths' reads alternating (a read is 20-50 times shorter than the saves,
+so one read alone is at the mercy of whatever else the machine runs that moment, and reads of the two
+paths seconds apart met a machine of different speed). Paths alternate over several rounds and the
+best save and the best read of each path count. Goal: within 1.2x.
 
     ./dev bench encryption [--encounters 2000] [--quick]
 """
@@ -53,15 +54,20 @@ def main() -> None:
         ]
         timings = {label: {"save": [], "read": [], "read_cpu": []} for label, _model, _context in paths}
         with tenant_context(agency):
-            run_path(Encounter, net, author, 20)  # warm up: data key created and cached, plans ready
-            run_path(plain_model, net, author, 20)
+            for _label, model, _context in paths:  # warm up: data key created and cached, plans ready
+                read_back(model, save_encounters(model, net, author, 20))
             for _round in range(ROUNDS):
+                saved = {}
                 for label, model, context in paths:
-                    with context():
-                        save, read, read_cpu = run_path(model, net, author, args.encounters)
-                    timings[label]["save"].append(save)
-                    timings[label]["read"].append(read)
-                    timings[label]["read_cpu"].append(read_cpu)
+                    with context(), bench.Stopwatch() as saving:
+                        saved[label] = save_encounters(model, net, author, args.encounters)
+                    timings[label]["save"].append(saving.seconds)
+                for _read in range(READS):  # alternating, so both paths meet the machine in the same state
+                    for label, model, context in paths:
+                        with context():
+                            read, read_cpu = read_back(model, saved[label])
+                        timings[label]["read"].append(read)
+                        timings[label]["read_cpu"].append(read_cpu)
             check_stored_ciphertext()
         connection.close()
     n = args.encounters
@@ -71,7 +77,7 @@ def main() -> None:
         for label in timings:
             seconds = best[label][op]
             print(f"{op:<5} {label:<42} {seconds / n * 1e6:7.0f} us per encounter  ({seconds / plain:.2f}x plain)")
-    print(f"(best of {ROUNDS} rounds of {n} encounters per path; reads: best of {ROUNDS} x {READS})")
+    print(f"(best of {ROUNDS} rounds of {n} encounters per path; reads: best of {ROUNDS} x {READS}, alternating)")
     # The benchmark process's own CPU time while reading: what the field adds (PostgreSQL's share is
     # the same rows for both paths), and much less swayed than the wall clock by other work on the machine.
     cpu = {label: best[label]["read_cpu"] / n * 1e6 for label in timings}
@@ -110,45 +116,45 @@ def plain_encounter_model():
     return type("PlainTextEncounter", (models.Model,), attrs)
 
 
-def run_path(model, net, author: int, count: int) -> tuple[float, float, float]:
-    """Save `count` encounters one by one, then read them back touching `notes` (READS times, each
-    from the database into new instances); seconds for the saves, the best read, and the least CPU
-    time this process spent on a read."""
+def save_encounters(model, net, author: int, count: int) -> list[uuid.UUID]:
+    """Save `count` encounters one by one, as the encounter form does; their submission keys."""
     import datetime
-    import time
 
     today = datetime.date.today()
     keys = []
-    with bench.Stopwatch() as saving:
-        for _ in range(count):
-            key = uuid.uuid4()
-            model(
-                submission_key=key,
-                standard_id=net.standard_id,
-                author_id=author,
-                occurred_on=today,
-                duration_band="15-29",
-                contact_mode="in-person",
-                initiator="peer-outreach",
-                recipient_relation="own-agency",
-                recipient_discipline="fire",
-                role_class="firefighter-ems",
-                topics=["work-stress"],
-                interventions=["one-on-one"],
-                referral="none",
-                confidentiality_notice_given=True,
-                notes=NOTE,
-            ).save()
-            keys.append(key)
-    reads, cpu = [], []
-    for _ in range(READS):
-        started = time.process_time()
-        with bench.Stopwatch() as reading:
-            for encounter in model.objects.filter(submission_key__in=keys):
-                assert encounter.notes == NOTE
-        cpu.append(time.process_time() - started)
-        reads.append(reading.seconds)
-    return saving.seconds, min(reads), min(cpu)
+    for _ in range(count):
+        key = uuid.uuid4()
+        model(
+            submission_key=key,
+            standard_id=net.standard_id,
+            author_id=author,
+            occurred_on=today,
+            duration_band="15-29",
+            contact_mode="in-person",
+            initiator="peer-outreach",
+            recipient_relation="own-agency",
+            recipient_discipline="fire",
+            role_class="firefighter-ems",
+            topics=["work-stress"],
+            interventions=["one-on-one"],
+            referral="none",
+            confidentiality_notice_given=True,
+            notes=NOTE,
+        ).save()
+        keys.append(key)
+    return keys
+
+
+def read_back(model, keys: list[uuid.UUID]) -> tuple[float, float]:
+    """Read the encounters from the database into new instances, touching `notes`: seconds, and the CPU
+    time this process spent."""
+    import time
+
+    started = time.process_time()
+    with bench.Stopwatch() as reading:
+        for encounter in model.objects.filter(submission_key__in=keys):
+            assert encounter.notes == NOTE
+    return reading.seconds, time.process_time() - started
 
 
 def check_stored_ciphertext() -> None:
