@@ -410,6 +410,9 @@ def test_accepting_asks_each_supporter_to_confirm_and_makes_the_deployment_activ
     )
     assert all(_url("deployment_confirm", deployment) in m.body and WORLD_MEMBER not in m.body for m in mail.outbox)
     assert world.activation.events.get(kind=Kind.OFFER_ACCEPTED).detail == "2"
+    # The board's deployment list says who still has to confirm, not only who was accepted.
+    board = client.get(reverse("activation_board", kwargs={"activation_uuid": world.activation.uuid})).content.decode()
+    assert f"{deployment.supporters_wanted} wanted · 0 confirmed · 2 accepted, to confirm" in board
     with refused("decided"):
         deploy_requests.offer_decide(actor=world.a[Role.COORDINATOR], offer=offer, accept=False)
 
