@@ -216,6 +216,7 @@ def _sentence(event: ActivationEvent, deployment: Deployment, homes: dict[int, s
         + f" of {agency}.",
         Kind.OFFER_ACCEPTED: f"{actor} accepted the offer of {agency}.",
         Kind.OFFER_DECLINED: f"{actor} declined the offer of {agency}.",
+        Kind.OFFER_WITHDRAWN: f"{actor} withdrew the offer of {agency}.",
         Kind.DEPLOYMENT_CONFIRMED: f"{person} confirmed the deployment.",
         Kind.DEPLOYMENT_DECLINED: f"{person} declined the deployment.",
         Kind.SHIFT_PLANNED: f"{actor} planned shifts for {person}.",

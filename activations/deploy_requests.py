@@ -525,7 +525,8 @@ def offer_make(*, actor, deployment: Deployment, agency: Agency, memberships: li
 
 
 def offer_withdraw(*, actor, offer: DeploymentOffer, request=None) -> DeploymentOffer:
-    """The offering agency withdraws its offer while it waits for an answer; its people's places are released."""
+    """The offering agency withdraws its offer while it waits for an answer; its people's places are released, the
+    activity log says so, and the requester is told (it no longer has an offer to answer)."""
     if membership_for(actor, offer.agency, [Role.COORDINATOR]) is None:
         raise ValidationError("Only your agency's coordinators withdraw its offer.", code="not_a_coordinator")
     with transaction.atomic():
@@ -534,13 +535,27 @@ def offer_withdraw(*, actor, offer: DeploymentOffer, request=None) -> Deployment
         )
         if not updated:
             raise ValidationError("This offer was answered already; it can no longer be withdrawn.", code="decided")
-        DeployedSupporter.objects.filter(offer=offer, status=Person.OFFERED).update(
+        released = DeployedSupporter.objects.filter(offer=offer, status=Person.OFFERED).update(
             status=Person.NOT_TAKEN, ended_at=timezone.now()
         )
-        audit_record(
-            action=AuditAction.DEPLOYMENT_OFFERED, actor=actor, agency=offer.agency, obj=offer, request=request
+        offer.refresh_from_db()
+        deployment = offer.deployment
+        _event(
+            deployment.activation,
+            Kind.OFFER_WITHDRAWN,
+            actor=actor,
+            agency=offer.agency,
+            deployment=deployment,
+            detail=str(released),
         )
-    offer.refresh_from_db()
+        audit_record(
+            action=AuditAction.DEPLOYMENT_OFFER_WITHDRAWN,
+            actor=actor,
+            agency=offer.agency,
+            obj=offer,
+            request=request,
+        )
+        _notify_requester(deployment, "withdrawn", agency=offer.agency, count=released)
     return offer
 
 

@@ -252,6 +252,7 @@ class ActivationEvent(models.Model):
         DEPLOYMENT_OFFERED = "deployment_offered", "Supporters offered"
         OFFER_ACCEPTED = "offer_accepted", "Offer accepted"
         OFFER_DECLINED = "offer_declined", "Offer declined"
+        OFFER_WITHDRAWN = "offer_withdrawn", "Offer withdrawn"
         DEPLOYMENT_CONFIRMED = "deployment_confirmed", "Supporter confirmed deployment"
         DEPLOYMENT_DECLINED = "deployment_declined", "Supporter declined deployment"
         SHIFT_PLANNED = "shift_planned", "Shift planned"

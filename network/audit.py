@@ -137,6 +137,7 @@ class AuditAction(models.TextChoices):
     DEPLOYMENT_REQUESTED = "deployment.requested", "Deployment requested"
     DEPLOYMENT_OFFERED = "deployment.offered", "Supporters offered to a deployment"
     DEPLOYMENT_OFFER_DECIDED = "deployment.offer_decided", "Deployment offer accepted or declined"
+    DEPLOYMENT_OFFER_WITHDRAWN = "deployment.offer_withdrawn", "Deployment offer withdrawn by the offering agency"
     DEPLOYMENT_ANSWERED = "deployment.answered", "Supporter confirmed or declined a deployment"
     DEPLOYMENT_SHIFTS_CHANGED = "deployment.shifts_changed", "Deployment rotation planned or swapped"
     DEPLOYMENT_CHECKED_IN = "deployment.checked_in", "Deployed supporter checked in"
@@ -160,6 +161,7 @@ ADMINISTRATIVE_ACTIONS: frozenset[str] = frozenset(
         AuditAction.DEPLOYMENT_REQUESTED,
         AuditAction.DEPLOYMENT_OFFERED,
         AuditAction.DEPLOYMENT_OFFER_DECIDED,
+        AuditAction.DEPLOYMENT_OFFER_WITHDRAWN,
         AuditAction.DEPLOYMENT_ANSWERED,
         AuditAction.DEPLOYMENT_SHIFTS_CHANGED,
         AuditAction.DEPLOYMENT_CHECKED_IN,

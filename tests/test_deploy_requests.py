@@ -24,7 +24,8 @@ from agencies.models import Membership, Role
 from agencies.roster import services as roster_services
 from governance import services as governance_services
 from network import services as network_services
-from network.models import Network, NetworkRole
+from network.audit import AuditAction
+from network.models import AuditEvent, Network, NetworkRole
 from tests.support import (
     WORLD_MEMBER,
     agency_url,
@@ -325,13 +326,24 @@ def test_an_offer_creates_the_places_tells_the_requester_and_one_open_offer_per_
         _offer(world, deployment, world.b[Role.COORDINATOR])
     page = client.get(agency_url(world.agency_b, "agency_deployment_requests")).content.decode()
     assert "is waiting for the requester" in page and 'value="withdraw"' in page
-    client.post(
-        agency_url(world.agency_b, "agency_deployment_requests"),
-        {"deployment": str(deployment.uuid), "action": "withdraw"},
-    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            agency_url(world.agency_b, "agency_deployment_requests"),
+            {"deployment": str(deployment.uuid), "action": "withdraw"},
+        )
     person.refresh_from_db()
     assert person.status == Person.NOT_TAKEN
-    assert DeploymentOffer.objects.get(deployment=deployment).status == DeploymentOffer.Status.WITHDRAWN
+    withdrawn = DeploymentOffer.objects.get(deployment=deployment)
+    assert withdrawn.status == DeploymentOffer.Status.WITHDRAWN
+    # The withdrawal is in the activity log and the audit trail as what it is, and the requester is told.
+    event = world.activation.events.get(kind=Kind.OFFER_WITHDRAWN)
+    assert (event.agency, event.actor, event.detail) == (world.agency_b, world.b[Role.COORDINATOR], "1")
+    assert AuditEvent.objects.filter(
+        action=AuditAction.DEPLOYMENT_OFFER_WITHDRAWN, object_id=str(withdrawn.pk)
+    ).exists()
+    (message,) = mail.outbox
+    assert message.to == [world.a[Role.COORDINATOR].email] and "Bravo Police withdrew its offer" in message.subject
     assert _offer(world, deployment, world.b[Role.PEER_SUPPORTER]).status == DeploymentOffer.Status.OFFERED
 
 
