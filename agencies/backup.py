@@ -286,11 +286,17 @@ def _row_counts(cursor, schema: str) -> dict[str, int]:
     return counts
 
 
-def _encrypted_key_usage(cursor, schema: str, *, own_keys: bool = False) -> dict[str, int]:
+def _encrypted_models_in(tables, *, own_keys: bool = False):
+    """encrypted_models() whose table the schema has: one backed up before a model existed lacks it until the
+    restore applies the migrations made since."""
+    return [(model, fields) for model, fields in encrypted_models(own_keys=own_keys) if model._meta.db_table in tables]
+
+
+def _encrypted_key_usage(cursor, schema: str, tables, *, own_keys: bool = False) -> dict[str, int]:
     """How many stored ciphertexts name each data key: what a restore needs to read them. With
     `own_keys`, those of the rows that have a key of their own (a member's check-ins)."""
     usage: dict[str, int] = {}
-    for model, fields in encrypted_models(own_keys=own_keys):
+    for model, fields in _encrypted_models_in(tables, own_keys=own_keys):
         for encrypted in fields:
             column, table = _ident(encrypted.column), f"{_ident(schema)}.{_ident(model._meta.db_table)}"
             cursor.execute(
@@ -339,7 +345,7 @@ def _key_rows(cursor, where: str, parameters: list) -> list[dict]:
     return rows
 
 
-def _public_rows(cursor, agency_id: int, schema: str) -> dict:
+def _public_rows(cursor, agency_id: int, schema: str, tables) -> dict:
     cursor.execute(
         f"SELECT to_jsonb(a) FROM {_ident(Agency._meta.db_table)} a WHERE id = %s",  # nosec B608
         [agency_id],
@@ -349,7 +355,7 @@ def _public_rows(cursor, agency_id: int, schema: str) -> dict:
     # them, a restore into a database that lost them could never read a member's check-in contact.
     owners = [
         f"SELECT uuid FROM {_ident(schema)}.{_ident(model._meta.db_table)}"  # nosec B608
-        for model, _fields in encrypted_models(own_keys=True)
+        for model, _fields in _encrypted_models_in(tables, own_keys=True)
     ]
     return {
         "agency": agency_row,
@@ -456,10 +462,11 @@ def agency_backup(
                     "postgresql": {"server_version_num": int(conn.info.server_version), "pg_dump": tools.version},
                     "migrations": _applied_migrations(cursor, schema),
                     "row_counts": _row_counts(cursor, schema),
-                    "encrypted_values_by_key": _encrypted_key_usage(cursor, schema),
-                    "subject_values_by_key": _encrypted_key_usage(cursor, schema, own_keys=True),
                 }
-                _write_json(staging / PUBLIC_ROWS, _public_rows(cursor, agency.pk, schema))
+                tables = manifest["row_counts"]
+                manifest["encrypted_values_by_key"] = _encrypted_key_usage(cursor, schema, tables)
+                manifest["subject_values_by_key"] = _encrypted_key_usage(cursor, schema, tables, own_keys=True)
+                _write_json(staging / PUBLIC_ROWS, _public_rows(cursor, agency.pk, schema, tables))
                 manifest["files"] = {
                     name: {"sha256": file_sha256(staging / name), "bytes": (staging / name).stat().st_size}
                     for name in REQUIRED_FILES
@@ -739,33 +746,43 @@ def _data_keys_recreate(agency: Agency, rows: list[dict]) -> list[str]:
     return created
 
 
-def _subject_keys_recreate(rows: list[dict]) -> list[str]:
-    """Re-create the backup's keys of single rows (a member's check-ins) that are missing here and were
-    not destroyed when it was made; a key destroyed here is never brought back (it is not missing)."""
-    live = set(DataKey.objects.filter(key_id__in=[row["key_id"] for row in rows]).values_list("key_id", flat=True))
+def _subject_keys_recreate(agency: Agency, manifest: dict, rows: list[dict]) -> list[str]:
+    """Re-create the backup's keys of single rows (a member's check-ins) that are missing here: usable ones,
+    and destroyed ones as the record that they were. Only the key a restored row's value names, for a restored
+    row whose subject has no key here at all: a key destroyed here is never brought back, and a backup cannot
+    give a subject a second key."""
+    named = set(manifest.get("subject_values_by_key", {}))
+    subjects = set()
+    with tenant_context(agency):
+        for model, _fields in _encrypted_models_in(manifest["row_counts"], own_keys=True):
+            subjects.update(str(row) for row in model.objects.values_list("uuid", flat=True))
+    held = {str(subject) for subject in DataKey.objects.filter(subject__in=subjects).values_list("subject", flat=True)}
     created = []
     for row in rows:
-        if row["key_id"] in live or not _usable(row):
+        subject = row.get("subject")
+        if subject not in subjects or subject in held or (row["key_id"] not in named and _usable(row)):
             continue
         DataKey.objects.create(
-            subject=row["subject"],
+            subject=subject,
             key_id=row["key_id"],
-            wrapped_key=base64.b64decode(row["wrapped_key"]),
+            wrapped_key=base64.b64decode(row["wrapped_key"]) if _usable(row) else b"",
             master_key_id=row["master_key_id"],
             created_at=row["created_at"],
-            retired_at=row["retired_at"],
+            retired_at=row["retired_at"] or row["destroyed_at"],
+            destroyed_at=row["destroyed_at"],
         )
+        held.add(subject)
         created.append(row["key_id"])
     return created
 
 
-def _shred_unreadable_subject_values(agency: Agency) -> int:
+def _shred_unreadable_subject_values(agency: Agency, tables) -> int:
     """Rows with a key of their own whose key is destroyed here, or in no backup: emptied as shredding leaves
     them (the model's `shredded_columns()`: a member's check-in plan loses its contact and ends)."""
     usable = DataKey.objects.filter(subject__isnull=False, destroyed_at__isnull=True).exclude(wrapped_key=b"")
     shredded = 0
     with tenant_context(agency):
-        for model, fields in encrypted_models(own_keys=True):
+        for model, fields in _encrypted_models_in(tables, own_keys=True):
             named: dict[str, set] = {}  # data key id -> rows whose values name it
             for encrypted in fields:
                 stored = model.objects.filter(**{f"{encrypted.attname}__isnull": False})
@@ -787,12 +804,12 @@ def _verify_row_counts(schema: str, expected: dict[str, int]) -> dict[str, int]:
     return actual
 
 
-def _verify_decryption(agency: Agency) -> int:
+def _verify_decryption(agency: Agency, tables) -> int:
     """Read every encrypted value of the restored schema: a DecryptionError stops the restore."""
     crypto.forget_cached_keys()
     decrypted = 0
     with tenant_context(agency):
-        for model, fields in [*encrypted_models(), *encrypted_models(own_keys=True)]:
+        for model, fields in [*_encrypted_models_in(tables), *_encrypted_models_in(tables, own_keys=True)]:
             names = [f.name for f in fields]
             for row in model.objects.only("pk", "uuid", *names).iterator(chunk_size=500):
                 for name in names:
@@ -850,12 +867,12 @@ def agency_restore(
         with transaction.atomic():
             agency = plan.agency or _agency_recreate(plan.public["agency"])
             recreated = _data_keys_recreate(agency, plan.public["data_keys"])
-            recreated += _subject_keys_recreate(plan.public.get("subject_keys", []))
-            shredded = _shred_unreadable_subject_values(agency)
+            recreated += _subject_keys_recreate(agency, plan.manifest, plan.public.get("subject_keys", []))
+            shredded = _shred_unreadable_subject_values(agency, plan.manifest["row_counts"])
             say("Comparing row counts with the manifest")
             counts = _verify_row_counts(plan.schema, plan.manifest["row_counts"])
             say("Decrypting every encrypted value")
-            decrypted = _verify_decryption(agency)
+            decrypted = _verify_decryption(agency, plan.manifest["row_counts"])
             audit_record(action=AuditAction.AGENCY_RESTORE, actor=actor, agency=agency, obj=agency)
     except BaseException:
         connection.set_schema_to_public()

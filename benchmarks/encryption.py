@@ -62,8 +62,8 @@ def main() -> None:
                     with context(), bench.Stopwatch() as saving:
                         saved[label] = save_encounters(model, net, author, args.encounters)
                     timings[label]["save"].append(saving.seconds)
-                for _read in range(READS):  # alternating, so both paths meet the machine in the same state
-                    for label, model, context in paths:
+                for read in range(READS):  # alternating, so both paths meet the machine in the same state
+                    for label, model, context in paths if read % 2 else paths[::-1]:  # neither always first
                         with context():
                             read, read_cpu = read_back(model, saved[label])
                         timings[label]["read"].append(read)

@@ -331,20 +331,89 @@ def test_a_restore_into_a_database_that_lost_the_check_in_keys_brings_the_member
     agency = new_agency(world)
     populate(world, agency)
     plan = with_checkins(world, agency)
+    stopped = with_checkins(world, agency, "stopped@example.net")
+    encounter_services.checkins_stop(agency=agency, plan=stopped)  # before the backup: its key is a tombstone
     (subject_key,) = DataKey.objects.filter(subject=plan.uuid).values_list("key_id", flat=True)
+    (tombstone,) = DataKey.objects.filter(subject=stopped.uuid).values_list("key_id", flat=True)
 
     path = backup.agency_backup(agency, tmp_path)
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["subject_values_by_key"] == {subject_key: 1}
     saved = json.loads((path / "public.json").read_text())["subject_keys"]
-    assert [(key["key_id"], key["subject"]) for key in saved] == [(subject_key, str(plan.uuid))]
+    assert sorted((key["key_id"], key["subject"]) for key in saved) == sorted(
+        [(subject_key, str(plan.uuid)), (tombstone, str(stopped.uuid))]
+    )
     destroy(agency)
-    DataKey.objects.filter(subject=plan.uuid).delete()  # the disaster took the public rows too
+    DataKey.objects.filter(subject__in=[plan.uuid, stopped.uuid]).delete()  # the disaster took the public rows too
 
     result = backup.agency_restore(path)
 
-    assert subject_key in result.keys_recreated and result.contacts_shredded == 0
+    assert (
+        sorted(result.keys_recreated)
+        == sorted([*DataKey.objects.filter(agency=agency).values_list("key_id", flat=True), subject_key, tombstone])
+        and result.contacts_shredded == 0
+    )
     assert result.values_decrypted == len(NOTES) + 1
+    assert plan_now(agency, plan).contact == "member@example.net"
+    # The stopped plan's key comes back as what it was: destroyed, no key material.
+    restored_tombstone = DataKey.objects.get(key_id=tombstone)
+    assert restored_tombstone.destroyed_at is not None and bytes(restored_tombstone.wrapped_key) == b""
+    assert plan_now(agency, stopped).contact is None
+
+
+def test_a_backup_cannot_plant_a_check_in_key_for_a_row_it_does_not_hold(world, committed, tmp_path):
+    agency = new_agency(world)
+    plan = with_checkins(world, agency)
+    path = backup.agency_backup(agency, tmp_path)
+    public = json.loads((path / "public.json").read_text())
+    (real,) = public["subject_keys"]
+    planted = dict(real, key_id="planted0000000000000000000000000", subject=str(uuid.uuid4()))
+    public["subject_keys"].append(planted)
+    (path / "public.json").write_text(json.dumps(public))
+    rewrite_manifest(
+        path,
+        lambda manifest: manifest["files"].update(
+            {
+                "public.json": {
+                    "sha256": hashlib.sha256((path / "public.json").read_bytes()).hexdigest(),
+                    "bytes": (path / "public.json").stat().st_size,
+                }
+            }
+        ),
+    )
+    destroy(agency)
+    DataKey.objects.filter(subject=plan.uuid).delete()
+
+    result = backup.agency_restore(path)
+
+    assert result.keys_recreated.count(real["key_id"]) == 1 and planted["key_id"] not in result.keys_recreated
+    assert not DataKey.objects.filter(key_id=planted["key_id"]).exists()
+    assert plan_now(agency, plan).contact == "member@example.net"
+
+
+def test_a_backup_from_before_check_ins_existed_restores_and_the_agency_takes_check_ins_after(
+    world, committed, tmp_path
+):
+    """An agency schema as it was before encounters 0004 (check-ins) and 0005 (referrals): the backup holds no
+    check-in table, the restore reads none, and the migrations made since give the agency check-ins again."""
+    agency = new_agency(world)
+    populate(world, agency)
+    schema = agency.schema_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'DROP TABLE "{schema}".encounters_referral, "{schema}".encounters_checkin, '
+            f'"{schema}".encounters_checkinplan CASCADE'
+        )
+        cursor.execute(f'ALTER TABLE "{schema}".encounters_encounter DROP COLUMN member_request_id')
+        cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'encounters' AND name >= '0004'")
+    path = backup.agency_backup(agency, tmp_path)
+    assert json.loads((path / "manifest.json").read_text())["subject_values_by_key"] == {}
+
+    result = backup.agency_restore(path, replace=True)
+
+    assert result.migrations_applied == ["encounters.0004_member_requests_and_checkins", "encounters.0005_referral"]
+    assert result.values_decrypted == len(NOTES) and result.contacts_shredded == 0
+    plan = with_checkins(world, agency)
     assert plan_now(agency, plan).contact == "member@example.net"
 
 
