@@ -8,10 +8,9 @@ encounters one `save()` at a time (as the encounter form does) and reads them ba
 so one read alone is at the mercy of whatever else the machine runs that moment, and reads of the two
 paths seconds apart met a machine of different speed). Each encrypted read is compared with the mean of
 the plain reads just before and just after it (strictly alternating, so every read follows one of the
-other path: with the order reversed every other turn, a read right after its own path's ran 40% faster
-and the ratios split into two camps), each round's saves with each other, and the goal is judged on the
-median of those ratios: neighbours meet the machine in one state, where the best of each path may come
-from two. Goal: within 1.2x.
+other path), each round's saves with each other, and the goal is judged on the median of those ratios:
+neighbours meet the machine in one state, where the best of each path may come from two. The garbage
+collector is paused during each read (read_back). Goal: within 1.2x.
 
     ./dev bench encryption [--encounters 2000] [--quick]
 """
@@ -108,8 +107,8 @@ def main() -> None:
 
 
 def _to_neighbours(encrypted: list[float], plain: list[float]) -> list[float]:
-    """Each encrypted read against the plain reads on either side of it in its round (the last plain read of a
-    round is the first one's neighbour only)."""
+    """Each encrypted read against the mean of the plain reads on either side of it in its round (the first
+    encrypted read of a round has only the plain read after it)."""
     ratios = []
     for i, seconds in enumerate(encrypted):
         neighbours = [plain[i]] + ([plain[i - 1]] if i % READS else [])
