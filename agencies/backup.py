@@ -757,11 +757,14 @@ def _subject_keys_recreate(agency: Agency, manifest: dict, rows: list[dict]) -> 
         for model, _fields in _encrypted_models_in(manifest["row_counts"], own_keys=True):
             subjects.update(str(row) for row in model.objects.values_list("uuid", flat=True))
     held = {str(subject) for subject in DataKey.objects.filter(subject__in=subjects).values_list("subject", flat=True)}
+    taken = set(DataKey.objects.filter(key_id__in=[row["key_id"] for row in rows]).values_list("key_id", flat=True))
     created = []
     for row in rows:
         subject = row.get("subject")
-        if subject not in subjects or subject in held or (row["key_id"] not in named and _usable(row)):
-            continue
+        if subject not in subjects or subject in held or row["key_id"] in taken:
+            continue  # not a restored row's, or the row has a key here, or the id is another key's here
+        if row["key_id"] not in named and _usable(row):
+            continue  # a usable key no restored value names
         DataKey.objects.create(
             subject=subject,
             key_id=row["key_id"],
