@@ -99,13 +99,19 @@ def _caught_up(outage: Outage, expected_week: float) -> bool:
     return pending == 0 and current and outage.week_encounters() == expected_week
 
 
+def _stack_logs(outage: Outage) -> str:
+    """What a timed-out wait shows: the worker's and beat's last lines (a worker that stopped consuming after
+    a failed acknowledgement, or a beat that stopped publishing, look alike from the outbox)."""
+    return "\n".join(f"--- {name} ---\n{outage.log_tail(name)}" for name in ("worker", "beat"))
+
+
 def _settled(outage: Outage) -> float:
     """Wait until the agency's snapshot is current and nothing is pending; return its week count."""
     _wait(
         lambda: _caught_up(outage, outage.week_encounters()),
         60,
         "the stack to settle",
-        lambda: outage.log_tail("worker"),
+        lambda: _stack_logs(outage),
     )
     return outage.week_encounters()
 
@@ -145,7 +151,7 @@ def test_an_encounter_saves_within_the_timeout_while_redis_is_paused_and_the_wor
         lambda: _caught_up(outage, before + 1),
         60,
         "the relay and the worker to catch up after Redis resumed",
-        lambda: outage.log_tail("worker"),
+        lambda: _stack_logs(outage),
     )
     time.sleep(SETTLE)  # a second delivery of the refresh, if there were one, would show up now
     # Sent once: the publish that timed out left nothing in Redis to run when it resumed (the outbox
@@ -186,7 +192,7 @@ def test_a_paused_worker_loses_nothing_and_runs_the_task_once_when_it_resumes(ou
         lambda: _caught_up(outage, before + 1),
         60,
         "the resumed worker to run the refresh",
-        lambda: outage.log_tail("worker"),
+        lambda: _stack_logs(outage),
     )
     time.sleep(SETTLE)
     builds = _refresh_builds(_worker_log_since(outage, offset))
