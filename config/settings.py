@@ -248,6 +248,9 @@ if PRODUCTION and _DEV_MASTER_KEY in MUSTER_MASTER_KEYS:
 
 # --- Background work -----------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, except that an acknowledgement Redis did not answer (paused, partitioned) cannot
+# leave the worker idle for good (network/broker.py, docs/reliability.md "Hangs").
+CELERY_BROKER_TRANSPORT = "network.broker:Transport"
 CELERY_RESULT_BACKEND = None  # progress lives in the database, where it survives restarts
 CELERY_TASK_DEFAULT_QUEUE = env_str("MUSTER_CELERY_QUEUE", "muster")
 CELERY_TASK_ACKS_LATE = True

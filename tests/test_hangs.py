@@ -9,6 +9,8 @@ module's own) and pauses the real processes:
 - Redis paused: an encounter save (a POST through the real web server) answers within a few seconds,
   /healthz answers 503 naming Redis within a few seconds, and after SIGCONT the outbox sends the queued
   snapshot refresh and the agency's snapshot is built once.
+- Redis paused while the worker finishes a task: its acknowledgement times out, and the worker goes on
+  taking work once Redis resumes (network/broker.py; kombu's own transport leaves it idle for good).
 - The worker paused (the whole process group, parent and pool) with a task waiting for it: nothing is
   lost, nothing runs while it is paused, and after SIGCONT the task runs once.
 
@@ -27,7 +29,7 @@ import time
 import pytest
 
 from tests.support import agency_url
-from tests.test_outages import REFRESH_TASK, Browser, Outage, Response, _wait
+from tests.test_outages import REFRESH_TASK, SNAPSHOT_RUN_PAUSE_MS, Browser, Outage, Response, _wait
 from tests.test_outages import outage as outage  # the private stack: one of this module's own
 from tests.test_production_shape import PRODUCTION_ENV, run_manage
 
@@ -46,6 +48,7 @@ print(json.dumps({
     "cache": settings.CACHES["default"]["OPTIONS"],
     "broker_connection_timeout": app.conf.broker_connection_timeout,
     "broker": {k: v for k, v in app.conf.broker_transport_options.items() if k.startswith("socket")},
+    "transport": type(app.connection_for_write().transport).__module__,
 }))
 """
 
@@ -61,6 +64,7 @@ def test_one_setting_bounds_every_redis_connection_connect_and_read():
         "cache": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         "broker_connection_timeout": 0.5,
         "broker": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "transport": "network.broker",  # a timed-out acknowledgement cannot stall a worker (tests/test_broker.py)
     }
     for wrong in ("soon", "0", "120"):
         refused = run_manage("check", env_overrides={**env, "MUSTER_REDIS_TIMEOUT_SECONDS": wrong})
@@ -199,3 +203,63 @@ def test_a_paused_worker_loses_nothing_and_runs_the_task_once_when_it_resumes(ou
     assert len(builds) == 1 and builds[0][1] == "True", builds  # delivered once, and it built
     assert outage.week_encounters() == before + 1
     assert worker.poll() is None
+
+
+def _pause_redis_as_the_worker_acknowledges(outage: Outage, offset: int) -> bool:
+    """Start a snapshot run and pause Redis just before the worker finishes it (the run sleeps
+    SNAPSHOT_RUN_PAUSE_MS after its one agency). True when the worker's acknowledgement then timed out.
+
+    False when the worker's main loop met the paused Redis first, in its event heartbeat (every 2 s), whose
+    publish waits for Redis to come back (Celery's retry, the worker's only other use of the broker): the
+    acknowledgement is then sent after the resume and succeeds. Redis is running again on return."""
+    run_id = int(outage.shell("from reporting.services import run_request; print(run_request().pk)"))
+    done_at = time.monotonic() + 30
+    with outage.postgres.connect() as conn:  # one connection: the moment is seen within milliseconds
+        while (
+            conn.execute("SELECT agencies_done FROM reporting_snapshotrun WHERE id = %s", [run_id]).fetchone()[0] != 1
+        ):
+            assert time.monotonic() < done_at, f"the snapshot run did not reach its agency\n{_stack_logs(outage)}"
+            time.sleep(0.005)
+    time.sleep(SNAPSHOT_RUN_PAUSE_MS / 1000 - 0.3)
+    os.kill(outage.redis.process.pid, signal.SIGSTOP)
+    try:
+        until = time.monotonic() + 12  # the 2 s read timeout, with room for a loaded machine
+        while time.monotonic() < until:
+            if "Couldn't ack" in _worker_log_since(outage, offset):
+                return True
+            time.sleep(0.1)
+        return False
+    finally:
+        os.kill(outage.redis.process.pid, signal.SIGCONT)
+        _wait(
+            lambda: outage.scalar("SELECT status FROM reporting_snapshotrun WHERE id = %s", [run_id]) == "done",
+            30,
+            "the snapshot run to finish",
+            lambda: _stack_logs(outage),
+        )
+
+
+def test_a_worker_whose_acknowledgement_times_out_goes_on_taking_work(outage):
+    """Redis paused while the worker finishes a task: its acknowledgement times out (the read timeout), and
+    once Redis resumes the worker takes the next message. Before network/broker.py the worker logged
+    "Couldn't ack" and never took another one (CI at 2b42054, celery/celery#2415)."""
+    path = agency_url(outage, "encounter_new")
+    assert outage.browser.post(path, outage.encounter_form()).status == 302  # the agency has a snapshot
+    before = _settled(outage)
+    offset = _worker_log_size(outage)
+    # The pause must land before the acknowledgement and not before a heartbeat: a few tries at most.
+    attempts = 1
+    while not _pause_redis_as_the_worker_acknowledges(outage, offset):
+        assert attempts < 4, f"the worker's heartbeat met the paused Redis first in {attempts} tries"
+        attempts += 1
+
+    response, _ = _timed(outage.browser, "POST", path, outage.encounter_form())
+    assert response.status == 302, response.body[:500]
+    _wait(
+        lambda: _caught_up(outage, before + 1),
+        60,
+        "the worker to take the next message after its acknowledgement timed out",
+        lambda: _stack_logs(outage),
+    )
+    assert outage.scalar("SELECT max(attempts) FROM reporting_snapshotrun") == 1  # no run started twice
+    assert all(outage.processes[name].poll() is None for name in ("web", "worker", "beat"))

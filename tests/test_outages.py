@@ -43,6 +43,7 @@ pytestmark = pytest.mark.outage
 
 AUDIT_CHAIN_LOCK = 74230001  # the audit trigger's advisory lock (network/audit_sql.py)
 REFRESH_TASK = "reporting.tasks.agency_snapshot_refresh_task"
+SNAPSHOT_RUN_PAUSE_MS = 3000
 LEAKS = ("Traceback", "OperationalError", "InterfaceError", "psycopg", "connection", 'File "/')
 
 SEED = """
@@ -188,6 +189,20 @@ class Outage:
     agency_id: int
     slug: str
     schema: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def shell(self, code: str) -> str:
+        """Runs `code` in `manage.py shell` against this stack; returns its last line of output."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout.strip().splitlines()[-1]
 
     def log_tail(self, name: str, lines: int = 60) -> str:
         path = self.logs / f"{name}.log"
@@ -282,6 +297,9 @@ def outage():
             DB_CONN_MAX_AGE="60",  # persistent connections: recovery must not depend on fresh ones
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             PYTHONUNBUFFERED="1",
+            # A snapshot run (only tests/test_hangs.py starts one) stays in the worker's hands this long
+            # after its one agency, so Redis can be paused before the worker acknowledges it.
+            MUSTER_SNAPSHOT_AGENCY_PAUSE_MS=str(SNAPSHOT_RUN_PAUSE_MS),
         )
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate_network", "-v", "0"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -301,7 +319,7 @@ def outage():
         for name, command in commands.items():
             processes[name] = _spawn(name, command, env, logs)
         browser = Browser(port=port, cookies={"sessionid": seed["session"]})
-        world = Outage(postgres, redis, processes, logs, browser, seed["agency_id"], seed["slug"], seed["schema"])
+        world = Outage(postgres, redis, processes, logs, browser, seed["agency_id"], seed["slug"], seed["schema"], env)
         _wait(
             lambda: _port_open(port) and browser.get("/healthz").status == 200,
             60,
