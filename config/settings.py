@@ -2,6 +2,7 @@
 
 import base64
 import datetime
+import ssl
 from pathlib import Path
 
 import dj_database_url
@@ -251,6 +252,10 @@ CELERY_BROKER_URL = REDIS_URL
 # kombu's Redis transport, except that an acknowledgement Redis did not answer (paused, partitioned) cannot
 # leave the worker idle for good (network/broker.py, docs/reliability.md "Hangs").
 CELERY_BROKER_TRANSPORT = "network.broker:Transport"
+if REDIS_URL.startswith("rediss://"):
+    # Redis over TLS: the broker checks the server's certificate, as the cache's client (redis-py) does. Naming
+    # the transport above hides the URL's scheme from kombu, which would otherwise connect without TLS.
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_RESULT_BACKEND = None  # progress lives in the database, where it survives restarts
 CELERY_TASK_DEFAULT_QUEUE = env_str("MUSTER_CELERY_QUEUE", "muster")
 CELERY_TASK_ACKS_LATE = True

@@ -66,6 +66,15 @@ def test_one_setting_bounds_every_redis_connection_connect_and_read():
         "broker": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         "transport": "network.broker",  # a timed-out acknowledgement cannot stall a worker (tests/test_broker.py)
     }
+    # Redis over TLS stays over TLS with the transport named in the settings, with the certificate checked.
+    tls = run_manage(
+        "shell",
+        "-c",
+        "from config.celery import app; c = app.connection_for_write(); print(type(c.transport).__module__, c.ssl)",
+        env_overrides={**env, "REDIS_URL": "rediss://redis.example:6380/0"},
+    )
+    assert tls.returncode == 0, tls.stderr
+    assert tls.stdout.strip().splitlines()[-1] == "network.broker {'ssl_cert_reqs': <VerifyMode.CERT_REQUIRED: 2>}"
     for wrong in ("soon", "0", "120"):
         refused = run_manage("check", env_overrides={**env, "MUSTER_REDIS_TIMEOUT_SECONDS": wrong})
         assert refused.returncode != 0 and "MUSTER_REDIS_TIMEOUT_SECONDS" in refused.stderr, wrong
