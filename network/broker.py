@@ -8,14 +8,18 @@ hand; with a prefetch window of one (`CELERY_WORKER_PREFETCH_MULTIPLIER = 1`, on
 takes another message, and sits idle until it is restarted (celery/celery#2415). `tests/test_hangs.py`
 caught it by pausing Redis while a task finished.
 
-Here the place is always freed, and a removal that failed is sent again with the next acknowledgement, so a
-message Redis never heard acknowledged is not handed out again an hour later (the visibility timeout) once
-Redis answers. If the worker stops before that, the visibility timeout does hand it out again: delivery
-stays at least once, as every Muster task expects (network/outbox.py). Selected by `CELERY_BROKER_TRANSPORT`
+Here the place is always freed, and a removal that failed is sent again with the channel's next
+acknowledgement, so a message Redis never heard acknowledged is not handed out again an hour later (the
+visibility timeout) once Redis answers. If the channel closes first (the worker stops or reconnects), or no
+acknowledgement comes within half the visibility timeout of the message's delivery (after that the message
+may already be out again under the same tag), the visibility timeout hands it out again: delivery stays at
+least once, as every Muster task expects (network/outbox.py). Selected by `CELERY_BROKER_TRANSPORT`
 in config/settings.py, so web, worker and beat all use it; it changes nothing else.
 """
 
 from __future__ import annotations
+
+import time
 
 from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import base as virtual
@@ -24,10 +28,22 @@ from kombu.transport.virtual import base as virtual
 class QoS(kombu_redis.QoS):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._unremoved: set[str] = set()  # acknowledged here, still in Redis's unacknowledged table
+        # Acknowledged here, still in Redis's unacknowledged table: tag -> until when removing it is safe. After
+        # that, the visibility timeout (counted from delivery) may have handed the message out again under the
+        # same tag, and removing it would take the new delivery's entry: the retry is dropped instead.
+        self._unremoved: dict[str, float] = {}
+        self._delivered_at: dict[str, float] = {}
+
+    def append(self, message, delivery_tag: str) -> None:
+        self._delivered_at[delivery_tag] = time.monotonic()
+        super().append(message, delivery_tag)
 
     def _settle(self, delivery_tag: str, remove: bool, requeue: bool = False) -> None:
-        tags = sorted(self._unremoved | {delivery_tag}) if remove else sorted(self._unremoved)
+        now = time.monotonic()
+        for tag in [tag for tag, safe_until in self._unremoved.items() if safe_until <= now]:
+            del self._unremoved[tag]  # left to the visibility timeout: delivered again, at least once
+        tags = sorted({*self._unremoved, delivery_tag} if remove else set(self._unremoved))
+        delivered_at = self._delivered_at.pop(delivery_tag, now)
         try:
             if requeue:
                 self.restore_by_tag(delivery_tag, leftmost=True)
@@ -36,10 +52,11 @@ class QoS(kombu_redis.QoS):
                     for tag in tags:
                         self._remove_from_indices(tag, pipe)
                     pipe.execute()
-            self._unremoved.clear()
-        except Exception:
+            for tag in tags:
+                self._unremoved.pop(tag, None)  # only these: another thread may have added one meanwhile
+        except BaseException:
             if remove:
-                self._unremoved.add(delivery_tag)
+                self._unremoved[delivery_tag] = delivered_at + self.channel.visibility_timeout / 2
             raise  # Celery logs it ("Couldn't ack") and goes on
         finally:
             # Free the place in the prefetch window whatever Redis did: the step kombu skips on an error.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 import pytest
 import redis
@@ -60,14 +61,18 @@ class PartitionProxy:
 
 
 @pytest.fixture
-def broker(tmp_path):
+def broker(request, tmp_path):
     server = PrivateRedis(tmp_path)
     server.start()
     proxy = PartitionProxy(server.port)
     connection = Connection(
         f"redis://127.0.0.1:{proxy.port}/0",
         transport="network.broker:Transport",
-        transport_options={"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT},
+        transport_options={
+            "socket_timeout": TIMEOUT,
+            "socket_connect_timeout": TIMEOUT,
+            "visibility_timeout": getattr(request, "param", 3600),
+        },
     )
     queue = Queue("broker-test", Exchange("broker-test"), "broker-test")
     received = []
@@ -131,3 +136,22 @@ def test_a_requeue_lost_in_a_partition_frees_the_window_and_the_message_stays_re
     assert direct.hexists("unacked", received[0].delivery_tag)
     received[1].ack()
     assert direct.hexists("unacked", received[0].delivery_tag)  # a requeue is never turned into a removal
+
+
+@pytest.mark.parametrize("broker", [2], indirect=True)  # a visibility timeout of 2 s
+def test_a_removal_retried_too_late_is_dropped_so_a_later_delivery_keeps_its_entry(broker):
+    """Past half the visibility timeout since its delivery, the message may already be out again under the same
+    tag (restored by the timeout): removing its entry then would take the new delivery's, and a worker dying
+    with it would lose it. So the retry is dropped and the timeout's restore decides."""
+    connection, proxy, direct, received = broker
+    _take(connection, received, 1, "the first message was not taken")
+    proxy.partitioned = True
+    with pytest.raises(connection.connection_errors):
+        received[0].ack()
+    proxy.partitioned = False
+    time.sleep(1.2)  # past half the visibility timeout since the first message's delivery
+
+    _take(connection, received, 2, "the next message was not taken")
+    received[1].ack()
+    assert direct.hexists("unacked", received[0].delivery_tag)  # left for the visibility timeout's restore
+    assert not direct.hexists("unacked", received[1].delivery_tag)
